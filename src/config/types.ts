@@ -1,0 +1,102 @@
+import type { LogLevel } from "../core/logger.ts";
+
+/** A host and port to bind or dial. `host` is an IP literal or a name, without brackets. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** An HTTP CONNECT proxy for the gRPC connection (from HTTP(S)_PROXY, unless NO_PROXY matches). */
+export interface HttpProxy {
+  readonly host: string;
+  readonly port: number;
+  /** "user:pass" for Proxy-Authorization, decoded; a secret, never logged. */
+  readonly credentials?: string;
+}
+
+export interface LogConfig {
+  readonly level: LogLevel;
+  readonly human: boolean;
+}
+
+/** Everything `bgproxy agent` runs with: made once from flags, env and defaults, frozen. */
+export interface AgentConfig {
+  readonly email: string;
+  /** The API token: a secret, never logged or rendered. */
+  readonly token: string;
+  readonly region: "iad1" | "fra1";
+  /** Where the gateway is: the region's default, or `--target`. */
+  readonly target: HostPort;
+  readonly insecure: boolean;
+  /** PEM file of a private CA to trust in addition to the system store. */
+  readonly caFile?: string;
+  /** TLS server name to verify (and send as SNI) when the target is an IP address. */
+  readonly tlsServerName?: string;
+  /** Router-facing listeners. */
+  readonly listen: readonly HostPort[];
+  readonly siteId: number;
+  /** At most this many Data streams per HTTP/2 connection. */
+  readonly multi: number;
+  readonly md5: { readonly enabled: boolean; readonly interface: string };
+  readonly metrics: { readonly addr: string; readonly port: number };
+  readonly export: {
+    readonly disabled: boolean;
+    readonly logUrl: string;
+    readonly metricsUrl: string;
+  };
+  readonly log: LogConfig;
+  readonly proxy?: HttpProxy;
+  /** Seconds between Control-stream keepalives, and how long without any answer before redial. */
+  readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number };
+}
+
+export type DeviceTarget =
+  | { readonly kind: "collector" }
+  | { readonly kind: "forward"; readonly forward: HostPort; readonly source?: string };
+
+export interface DeviceConfig {
+  readonly name: string;
+  readonly id: number;
+  /** 0 = any site. */
+  readonly site: number;
+  readonly ip: string;
+  /** TCP-MD5 key; a secret, never logged or rendered. */
+  readonly md5Key?: string;
+  readonly target: DeviceTarget;
+}
+
+export interface AccountConfig {
+  readonly email: string;
+  /** Lowercase hex SHA-256 of the API token. */
+  readonly tokenSha256: string;
+  readonly companyId: number;
+}
+
+export interface CollectorConfig {
+  readonly asn: number;
+  readonly routerId: string;
+  /** Hold time we offer in OPEN, seconds (0 or >= 3). */
+  readonly holdTime: number;
+}
+
+export interface GatewayConfig {
+  readonly listen: HostPort;
+  readonly httpListen: HostPort;
+  readonly insecure: boolean;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly accounts: readonly AccountConfig[];
+  readonly collector: CollectorConfig;
+  readonly devices: readonly DeviceConfig[];
+  /** Accept any router as a collector device (standalone without a device list). */
+  readonly acceptAny: boolean;
+  readonly log: LogConfig;
+}
+
+/** `bgproxy standalone`: an agent and a gateway (with its collector) in one process on loopback. */
+export interface StandaloneConfig {
+  readonly agent: AgentConfig;
+  readonly gateway: GatewayConfig;
+  /** True when no --config was given and every router is accepted (warned about at start). */
+  readonly acceptAny: boolean;
+}

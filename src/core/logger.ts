@@ -1,0 +1,131 @@
+import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+
+/**
+ * One tagged logger per subsystem with fixed field names. By default one JSON object a
+ * line on stdout (journald- and container-friendly); `human` gives readable lines.
+ * Secrets are redacted here, whatever a caller passes in.
+ */
+export type LogLevel = "error" | "warn" | "info" | "debug" | "trace";
+export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug", "trace"];
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  error(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
+  trace(msg: string, fields?: LogFields): void;
+  /** A logger whose lines all carry `fields` (component, device_ip, session_id ...). */
+  child(fields: LogFields): Logger;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  human: boolean;
+  /** Where lines go; stdout by default. Tests pass a collector. */
+  write?: (line: string) => void;
+}
+
+const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
+
+const SECRET_KEY =
+  /token|password|passwd|secret|md5_key|tcp_md5|authorization|x-ch-auth-api-token|x-ch-auth-token/i;
+export const REDACTED = "[redacted]";
+
+/** Deep copy of `value` with every secret-looking key's value replaced. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = SECRET_KEY.test(k) ? REDACTED : redact(v, depth + 1);
+  }
+  return out;
+}
+
+function jsonLine(obj: LogObject, fields: LogFields): string {
+  const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+  return JSON.stringify({
+    time: obj.date.toISOString(),
+    level: obj.type === "fatal" ? "error" : obj.type,
+    msg,
+    ...(redact(fields) as LogFields),
+  });
+}
+
+function humanLine(obj: LogObject, fields: LogFields): string {
+  const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+  const extra = Object.entries(redact(fields) as LogFields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  const level = obj.type.toUpperCase().slice(0, 4).padEnd(4);
+  return `${obj.date.toISOString()} ${level} ${msg}${extra ? ` ${extra}` : ""}`;
+}
+
+class TaggedLogger implements Logger {
+  constructor(
+    private readonly consola: ConsolaInstance,
+    private readonly fields: LogFields,
+  ) {}
+
+  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    const all = fields ? { ...this.fields, ...fields } : this.fields;
+    // consola carries the fields to the reporter as the second argument.
+    this.consola[level](msg, { __fields: all });
+  }
+
+  error(msg: string, fields?: LogFields): void {
+    this.emit("error", msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.emit("warn", msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.emit("info", msg, fields);
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.emit("debug", msg, fields);
+  }
+  trace(msg: string, fields?: LogFields): void {
+    this.emit("trace", msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new TaggedLogger(this.consola, { ...this.fields, ...fields });
+  }
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const consola = createConsola({
+    level: CONSOLA_LEVEL[options.level],
+    reporters: [
+      {
+        log(obj: LogObject) {
+          const last = obj.args[obj.args.length - 1] as { __fields?: LogFields } | undefined;
+          const fields =
+            last && typeof last === "object" && "__fields" in last ? last.__fields : {};
+          const args =
+            fields === undefined || obj.args.length === 0 ? obj.args : obj.args.slice(0, -1);
+          const clean = { ...obj, args };
+          write(options.human ? humanLine(clean, fields ?? {}) : jsonLine(clean, fields ?? {}));
+        },
+      },
+    ],
+  });
+  return new TaggedLogger(consola, {});
+}
+
+/** A logger that drops everything: for pure code paths under test. */
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  trace() {},
+  child() {
+    return silentLogger;
+  },
+};
