@@ -1,10 +1,161 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
+import { normalizeIp } from "../core/address.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { FiveTuple } from "../proto/messages.ts";
+import { version } from "../version.ts";
+import { Admission } from "./admission.ts";
+import type { AgentIdentity } from "./call-metadata.ts";
+import { identityPairs, toMetadata } from "./call-metadata.ts";
+import { ChannelPool } from "./channel-pool.ts";
+import { ControlCache } from "./control-cache.ts";
+import { ControlChannel, type ControlStatus } from "./control-channel.ts";
+import { DenyList } from "./deny-list.ts";
+import { GatewayDialer } from "./gateway-dialer.ts";
+import { RouterListener } from "./router-listener.ts";
+import { RouterSession, type SessionSnapshot } from "./router-session.ts";
+
+/**
+ * `bgproxy agent`: router listeners, the Control stream, the Data connection pool and the
+ * sessions between them.
+ */
+export interface AgentStatus {
+  instance: string;
+  control: ControlStatus;
+  listeners: string[];
+  sessions: SessionSnapshot[];
+  denyListSize: number;
+  blockedAttempts: number;
+  sessionsTotal: number;
+  pool: { connections: number; streams: number[] };
+}
 
 export interface RunningAgent {
+  readonly instance: string;
+  /** Listener addresses as bound (real ports when 0 was asked for). */
+  readonly listening: readonly { host: string; port: number }[];
+  status(): AgentStatus;
   close(): Promise<void>;
 }
 
-export async function startAgent(_config: AgentConfig, _logger: Logger): Promise<RunningAgent> {
-  throw new Error("not implemented yet");
+export interface AgentDeps {
+  clock?: Clock;
+}
+
+export async function startAgent(
+  config: AgentConfig,
+  logger: Logger,
+  deps: AgentDeps = {},
+): Promise<RunningAgent> {
+  const clock = deps.clock ?? systemClock;
+  const log = logger.child({ component: "agent" });
+  const dialer = new GatewayDialer(config);
+  const identity: AgentIdentity = {
+    email: config.email,
+    token: config.token,
+    siteId: config.siteId,
+    version,
+    instance: randomUUID(),
+  };
+  const now = () => clock.now();
+  const denyList = new DenyList(now);
+  const cache = new ControlCache(now);
+  let admission: Admission | undefined;
+  const control = new ControlChannel({
+    newClient: () => dialer.client(),
+    metadata: () => toMetadata(identityPairs(identity)),
+    clock,
+    logger: logger.child({ component: "proxy/control" }),
+    heartbeat: config.heartbeat,
+    onPush: (response) => admission?.onPush(response),
+  });
+  admission = new Admission(
+    control,
+    cache,
+    denyList,
+    logger.child({ component: "proxy/client-data" }),
+  );
+  const pool = new ChannelPool(
+    () => dialer.client(),
+    config.multi,
+    logger.child({ component: "proxy/pool" }),
+  );
+  const sessions = new Map<string, RouterSession>();
+  let blockedAttempts = 0;
+  let sessionsTotal = 0;
+  const sessionLogger = logger.child({ component: "proxy/client-data" });
+  const gate = admission;
+
+  const onConnection = (socket: Socket) => {
+    const tuple: FiveTuple = {
+      proto: "BGP",
+      deviceIp: normalizeIp(socket.remoteAddress ?? ""),
+      devicePort: socket.remotePort ?? 0,
+      proxyIp: normalizeIp(socket.localAddress ?? ""),
+      proxyPort: socket.localPort ?? 0,
+    };
+    if (gate.isDenied(tuple.deviceIp)) {
+      blockedAttempts++;
+      sessionLogger.debug("refused a deny-listed device", { device_ip: tuple.deviceIp });
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    sessionsTotal++;
+    const session = new RouterSession(socket, tuple, {
+      admission: gate,
+      pool,
+      identity,
+      clock,
+      logger: sessionLogger,
+      onClosed: (s) => sessions.delete(s.sessionId),
+    });
+    sessions.set(session.sessionId, session);
+    void session.run();
+  };
+
+  const listeners: RouterListener[] = [];
+  try {
+    for (const address of config.listen)
+      listeners.push(await RouterListener.bind(address, onConnection));
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    pool.close();
+    throw err;
+  }
+  control.start();
+  log.info("agent started", {
+    instance: identity.instance,
+    listeners: listeners.map((l) => l.label),
+    target: dialer.targetLabel,
+    multi: config.multi,
+    tls: !config.insecure,
+    proxy: config.proxy ? `${config.proxy.host}:${config.proxy.port}` : undefined,
+  });
+
+  return {
+    instance: identity.instance,
+    listening: listeners.map((l) => l.bound),
+    status: () => ({
+      instance: identity.instance,
+      control: control.status(),
+      listeners: listeners.map((l) => l.label),
+      sessions: [...sessions.values()].map((s) => s.snapshot()),
+      denyListSize: denyList.size,
+      blockedAttempts,
+      sessionsTotal,
+      pool: pool.stats,
+    }),
+    async close() {
+      // A listener closes once its connections are gone: abort the sessions meanwhile.
+      const closing = listeners.map((l) => l.close());
+      for (const s of [...sessions.values()]) s.abort("agent shutting down");
+      control.close();
+      pool.close();
+      await Promise.all(closing);
+      log.info("agent stopped");
+    },
+  };
 }

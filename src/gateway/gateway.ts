@@ -1,13 +1,118 @@
+import { readFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
+import { hostPort } from "../core/address.ts";
+import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { proxyServiceDefinition } from "../proto/service.ts";
+import { AgentDirectory } from "./agent-directory.ts";
+import { openCollector } from "./collector-endpoint.ts";
+import { controlService } from "./control-service.ts";
+import { dataService, type OpenTarget } from "./data-service.ts";
+import { DeviceRegistry } from "./device-registry.ts";
+import { DeviceResolver } from "./device-resolver.ts";
+import { renderDevices } from "./device-view.ts";
+import { connectForward } from "./forward-target.ts";
+import { type HttpApi, startHttpApi } from "./http-api.ts";
 
+/**
+ * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
+ * each session in the built-in collector or by forwarding it to a BGP daemon.
+ */
 export interface RunningGateway {
+  /** The gRPC port as bound (the real one when 0 was asked for). */
+  readonly port: number;
+  readonly httpPort: number;
+  readonly registry: DeviceRegistry;
+  readonly agents: AgentDirectory;
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  _config: GatewayConfig,
-  _logger: Logger,
-): Promise<RunningGateway> {
-  throw new Error("not implemented yet");
+function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
+  if (config.insecure) return grpc.ServerCredentials.createInsecure();
+  if (!config.tlsCert || !config.tlsKey) {
+    throw new BgpProxyError("config", "TLS needs --tls-cert and --tls-key (or --insecure)", {
+      retryable: false,
+    });
+  }
+  return grpc.ServerCredentials.createSsl(
+    null,
+    [{ cert_chain: readFileSync(config.tlsCert), private_key: readFileSync(config.tlsKey) }],
+    false,
+  );
+}
+
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const log = logger.child({ component: "gateway" });
+  const registry = new DeviceRegistry(config.devices);
+  const resolver = new DeviceResolver(registry, config.acceptAny);
+  const agents = new AgentDirectory();
+  const openTarget: OpenTarget = (device, session, sessionLog) => {
+    const target = device.config.target;
+    if (target.kind === "forward") return connectForward(target.forward, target.source);
+    return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
+  };
+
+  const server = new grpc.Server({
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": 1000,
+  });
+  server.addService(proxyServiceDefinition, {
+    control: controlService({ resolver, agents, logger, accounts: config.accounts }),
+    data: dataService({ accounts: config.accounts, resolver, openTarget, logger }),
+  });
+  const where = hostPort(config.listen.host, config.listen.port);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(where, serverCredentials(config), (err, bound) => {
+      if (err) {
+        reject(
+          new BgpProxyError("config", `cannot listen for agents on ${where}: ${err.message}`, {
+            retryable: false,
+            cause: err,
+          }),
+        );
+      } else resolve(bound);
+    });
+  });
+
+  let http: HttpApi;
+  try {
+    http = startHttpApi(config.httpListen, {
+      "/api/devices": () => renderDevices(registry.all()),
+      "/hc": () => ({ timestamp: new Date().toISOString(), status: "ok" }),
+    });
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  log.info("gateway started", {
+    listen: hostPort(config.listen.host, port),
+    http: hostPort(config.httpListen.host, http.port),
+    tls: !config.insecure,
+    devices: registry.all().length,
+    accept_any: config.acceptAny,
+  });
+
+  return {
+    port,
+    httpPort: http.port,
+    registry,
+    agents,
+    async close() {
+      http.close();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      log.info("gateway stopped");
+    },
+  };
 }

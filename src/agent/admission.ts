@@ -1,0 +1,79 @@
+import { hostPort } from "../core/address.ts";
+import type { Logger } from "../core/logger.ts";
+import { ControlAction, type ControlResponse, type FiveTuple } from "../proto/messages.ts";
+import type { ControlCache } from "./control-cache.ts";
+import type { ControlChannel } from "./control-channel.ts";
+import type { DenyList } from "./deny-list.ts";
+
+/**
+ * Decides whether a router connection may proceed: refused at once while its address is
+ * deny-listed, else answered from the ControlResponse cache or by asking the gateway.
+ * A BLOCK_IP answer (asked for or pushed) deny-lists the address for its TTL and is
+ * logged once per block.
+ */
+export type AdmissionDecision =
+  | { kind: "proceed"; response: ControlResponse; cached: boolean }
+  | { kind: "blocked"; ttlSeconds: number };
+
+export class Admission {
+  constructor(
+    private readonly control: Pick<ControlChannel, "request">,
+    private readonly cache: ControlCache,
+    private readonly denyList: DenyList,
+    private readonly logger: Logger,
+  ) {}
+
+  isDenied(deviceIp: string): boolean {
+    return this.denyList.isBlocked(deviceIp);
+  }
+
+  async admit(tuple: FiveTuple, sessionId: string): Promise<AdmissionDecision> {
+    if (this.denyList.isBlocked(tuple.deviceIp)) {
+      return { kind: "blocked", ttlSeconds: this.denyList.ttlOf(tuple.deviceIp) ?? 0 };
+    }
+    const cached = this.cache.take(tuple.deviceIp, tuple.proxyIp, tuple.proxyPort);
+    if (cached) return { kind: "proceed", response: cached, cached: true };
+    const response = await this.control.request(tuple);
+    return this.apply(response, sessionId, tuple);
+  }
+
+  /** Answers the gateway sent without being asked. */
+  onPush(response: ControlResponse): void {
+    this.apply(response);
+  }
+
+  /** A KILL for a device: its cached answers are no longer good. */
+  forget(deviceIp: string): void {
+    this.cache.dropDevice(deviceIp);
+  }
+
+  private apply(
+    response: ControlResponse,
+    sessionId?: string,
+    tuple?: FiveTuple,
+  ): AdmissionDecision {
+    if (response.action === ControlAction.BLOCK_IP) {
+      const deviceIp = response.deviceIp || tuple?.deviceIp || "";
+      const newBlock = this.denyList.block(deviceIp, response.ttlSeconds);
+      const ttlSeconds = this.denyList.ttlOf(deviceIp) ?? response.ttlSeconds;
+      this.cache.dropDevice(deviceIp);
+      if (newBlock) {
+        this.logger.warn("Deny-listed an INVALID / UNKNOWN device", {
+          device_ip: deviceIp,
+          ttl_seconds: ttlSeconds,
+          ttl_counter: response.ttlCounter,
+          ...(tuple
+            ? {
+                "peer-addr": hostPort(tuple.deviceIp, tuple.devicePort),
+                "local-addr": hostPort(tuple.proxyIp, tuple.proxyPort),
+              }
+            : {}),
+          ...(sessionId ? { session_id: sessionId } : {}),
+        });
+      }
+      return { kind: "blocked", ttlSeconds };
+    }
+    this.cache.put(response);
+    return { kind: "proceed", response, cached: false };
+  }
+}

@@ -1,0 +1,92 @@
+import * as grpc from "@grpc/grpc-js";
+import type { FiveTuple, KeyVal } from "../proto/messages.ts";
+
+/**
+ * The gRPC metadata the agent sends, as pure lists of pairs (so tests and logs can see
+ * them) and as grpc.Metadata. Header names are those of the wire contract.
+ */
+export interface AgentIdentity {
+  email: string;
+  token: string;
+  siteId: number;
+  version: string;
+  instance: string;
+}
+
+export type MetadataPairs = Array<[key: string, value: string]>;
+
+/** Both calls: credentials (under both token header names), site, version, instance. */
+export function identityPairs(id: AgentIdentity): MetadataPairs {
+  return [
+    ["x-ch-auth-email", id.email],
+    ["x-ch-auth-api-token", id.token],
+    ["x-ch-auth-token", id.token],
+    ["sid", String(id.siteId)],
+    ["version", id.version],
+    ["instance", id.instance],
+  ];
+}
+
+export interface DataCallParams {
+  identity: AgentIdentity;
+  tuple: FiveTuple;
+  /** ControlResponse.metadata: every pair goes back verbatim. */
+  serverPairs: readonly KeyVal[];
+  sessionId: string;
+  counterUp: number;
+  counterDown: number;
+}
+
+const VALID_KEY = /^[0-9a-z_.-]+$/;
+const RESERVED = new Set(["x-ch-auth-email", "x-ch-auth-api-token", "x-ch-auth-token"]);
+
+/** The Data call's metadata. Keys from the gateway that HTTP/2 cannot carry are dropped. */
+export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; dropped: string[] } {
+  const pairs: MetadataPairs = [
+    ...identityPairs(p.identity),
+    ["proto", p.tuple.proto],
+    ["device-ip", p.tuple.deviceIp],
+    ["device-port", String(p.tuple.devicePort)],
+    ["proxy-ip", p.tuple.proxyIp],
+    ["proxy-port", String(p.tuple.proxyPort)],
+  ];
+  const dropped: string[] = [];
+  for (const kv of p.serverPairs) {
+    const key = kv.key.toLowerCase();
+    if (!VALID_KEY.test(key) || key.startsWith("grpc-") || RESERVED.has(key)) {
+      dropped.push(kv.key);
+      continue;
+    }
+    for (const v of kv.val) pairs.push([key, v]);
+  }
+  pairs.push(
+    ["session-id", p.sessionId],
+    ["counter-up", String(p.counterUp)],
+    ["counter-down", String(p.counterDown)],
+  );
+  return { pairs, dropped };
+}
+
+export function toMetadata(pairs: MetadataPairs): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of pairs) {
+    if (k.endsWith("-bin")) md.add(k, Buffer.from(v, "base64"));
+    else md.add(k, v);
+  }
+  return md;
+}
+
+/** Metadata as a map of lists, as the reference product logs and reports it. */
+export function metadataMap(md: grpc.Metadata): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, values] of Object.entries(md.toJSON())) {
+    out[k] = values.map((v) => (typeof v === "string" ? v : Buffer.from(v).toString("base64")));
+  }
+  return out;
+}
+
+export function pairsMap(pairs: MetadataPairs): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of pairs) (out[k] ??= []).push(v);
+  return out;
+}

@@ -1,0 +1,112 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { rootCertificates } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import type { AgentConfig, HostPort } from "../config/types.ts";
+import { hostPort } from "../core/address.ts";
+import { ConfigError } from "../core/errors.ts";
+import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
+import { userAgent } from "../version.ts";
+
+/**
+ * How the agent dials the gateway: target, TLS trust, HTTP CONNECT proxy and HTTP/2
+ * settings, made once from the config. Every client gets its own HTTP/2 connection
+ * (a local subchannel pool), so `--multi` really bounds the streams per connection.
+ */
+
+/** HTTP/2 flow-control window per stream and connection: one stream is not capped at 64 KiB. */
+export const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
+/** Where distributions keep the system trust store, first found wins. */
+const SYSTEM_CA_BUNDLES = [
+  "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, OpenWrt (ca-bundle)
+  "/etc/pki/tls/certs/ca-bundle.crt", // RHEL, Fedora
+  "/etc/ssl/cert.pem", // Alpine, OpenWrt
+  "/etc/ssl/ca-bundle.pem", // openSUSE
+];
+
+export function formatHostPort(hp: HostPort): string {
+  return hostPort(hp.host, hp.port);
+}
+
+/** The name the gateway's certificate must carry: --tls-server-name, else the target host. */
+export function tlsServerName(config: AgentConfig): string | undefined {
+  return config.tlsServerName ?? (isIP(config.target.host) ? undefined : config.target.host);
+}
+
+/** Channel arguments for grpc-js (pure: no I/O). */
+export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
+  const options: grpc.ChannelOptions = {
+    "grpc.primary_user_agent": userAgent,
+    "grpc.use_local_subchannel_pool": 1,
+    "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
+    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
+    "grpc.keepalive_time_ms": 20_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.initial_reconnect_backoff_ms": 1_000,
+    "grpc.max_reconnect_backoff_ms": 30_000,
+  };
+  const serverName = config.insecure ? undefined : config.tlsServerName;
+  if (serverName) {
+    options["grpc.ssl_target_name_override"] = serverName;
+    options["grpc.default_authority"] = serverName;
+  }
+  if (config.proxy) {
+    options["grpc.http_connect_target"] = `dns:${formatHostPort(config.target)}`;
+    if (config.proxy.credentials) options["grpc.http_connect_creds"] = config.proxy.credentials;
+  }
+  return options;
+}
+
+/** What grpc-js dials: the gateway, or the HTTP proxy that CONNECTs to it. */
+export function channelTarget(config: AgentConfig): string {
+  const hp = config.proxy ?? config.target;
+  return `dns:${formatHostPort(hp)}`;
+}
+
+function trustedRoots(config: AgentConfig): Buffer {
+  const parts: string[] = [];
+  const system = SYSTEM_CA_BUNDLES.find((f) => existsSync(f));
+  if (system) parts.push(readFileSync(system, "utf8"));
+  else parts.push(...rootCertificates);
+  if (config.caFile) {
+    try {
+      parts.push(readFileSync(config.caFile, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`--ca-file ${config.caFile}: ${(err as Error).message}`);
+    }
+  }
+  return Buffer.from(parts.join("\n"));
+}
+
+export class GatewayDialer {
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly target: string;
+
+  constructor(private readonly config: AgentConfig) {
+    if (!config.insecure && isIP(config.target.host) && !config.tlsServerName) {
+      throw new ConfigError(
+        `--target ${formatHostPort(config.target)} is an IP address: give --tls-server-name (the name in the gateway's certificate) or use a DNS name`,
+      );
+    }
+    this.credentials = config.insecure
+      ? grpc.credentials.createInsecure()
+      : grpc.credentials.createSsl(trustedRoots(config));
+    this.target = channelTarget(config);
+  }
+
+  /** A new client with its own HTTP/2 connection (opened lazily by grpc-js). */
+  client(): ProxyClient {
+    return new ProxyServiceClient(
+      this.target,
+      this.credentials,
+      channelOptions(this.config),
+    ) as unknown as ProxyClient;
+  }
+
+  /** For logs and status: where the gateway is (never with credentials). */
+  get targetLabel(): string {
+    return formatHostPort(this.config.target);
+  }
+}

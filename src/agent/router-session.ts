@@ -1,0 +1,219 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import type * as grpc from "@grpc/grpc-js";
+import type { Clock } from "../core/clock.ts";
+import { errorMessage } from "../core/errors.ts";
+import { hostPort } from "../core/address.ts";
+import type { Logger } from "../core/logger.ts";
+import { StateMachine } from "../core/state-machine.ts";
+import type { DataMessage, FiveTuple } from "../proto/messages.ts";
+import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
+import type { Admission } from "./admission.ts";
+import {
+  type AgentIdentity,
+  dataCallPairs,
+  metadataMap,
+  pairsMap,
+  toMetadata,
+} from "./call-metadata.ts";
+import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
+
+/**
+ * One router TCP connection on the agent: admitted through the gateway's Control answer,
+ * then relayed over its own Data stream until either side closes.
+ */
+export type SessionState = "admitting" | "opening" | "relaying" | "closed";
+
+const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+  admitting: ["opening", "closed"],
+  opening: ["relaying", "closed"],
+  relaying: ["closed"],
+  closed: [],
+};
+
+export interface RouterSessionDeps {
+  admission: Admission;
+  pool: ChannelPool;
+  identity: AgentIdentity;
+  clock: Clock;
+  logger: Logger;
+  highWaterMark?: number;
+  onClosed: (session: RouterSession) => void;
+}
+
+export interface SessionSnapshot {
+  sessionId: string;
+  tuple: FiveTuple;
+  state: SessionState;
+  connectedSince: number;
+  deviceName?: string;
+  serverMetadata?: Record<string, string[]>;
+  bytesUp: number;
+  bytesDown: number;
+  messagesUp: number;
+  messagesDown: number;
+  bufferedBytes: number;
+}
+
+export class RouterSession {
+  readonly sessionId = randomUUID();
+  readonly connectedSince: number;
+  private readonly machine: StateMachine<SessionState>;
+  private readonly logger: Logger;
+  private relay?: StreamRelay;
+  private channel?: PooledChannel;
+  private call?: grpc.ClientDuplexStream<DataMessage, DataMessage>;
+  private deviceName?: string;
+  private serverMetadata?: Record<string, string[]>;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly tuple: FiveTuple,
+    private readonly deps: RouterSessionDeps,
+  ) {
+    this.connectedSince = deps.clock.now();
+    this.logger = deps.logger.child({
+      "peer-addr": hostPort(tuple.deviceIp, tuple.devicePort),
+      "local-addr": hostPort(tuple.proxyIp, tuple.proxyPort),
+      device_ip: tuple.deviceIp,
+      session_id: this.sessionId,
+    });
+    this.machine = new StateMachine<SessionState>(
+      "session",
+      "admitting",
+      TRANSITIONS,
+      this.logger,
+      () => deps.clock.now(),
+    );
+    socket.on("error", (err) => {
+      if (this.machine.is("admitting", "opening")) this.close(`router socket: ${err.message}`);
+    });
+    socket.on("close", () => {
+      if (this.machine.is("admitting", "opening")) this.close("router closed the connection");
+    });
+  }
+
+  get state(): SessionState {
+    return this.machine.state;
+  }
+
+  /** Admit, open the Data stream and relay; resolves when the session is set up or refused. */
+  async run(): Promise<void> {
+    let decision: Awaited<ReturnType<Admission["admit"]>>;
+    try {
+      decision = await this.deps.admission.admit(this.tuple, this.sessionId);
+    } catch (err) {
+      this.logger.warn(`no decision for the router connection: ${errorMessage(err)}`);
+      this.close("no control answer");
+      return;
+    }
+    if (this.machine.is("closed")) return;
+    if (decision.kind === "blocked") {
+      this.close(`device blocked for ${decision.ttlSeconds} s`);
+      return;
+    }
+    const response = decision.response;
+    this.deviceName = response.deviceName || undefined;
+    this.machine.moveTo("opening");
+
+    const { pairs, dropped } = dataCallPairs({
+      identity: this.deps.identity,
+      tuple: this.tuple,
+      serverPairs: response.metadata,
+      sessionId: this.sessionId,
+      counterUp: 0,
+      counterDown: 0,
+    });
+    if (dropped.length > 0) {
+      this.logger.warn("dropped metadata keys the gateway sent that HTTP/2 cannot carry", {
+        keys: dropped,
+      });
+    }
+    this.logger.info("opening Data stream", {
+      "client-metadata": pairsMap(pairs),
+      device: response.deviceName ? `${response.deviceId}:${response.deviceName}` : undefined,
+    });
+    const channel = this.deps.pool.acquire();
+    this.channel = channel;
+    const call = channel.client.data(toMetadata(pairs));
+    this.call = call;
+    call.on("metadata", (md: grpc.Metadata) => this.onServerMetadata(md));
+    this.relay = new StreamRelay(this.socket, call, {
+      highWaterMark: this.deps.highWaterMark,
+      abortCall: () => call.cancel(),
+      onEnd: (reason, error) => this.onRelayEnd(reason, error),
+    });
+    this.machine.moveTo("relaying");
+    this.relay.start();
+  }
+
+  /** Abort the session (agent shutting down, KILL from an operator). */
+  abort(reason: string): void {
+    if (this.relay && this.machine.is("relaying")) this.relay.abort("aborted", new Error(reason));
+    else this.close(reason);
+  }
+
+  snapshot(): SessionSnapshot {
+    const c = this.relay?.counters;
+    return {
+      sessionId: this.sessionId,
+      tuple: this.tuple,
+      state: this.machine.state,
+      connectedSince: this.connectedSince,
+      deviceName: this.deviceName,
+      serverMetadata: this.serverMetadata,
+      bytesUp: c?.bytesFromSocket ?? 0,
+      bytesDown: c?.bytesToSocket ?? 0,
+      messagesUp: c?.messagesSent ?? 0,
+      messagesDown: c?.messagesReceived ?? 0,
+      bufferedBytes: this.relay?.bufferedBytes ?? 0,
+    };
+  }
+
+  private onServerMetadata(md: grpc.Metadata): void {
+    this.serverMetadata = metadataMap(md);
+    const up = md.get("counter-up")[0];
+    const down = md.get("counter-down")[0];
+    const relay = this.relay;
+    if (up === undefined || down === undefined || !relay) return;
+    // A new session: the gateway must not claim messages we never exchanged.
+    if (Number(up) !== 0 || Number(down) !== 0) {
+      this.logger.warn("gateway counters do not match this session: killing it", {
+        "counter-up": String(up),
+        "counter-down": String(down),
+      });
+      relay.abort("aborted", new Error("counter mismatch"));
+    }
+  }
+
+  private onRelayEnd(reason: RelayEndReason, error?: Error): void {
+    const c = this.relay?.counters;
+    const fields = {
+      reason,
+      bytes_up: c?.bytesFromSocket,
+      bytes_down: c?.bytesToSocket,
+      duration_ms: this.deps.clock.now() - this.connectedSince,
+      ...(error ? { error: errorMessage(error) } : {}),
+    };
+    if (reason === "closed") this.logger.info("session closed", fields);
+    else this.logger.warn("session ended", fields);
+    if (reason === "killed") this.deps.admission.forget(this.tuple.deviceIp);
+    this.finish();
+  }
+
+  private close(reason: string): void {
+    if (this.machine.is("closed")) return;
+    this.logger.debug("closing router connection", { reason });
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.call?.cancel();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.machine.is("closed")) return;
+    this.machine.moveTo("closed");
+    this.channel?.release();
+    this.channel = undefined;
+    this.deps.onClosed(this);
+  }
+}

@@ -1,0 +1,39 @@
+import type { AgentCallInfo } from "./agent-call.ts";
+
+/** The agents whose Control stream is up, for the gateway's status API. */
+export interface AgentEntry {
+  readonly info: AgentCallInfo;
+  readonly connectedAt: number;
+  lastHeard: number;
+  heard(): void;
+}
+
+export class AgentDirectory {
+  private readonly entries = new Set<AgentEntry>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  connected(info: AgentCallInfo): AgentEntry {
+    const now = this.now();
+    const clock = this.now;
+    const entry: AgentEntry = {
+      info,
+      connectedAt: now,
+      lastHeard: now,
+      heard() {
+        this.lastHeard = clock();
+      },
+    };
+    this.entries.add(entry);
+    return entry;
+  }
+
+  /** True the first time an entry is removed. */
+  disconnected(entry: AgentEntry): boolean {
+    return this.entries.delete(entry);
+  }
+
+  all(): AgentEntry[] {
+    return [...this.entries];
+  }
+}

@@ -1,0 +1,118 @@
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../core/logger.ts";
+import { ControlAction, type ControlRequest, type ControlResponse } from "../proto/messages.ts";
+import { admitAgentCall } from "./agent-call.ts";
+import type { AgentDirectory } from "./agent-directory.ts";
+import type { DeviceResolver } from "./device-resolver.ts";
+
+/**
+ * The gateway's side of the Control stream: answers each ControlRequest with the device's
+ * parameters (id, name, company, MD5 key), or BLOCK_IP for an unknown (site, address), and
+ * echoes keepalives.
+ */
+export const BLOCK_TTL_SECONDS = 1200;
+/** How long an agent may reuse a "proceed" answer for the same device and listener. */
+export const PROCEED_TTL_SECONDS = 60;
+
+export interface ControlServiceDeps {
+  resolver: DeviceResolver;
+  agents: AgentDirectory;
+  logger: Logger;
+  accounts: Parameters<typeof admitAgentCall>[1];
+}
+
+/** The answer to one ControlRequest (pure). */
+export function controlAnswer(
+  request: ControlRequest,
+  device: { id: number; name: string; md5Key?: string } | undefined,
+  companyId: number,
+): ControlResponse {
+  const base = {
+    proto: request.proto,
+    deviceIp: request.deviceIp,
+    devicePort: request.devicePort,
+    proxyIp: request.proxyIp,
+    proxyPort: request.proxyPort,
+    metadata: [],
+    companyId: 0,
+    deviceId: 0,
+    deviceName: "",
+    tcpMd5: new Uint8Array(0),
+  };
+  if (request.action === ControlAction.KEEPALIVE) {
+    return { ...base, ttlSeconds: 0, ttlCounter: 0, action: ControlAction.KEEPALIVE };
+  }
+  if (!device) {
+    return {
+      ...base,
+      ttlSeconds: BLOCK_TTL_SECONDS,
+      ttlCounter: 0,
+      action: ControlAction.BLOCK_IP,
+    };
+  }
+  return {
+    ...base,
+    ttlSeconds: PROCEED_TTL_SECONDS,
+    ttlCounter: 0,
+    action: ControlAction.UNSPECIFIED,
+    companyId,
+    deviceId: device.id,
+    deviceName: device.name,
+    tcpMd5: device.md5Key ? Buffer.from(device.md5Key, "utf8") : new Uint8Array(0),
+  };
+}
+
+export function controlService(
+  deps: ControlServiceDeps,
+): grpc.handleBidiStreamingCall<ControlRequest, ControlResponse> {
+  return (call) => {
+    const log = deps.logger.child({ component: "gateway/control" });
+    const agent = admitAgentCall(call, deps.accounts, log);
+    if (!agent) return;
+    const entry = deps.agents.connected(agent);
+    call.sendMetadata(new grpc.Metadata());
+    log.info("agent connected", {
+      instance: agent.instance,
+      version: agent.version,
+      peer: agent.peer,
+    });
+    call.on("data", (request: ControlRequest) => {
+      entry.heard();
+      if (request.action === ControlAction.KEEPALIVE) {
+        call.write(controlAnswer(request, undefined, 0));
+        return;
+      }
+      const device = deps.resolver.resolve(agent.site, request.deviceIp);
+      if (!device) {
+        log.warn("blocked an unknown device", {
+          device_ip: request.deviceIp,
+          site: agent.site,
+          ttl_seconds: BLOCK_TTL_SECONDS,
+          instance: agent.instance,
+        });
+      }
+      call.write(
+        controlAnswer(
+          request,
+          device && {
+            id: device.config.id,
+            name: device.config.name,
+            md5Key: device.config.md5Key,
+          },
+          agent.account.companyId,
+        ),
+      );
+    });
+    const done = () => {
+      if (deps.agents.disconnected(entry)) {
+        log.info("agent disconnected", { instance: agent.instance, peer: agent.peer });
+      }
+    };
+    call.on("end", () => {
+      done();
+      call.end();
+    });
+    call.on("error", done);
+    call.on("close", done);
+  };
+}

@@ -1,0 +1,146 @@
+import type { Duplex } from "node:stream";
+import * as grpc from "@grpc/grpc-js";
+import type { AccountConfig } from "../config/types.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { StreamRelay } from "../relay/stream-relay.ts";
+import { admitAgentCall, metadataValue } from "./agent-call.ts";
+import type { DeviceRuntime } from "./device-registry.ts";
+import type { DeviceResolver } from "./device-resolver.ts";
+
+/**
+ * The gateway's side of a Data stream: authenticate, find the device, open its target
+ * (the built-in collector or a TCP connection to a BGP daemon) and relay bytes both ways.
+ */
+export interface SessionInfo {
+  sessionId: string;
+  deviceIp: string;
+  devicePort: number;
+  proxyIp: string;
+  proxyPort: number;
+  agentInstance: string;
+}
+
+/** Opens the far end of a session for a device. */
+export type OpenTarget = (
+  device: DeviceRuntime,
+  session: SessionInfo,
+  logger: Logger,
+) => Promise<Duplex>;
+
+export interface DataServiceDeps {
+  accounts: readonly AccountConfig[];
+  resolver: DeviceResolver;
+  openTarget: OpenTarget;
+  logger: Logger;
+  highWaterMark?: number;
+}
+
+/** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
+export const TARGET_FIN_GRACE_MS = 3_000;
+
+type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
+
+export function dataService(
+  deps: DataServiceDeps,
+): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
+  return (call: DataCall) => {
+    const base = deps.logger.child({ component: "gateway/data" });
+    const agent = admitAgentCall(call, deps.accounts, base);
+    if (!agent) return;
+    const md = call.metadata;
+    const session: SessionInfo = {
+      sessionId: metadataValue(md, "session-id") ?? "",
+      deviceIp: metadataValue(md, "device-ip") ?? "",
+      devicePort: Number(metadataValue(md, "device-port") ?? 0),
+      proxyIp: metadataValue(md, "proxy-ip") ?? "",
+      proxyPort: Number(metadataValue(md, "proxy-port") ?? 0),
+      agentInstance: agent.instance,
+    };
+    const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
+    if (!session.sessionId || !session.deviceIp) {
+      call.emit("error", {
+        code: grpc.status.INVALID_ARGUMENT,
+        details: "session-id and device-ip metadata are required",
+      });
+      return;
+    }
+    const device = deps.resolver.resolve(agent.site, session.deviceIp);
+    if (!device) {
+      log.warn("refused a Data stream for an unknown device", { site: agent.site });
+      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
+      return;
+    }
+    const up = Number(metadataValue(md, "counter-up") ?? 0);
+    const down = Number(metadataValue(md, "counter-down") ?? 0);
+    if (up !== 0 || down !== 0) {
+      // A stream resuming a session this gateway does not hold: the counters cannot match.
+      log.warn("unknown session resumed with non-zero counters: killing it", {
+        "counter-up": up,
+        "counter-down": down,
+      });
+      call.sendMetadata(countersMetadata(0, 0));
+      call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+      call.end();
+      return;
+    }
+    call.sendMetadata(countersMetadata(0, 0));
+
+    let cancelled = false;
+    call.on("cancelled", () => {
+      cancelled = true;
+    });
+    device.sessions++;
+    device.sessionsTotal++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      device.sessions--;
+    };
+    deps
+      .openTarget(device, session, log)
+      .then((target) => {
+        if (cancelled) {
+          target.destroy();
+          release();
+          return;
+        }
+        log.info("relaying session", {
+          device: device.config.name,
+          target: device.config.target.kind,
+        });
+        const relay = new StreamRelay(target, call, {
+          highWaterMark: deps.highWaterMark,
+          socketEndGraceMs: TARGET_FIN_GRACE_MS,
+          abortCall: () =>
+            call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
+          onEnd: (reason, error) => {
+            release();
+            const fields = {
+              reason,
+              bytes_up: relay.counters.bytesToSocket,
+              bytes_down: relay.counters.bytesFromSocket,
+              ...(error ? { error: errorMessage(error) } : {}),
+            };
+            if (reason === "closed") log.info("session closed", fields);
+            else log.warn("session ended", fields);
+          },
+        });
+        relay.start();
+      })
+      .catch((err: unknown) => {
+        release();
+        log.warn(`cannot open the session's target: ${errorMessage(err)}`);
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: errorMessage(err) });
+      });
+  };
+}
+
+function countersMetadata(up: number, down: number): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set("counter-up", String(up));
+  md.set("counter-down", String(down));
+  return md;
+}
