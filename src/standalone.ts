@@ -1,13 +1,59 @@
+import { type RunningAgent, startAgent } from "./agent/agent.ts";
 import type { StandaloneConfig } from "./config/types.ts";
+import { hostPort } from "./core/address.ts";
 import type { Logger } from "./core/logger.ts";
+import { type RunningGateway, startGateway } from "./gateway/gateway.ts";
 
+/**
+ * `bgproxy standalone`: an agent and a gateway with its built-in collector in one process,
+ * talking gRPC over loopback. The quickest way to see a router's session arrive.
+ */
 export interface RunningStandalone {
+  readonly agent: RunningAgent;
+  readonly gateway: RunningGateway;
   close(): Promise<void>;
 }
 
 export async function startStandalone(
-  _config: StandaloneConfig,
-  _logger: Logger,
+  config: StandaloneConfig,
+  logger: Logger,
 ): Promise<RunningStandalone> {
-  throw new Error("not implemented yet");
+  const log = logger.child({ component: "standalone" });
+  if (config.acceptAny) {
+    log.warn(
+      "no --config given: every router that connects is accepted and terminated in the built-in collector",
+    );
+  }
+  const gateway = await startGateway(config.gateway, logger);
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(
+      { ...config.agent, target: { host: config.agent.target.host, port: gateway.port } },
+      logger,
+    );
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  const peerAt = agent.listening.map((l) => hostPort(l.host, l.port)).join(", ");
+  const api = `http://${hostPort(config.gateway.httpListen.host, gateway.httpPort)}/api/devices`;
+  log.info("standalone stack ready", {
+    router_peer_address: peerAt,
+    collector_asn: config.gateway.collector.asn,
+    devices_api: api,
+  });
+  process.stderr.write(
+    `\nbgproxy standalone is up.\n` +
+      `  Peer your router with ${peerAt} (remote AS ${config.gateway.collector.asn}).\n` +
+      `  Sessions and prefix counts: curl ${api}?pretty\n` +
+      `  Stop with Ctrl-C.\n\n`,
+  );
+  return {
+    agent,
+    gateway,
+    async close() {
+      await agent.close();
+      await gateway.close();
+    },
+  };
 }

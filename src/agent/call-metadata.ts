@@ -87,6 +87,10 @@ export function metadataMap(md: grpc.Metadata): Record<string, string[]> {
 
 export function pairsMap(pairs: MetadataPairs): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [k, v] of pairs) (out[k] ??= []).push(v);
+  for (const [k, v] of pairs) {
+    const list = out[k] ?? [];
+    list.push(v);
+    out[k] = list;
+  }
   return out;
 }

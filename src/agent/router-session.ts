@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
+import { hostPort } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
-import { hostPort } from "../core/address.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { DataMessage, FiveTuple } from "../proto/messages.ts";

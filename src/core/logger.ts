@@ -1,4 +1,4 @@
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola";
 
 /**
  * One tagged logger per subsystem with fixed field names. By default one JSON object a

@@ -1,5 +1,5 @@
-import type { Logger } from "./logger.ts";
 import { BgpProxyError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
 
 /**
  * A guarded state machine: only the transitions listed are legal, each one is logged as

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { type DataMessage, DataAction } from "../proto/messages.ts";
+import { DataAction, type DataMessage } from "../proto/messages.ts";
 
 /**
  * Relays one TCP session between a byte stream (a router socket on the agent, a daemon
