@@ -1,14 +1,94 @@
-import type { Duplex } from "node:stream";
+import { Duplex } from "node:stream";
+import { BgpSpeaker } from "../collector/bgp-speaker.ts";
 import type { CollectorConfig } from "../config/types.ts";
+import { systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionInfo } from "./data-service.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 
+/**
+ * The built-in collector as the far end of a relayed session: a byte stream (what the
+ * relay expects of a daemon socket) around a passive BGP speaker. Bytes from the router are
+ * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
+ * The device's state and counters follow the speaker.
+ */
+class CollectorEndpoint extends Duplex {
+  private readonly speaker: BgpSpeaker;
+
+  constructor(
+    private readonly device: DeviceRuntime,
+    collector: CollectorConfig,
+    logger: Logger,
+  ) {
+    super({ allowHalfOpen: true });
+    this.speaker = new BgpSpeaker({
+      localAsn: collector.asn,
+      routerId: collector.routerId,
+      holdTime: collector.holdTime,
+      clock: systemClock,
+      logger,
+      onSend: (bytes) => this.push(bytes),
+      onStateChange: (_from, to) => {
+        device.established = to === "Established";
+        device.lastChange = Date.now();
+        if (to === "Established") {
+          const s = this.speaker.stats();
+          logger.info("BGP session established", {
+            peer_as: s.peerAsn,
+            peer_router_id: s.peerRouterId,
+            hold_time: s.holdTime,
+          });
+        }
+      },
+      onClose: (reason) => {
+        logger.info(`BGP session closed: ${reason.message}`, { kind: reason.kind });
+        this.settle();
+        this.push(null);
+      },
+    });
+  }
+
+  override _read(): void {}
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const before = this.speaker.stats().updates;
+    this.speaker.receive(chunk);
+    const s = this.speaker.stats();
+    this.device.counters.updates += s.updates - before;
+    this.device.counters.prefixes.ipv4 = s.prefixes.ipv4;
+    this.device.counters.prefixes.ipv6 = s.prefixes.ipv6;
+    callback();
+  }
+
+  /** The router's side ended (FIN through the relay): the session is over. */
+  override _final(callback: (error?: Error | null) => void): void {
+    this.speaker.close("the router closed the session");
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.speaker.close("session aborted");
+    this.settle();
+    callback(error);
+  }
+
+  /** No session, no routes: the device's prefix counts go back to zero. */
+  private settle(): void {
+    this.device.established = false;
+    this.device.counters.prefixes.ipv4 = 0;
+    this.device.counters.prefixes.ipv6 = 0;
+  }
+}
+
 export function openCollector(
-  _device: DeviceRuntime,
-  _collector: CollectorConfig,
+  device: DeviceRuntime,
+  collector: CollectorConfig,
   _session: SessionInfo,
-  _logger: Logger,
+  logger: Logger,
 ): Duplex {
-  throw new Error("collector endpoint pending");
+  return new CollectorEndpoint(device, collector, logger.child({ component: "gateway/collector" }));
 }

@@ -113,7 +113,9 @@ export function dataService(
         });
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
-          socketEndGraceMs: TARGET_FIN_GRACE_MS,
+          // The collector reads nothing after it closed: only a daemon's FIN waits.
+          socketEndGraceMs:
+            device.config.target.kind === "forward" ? TARGET_FIN_GRACE_MS : undefined,
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
