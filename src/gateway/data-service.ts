@@ -8,6 +8,7 @@ import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall, metadataValue } from "./agent-call.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import { SessionObserver } from "./session-observer.ts";
 
 /**
  * The gateway's side of a Data stream: authenticate, find the device, open its target
@@ -111,15 +112,21 @@ export function dataService(
           device: device.config.name,
           target: device.config.target.kind,
         });
+        const forwarded = device.config.target.kind === "forward";
+        const observer = forwarded ? observeDevice(device) : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
-          socketEndGraceMs:
-            device.config.target.kind === "forward" ? TARGET_FIN_GRACE_MS : undefined,
+          socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
+          tap: observer && {
+            fromSocket: (chunk) => observer.fromDaemon(chunk),
+            toSocket: (chunk) => observer.fromRouter(chunk),
+          },
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
             release();
+            if (forwarded) settleDevice(device);
             const fields = {
               reason,
               bytes_up: relay.counters.bytesToSocket,
@@ -138,6 +145,25 @@ export function dataService(
         call.emit("error", { code: grpc.status.UNAVAILABLE, details: errorMessage(err) });
       });
   };
+}
+
+/** A forwarded session's BGP state and counts, as the gateway sees them pass, on the device. */
+function observeDevice(device: DeviceRuntime): SessionObserver {
+  let updates = 0;
+  const observer: SessionObserver = new SessionObserver(() => {
+    device.established = observer.established;
+    device.counters.updates += observer.updates - updates;
+    updates = observer.updates;
+    device.counters.prefixes = observer.prefixes;
+    device.lastChange = Date.now();
+  });
+  return observer;
+}
+
+function settleDevice(device: DeviceRuntime): void {
+  if (device.sessions > 0) return;
+  device.established = false;
+  device.counters.prefixes = { ipv4: 0, ipv6: 0 };
 }
 
 function countersMetadata(up: number, down: number): grpc.Metadata {

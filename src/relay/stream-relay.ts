@@ -13,8 +13,10 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  *   paused, so grpc-js stops reading the HTTP/2 stream and its flow-control window closes
  *   on the sender.
  *
- * Per session and direction at most `highWaterMark` plus one chunk (≤ 64 KiB read size)
- * plus one HTTP/2 window is buffered in user space.
+ * Per session and direction at most `highWaterMark` plus one chunk plus one HTTP/2 window
+ * is buffered in user space. A chunk is one socket read: up to 64 KiB under Node, but up to
+ * 512 KiB under Bun 1.4 on Linux (measured), so `bufferedBytes` can reach about
+ * `highWaterMark` + 512 KiB.
  *
  * FIN travels as a half-close: the socket's end → `call.end()`; the call's end →
  * `socket.end()`. KILL from the peer aborts the socket (RST). An error on either side
@@ -51,6 +53,8 @@ export interface RelayOptions {
    * ends the call only once the agent has half-closed too, or after this many ms.
    */
   socketEndGraceMs?: number;
+  /** Sees every chunk in each direction, unchanged (the gateway's BGP observer). */
+  tap?: { fromSocket(chunk: Uint8Array): void; toSocket(chunk: Uint8Array): void };
   /** Messages already exchanged on earlier streams of the same session (resume). */
   initialCounters?: { sent: number; received: number };
 }
@@ -156,6 +160,7 @@ export class StreamRelay {
     if (this.finished) return;
     const length = chunk.length;
     this.counters.bytesFromSocket += length;
+    this.options.tap?.fromSocket(chunk);
     this.counters.messagesSent++;
     this.inFlight += length;
     this.call.write({ action: DataAction.UNSPECIFIED, data: [chunk] } satisfies DataMessage, () => {
@@ -192,6 +197,7 @@ export class StreamRelay {
     for (const chunk of msg.data) {
       if (chunk.length === 0) continue;
       this.counters.bytesToSocket += chunk.length;
+      this.options.tap?.toSocket(chunk);
       this.socket.write(chunk);
     }
     if (this.socket.writableLength >= this.highWaterMark && !this.callPausedForSocket) {
