@@ -12,6 +12,7 @@ import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { renderDevices } from "./device-view.ts";
+import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
 
@@ -77,6 +78,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     });
   });
 
+  raiseFlowControlWindows(server, log);
   let http: HttpApi;
   try {
     http = startHttpApi(config.httpListen, {
