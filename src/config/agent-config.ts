@@ -1,0 +1,201 @@
+import { ConfigError } from "../core/errors.ts";
+import { canonicalIp, isHostname, parseHostPort, parseListenList } from "./address.ts";
+import {
+  AGENT_DEFAULTS,
+  AGENT_FLAGS,
+  DEFAULT_AGENT_LISTEN,
+  DEFAULT_REGION,
+  REGION_NAMES,
+  REGIONS,
+  type RegionName,
+} from "./agent-flags.ts";
+import { deepFreeze } from "./deep-freeze.ts";
+import { type Environment, parseFlags, type Setting, Settings } from "./flags.ts";
+import { resolveHttpProxy } from "./http-proxy.ts";
+import { type ConfigIo, systemIo } from "./io.ts";
+import { withSecretsScrubbed } from "./redaction.ts";
+import {
+  invalid,
+  parseHeaderValue,
+  parseHttpUrl,
+  parseInteger,
+  parseInterfaceName,
+  parseLogLevel,
+  parseSecondsAsMs,
+  quote,
+} from "./scalars.ts";
+import type { AgentConfig, HostPort } from "./types.ts";
+
+const COMMAND = "bgproxy agent";
+const MAX_UINT32 = 4294967295;
+
+/** Every value the token may have been given as, found without trusting the tokeniser. */
+function tokenCandidates(argv: readonly string[], env: Environment): string[] {
+  const found = [env.KENTIK_API_TOKEN ?? ""];
+  argv.forEach((arg, i) => {
+    const m = /^--?token(?:=(.*))?$/s.exec(arg);
+    if (m) found.push(m[1] ?? argv[i + 1] ?? "");
+  });
+  return found;
+}
+
+function parseRegion(setting: Setting | undefined): RegionName {
+  if (!setting) return DEFAULT_REGION;
+  const name = setting.value.trim().toLowerCase();
+  const found = REGION_NAMES.find((r) => r === name);
+  if (!found) throw invalid(setting, `one of ${REGION_NAMES.join(", ")}`);
+  return found;
+}
+
+function credentials(s: Settings): { email: string; token: string } {
+  const email = s.get("email");
+  const token = s.get("token");
+  if (!email && !token) {
+    throw new ConfigError(
+      "missing Kentik API email and token: pass --email and --token, or set KENTIK_API_EMAIL and KENTIK_API_TOKEN",
+    );
+  }
+  if (!email) {
+    throw new ConfigError("missing Kentik API email: pass --email or set KENTIK_API_EMAIL");
+  }
+  if (!token) {
+    throw new ConfigError("missing Kentik API token: pass --token or set KENTIK_API_TOKEN");
+  }
+  for (const setting of [email, token]) {
+    if (setting.value === "") throw new ConfigError(`${setting.label} is empty`);
+  }
+  return { email: parseHeaderValue(email, false), token: parseHeaderValue(token, true) };
+}
+
+function metricsAddr(setting: Setting | undefined): string {
+  if (!setting) return AGENT_DEFAULTS.metricsAddr;
+  const host = setting.value.trim().replace(/^\[(.*)\]$/, "$1");
+  if (host.toLowerCase() === "localhost") return "localhost";
+  const ip = canonicalIp(host);
+  if (ip === undefined) throw invalid(setting, 'an IP address or "localhost"');
+  return ip;
+}
+
+function tls(
+  s: Settings,
+  target: HostPort,
+  insecure: boolean,
+  io: ConfigIo,
+): Pick<AgentConfig, "caFile" | "tlsServerName"> {
+  const caFile = s.get("ca-file");
+  const serverName = s.get("tls-server-name");
+  if (insecure && (caFile || serverName)) {
+    throw new ConfigError(
+      `${caFile ? "--ca-file" : "--tls-server-name"} cannot be used with --insecure (no TLS)`,
+    );
+  }
+  if (caFile) {
+    const problem = caFile.value === "" ? "empty path" : io.fileProblem(caFile.value);
+    if (problem) throw new ConfigError(`--ca-file ${quote(caFile.value)}: ${problem}`);
+  }
+  if (serverName && !isHostname(serverName.value)) throw invalid(serverName, "a DNS name");
+  if (!insecure && !serverName && canonicalIp(target.host) !== undefined) {
+    throw new ConfigError(
+      `--target ${target.host} is an IP address: TLS needs --tls-server-name (the name in the gateway's certificate), or use --insecure`,
+    );
+  }
+  return {
+    ...(caFile ? { caFile: caFile.value } : {}),
+    ...(serverName ? { tlsServerName: serverName.value.toLowerCase() } : {}),
+  };
+}
+
+function heartbeat(s: Settings): AgentConfig["heartbeat"] {
+  const interval = s.get("heartbeat-interval");
+  const timeout = s.get("heartbeat-timeout");
+  const intervalMs = interval
+    ? parseSecondsAsMs(interval, 3600)
+    : AGENT_DEFAULTS.heartbeatIntervalS * 1000;
+  const timeoutMs = timeout
+    ? parseSecondsAsMs(timeout, 3600)
+    : AGENT_DEFAULTS.heartbeatTimeoutS * 1000;
+  if (timeoutMs <= intervalMs) {
+    throw new ConfigError(
+      `--heartbeat-timeout (${timeoutMs / 1000}s) must be greater than --heartbeat-interval (${intervalMs / 1000}s)`,
+    );
+  }
+  return { intervalMs, timeoutMs };
+}
+
+function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentConfig {
+  const s = new Settings(parseFlags(argv, AGENT_FLAGS, COMMAND), env, AGENT_FLAGS);
+  const { email, token } = credentials(s);
+  const regionName = parseRegion(s.get("region"));
+  const region = REGIONS[regionName];
+  const targetSetting = s.get("target");
+  const target = targetSetting
+    ? parseHostPort(targetSetting.value, targetSetting.label, {
+        hosts: "any",
+        portZero: false,
+        example: "grpc.api.kentik.com:443",
+      })
+    : region.target;
+  const insecure = s.bool("insecure", false);
+  const listen = s.given("listen")
+    ? parseListenList(s.all("listen"), "--listen", {
+        hosts: "ip-or-localhost",
+        portZero: true,
+        example: "0.0.0.0:179",
+      })
+    : DEFAULT_AGENT_LISTEN;
+  const site = s.get("site-id");
+  const multi = s.get("multi");
+  const md5Interface = s.get("md5-listen-interface");
+  const metricsPort = s.get("metrics-port");
+  const logUrl = s.get("log-export-url");
+  const metricsUrl = s.get("metrics-export-url");
+  return {
+    email,
+    token,
+    region: regionName,
+    target,
+    insecure,
+    ...tls(s, target, insecure, io),
+    listen,
+    siteId: site ? parseInteger(site, 0, MAX_UINT32) : 0,
+    multi: multi ? parseInteger(multi, 1, 65535) : AGENT_DEFAULTS.multi,
+    md5: {
+      enabled: s.bool("enable-md5-support", false),
+      interface: md5Interface ? parseInterfaceName(md5Interface) : AGENT_DEFAULTS.md5Interface,
+    },
+    metrics: {
+      addr: metricsAddr(s.get("metrics-addr")),
+      port: metricsPort ? parseInteger(metricsPort, 0, 65535) : AGENT_DEFAULTS.metricsPort,
+    },
+    export: {
+      disabled: s.bool("disable-log-export", false),
+      logUrl: logUrl ? parseHttpUrl(logUrl) : region.logUrl,
+      metricsUrl: metricsUrl ? parseHttpUrl(metricsUrl) : region.metricsUrl,
+    },
+    log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
+    ...withProxy(target, insecure, env),
+    heartbeat: heartbeat(s),
+  };
+}
+
+function withProxy(target: HostPort, insecure: boolean, env: Environment) {
+  const proxy = resolveHttpProxy(target, insecure, env);
+  return proxy ? { proxy } : {};
+}
+
+/**
+ * `bgproxy agent` flags (the arguments after "agent") and environment → the frozen
+ * AgentConfig. Flags beat env; env beats defaults. Throws a one-line ConfigError naming
+ * the flag or env var; the API token never appears in it. `io` is only used to check
+ * that --ca-file is readable.
+ */
+export function parseAgentConfig(
+  argv: readonly string[],
+  env: Environment,
+  io: ConfigIo = systemIo,
+): AgentConfig {
+  return withSecretsScrubbed(
+    () => tokenCandidates(argv, env),
+    () => deepFreeze(build(argv, env, io)),
+  );
+}

@@ -1,0 +1,168 @@
+import { ConfigError } from "../core/errors.ts";
+import { parseHostPort } from "./address.ts";
+import { deepFreeze } from "./deep-freeze.ts";
+import {
+  type Environment,
+  type FlagSpec,
+  HELP_FLAG,
+  parseFlags,
+  type Setting,
+  Settings,
+  VERSION_FLAG,
+} from "./flags.ts";
+import { parseGatewayFile } from "./gateway-file.ts";
+import { type ConfigIo, systemIo } from "./io.ts";
+import { parseLogLevel, quote } from "./scalars.ts";
+import type { GatewayConfig, HostPort } from "./types.ts";
+
+const COMMAND = "bgproxy gateway";
+
+export const GATEWAY_DEFAULTS = {
+  listen: { host: "0.0.0.0", port: 9443 },
+  httpListen: { host: "127.0.0.1", port: 20921 },
+} as const satisfies Record<string, HostPort>;
+
+export const GATEWAY_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "config",
+    kind: "string",
+    valueName: "file",
+    help: "TOML file with [[account]], [collector] and [[device]] tables (required)",
+  },
+  {
+    name: "listen",
+    kind: "string",
+    valueName: "host:port",
+    defaultText: "0.0.0.0:9443",
+    help: "gRPC address agents connect to (IPv6 in brackets)",
+  },
+  {
+    name: "http-listen",
+    kind: "string",
+    valueName: "host:port",
+    defaultText: "127.0.0.1:20921",
+    help: "Status and metrics HTTP address",
+  },
+  { name: "tls-cert", kind: "string", valueName: "file", help: "PEM certificate chain for gRPC" },
+  { name: "tls-key", kind: "string", valueName: "file", help: "PEM private key for --tls-cert" },
+  {
+    name: "insecure",
+    kind: "bool",
+    help: "Serve gRPC without TLS (instead of --tls-cert/--tls-key)",
+  },
+  {
+    name: "log-level",
+    kind: "string",
+    valueName: "level",
+    defaultText: "info",
+    help: "Log level: error, warn, info, debug or trace",
+  },
+  { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  VERSION_FLAG,
+  HELP_FLAG,
+];
+
+/** Everything about the gateway that comes from flags rather than from its file. */
+export interface GatewayFlags
+  extends Pick<GatewayConfig, "listen" | "httpListen" | "insecure" | "tlsCert" | "tlsKey" | "log"> {
+  readonly configFile: string;
+}
+
+/** A listen address: an IP literal or localhost, port 0 allowed (any free port). */
+export function parseListenAddress(setting: Setting | undefined, fallback: HostPort): HostPort {
+  if (!setting) return fallback;
+  return parseHostPort(setting.value, setting.label, {
+    hosts: "ip-or-localhost",
+    portZero: true,
+    example: `${fallback.host}:${fallback.port}`,
+  });
+}
+
+function readableFile(setting: Setting | undefined, io: ConfigIo): string | undefined {
+  if (!setting) return undefined;
+  const problem = setting.value === "" ? "empty path" : io.fileProblem(setting.value);
+  if (problem) throw new ConfigError(`${setting.label} ${quote(setting.value)}: ${problem}`);
+  return setting.value;
+}
+
+/** `bgproxy gateway` flags (after "gateway") → GatewayFlags. `io` checks the TLS files. */
+export function parseGatewayFlags(
+  argv: readonly string[],
+  env: Environment,
+  io: ConfigIo = systemIo,
+): GatewayFlags {
+  const s = new Settings(parseFlags(argv, GATEWAY_FLAGS, COMMAND), env, GATEWAY_FLAGS);
+  const config = s.get("config");
+  if (!config || config.value === "") {
+    throw new ConfigError("missing --config FILE (the gateway's TOML file)");
+  }
+  const configFile = readableFile(config, io) ?? config.value;
+  const insecure = s.bool("insecure", false);
+  const cert = s.get("tls-cert");
+  const key = s.get("tls-key");
+  if (insecure && (cert || key)) {
+    throw new ConfigError(`${cert ? "--tls-cert" : "--tls-key"} cannot be used with --insecure`);
+  }
+  if (!insecure && (!cert || !key)) {
+    throw new ConfigError(
+      cert || key
+        ? `${cert ? "--tls-key" : "--tls-cert"} is required with ${cert ? "--tls-cert" : "--tls-key"}`
+        : "the gateway needs --tls-cert and --tls-key (or --insecure to serve without TLS)",
+    );
+  }
+  const tlsCert = readableFile(cert, io);
+  const tlsKey = readableFile(key, io);
+  return {
+    configFile,
+    listen: parseListenAddress(s.get("listen"), GATEWAY_DEFAULTS.listen),
+    httpListen: parseListenAddress(s.get("http-listen"), GATEWAY_DEFAULTS.httpListen),
+    insecure,
+    ...(tlsCert === undefined ? {} : { tlsCert }),
+    ...(tlsKey === undefined ? {} : { tlsKey }),
+    log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
+  };
+}
+
+/**
+ * The gateway file's text plus the flags → the frozen GatewayConfig. Pure: `fileName`
+ * is only used in error messages ("file:line: key.path problem").
+ */
+export function parseGatewayConfig(
+  text: string,
+  fileName: string,
+  flags: Omit<GatewayFlags, "configFile">,
+): GatewayConfig {
+  const file = parseGatewayFile(text, fileName);
+  return deepFreeze({
+    listen: flags.listen,
+    httpListen: flags.httpListen,
+    insecure: flags.insecure,
+    ...(flags.tlsCert === undefined ? {} : { tlsCert: flags.tlsCert }),
+    ...(flags.tlsKey === undefined ? {} : { tlsKey: flags.tlsKey }),
+    accounts: file.accounts,
+    collector: file.collector,
+    devices: file.devices,
+    acceptAny: false,
+    log: flags.log,
+  });
+}
+
+/** Reads a config file's text, turning a failure into "cannot read --config ...". */
+export function readConfigFile(path: string, io: ConfigIo): string {
+  try {
+    return io.readText(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`cannot read --config ${quote(path)}: ${why}`);
+  }
+}
+
+/** `bgproxy gateway` arguments and environment → GatewayConfig, reading the --config file. */
+export function loadGatewayConfig(
+  argv: readonly string[],
+  env: Environment,
+  io: ConfigIo = systemIo,
+): GatewayConfig {
+  const flags = parseGatewayFlags(argv, env, io);
+  return parseGatewayConfig(readConfigFile(flags.configFile, io), flags.configFile, flags);
+}

@@ -1,0 +1,278 @@
+import { ConfigError } from "../core/errors.ts";
+import { canonicalDeviceIp, canonicalIp, parseHostPort } from "./address.ts";
+import { withSecretsScrubbed } from "./redaction.ts";
+import { syntaxErrorLine, TomlLines } from "./toml-lines.ts";
+import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";
+
+/**
+ * The gateway's TOML file: who may connect ([[account]]), the built-in collector
+ * ([collector]) and the known routers ([[device]]). Exactly these keys; anything else is
+ * an error that names the key path and its line, e.g.
+ *   gateway.toml:14: device[2].target must be "collector" or "forward", got "foo"
+ * Array-of-tables entries are counted from 1, in file order. MD5 keys never appear in
+ * errors.
+ */
+export interface GatewayFile {
+  readonly accounts: readonly AccountConfig[];
+  readonly collector: CollectorConfig;
+  readonly devices: readonly DeviceConfig[];
+}
+
+export interface GatewayFileOptions {
+  /** Standalone replaces the accounts with its own, so it may have none. */
+  readonly requireAccount: boolean;
+}
+
+type Table = Record<string, unknown>;
+
+const MAX_UINT32 = 4294967295;
+const ROOT_KEYS = ["account", "collector", "device"];
+const ACCOUNT_KEYS = ["email", "token_sha256", "company_id"];
+const COLLECTOR_KEYS = ["asn", "router_id", "hold_time"];
+const DEVICE_KEYS = ["name", "id", "site", "ip", "md5_key", "target", "forward", "forward_source"];
+
+function isTable(v: unknown): v is Table {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && v.constructor === Object;
+}
+
+/** A value as an error shows it. */
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return "an array";
+  if (isTable(v)) return "a table";
+  return "a date/time";
+}
+
+/** Reads one file's tables, blaming errors on a key path and its line. */
+class FileReader {
+  private readonly lines: TomlLines;
+
+  constructor(
+    private readonly fileName: string,
+    text: string,
+  ) {
+    this.lines = new TomlLines(text);
+  }
+
+  fail(path: string, message: string): never {
+    const line = this.lines.lineOf(path);
+    const where = line === undefined ? this.fileName : `${this.fileName}:${line}`;
+    throw new ConfigError(`${where}: ${path} ${message}`);
+  }
+
+  /** Re-throws a ConfigError from a value parser with this file's location in front. */
+  at<T>(path: string, parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const line = this.lines.lineOf(path);
+      throw new ConfigError(
+        `${this.fileName}${line === undefined ? "" : `:${line}`}: ${err.message}`,
+      );
+    }
+  }
+
+  known(table: Table, path: string, keys: readonly string[]): void {
+    for (const key of Object.keys(table)) {
+      if (!keys.includes(key)) {
+        const at = path === "" ? key : `${path}.${key}`;
+        this.fail(at, `is not a known key (expected one of: ${keys.join(", ")})`);
+      }
+    }
+  }
+
+  tables(root: Table, key: string): { table: Table; path: string }[] {
+    const v = root[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) this.fail(key, `must be an array of tables ([[${key}]])`);
+    return v.map((table, i) => {
+      const path = `${key}[${i + 1}]`;
+      if (!isTable(table)) this.fail(path, `must be a table, got ${describe(table)}`);
+      return { table, path };
+    });
+  }
+
+  str(t: Table, path: string, key: string, required: boolean): string | undefined {
+    const v = t[key];
+    if (v === undefined) {
+      if (required) this.fail(`${path}.${key}`, "is required");
+      return undefined;
+    }
+    if (typeof v !== "string") this.fail(`${path}.${key}`, `must be a string, got ${describe(v)}`);
+    if (v === "") this.fail(`${path}.${key}`, "must not be empty");
+    return v;
+  }
+
+  int(t: Table, path: string, key: string, min: number, max: number, dflt?: number): number {
+    const v = t[key];
+    if (v === undefined) {
+      if (dflt === undefined) this.fail(`${path}.${key}`, "is required");
+      return dflt;
+    }
+    if (typeof v !== "number" || !Number.isInteger(v)) {
+      this.fail(`${path}.${key}`, `must be an integer, got ${describe(v)}`);
+    }
+    if (v < min || v > max) {
+      this.fail(`${path}.${key}`, `must be an integer from ${min} to ${max}, got ${v}`);
+    }
+    return v;
+  }
+}
+
+function account(r: FileReader, t: Table, path: string): AccountConfig {
+  r.known(t, path, ACCOUNT_KEYS);
+  const email = r.str(t, path, "email", true) ?? "";
+  if (!/^[\x21-\x7e]+$/.test(email)) {
+    r.fail(`${path}.email`, `must be printable ASCII without spaces, got ${describe(email)}`);
+  }
+  const hash = r.str(t, path, "token_sha256", true) ?? "";
+  if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
+    r.fail(
+      `${path}.token_sha256`,
+      'must be 64 hex characters: the SHA-256 of the API token (printf %s "$TOKEN" | sha256sum)',
+    );
+  }
+  const companyId = r.int(t, path, "company_id", 1, MAX_UINT32, 1);
+  return { email, tokenSha256: hash.toLowerCase(), companyId };
+}
+
+function collector(r: FileReader, root: Table): CollectorConfig {
+  const t = root.collector;
+  if (t === undefined) r.fail("collector", "is required: add a [collector] table");
+  if (!isTable(t)) r.fail("collector", "must be a table ([collector])");
+  r.known(t, "collector", COLLECTOR_KEYS);
+  const asn = r.int(t, "collector", "asn", 1, MAX_UINT32);
+  const routerId = r.str(t, "collector", "router_id", true) ?? "";
+  if (canonicalIp(routerId)?.includes(".") !== true || routerId === "0.0.0.0") {
+    r.fail(
+      "collector.router_id",
+      `must be an IPv4 address other than 0.0.0.0, got ${describe(routerId)}`,
+    );
+  }
+  const holdTime = r.int(t, "collector", "hold_time", 0, 65535, 90);
+  if (holdTime === 1 || holdTime === 2) {
+    r.fail("collector.hold_time", `must be 0 or from 3 to 65535, got ${holdTime}`);
+  }
+  return { asn, routerId, holdTime };
+}
+
+function deviceTarget(r: FileReader, t: Table, path: string): DeviceTarget {
+  const kind = r.str(t, path, "target", true);
+  const forward = r.str(t, path, "forward", false);
+  const source = r.str(t, path, "forward_source", false);
+  if (kind === "collector") {
+    if (forward !== undefined) r.fail(`${path}.forward`, 'is only allowed with target = "forward"');
+    if (source !== undefined) {
+      r.fail(`${path}.forward_source`, 'is only allowed with target = "forward"');
+    }
+    return { kind: "collector" };
+  }
+  if (kind !== "forward") {
+    r.fail(`${path}.target`, `must be "collector" or "forward", got ${describe(kind)}`);
+  }
+  if (forward === undefined) r.fail(`${path}.forward`, 'is required with target = "forward"');
+  const address = r.at(`${path}.forward`, () =>
+    parseHostPort(forward, `${path}.forward`, {
+      hosts: "any",
+      portZero: false,
+      example: "192.0.2.1:179",
+    }),
+  );
+  if (source === undefined) return { kind: "forward", forward: address };
+  const sourceIp = canonicalIp(source);
+  if (sourceIp === undefined) {
+    r.fail(`${path}.forward_source`, `must be an IP address, got ${describe(source)}`);
+  }
+  return { kind: "forward", forward: address, source: sourceIp };
+}
+
+function device(r: FileReader, t: Table, path: string): DeviceConfig {
+  r.known(t, path, DEVICE_KEYS);
+  const name = r.str(t, path, "name", true) ?? "";
+  const id = r.int(t, path, "id", 0, MAX_UINT32);
+  const site = r.int(t, path, "site", 0, MAX_UINT32, 0);
+  const ipText = r.str(t, path, "ip", true) ?? "";
+  const ip = canonicalDeviceIp(ipText);
+  if (ip === undefined) {
+    r.fail(`${path}.ip`, `must be an IPv4 or IPv6 address (no brackets), got ${describe(ipText)}`);
+  }
+  const md5Key = r.str(t, path, "md5_key", false);
+  if (md5Key !== undefined && Buffer.byteLength(md5Key) > 80) {
+    r.fail(`${path}.md5_key`, `must be 1 to 80 bytes long, got ${Buffer.byteLength(md5Key)}`);
+  }
+  const target = deviceTarget(r, t, path);
+  return { name, id, site, ip, ...(md5Key === undefined ? {} : { md5Key }), target };
+}
+
+function checkUnique(r: FileReader, devices: readonly DeviceConfig[], accounts: AccountConfig[]) {
+  devices.forEach((d, i) => {
+    const first = devices.findIndex((o) => o.site === d.site && o.ip === d.ip);
+    if (first < i) {
+      r.fail(`device[${i + 1}].ip`, `${d.ip} in site ${d.site} is already device[${first + 1}]`);
+    }
+    const sameId = devices.findIndex((o) => o.id === d.id);
+    if (sameId < i) r.fail(`device[${i + 1}].id`, `${d.id} is already device[${sameId + 1}]'s id`);
+  });
+  accounts.forEach((a, i) => {
+    const first = accounts.findIndex((o) => o.tokenSha256 === a.tokenSha256);
+    if (first < i)
+      r.fail(`account[${i + 1}].token_sha256`, `is the same as account[${first + 1}]'s`);
+  });
+}
+
+/** The md5_key strings in a parsed document, whatever their validity: to scrub from errors. */
+function md5Keys(root: unknown): string[] {
+  const devices = isTable(root) && Array.isArray(root.device) ? root.device : [];
+  return devices.flatMap((d) => (isTable(d) && typeof d.md5_key === "string" ? [d.md5_key] : []));
+}
+
+function parseToml(text: string, fileName: string): unknown {
+  const parses = (t: string) => {
+    try {
+      Bun.TOML.parse(t);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    return Bun.TOML.parse(text);
+  } catch (err) {
+    const message = (err instanceof Error ? err.message : String(err)).replace(
+      /^TOML Parse error:\s*/,
+      "",
+    );
+    const line = syntaxErrorLine(text, parses);
+    throw new ConfigError(`${fileName}:${line}: TOML syntax error: ${message}`);
+  }
+}
+
+/**
+ * Parses and validates the gateway file's text. Pure: `fileName` is only used in errors.
+ * Throws a one-line ConfigError "file:line: key.path problem".
+ */
+export function parseGatewayFile(
+  text: string,
+  fileName: string,
+  options: GatewayFileOptions = { requireAccount: true },
+): GatewayFile {
+  const root = parseToml(text, fileName);
+  return withSecretsScrubbed(
+    () => md5Keys(root),
+    () => {
+      const r = new FileReader(fileName, text);
+      if (!isTable(root)) throw new ConfigError(`${fileName}: not a TOML document`);
+      r.known(root, "", ROOT_KEYS);
+      const accounts = r.tables(root, "account").map(({ table, path }) => account(r, table, path));
+      if (options.requireAccount && accounts.length === 0) {
+        r.fail("account", "is required: add at least one [[account]] with email and token_sha256");
+      }
+      const coll = collector(r, root);
+      const devices = r.tables(root, "device").map(({ table, path }) => device(r, table, path));
+      checkUnique(r, devices, accounts);
+      return { accounts, collector: coll, devices };
+    },
+  );
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+import { startAgent } from "./agent/agent.ts";
+import { type Invocation, printHelp, readCommandLine } from "./config/cli.ts";
+import type { LogConfig } from "./config/types.ts";
+import { ConfigError, errorMessage } from "./core/errors.ts";
+import { createLogger, type Logger } from "./core/logger.ts";
+import { startGateway } from "./gateway/gateway.ts";
+import { startStandalone } from "./standalone.ts";
+import { version } from "./version.ts";
+
+/** Exit codes: 0 done, 1 failed while running, 2 bad command line or configuration. */
+function die(message: string, code: 1 | 2): never {
+  process.stderr.write(`bgproxy: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+  process.exit(code);
+}
+
+function readInvocation(): Invocation {
+  try {
+    return readCommandLine();
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message, 2);
+    throw err;
+  }
+}
+
+/** Starts a role and keeps it until SIGINT/SIGTERM, then closes it and exits 0. */
+async function run(
+  log: LogConfig,
+  role: string,
+  start: (logger: Logger) => Promise<{ close(): Promise<void> }>,
+): Promise<void> {
+  const root = createLogger({ level: log.level, human: log.human });
+  const logger = root.child({ component: "main" });
+  let running: { close(): Promise<void> };
+  try {
+    running = await start(root);
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message, 2);
+    logger.error(`${role} failed to start`, { error: errorMessage(err) });
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal: exiting without waiting", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info("stopping", { signal });
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error("close failed", { error: errorMessage(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+const invocation = readInvocation();
+switch (invocation.kind) {
+  case "help":
+    printHelp(invocation.role);
+    process.exit(invocation.exitCode);
+    break;
+  case "version":
+    process.stdout.write(`bgproxy ${version}\n`);
+    process.exit(0);
+    break;
+  case "agent":
+    await run(invocation.config.log, "agent", (l) => startAgent(invocation.config, l));
+    break;
+  case "gateway":
+    await run(invocation.config.log, "gateway", (l) => startGateway(invocation.config, l));
+    break;
+  case "standalone":
+    await run(invocation.config.agent.log, "standalone", (l) =>
+      startStandalone(invocation.config, l),
+    );
+    break;
+}
