@@ -7,6 +7,7 @@ import { hostPort } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
 import { userAgent } from "../version.ts";
+import { ReapingCredentials } from "./reaping-credentials.ts";
 
 /**
  * How the agent dials the gateway: target, TLS trust, HTTP CONNECT proxy and HTTP/2
@@ -90,9 +91,11 @@ export class GatewayDialer {
         `--target ${formatHostPort(config.target)} is an IP address: give --tls-server-name (the name in the gateway's certificate) or use a DNS name`,
       );
     }
-    this.credentials = config.insecure
-      ? grpc.credentials.createInsecure()
-      : grpc.credentials.createSsl(trustedRoots(config));
+    this.credentials = new ReapingCredentials(
+      config.insecure
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(trustedRoots(config)),
+    );
     this.target = channelTarget(config);
   }
 

@@ -1,0 +1,193 @@
+/**
+ * Backpressure end to end: when one end of a session stops reading, the other end is
+ * slowed down through every hop (socket, gateway relay, HTTP/2 flow control, agent relay)
+ * instead of the agent or gateway buffering without bound; once reading resumes, every
+ * byte arrives in order.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { connect, type Socket } from "node:net";
+import { forwardDevice, prng, type Stack, startDaemon, startStack } from "../support/stack.ts";
+import { waitUntil } from "../support/wait.ts";
+
+const MiB = 1024 * 1024;
+/** What the writer would send if nothing held it back. */
+const TOTAL = 256 * MiB;
+/** The agent's per-session buffer must stay below this. */
+const MAX_AGENT_BUFFER = 1 * MiB;
+/** What the writer may get rid of while the far end reads nothing: kernel socket buffers, HTTP/2 windows and relay buffers, far from TOTAL. */
+const MAX_PUSHED_WHILE_STALLED = 64 * MiB;
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/**
+ * Writes `total` pseudo-random bytes in chunks of 16..64 KiB, waiting for "drain" whenever
+ * the socket asks to; `pushed` counts bytes handed to the socket. Ends when done or when the
+ * socket closes (then `digest` is rejected).
+ */
+class BoundedWriter {
+  pushed = 0;
+  readonly digest: Promise<string>;
+
+  constructor(
+    private readonly socket: Socket,
+    total: number,
+    seed: number,
+  ) {
+    this.digest = this.run(total, seed);
+  }
+
+  private async run(total: number, seed: number): Promise<string> {
+    const rand = prng(seed);
+    const block = Buffer.alloc(1 * MiB);
+    for (let i = 0; i < block.length; i++) block[i] = Math.floor(rand() * 256);
+    const hash = createHash("sha256");
+    const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
+    while (this.pushed < total) {
+      if (this.socket.destroyed) throw new Error(`socket closed after ${this.pushed} bytes`);
+      const size = Math.min(total - this.pushed, 16 * 1024 + Math.floor(rand() * 48 * 1024));
+      const offset = Math.floor(rand() * (block.length - size));
+      const chunk = Buffer.from(block.subarray(offset, offset + size));
+      chunk[0] = (this.pushed & 0xff) ^ (chunk[0] ?? 0); // position-dependent: reordering shows
+      hash.update(chunk);
+      this.pushed += size;
+      if (!this.socket.write(chunk)) {
+        await Promise.race([new Promise((r) => this.socket.once("drain", r)), closed]);
+      }
+    }
+    return hash.digest("hex");
+  }
+}
+
+/** Hashes everything read until `total` bytes have come. */
+function receiveExactly(socket: Socket, total: number): Promise<string> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    socket.on("data", (d: Buffer) => {
+      hash.update(d);
+      bytes += d.length;
+      if (bytes === total) resolve(hash.digest("hex"));
+      else if (bytes > total) reject(new Error(`received ${bytes} bytes, expected ${total}`));
+    });
+    socket.once("close", () => {
+      if (bytes < total) reject(new Error(`closed after ${bytes} of ${total} bytes`));
+    });
+  });
+}
+
+/**
+ * Over `ms`, samples the agent's buffered bytes for the session and the writer's progress;
+ * returns the largest buffer seen and whether the writer stood still in the last 500 ms.
+ */
+async function observeStall(
+  stack: Stack,
+  writer: BoundedWriter,
+  ms: number,
+): Promise<{ maxBuffered: number; pushedAt: number; pushedLater: number }> {
+  let maxBuffered = 0;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const session = stack.agent.status().sessions[0];
+    maxBuffered = Math.max(maxBuffered, session?.bufferedBytes ?? 0);
+    await Bun.sleep(50);
+  }
+  const pushedAt = writer.pushed;
+  await Bun.sleep(500);
+  const session = stack.agent.status().sessions[0];
+  maxBuffered = Math.max(maxBuffered, session?.bufferedBytes ?? 0);
+  return { maxBuffered, pushedAt, pushedLater: writer.pushed };
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function connectRouter(port: number): Promise<Socket> {
+  const router = connect({ host: "127.0.0.1", port });
+  router.pause();
+  router.on("error", () => {});
+  cleanups.push(() => router.destroy());
+  await new Promise<void>((resolve) => router.once("connect", () => resolve()));
+  router.pause();
+  return router;
+}
+
+describe("backpressure through agent, HTTP/2 and gateway", () => {
+  test("a router that does not read holds back the daemon; then everything arrives", async () => {
+    let writer: BoundedWriter | undefined;
+    const daemon = await startDaemon((socket) => {
+      socket.on("error", () => {});
+      writer = new BoundedWriter(socket, TOTAL, 11);
+      writer.digest.catch(() => {});
+    });
+    cleanups.push(() => daemon.server.close());
+    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
+    cleanups.push(() => stack.close());
+
+    const router = await connectRouter(stack.routerPort);
+    const w = await waitUntil(() => (writer && writer.pushed > 0 ? writer : undefined), {
+      timeoutMs: 5_000,
+      what: "the daemon to start writing",
+    });
+    const seen = await observeStall(stack, w, 2_000);
+    expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
+    expect(seen.pushedLater).toBe(seen.pushedAt); // the daemon is held back...
+    expect(seen.pushedAt).toBeLessThan(MAX_PUSHED_WHILE_STALLED); // ...after a bounded amount
+    expect(stack.agent.status().sessions[0]?.state).toBe("relaying");
+
+    const received = receiveExactly(router, TOTAL);
+    router.resume();
+    const [got, sent] = await within(
+      Promise.all([received, w.digest]),
+      12_000,
+      "the router to receive everything once it reads",
+    );
+    expect(got).toBe(sent);
+    expect(stack.agent.status().sessions[0]?.bytesDown).toBe(TOTAL);
+  }, 20_000);
+
+  test("a daemon that does not read holds back the router; then everything arrives", async () => {
+    let daemonSocket: Socket | undefined;
+    const daemon = await startDaemon((socket) => {
+      socket.pause();
+      socket.on("error", () => {});
+      daemonSocket = socket;
+    });
+    cleanups.push(() => daemon.server.close());
+    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
+    cleanups.push(() => stack.close());
+
+    const router = await connectRouter(stack.routerPort);
+    const writer = new BoundedWriter(router, TOTAL, 12);
+    writer.digest.catch(() => {});
+    const atDaemon = await waitUntil(() => daemonSocket, {
+      timeoutMs: 5_000,
+      what: "the gateway to connect to the daemon",
+    });
+    const seen = await observeStall(stack, writer, 2_000);
+    expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
+    expect(seen.pushedLater).toBe(seen.pushedAt);
+    expect(seen.pushedAt).toBeLessThan(MAX_PUSHED_WHILE_STALLED);
+    expect(stack.agent.status().sessions[0]?.state).toBe("relaying");
+
+    const received = receiveExactly(atDaemon, TOTAL);
+    atDaemon.resume();
+    const [got, sent] = await within(
+      Promise.all([received, writer.digest]),
+      12_000,
+      "the daemon to receive everything once it reads",
+    );
+    expect(got).toBe(sent);
+    expect(stack.agent.status().sessions[0]?.bytesUp).toBe(TOTAL);
+  }, 20_000);
+});
