@@ -5,6 +5,7 @@ import type { LogConfig } from "./config/types.ts";
 import { ConfigError, errorMessage } from "./core/errors.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { startGateway } from "./gateway/gateway.ts";
+import { routeGrpcLogs } from "./proto/grpc-logging.ts";
 import { startStandalone } from "./standalone.ts";
 import { version } from "./version.ts";
 
@@ -31,6 +32,7 @@ async function run(
 ): Promise<void> {
   const root = createLogger({ level: log.level, human: log.human });
   const logger = root.child({ component: "main" });
+  routeGrpcLogs(root.child({ component: "grpc" }));
   let running: { close(): Promise<void> };
   try {
     running = await start(root);
@@ -39,13 +41,15 @@ async function run(
     logger.error(`${role} failed to start`, { error: errorMessage(err) });
     process.exit(1);
   }
-  let stopping = false;
+  let stoppingAt: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    // One Ctrl-C often arrives twice (from the terminal and from npm): only a later one forces.
+    if (stoppingAt !== undefined && Date.now() - stoppingAt < 1_000) return;
+    if (stoppingAt !== undefined) {
       logger.warn("second signal: exiting without waiting", { signal });
       process.exit(1);
     }
-    stopping = true;
+    stoppingAt = Date.now();
     logger.info("stopping", { signal });
     running.close().then(
       () => process.exit(0),
