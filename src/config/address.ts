@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { canonicalDeviceIp, canonicalIp, hostPort } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { HostPort } from "./types.ts";
 
@@ -6,33 +7,6 @@ import type { HostPort } from "./types.ts";
  * IP literals, host names and "host:port" strings. IPv6 goes in brackets when a port
  * follows ("[::1]:179"); HostPort.host never carries brackets.
  */
-
-/** The canonical form of an IP literal (IPv6 lowercased and compressed), or undefined. */
-export function canonicalIp(text: string): string | undefined {
-  const family = isIP(text);
-  if (family === 4) return text;
-  if (family !== 6) return undefined;
-  const zoneAt = text.indexOf("%");
-  const addr = zoneAt < 0 ? text : text.slice(0, zoneAt);
-  const zone = zoneAt < 0 ? "" : text.slice(zoneAt);
-  let canonical: string;
-  try {
-    canonical = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
-  return `${canonical}${zone}`;
-}
-
-/** Like canonicalIp, but an IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4. */
-export function canonicalDeviceIp(text: string): string | undefined {
-  const ip = canonicalIp(text);
-  const mapped = ip === undefined ? null : /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(ip);
-  if (!mapped) return ip;
-  const hi = Number.parseInt(mapped[1] ?? "0", 16);
-  const lo = Number.parseInt(mapped[2] ?? "0", 16);
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
-}
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
@@ -57,7 +31,7 @@ export function isLoopbackHost(host: string): boolean {
 
 /** "[::1]:179" for IPv6, "host:port" otherwise. */
 export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(":") ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+  return hostPort(hp.host, hp.port);
 }
 
 /** Which hosts a host:port may name. */

@@ -1,5 +1,6 @@
+import { canonicalIp } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
-import { canonicalIp, isHostname, parseHostPort, parseListenList } from "./address.ts";
+import { isHostname, parseHostPort, parseListenList } from "./address.ts";
 import {
   AGENT_DEFAULTS,
   AGENT_FLAGS,

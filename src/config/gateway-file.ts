@@ -1,5 +1,6 @@
+import { canonicalDeviceIp, canonicalIp } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
-import { canonicalDeviceIp, canonicalIp, parseHostPort } from "./address.ts";
+import { parseHostPort } from "./address.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
 import { syntaxErrorLine, TomlLines } from "./toml-lines.ts";
 import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";

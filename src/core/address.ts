@@ -2,21 +2,41 @@ import { isIP } from "node:net";
 
 /** "ip:port", with IPv6 addresses in brackets. */
 export function hostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The canonical form of an IP literal (IPv6 lowercased and compressed), or undefined. */
+export function canonicalIp(text: string): string | undefined {
+  const family = isIP(text);
+  if (family === 4) return text;
+  if (family !== 6) return undefined;
+  const zoneAt = text.indexOf("%");
+  const addr = zoneAt < 0 ? text : text.slice(0, zoneAt);
+  const zone = zoneAt < 0 ? "" : text.slice(zoneAt);
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  return `${canonical}${zone}`;
+}
+
+/** Like canonicalIp, but an IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4. */
+export function canonicalDeviceIp(text: string): string | undefined {
+  const ip = canonicalIp(text);
+  const mapped = ip === undefined ? null : /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(ip);
+  if (!mapped) return ip;
+  const hi = Number.parseInt(mapped[1] ?? "0", 16);
+  const lo = Number.parseInt(mapped[2] ?? "0", 16);
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }
 
 /**
- * One spelling per address: IPv4-mapped IPv6 (::ffff:10.0.0.1) becomes plain IPv4 and
- * IPv6 is lowercased and compressed, so device look-ups and deny-lists match however the
- * socket layer wrote the address.
+ * One spelling per address, so that device look-ups and deny-lists match however the
+ * socket layer wrote it: IPv4-mapped IPv6 becomes IPv4, IPv6 is lowercased and compressed.
+ * Text that is not an IP literal is returned unchanged.
  */
 export function normalizeIp(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1]) return mapped[1];
-  if (isIP(ip) !== 6) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip.toLowerCase();
-  }
+  return canonicalDeviceIp(ip) ?? ip;
 }

@@ -22,18 +22,22 @@ export interface DeviceRuntime {
   lastChange: number;
 }
 
+function newRuntime(config: DeviceConfig, now: number): DeviceRuntime {
+  return {
+    config: { ...config, ip: normalizeIp(config.ip) },
+    sessions: 0,
+    sessionsTotal: 0,
+    established: false,
+    counters: { updates: 0, prefixes: { ipv4: 0, ipv6: 0 } },
+    lastChange: now,
+  };
+}
+
 export class DeviceRegistry {
   private readonly devices: DeviceRuntime[];
 
   constructor(configs: readonly DeviceConfig[], now: number = Date.now()) {
-    this.devices = configs.map((config) => ({
-      config: { ...config, ip: normalizeIp(config.ip) },
-      sessions: 0,
-      sessionsTotal: 0,
-      established: false,
-      counters: { updates: 0, prefixes: { ipv4: 0, ipv6: 0 } },
-      lastChange: now,
-    }));
+    this.devices = configs.map((config) => newRuntime(config, now));
   }
 
   /**
@@ -54,14 +58,7 @@ export class DeviceRegistry {
 
   /** Register a device made on the fly (standalone mode accepting any router). */
   add(config: DeviceConfig, now: number = Date.now()): DeviceRuntime {
-    const runtime: DeviceRuntime = {
-      config: { ...config, ip: normalizeIp(config.ip) },
-      sessions: 0,
-      sessionsTotal: 0,
-      established: false,
-      counters: { updates: 0, prefixes: { ipv4: 0, ipv6: 0 } },
-      lastChange: now,
-    };
+    const runtime = newRuntime(config, now);
     this.devices.push(runtime);
     return runtime;
   }

@@ -2,6 +2,7 @@
  * ProxyService over a real grpc-js server and client on loopback, with the hand-written codec
  * as the only serializer: bytes and metadata arrive intact, in order, both ways.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
@@ -25,6 +26,7 @@ import {
   type ProxyServiceServer,
   proxyServiceDefinition,
 } from "../../src/proto/service.ts";
+import { prng } from "../support/prng.ts";
 
 const WAIT_MS = 10_000;
 
@@ -35,18 +37,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What the server saw, for assertions. */

@@ -2,6 +2,7 @@
  * Wire compatibility of the hand-written ProxyService codec with a generic protobuf runtime
  * (protobufjs, built from proto/proxy.proto), both directions, plus malformed input.
  */
+
 import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import protobuf from "protobufjs";
@@ -28,6 +29,7 @@ import {
   ProtoWriter,
   varintSize,
 } from "../../src/proto/wire.ts";
+import { prng } from "../support/prng.ts";
 
 const root = protobuf.loadSync(path.join(import.meta.dir, "../../proto/proxy.proto"));
 const pkg = "kentik.ktbgp.v202203beta2";
@@ -36,18 +38,6 @@ const PbControlResponse = root.lookupType(`${pkg}.ControlResponse`);
 const PbKeyVal = root.lookupType(`${pkg}.KeyVal`);
 const PbDataRequest = root.lookupType(`${pkg}.DataRequest`);
 const PbDataResponse = root.lookupType(`${pkg}.DataResponse`);
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, length: number): Uint8Array {
   const out = new Uint8Array(length);
