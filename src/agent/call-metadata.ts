@@ -38,9 +38,11 @@ export interface DataCallParams {
 }
 
 const VALID_KEY = /^[0-9a-z_.-]+$/;
+/** What HTTP/2 header values may hold (printable ASCII); "-bin" values are base64. */
+const VALID_VALUE = /^[ -~]*$/;
 const RESERVED = new Set(["x-ch-auth-email", "x-ch-auth-api-token", "x-ch-auth-token"]);
 
-/** The Data call's metadata. Keys from the gateway that HTTP/2 cannot carry are dropped. */
+/** The Data call's metadata. Pairs from the gateway that HTTP/2 cannot carry are dropped. */
 export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; dropped: string[] } {
   const pairs: MetadataPairs = [
     ...identityPairs(p.identity),
@@ -54,6 +56,10 @@ export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; droppe
   for (const kv of p.serverPairs) {
     const key = kv.key.toLowerCase();
     if (!VALID_KEY.test(key) || key.startsWith("grpc-") || RESERVED.has(key)) {
+      dropped.push(kv.key);
+      continue;
+    }
+    if (!key.endsWith("-bin") && !kv.val.every((v) => VALID_VALUE.test(v))) {
       dropped.push(kv.key);
       continue;
     }

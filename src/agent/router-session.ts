@@ -6,7 +6,7 @@ import type { Clock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
-import type { DataMessage, FiveTuple } from "../proto/messages.ts";
+import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import {
@@ -112,10 +112,18 @@ export class RouterSession {
       this.close(`device blocked for ${decision.ttlSeconds} s`);
       return;
     }
-    const response = decision.response;
+    try {
+      this.openDataStream(decision.response);
+    } catch (err) {
+      // Whatever the gateway sent, a bad answer ends this connection, never the agent.
+      this.logger.error(`cannot open the Data stream: ${errorMessage(err)}`);
+      this.close("cannot open the Data stream");
+    }
+  }
+
+  private openDataStream(response: ControlResponse): void {
     this.deviceName = response.deviceName || undefined;
     this.machine.moveTo("opening");
-
     const { pairs, dropped } = dataCallPairs({
       identity: this.deps.identity,
       tuple: this.tuple,
@@ -125,7 +133,7 @@ export class RouterSession {
       counterDown: 0,
     });
     if (dropped.length > 0) {
-      this.logger.warn("dropped metadata keys the gateway sent that HTTP/2 cannot carry", {
+      this.logger.warn("dropped metadata the gateway sent that HTTP/2 cannot carry", {
         keys: dropped,
       });
     }
@@ -133,9 +141,10 @@ export class RouterSession {
       "client-metadata": pairsMap(pairs),
       device: response.deviceName ? `${response.deviceId}:${response.deviceName}` : undefined,
     });
+    const metadata = toMetadata(pairs);
     const channel = this.deps.pool.acquire();
     this.channel = channel;
-    const call = channel.client.data(toMetadata(pairs));
+    const call = channel.client.data(metadata);
     this.call = call;
     call.on("metadata", (md: grpc.Metadata) => this.onServerMetadata(md));
     this.relay = new StreamRelay(this.socket, call, {

@@ -30,12 +30,13 @@ export interface LoggerOptions {
 const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
 const SECRET_KEY =
-  /token|password|passwd|secret|md5_key|tcp_md5|authorization|x-ch-auth-api-token|x-ch-auth-token/i;
+  /token|password|passwd|secret|md5[_-]?key|tcp[_-]?md5|authorization|x-ch-auth-api-token|x-ch-auth-token/i;
 export const REDACTED = "[redacted]";
 
 /** Deep copy of `value` with every secret-looking key's value replaced. */
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 6) return "[truncated]";
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.length} bytes>`;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -45,14 +46,20 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+const FIXED_FIELDS = new Set(["time", "level", "msg"]);
+
 function jsonLine(obj: LogObject, fields: LogFields): string {
   const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-  return JSON.stringify({
+  const line: LogFields = {
     time: obj.date.toISOString(),
     level: obj.type === "fatal" ? "error" : obj.type,
     msg,
-    ...(redact(fields) as LogFields),
-  });
+  };
+  // A field never replaces the fixed ones: it is kept under "field.<name>".
+  for (const [k, v] of Object.entries(redact(fields) as LogFields)) {
+    line[FIXED_FIELDS.has(k) ? `field.${k}` : k] = v;
+  }
+  return JSON.stringify(line);
 }
 
 function humanLine(obj: LogObject, fields: LogFields): string {
@@ -101,6 +108,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const consola = createConsola({
     level: CONSOLA_LEVEL[options.level],
+    // consola folds repeated lines into a summary by default: every line must be written.
+    throttle: 0,
     reporters: [
       {
         log(obj: LogObject) {

@@ -1,3 +1,4 @@
+import { hostPort } from "../core/address.ts";
 import { type DeviceRuntime, deviceState } from "./device-registry.ts";
 
 /** `GET /api/devices`: one object per device (pure renderer; secrets never included). */
@@ -23,7 +24,7 @@ export function renderDevices(devices: readonly DeviceRuntime[]): DeviceView[] {
     site: d.config.site,
     target:
       d.config.target.kind === "forward"
-        ? `forward ${d.config.target.forward.host}:${d.config.target.forward.port}`
+        ? `forward ${hostPort(d.config.target.forward.host, d.config.target.forward.port)}`
         : "collector",
     state: deviceState(d),
     sessions: d.sessions,
