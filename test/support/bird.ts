@@ -182,6 +182,19 @@ export function parseProtocols(output: string): ProtocolStatus[] {
   return result;
 }
 
+/**
+ * Milliseconds since midnight of a `Since` value in BIRD's default "today" format
+ * (HH:MM:SS.mmm); NaN for any other format. BIRD stores monotonic times and converts them to
+ * wall-clock time on each `show protocols`, so the same state change can read 1 ms apart in
+ * two calls: compare with a tolerance, never as strings.
+ */
+export function sinceMs(since: string): number {
+  const m = since.match(/^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/);
+  if (!m) return Number.NaN;
+  const [, h, min, s, ms = "0"] = m;
+  return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1000 + Number(ms.padEnd(3, "0"));
+}
+
 /** Parse `birdc show route count`: "X of Y routes for Z networks in table T" lines. */
 export function parseRouteCount(output: string): { routes: number; networks: number } {
   let routes = 0;
