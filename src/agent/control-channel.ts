@@ -215,15 +215,29 @@ export class ControlChannel {
       }
       return;
     }
-    const key = tupleKey(response);
-    const pending = this.pending.get(key);
-    if (pending) {
+    const key = this.matchPending(response);
+    const pending = key === undefined ? undefined : this.pending.get(key);
+    if (key !== undefined && pending) {
       this.pending.delete(key);
       pending.timer.cancel();
       pending.resolve(response);
       return;
     }
     this.options.onPush(response);
+  }
+
+  /**
+   * Which request an answer is for. The contract has the gateway echo the 5-tuple; a
+   * gateway that rewrites the ports or leaves the tuple out still gets its answers
+   * delivered: the oldest request for the same device, or with no device, the oldest one.
+   */
+  private matchPending(response: ControlResponse): string | undefined {
+    const exact = tupleKey(response);
+    if (this.pending.has(exact)) return exact;
+    for (const [key, p] of this.pending) {
+      if (response.deviceIp === "" || p.request.deviceIp === response.deviceIp) return key;
+    }
+    return undefined;
   }
 
   private onStreamDown(call: ControlCall, err: Error): void {

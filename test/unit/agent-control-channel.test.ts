@@ -155,7 +155,7 @@ describe("ControlChannel: connecting and requests", () => {
     expect(current().requests()).toEqual([{ ...tuple, action: ControlAction.UNSPECIFIED }]);
     expect(channel.status().lastTx).toBe(clock.now());
 
-    const other = response({ ...tuple, devicePort: 40_002 });
+    const other = response({ ...tuple, deviceIp: "192.0.2.99" });
     current().answer(other);
     expect(onPush).toHaveBeenCalledWith(other);
 
@@ -167,6 +167,24 @@ describe("ControlChannel: connecting and requests", () => {
     // Answered: a repeat of the same response is now unsolicited.
     current().answer(mine);
     expect(onPush).toHaveBeenCalledTimes(2);
+  });
+
+  test("an answer whose ports differ, or with no 5-tuple at all, still reaches the oldest request for it", async () => {
+    const { channel, current, onPush } = setup();
+    channel.start();
+    current().ready();
+    const first = channel.request(tuple);
+    const second = channel.request({ ...tuple, deviceIp: "192.0.2.2" });
+    const rewritten = response(
+      { ...tuple, devicePort: 0, proxyPort: 0 },
+      { deviceName: "rewritten" },
+    );
+    current().answer(rewritten);
+    expect(await first).toBe(rewritten);
+    const bare = response({ proto: "", deviceIp: "", devicePort: 0, proxyIp: "", proxyPort: 0 });
+    current().answer(bare);
+    expect(await second).toBe(bare);
+    expect(onPush).not.toHaveBeenCalled();
   });
 
   test("concurrent requests for the same 5-tuple share one write and one answer", async () => {
