@@ -2,7 +2,7 @@
 import { startAgent } from "./agent/agent.ts";
 import { type Invocation, printHelp, readCommandLine } from "./config/cli.ts";
 import type { LogConfig } from "./config/types.ts";
-import { ConfigError, errorMessage } from "./core/errors.ts";
+import { BgpProxyError, ConfigError, errorMessage } from "./core/errors.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { startGateway } from "./gateway/gateway.ts";
 import { routeGrpcLogs } from "./proto/grpc-logging.ts";
@@ -38,6 +38,8 @@ async function run(
     running = await start(root);
   } catch (err) {
     if (err instanceof ConfigError) die(err.message, 2);
+    // A missing kernel feature or capability (e.g. for TCP-MD5): one line naming it.
+    if (err instanceof BgpProxyError && err.kind === "unsupported") die(err.message, 1);
     logger.error(`${role} failed to start`, { error: errorMessage(err) });
     process.exit(1);
   }

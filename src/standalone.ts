@@ -37,15 +37,20 @@ export async function startStandalone(
   }
   const peerAt = agent.listening.map((l) => hostPort(l.host, l.port)).join(", ");
   const api = `http://${hostPort(config.gateway.httpListen.host, gateway.httpPort)}/api/devices`;
+  const page = `http://${hostPort(config.gateway.httpListen.host, gateway.httpPort)}/`;
+  const agentStatus = `http://${hostPort(config.agent.metrics.addr, agent.metricsPort)}`;
   log.info("standalone stack ready", {
     router_peer_address: peerAt,
     collector_asn: config.gateway.collector.asn,
     devices_api: api,
+    status_page: page,
+    agent_status: agentStatus,
   });
   process.stderr.write(
     `\nbgproxy standalone is up.\n` +
       `  Peer your router with ${peerAt} (remote AS ${config.gateway.collector.asn}).\n` +
-      `  Sessions and prefix counts: curl ${api}?pretty\n` +
+      `  Sessions and prefix counts: curl ${api}?pretty  (or open ${page})\n` +
+      `  Agent status and metrics: curl ${agentStatus}/admin/status?pretty, ${agentStatus}/metrics\n` +
       `  Stop with Ctrl-C.\n\n`,
   );
   return {

@@ -7,6 +7,7 @@ import type { Logger } from "../core/logger.ts";
 import type { FiveTuple } from "../proto/messages.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
+import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
 import type { AgentIdentity } from "./call-metadata.ts";
 import { identityPairs, toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
@@ -14,6 +15,8 @@ import { ControlCache } from "./control-cache.ts";
 import { ControlChannel, type ControlStatus } from "./control-channel.ts";
 import { DenyList } from "./deny-list.ts";
 import { GatewayDialer } from "./gateway-dialer.ts";
+import { Md5Admission } from "./md5-admission.ts";
+import { type Md5Status, Md5Support, md5DisabledStatus } from "./md5-support.ts";
 import { RouterListener } from "./router-listener.ts";
 import { RouterSession, type SessionSnapshot } from "./router-session.ts";
 
@@ -30,6 +33,7 @@ export interface AgentStatus {
   blockedAttempts: number;
   sessionsTotal: number;
   pool: { connections: number; streams: number[] };
+  md5: Md5Status;
 }
 
 export interface RunningAgent {
@@ -37,27 +41,46 @@ export interface RunningAgent {
   /** Listener addresses as bound (real ports when 0 was asked for). */
   readonly listening: readonly { host: string; port: number }[];
   status(): AgentStatus;
+  /** The status/metrics endpoint's port as bound. */
+  readonly metricsPort: number;
   close(): Promise<void>;
 }
 
 export interface AgentDeps {
   clock?: Clock;
+  /** Health, export and process-stats knobs of the operations surface (tests). */
+  operations?: AgentOperationsOptions;
 }
 
 export async function startAgent(
   config: AgentConfig,
-  logger: Logger,
+  rootLogger: Logger,
   deps: AgentDeps = {},
 ): Promise<RunningAgent> {
   const clock = deps.clock ?? systemClock;
+  const instance = randomUUID();
+  // Status, metrics, health and export; its logger also feeds the log export.
+  const ops = createAgentOperations(
+    config,
+    rootLogger,
+    { instance, version },
+    clock,
+    deps.operations,
+  );
+  const logger = ops.logger;
   const log = logger.child({ component: "agent" });
+  // TCP-MD5 probes run before anything binds: a missing capability or kernel option ends the
+  // start-up with one line.
+  const md5 = config.md5.enabled
+    ? Md5Support.probe(config.md5, logger.child({ component: "md5" }))
+    : undefined;
   const dialer = new GatewayDialer(config);
   const identity: AgentIdentity = {
     email: config.email,
     token: config.token,
     siteId: config.siteId,
     version,
-    instance: randomUUID(),
+    instance,
   };
   const now = () => clock.now();
   const denyList = new DenyList(now);
@@ -70,13 +93,12 @@ export async function startAgent(
     logger: logger.child({ component: "proxy/control" }),
     heartbeat: config.heartbeat,
     onPush: (response) => admission?.onPush(response),
+    onHeartbeat: (rttMs) => ops.telemetry.heartbeat(rttMs),
   });
-  admission = new Admission(
-    control,
-    cache,
-    denyList,
-    logger.child({ component: "proxy/client-data" }),
-  );
+  const admissionLogger = logger.child({ component: "proxy/client-data" });
+  admission = md5
+    ? new Md5Admission(control, cache, denyList, admissionLogger, md5)
+    : new Admission(control, cache, denyList, admissionLogger);
   const pool = new ChannelPool(
     () => dialer.client(),
     config.multi,
@@ -110,7 +132,10 @@ export async function startAgent(
       identity,
       clock,
       logger: sessionLogger,
-      onClosed: (s) => sessions.delete(s.sessionId),
+      onClosed: (s) => {
+        sessions.delete(s.sessionId);
+        ops.telemetry.sessionClosed(s.snapshot());
+      },
     });
     sessions.set(session.sessionId, session);
     void session.run();
@@ -120,9 +145,18 @@ export async function startAgent(
   try {
     for (const address of config.listen)
       listeners.push(await RouterListener.bind(address, onConnection));
+    md5?.start({
+      listeners,
+      ask: (tuple) => control.request(tuple),
+      onAnswer: (response) => gate.onPush(response),
+      isDenied: (ip) => gate.isDenied(ip),
+      clock,
+    });
   } catch (err) {
+    md5?.close();
     await Promise.all(listeners.map((l) => l.close()));
     pool.close();
+    await ops.close();
     throw err;
   }
   control.start();
@@ -135,8 +169,11 @@ export async function startAgent(
     proxy: config.proxy ? `${config.proxy.host}:${config.proxy.port}` : undefined,
   });
 
-  return {
+  const running: RunningAgent = {
     instance: identity.instance,
+    get metricsPort() {
+      return ops.port;
+    },
     listening: listeners.map((l) => l.bound),
     status: () => ({
       instance: identity.instance,
@@ -147,6 +184,7 @@ export async function startAgent(
       blockedAttempts,
       sessionsTotal,
       pool: pool.stats,
+      md5: md5 ? md5.status() : md5DisabledStatus(config.md5),
     }),
     async close() {
       // A listener closes once its connections are gone: abort the sessions meanwhile.
@@ -154,8 +192,17 @@ export async function startAgent(
       for (const s of [...sessions.values()]) s.abort("agent shutting down");
       control.close();
       pool.close();
+      md5?.close();
       await Promise.all(closing);
       log.info("agent stopped");
+      await ops.close();
     },
   };
+  try {
+    ops.start(() => running.status());
+  } catch (err) {
+    await running.close();
+    throw err;
+  }
+  return running;
 }

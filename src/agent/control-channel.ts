@@ -43,6 +43,8 @@ export interface ControlChannelOptions {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** Unsolicited answers from the gateway (blocks, refreshed parameters). */
   onPush: (response: ControlResponse) => void;
+  /** A keepalive answer arrived: its round trip in ms (for the RTT histogram). */
+  onHeartbeat?: (rttMs: number) => void;
   backoff?: Backoff;
   authBackoff?: Backoff;
   requestTimeoutMs?: number;
@@ -212,6 +214,7 @@ export class ControlChannel {
       if (this.keepaliveSentAt !== undefined) {
         this.lastRttMs = now - this.keepaliveSentAt;
         this.keepaliveSentAt = undefined;
+        this.options.onHeartbeat?.(this.lastRttMs);
       }
       return;
     }

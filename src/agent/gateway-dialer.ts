@@ -66,7 +66,8 @@ export function channelTarget(config: AgentConfig): string {
   return `dns:${formatHostPort(hp)}`;
 }
 
-function trustedRoots(config: AgentConfig): Buffer {
+/** The system trust store plus --ca-file, as one PEM bundle (also used by the exporters). */
+export function trustedRoots(config: Pick<AgentConfig, "caFile">): Buffer {
   const parts: string[] = [];
   const system = SYSTEM_CA_BUNDLES.find((f) => existsSync(f));
   if (system) parts.push(readFileSync(system, "utf8"));

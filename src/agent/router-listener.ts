@@ -40,6 +40,19 @@ export class RouterListener {
     });
   }
 
+  /** The listening socket's file descriptor, for TCP-MD5 keys (undefined if not reachable). */
+  get fd(): number | undefined {
+    const fd = (this.server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    return typeof fd === "number" && fd >= 0 ? fd : undefined;
+  }
+
+  /** The bound address and its family, as the socket reports them. */
+  get address(): { address: string; family: 4 | 6 } {
+    const a = this.server.address();
+    const address = a && typeof a === "object" ? a.address : this.bound.host;
+    return { address, family: isIP(address) === 6 ? 6 : 4 };
+  }
+
   /** "host:port" as bound (the real port when 0 was asked for). */
   get label(): string {
     return hostPort(this.bound.host, this.bound.port);

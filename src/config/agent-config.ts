@@ -6,6 +6,7 @@ import {
   AGENT_FLAGS,
   DEFAULT_AGENT_LISTEN,
   DEFAULT_REGION,
+  exportUrlsFor,
   REGION_NAMES,
   REGIONS,
   type RegionName,
@@ -150,6 +151,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
   const metricsPort = s.get("metrics-port");
   const logUrl = s.get("log-export-url");
   const metricsUrl = s.get("metrics-export-url");
+  // Exports go where the sessions go: never to Kentik when --target names another gateway.
+  const exportDefaults = targetSetting ? exportUrlsFor(target, insecure) : region;
   return {
     email,
     token,
@@ -170,8 +173,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     },
     export: {
       disabled: s.bool("disable-log-export", false),
-      logUrl: logUrl ? parseHttpUrl(logUrl) : region.logUrl,
-      metricsUrl: metricsUrl ? parseHttpUrl(metricsUrl) : region.metricsUrl,
+      logUrl: logUrl ? parseHttpUrl(logUrl) : exportDefaults.logUrl,
+      metricsUrl: metricsUrl ? parseHttpUrl(metricsUrl) : exportDefaults.metricsUrl,
     },
     log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
     ...withProxy(target, insecure, env),

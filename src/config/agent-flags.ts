@@ -16,6 +16,28 @@ function region(host: string): Region {
   };
 }
 
+/** OTLP/HTTP's registered port: where a bgproxy gateway receives agents' logs and metrics. */
+export const EXPORT_PORT = 4318;
+
+/** A host of Kentik's own service: its export URLs keep the reference's form. */
+export function isKentikHost(host: string): boolean {
+  return /(^|\.)kentik\.(com|eu)$/i.test(host);
+}
+
+/**
+ * Default export URLs for a `--target`: Kentik's form for a Kentik host, else the bgproxy
+ * gateway on that host (OTLP paths on EXPORT_PORT; plain http with --insecure).
+ */
+export function exportUrlsFor(
+  target: HostPort,
+  insecure: boolean,
+): Pick<Region, "logUrl" | "metricsUrl"> {
+  if (isKentikHost(target.host)) return region(target.host);
+  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+  const base = `${insecure ? "http" : "https"}://${host}:${EXPORT_PORT}`;
+  return { logUrl: `${base}/v1/logs`, metricsUrl: `${base}/v1/metrics` };
+}
+
 export const REGIONS = {
   iad1: region("grpc.api.kentik.com"),
   fra1: region("grpc.api.kentik.eu"),
@@ -74,7 +96,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     valueName: "url",
     defaultText: REGIONS.iad1.logUrl,
-    help: "URL to export logs to (the .eu host with --region fra1)",
+    help: `URL to export logs to (the .eu host with --region fra1; with --target, that host's port ${EXPORT_PORT} /v1/logs)`,
   },
   {
     name: "log-level",
@@ -102,7 +124,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     valueName: "url",
     defaultText: REGIONS.iad1.metricsUrl,
-    help: "URL to export metrics to (the .eu host with --region fra1)",
+    help: `URL to export metrics to (the .eu host with --region fra1; with --target, that host's port ${EXPORT_PORT} /v1/metrics)`,
   },
   {
     name: "metrics-port",

@@ -1,5 +1,6 @@
 import { ConfigError } from "../core/errors.ts";
 import { parseHostPort } from "./address.ts";
+import { EXPORT_PORT } from "./agent-flags.ts";
 import { deepFreeze } from "./deep-freeze.ts";
 import {
   type Environment,
@@ -20,6 +21,7 @@ const COMMAND = "bgproxy gateway";
 export const GATEWAY_DEFAULTS = {
   listen: { host: "0.0.0.0", port: 9443 },
   httpListen: { host: "127.0.0.1", port: 20921 },
+  exportListen: { host: "0.0.0.0", port: EXPORT_PORT },
 } as const satisfies Record<string, HostPort>;
 
 export const GATEWAY_FLAGS: readonly FlagSpec[] = [
@@ -43,6 +45,13 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
     defaultText: "127.0.0.1:20921",
     help: "Status and metrics HTTP address",
   },
+  {
+    name: "export-listen",
+    kind: "string",
+    valueName: "host:port",
+    defaultText: `0.0.0.0:${EXPORT_PORT}`,
+    help: 'Where agents POST OTLP logs and metrics (TLS unless --insecure); "off" disables',
+  },
   { name: "tls-cert", kind: "string", valueName: "file", help: "PEM certificate chain for gRPC" },
   { name: "tls-key", kind: "string", valueName: "file", help: "PEM private key for --tls-cert" },
   {
@@ -64,7 +73,10 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
 
 /** Everything about the gateway that comes from flags rather than from its file. */
 export interface GatewayFlags
-  extends Pick<GatewayConfig, "listen" | "httpListen" | "insecure" | "tlsCert" | "tlsKey" | "log"> {
+  extends Pick<
+    GatewayConfig,
+    "listen" | "httpListen" | "exportListen" | "insecure" | "tlsCert" | "tlsKey" | "log"
+  > {
   readonly configFile: string;
 }
 
@@ -83,6 +95,12 @@ function readableFile(setting: Setting | undefined, io: ConfigIo): string | unde
   const problem = setting.value === "" ? "empty path" : io.fileProblem(setting.value);
   if (problem) throw new ConfigError(`${setting.label} ${quote(setting.value)}: ${problem}`);
   return setting.value;
+}
+
+/** `--export-listen`: an address, or "off" for none. */
+function exportListen(setting: Setting | undefined): { exportListen?: HostPort } {
+  if (setting && ["off", "none", "false"].includes(setting.value.trim().toLowerCase())) return {};
+  return { exportListen: parseListenAddress(setting, GATEWAY_DEFAULTS.exportListen) };
 }
 
 /** `bgproxy gateway` flags (after "gateway") → GatewayFlags. `io` checks the TLS files. */
@@ -116,6 +134,7 @@ export function parseGatewayFlags(
     configFile,
     listen: parseListenAddress(s.get("listen"), GATEWAY_DEFAULTS.listen),
     httpListen: parseListenAddress(s.get("http-listen"), GATEWAY_DEFAULTS.httpListen),
+    ...exportListen(s.get("export-listen")),
     insecure,
     ...(tlsCert === undefined ? {} : { tlsCert }),
     ...(tlsKey === undefined ? {} : { tlsKey }),
@@ -136,6 +155,7 @@ export function parseGatewayConfig(
   return deepFreeze({
     listen: flags.listen,
     httpListen: flags.httpListen,
+    ...(flags.exportListen === undefined ? {} : { exportListen: flags.exportListen }),
     insecure: flags.insecure,
     ...(flags.tlsCert === undefined ? {} : { tlsCert: flags.tlsCert }),
     ...(flags.tlsKey === undefined ? {} : { tlsKey: flags.tlsKey }),

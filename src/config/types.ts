@@ -82,6 +82,11 @@ export interface CollectorConfig {
 export interface GatewayConfig {
   readonly listen: HostPort;
   readonly httpListen: HostPort;
+  /**
+   * Where agents POST their OTLP logs and metrics (TLS like the gRPC port unless
+   * --insecure); undefined = no such listener (the HTTP API takes exports too).
+   */
+  readonly exportListen?: HostPort;
   readonly insecure: boolean;
   readonly tlsCert?: string;
   readonly tlsKey?: string;

@@ -25,6 +25,11 @@ export interface LoggerOptions {
   human: boolean;
   /** Where lines go; stdout by default. Tests pass a collector. */
   write?: (line: string) => void;
+  /**
+   * Colour human lines (ANSI). Default: only when writing to stdout and stdout is a
+   * terminal, so journald, files and pipes get plain text. JSON lines are never coloured.
+   */
+  color?: boolean;
 }
 
 const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
@@ -47,6 +52,8 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 const FIXED_FIELDS = new Set(["time", "level", "msg"]);
+/** Fields that, when present, come right after the fixed three, in this order. */
+const LEADING_FIELDS = ["component", "instance", "device_ip", "session_id"];
 
 function jsonLine(obj: LogObject, fields: LogFields): string {
   const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
@@ -55,21 +62,39 @@ function jsonLine(obj: LogObject, fields: LogFields): string {
     level: obj.type === "fatal" ? "error" : obj.type,
     msg,
   };
+  const clean = redact(fields) as LogFields;
+  for (const k of LEADING_FIELDS) if (clean[k] !== undefined) line[k] = clean[k];
   // A field never replaces the fixed ones: it is kept under "field.<name>".
-  for (const [k, v] of Object.entries(redact(fields) as LogFields)) {
+  for (const [k, v] of Object.entries(clean)) {
+    if (LEADING_FIELDS.includes(k)) continue;
     line[FIXED_FIELDS.has(k) ? `field.${k}` : k] = v;
   }
   return JSON.stringify(line);
 }
 
-function humanLine(obj: LogObject, fields: LogFields): string {
+const ANSI = {
+  reset: "\x1b[0m",
+  dim: "\x1b[2m",
+  level: {
+    error: "\x1b[1;31m",
+    fatal: "\x1b[1;31m",
+    warn: "\x1b[33m",
+    info: "\x1b[32m",
+    debug: "\x1b[36m",
+    trace: "\x1b[90m",
+  } as Record<string, string>,
+};
+
+function humanLine(obj: LogObject, fields: LogFields, color = false): string {
   const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+  const paint = (code: string | undefined, text: string) =>
+    color && code ? `${code}${text}${ANSI.reset}` : text;
   const extra = Object.entries(redact(fields) as LogFields)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${paint(ANSI.dim, `${k}=`)}${typeof v === "string" ? v : JSON.stringify(v)}`)
     .join(" ");
-  const level = obj.type.toUpperCase().slice(0, 4).padEnd(4);
-  return `${obj.date.toISOString()} ${level} ${msg}${extra ? ` ${extra}` : ""}`;
+  const level = paint(ANSI.level[obj.type], obj.type.toUpperCase().slice(0, 4).padEnd(4));
+  return `${paint(ANSI.dim, obj.date.toISOString())} ${level} ${msg}${extra ? ` ${extra}` : ""}`;
 }
 
 class TaggedLogger implements Logger {
@@ -106,6 +131,7 @@ class TaggedLogger implements Logger {
 
 export function createLogger(options: LoggerOptions): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const color = options.color ?? (options.write === undefined && process.stdout.isTTY === true);
   const consola = createConsola({
     level: CONSOLA_LEVEL[options.level],
     // consola folds repeated lines into a summary by default: every line must be written.
@@ -119,7 +145,9 @@ export function createLogger(options: LoggerOptions): Logger {
           const args =
             fields === undefined || obj.args.length === 0 ? obj.args : obj.args.slice(0, -1);
           const clean = { ...obj, args };
-          write(options.human ? humanLine(clean, fields ?? {}) : jsonLine(clean, fields ?? {}));
+          write(
+            options.human ? humanLine(clean, fields ?? {}, color) : jsonLine(clean, fields ?? {}),
+          );
         },
       },
     ],

@@ -10,6 +10,8 @@ export interface AgentEntry {
 
 export class AgentDirectory {
   private readonly entries = new Set<AgentEntry>();
+  /** Open Data streams per agent instance (streams may outlive or precede its Control stream). */
+  private readonly sessions = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -35,5 +37,20 @@ export class AgentDirectory {
 
   all(): AgentEntry[] {
     return [...this.entries];
+  }
+
+  sessionOpened(instance: string): void {
+    this.sessions.set(instance, (this.sessions.get(instance) ?? 0) + 1);
+  }
+
+  sessionClosed(instance: string): void {
+    const n = (this.sessions.get(instance) ?? 0) - 1;
+    if (n > 0) this.sessions.set(instance, n);
+    else this.sessions.delete(instance);
+  }
+
+  /** Data streams open now for an agent instance. */
+  sessionsOf(instance: string): number {
+    return this.sessions.get(instance) ?? 0;
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall, metadataValue } from "./agent-call.ts";
+import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import { SessionObserver } from "./session-observer.ts";
@@ -36,6 +37,8 @@ export interface DataServiceDeps {
   openTarget: OpenTarget;
   logger: Logger;
   highWaterMark?: number;
+  /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
+  agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -94,11 +97,13 @@ export function dataService(
     });
     device.sessions++;
     device.sessionsTotal++;
+    deps.agents?.sessionOpened(agent.instance);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       device.sessions--;
+      deps.agents?.sessionClosed(agent.instance);
     };
     deps
       .openTarget(device, session, log)

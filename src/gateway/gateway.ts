@@ -4,17 +4,26 @@ import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
+import { version } from "../version.ts";
 import { AgentDirectory } from "./agent-directory.ts";
+import {
+  type AgentMetricsLimits,
+  AgentMetricsStore,
+  DEFAULT_AGENT_METRICS_LIMITS,
+} from "./agent-metrics-store.ts";
 import { openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
-import { renderDevices } from "./device-view.ts";
+import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
+import { gatewayStatusRoutes } from "./gateway-status.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
+import { OtlpReceiver } from "./otlp-receiver.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -24,9 +33,18 @@ export interface RunningGateway {
   /** The gRPC port as bound (the real one when 0 was asked for). */
   readonly port: number;
   readonly httpPort: number;
+  /** The agents' export listener's port, when there is one. */
+  readonly exportPort?: number;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
+  readonly agentMetrics: AgentMetricsStore;
   close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  now?: () => number;
+  /** Retention of the metrics agents export (tests shorten the expiry). */
+  agentMetrics?: Partial<AgentMetricsLimits>;
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -43,11 +61,26 @@ function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
   );
 }
 
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  deps: GatewayDeps = {},
+): Promise<RunningGateway> {
+  const now = deps.now ?? Date.now;
   const log = logger.child({ component: "gateway" });
   const registry = new DeviceRegistry(config.devices);
   const resolver = new DeviceResolver(registry, config.acceptAny);
-  const agents = new AgentDirectory();
+  const agents = new AgentDirectory(now);
+  const agentMetrics = new AgentMetricsStore(
+    { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
+    now,
+  );
+  const receiver = new OtlpReceiver({
+    accounts: config.accounts,
+    logger,
+    store: agentMetrics,
+    now,
+  });
   const openTarget: OpenTarget = (device, session, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
@@ -62,7 +95,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   });
   server.addService(proxyServiceDefinition, {
     control: controlService({ resolver, agents, logger, accounts: config.accounts }),
-    data: dataService({ accounts: config.accounts, resolver, openTarget, logger }),
+    data: dataService({ accounts: config.accounts, resolver, openTarget, logger, agents }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -80,11 +113,24 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   raiseFlowControlWindows(server, log);
   let http: HttpApi;
+  let exports: HttpApi | undefined;
+  const routes = gatewayStatusRoutes({
+    version,
+    registry,
+    agents,
+    agentMetrics,
+    receiver,
+    now,
+    processStats: readProcessStats,
+  });
   try {
-    http = startHttpApi(config.httpListen, {
-      "/api/devices": () => renderDevices(registry.all()),
-      "/hc": () => ({ timestamp: new Date().toISOString(), status: "ok" }),
-    });
+    http = startHttpApi(config.httpListen, routes, { post: receiver.routes() });
+    try {
+      exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
+    } catch (err) {
+      http.close();
+      throw err;
+    }
   } catch (err) {
     server.forceShutdown();
     throw err;
@@ -92,6 +138,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   log.info("gateway started", {
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
+    exports:
+      exports && config.exportListen ? hostPort(config.exportListen.host, exports.port) : "off",
     tls: !config.insecure,
     devices: registry.all().length,
     accept_any: config.acceptAny,
@@ -100,10 +148,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   return {
     port,
     httpPort: http.port,
+    ...(exports ? { exportPort: exports.port } : {}),
     registry,
     agents,
+    agentMetrics,
     async close() {
       http.close();
+      exports?.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

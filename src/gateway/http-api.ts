@@ -2,14 +2,25 @@ import type { HostPort } from "../config/types.ts";
 import { BgpProxyError } from "../core/errors.ts";
 
 /**
- * The gateway's HTTP API. Handlers only read: each route renders a snapshot through a pure
- * function; `?pretty` indents the JSON.
+ * The gateway's HTTP API. Handlers only read: each GET route renders a snapshot through a
+ * pure function — a value is sent as JSON (`?pretty` indents), a Response (HTML, Prometheus
+ * text) as it is. POST routes (the OTLP receiver) take the request.
  */
-export type Route = () => unknown;
+export type Route = (req: Request) => unknown;
+export type PostRoute = (req: Request) => Promise<Response>;
 
 export interface HttpApi {
   readonly port: number;
   close(): void;
+}
+
+export interface HttpApiOptions {
+  readonly post?: Readonly<Record<string, PostRoute>>;
+  /** Serve HTTPS with this PEM certificate chain and key. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** What the listener is for, in errors: "HTTP" by default. */
+  readonly what?: string;
+  readonly maxBodyBytes?: number;
 }
 
 export function jsonResponse(body: unknown, pretty: boolean, status = 200): Response {
@@ -19,26 +30,47 @@ export function jsonResponse(body: unknown, pretty: boolean, status = 200): Resp
   });
 }
 
-export function startHttpApi(listen: HostPort, routes: Record<string, Route>): HttpApi {
+export function startHttpApi(
+  listen: HostPort,
+  routes: Readonly<Record<string, Route>>,
+  options: HttpApiOptions = {},
+): HttpApi {
+  const post = options.post ?? {};
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
       hostname: listen.host,
       port: listen.port,
-      fetch(req) {
+      maxRequestBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
+      ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
+      async fetch(req) {
         const url = new URL(req.url);
         const pretty = url.searchParams.has("pretty");
-        if (req.method !== "GET") return jsonResponse({ error: "method not allowed" }, pretty, 405);
+        if (req.method === "POST") {
+          const handler = post[url.pathname];
+          if (handler) return handler(req);
+        }
         const route = routes[url.pathname];
-        if (!route)
-          return jsonResponse({ error: `no such endpoint: ${url.pathname}` }, pretty, 404);
-        return jsonResponse(route(), pretty);
+        if (req.method !== "GET" && req.method !== "HEAD") {
+          return route || post[url.pathname]
+            ? jsonResponse({ error: "method not allowed" }, pretty, 405)
+            : jsonResponse({ error: `no such endpoint: ${url.pathname}` }, pretty, 404);
+        }
+        if (!route) {
+          return jsonResponse(
+            { error: `no such endpoint: ${url.pathname}` },
+            pretty,
+            post[url.pathname] ? 405 : 404,
+          );
+        }
+        const result = await route(req);
+        return result instanceof Response ? result : jsonResponse(result, pretty);
       },
     });
   } catch (err) {
     throw new BgpProxyError(
       "config",
-      `cannot listen for HTTP on ${listen.host}:${listen.port}: ${(err as Error).message}`,
+      `cannot listen for ${options.what ?? "HTTP"} on ${listen.host}:${listen.port}: ${(err as Error).message}`,
       {
         retryable: false,
         cause: err,

@@ -222,10 +222,28 @@ describe("regions and targets", () => {
     expect(parse(["--region=iad1"]).target).toEqual({ host: "grpc.api.kentik.com", port: 443 });
   });
 
-  test("--target overrides the region's target but not its export URLs", () => {
+  test("--target overrides the region; exports go to that gateway, never to Kentik", () => {
     const c = parse(["--region=fra1", "--target=gw.example.net:8443"]);
     expect(c.target).toEqual({ host: "gw.example.net", port: 8443 });
-    expect(c.export.logUrl).toContain("kentik.eu");
+    expect(c.export.logUrl).toBe("https://gw.example.net:4318/v1/logs");
+    expect(c.export.metricsUrl).toBe("https://gw.example.net:4318/v1/metrics");
+    const plain = parse(["--target=[2001:db8::1]:9443", "--insecure"]);
+    expect(plain.export.logUrl).toBe("http://[2001:db8::1]:4318/v1/logs");
+  });
+
+  test("a --target on a Kentik host keeps Kentik's export URLs on that host", () => {
+    const c = parse(["--target=grpc.api.our1.kentik.com:443"]);
+    expect(c.export.logUrl).toBe("https://grpc.api.our1.kentik.com/agents/v202204/logs");
+    expect(c.export.metricsUrl).toBe("https://grpc.api.our1.kentik.com/agents/v202204/metrics");
+  });
+
+  test("explicit export URLs win over the --target default", () => {
+    const c = parse([
+      "--target=gw.example.net:8443",
+      "--log-export-url=https://otel.example/v1/logs",
+    ]);
+    expect(c.export.logUrl).toBe("https://otel.example/v1/logs");
+    expect(c.export.metricsUrl).toBe("https://gw.example.net:4318/v1/metrics");
   });
 
   test("an IPv6 target goes in brackets; TLS to an IP needs --tls-server-name", () => {

@@ -41,6 +41,7 @@ describe("gateway flags", () => {
     const c = loadGatewayConfig(["--config", "/ok/gateway.toml", "--insecure"], {}, io);
     expect(c.listen).toEqual({ host: "0.0.0.0", port: 9443 });
     expect(c.httpListen).toEqual({ host: "127.0.0.1", port: 20921 });
+    expect(c.exportListen).toEqual({ host: "0.0.0.0", port: 4318 });
     expect(c.insecure).toBe(true);
     expect(c.devices).toHaveLength(1);
   });
@@ -52,6 +53,7 @@ describe("gateway flags", () => {
         "--listen",
         "[::]:0",
         "--http-listen=localhost:8080",
+        "--export-listen=127.0.0.1:14318",
         "--tls-cert",
         "/ok/cert.pem",
         "--tls-key=/ok/key.pem",
@@ -65,6 +67,7 @@ describe("gateway flags", () => {
       configFile: "/ok/gateway.toml",
       listen: { host: "::", port: 0 },
       httpListen: { host: "localhost", port: 8080 },
+      exportListen: { host: "127.0.0.1", port: 14318 },
       insecure: false,
       tlsCert: "/ok/cert.pem",
       tlsKey: "/ok/key.pem",
@@ -86,6 +89,10 @@ describe("gateway flags", () => {
     [["--config=/ok/vanished.toml", "--insecure"], 'cannot read --config "/ok/vanished.toml"'],
     [["--config=/ok/g", "--insecure", "--listen=9443"], '--listen "9443": missing port'],
     [["--config=/ok/g", "--insecure", "--http-listen=[::1]:70000"], "--http-listen"],
+    [
+      ["--config=/ok/g", "--insecure", "--export-listen=4318"],
+      '--export-listen "4318": missing port',
+    ],
     [["--config=/ok/g", "--insecure", "--log-level=loud"], "--log-level must be one of"],
     [["--config=/ok/g", "--insecure", "--token=x"], "unknown flag --token"],
   ];

@@ -1,0 +1,157 @@
+/**
+ * bgproxy as the benchmark runs it: `bgproxy gateway` (src/main.ts, TLS with a throwaway CA
+ * from test/support/tls.ts) and the agent (agent-host.ts: `bgproxy agent`'s code with a
+ * status channel), both in the proxy namespace, talking gRPC over its loopback — the agent
+ * dials `localhost:<port>` and trusts the CA with `--ca-file`. Logs at info, as deployed.
+ * With `profileDir` both run under `bun --cpu-prof` and write a profile when stopped.
+ */
+import { join, resolve } from "node:path";
+import {
+  E2E_EMAIL,
+  E2E_TOKEN,
+  type GatewayDevice,
+  GatewayProcess,
+  renderGatewayToml,
+} from "../../test/support/bgproxy-process.ts";
+import type { Netns } from "../../test/support/netns.ts";
+import { spawnManaged } from "../../test/support/process.ts";
+import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
+import { startWorker, type WorkerProcess } from "./worker-process.ts";
+
+const MAIN = resolve(import.meta.dir, "..", "..", "src", "main.ts");
+const ROOT = resolve(import.meta.dir, "..", "..");
+
+const NO_PROXY_ENV: Record<string, string | undefined> = {
+  HTTPS_PROXY: undefined,
+  HTTP_PROXY: undefined,
+  https_proxy: undefined,
+  http_proxy: undefined,
+  NO_PROXY: "*",
+  no_proxy: "*",
+};
+
+export const COLLECTOR_ASN = 64512;
+
+export interface StackOptions {
+  netns: Netns;
+  dir: string;
+  devices: readonly GatewayDevice[];
+  /** Router-facing listeners of the agent, e.g. ["10.255.1.2:179"]. */
+  agentListen: readonly string[];
+  /** Collector hold time (session scale: 30 s, so keepalives flow every 10 s). */
+  holdTime?: number;
+  profileDir?: string;
+  label?: string;
+}
+
+export interface BgproxyStack {
+  gateway: GatewayProcess;
+  agent: WorkerProcess;
+  stop(): Promise<void>;
+}
+
+let pki: TestPki | undefined;
+
+export async function startBgproxyStack(options: StackOptions): Promise<BgproxyStack> {
+  pki ??= await makeTestPki();
+  const label = options.label ?? "";
+  const configPath = join(options.dir, `gateway${label}.toml`);
+  await Bun.write(
+    configPath,
+    renderGatewayToml({
+      collector: { asn: COLLECTOR_ASN, routerId: "192.0.2.1", holdTime: options.holdTime },
+      devices: options.devices,
+    }),
+  );
+  const prof = (name: string) =>
+    options.profileDir
+      ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
+  const proc = spawnManaged(
+    [
+      process.execPath,
+      ...prof(`gateway${label}`),
+      MAIN,
+      "gateway",
+      "--config",
+      configPath,
+      "--listen",
+      "127.0.0.1:0",
+      "--http-listen",
+      "127.0.0.1:0",
+      "--tls-cert",
+      pki.serverCertPath,
+      "--tls-key",
+      pki.serverKeyPath,
+      "--log-level",
+      "info",
+    ],
+    { netns: options.netns.name, label: "gateway", cwd: ROOT, env: NO_PROXY_ENV, maxLines: 2000 },
+  );
+  let gateway: GatewayProcess;
+  try {
+    const line = await proc.waitForLine(/"msg":"gateway started"/, 20_000);
+    const rec = JSON.parse(line.input ?? "{}") as { listen?: string; http?: string };
+    const port = Number(rec.listen?.match(/:(\d+)$/)?.[1]);
+    const httpPort = Number(rec.http?.match(/:(\d+)$/)?.[1]);
+    if (!port || !httpPort) throw new Error(`gateway: cannot read its ports from ${line.input}`);
+    gateway = new GatewayProcess(proc, options.netns, port, httpPort);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  let agent: WorkerProcess;
+  try {
+    agent = await startWorker(
+      {
+        netns: options.netns.name,
+        role: "agent",
+        label: "agent",
+        bunFlags: prof(`agent${label}`),
+        env: { ...NO_PROXY_ENV, KENTIK_API_TOKEN: E2E_TOKEN },
+        args: {
+          argv: [
+            "--listen",
+            options.agentListen.join(","),
+            "--target",
+            `localhost:${gateway.port}`,
+            "--ca-file",
+            pki.caCertPath,
+            "--email",
+            E2E_EMAIL,
+            "--disable-log-export",
+            "--metrics-port",
+            "0",
+            "--log-level",
+            "info",
+          ],
+        },
+      },
+      20_000,
+    );
+    await waitControlConnected(agent);
+  } catch (err) {
+    await gateway.stop();
+    throw err;
+  }
+  return {
+    gateway,
+    agent,
+    async stop() {
+      await agent.stop();
+      await gateway.stop();
+    },
+  };
+}
+
+async function waitControlConnected(agent: WorkerProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let last = "";
+  while (Date.now() < deadline) {
+    const s = await agent.request("status");
+    last = String(s.control);
+    if (s.control === "ready") return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`agent: control stream not connected within 20 s (state ${last})\n${agent.tail()}`);
+}

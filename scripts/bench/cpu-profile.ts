@@ -1,0 +1,116 @@
+/**
+ * Reads a `bun --cpu-prof` profile (Chrome .cpuprofile: a call tree, the node each sample hit
+ * and the time between samples) and says where the time went: self time per function and per
+ * area (our relay, grpc-js, Bun's node:http2, BGP decoding, native/idle ...). Pure apart from
+ * reading the file.
+ */
+import { readFileSync } from "node:fs";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileLine {
+  name: string;
+  where: string;
+  ms: number;
+  share: number;
+}
+
+export interface ProfileSummary {
+  /** Sampled wall time, ms. */
+  totalMs: number;
+  /** Samples not idle: ms and share of total. */
+  busyMs: number;
+  functions: ProfileLine[];
+  areas: ProfileLine[];
+}
+
+const AREAS: readonly [RegExp, string][] = [
+  [/\/src\/relay\//, "bgproxy relay (src/relay)"],
+  [/\/src\/gateway\/session-observer|\/src\/bgp\/|\/src\/collector\//, "BGP decoding (observer/collector)"],
+  [/\/src\/proto\//, "proto codec (src/proto)"],
+  [/\/src\/agent\//, "agent (src/agent)"],
+  [/\/src\/gateway\//, "gateway (src/gateway)"],
+  [/\/src\//, "bgproxy other (src/)"],
+  [/@grpc\/grpc-js/, "grpc-js"],
+  [/^node:http2|internal:http2|http2/, "node:http2 (Bun)"],
+  [/^node:|^internal:|^bun:|builtin/, "Bun runtime (node:* modules)"],
+  [/\/scripts\/bench\//, "bench host"],
+];
+
+function areaOf(node: ProfileNode): string {
+  const { url, functionName } = node.callFrame;
+  if (functionName === "(idle)" || functionName === "(program)" || functionName === "(root)") {
+    return functionName === "(idle)" ? "idle" : "native / VM";
+  }
+  for (const [re, name] of AREAS) if (re.test(url)) return name;
+  if (url === "") return "native / VM";
+  return "other JS";
+}
+
+function shortUrl(url: string): string {
+  const m = url.match(/(src\/.*|node_modules\/.*|scripts\/.*)$/);
+  return m?.[1] ?? url.replace(/^file:\/\//, "");
+}
+
+export function summarizeProfile(path: string, top = 12): ProfileSummary {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    // timeDeltas[i] is the time before sample i; attribute the gap after it to it instead.
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+  });
+  const fn = new Map<string, { name: string; where: string; us: number }>();
+  const area = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (!node) continue;
+    total += us;
+    const a = areaOf(node);
+    if (a === "idle") idle += us;
+    area.set(a, (area.get(a) ?? 0) + us);
+    const where = node.callFrame.url
+      ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`
+      : "native";
+    const name = node.callFrame.functionName || "(anonymous)";
+    const key = `${name}@${where}`;
+    const e = fn.get(key) ?? { name, where, us: 0 };
+    e.us += us;
+    fn.set(key, e);
+  }
+  const busy = total - idle;
+  const line = (name: string, where: string, us: number): ProfileLine => ({
+    name,
+    where,
+    ms: us / 1000,
+    share: busy > 0 ? us / busy : 0,
+  });
+  return {
+    totalMs: total / 1000,
+    busyMs: busy / 1000,
+    functions: [...fn.values()]
+      .filter((e) => e.name !== "(idle)")
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((e) => line(e.name, e.where, e.us)),
+    areas: [...area.entries()]
+      .filter(([name]) => name !== "idle")
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => line(name, "", us)),
+  };
+}

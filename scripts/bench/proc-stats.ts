@@ -1,0 +1,145 @@
+/**
+ * What a process costs, read from /proc (works for any pid on the machine, whatever its
+ * namespace): CPU seconds (utime+stime, and what its reaped children used), resident memory
+ * (VmRSS), its peak (VmHWM, resettable through clear_refs) and PSS (smaps_rollup: RSS with
+ * shared pages divided among their sharers, the fair sum over many forked socat children).
+ * A `Sampler` polls a set of processes to catch peaks between two readings.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+
+const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+export interface ProcReading {
+  /** utime + stime, seconds. */
+  cpu: number;
+  /** cutime + cstime: reaped children, seconds. */
+  childCpu: number;
+  rss: number;
+  hwm: number;
+}
+
+/** undefined when the process is gone. */
+export function readProc(pid: number): ProcReading | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const tick = (i: number) => Number(f[i]) / CLK_TCK;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
+    // stat fields 14-17 (utime stime cutime cstime) are f[11..14] after pid and comm.
+    return {
+      cpu: tick(11) + tick(12),
+      childCpu: tick(13) + tick(14),
+      rss: kb("VmRSS"),
+      hwm: kb("VmHWM"),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Proportional set size in bytes (0 when unreadable). */
+export function readPss(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    return Number(text.match(/^Pss:\s+(\d+) kB/m)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs). */
+export function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  } catch {
+    // the process is gone
+  }
+}
+
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Pids of the processes in network namespace `netns` whose command name is `comm`. */
+export function pidsInNetns(netns: string, comm: string): number[] {
+  const out = Bun.spawnSync(["ip", "netns", "pids", netns]).stdout.toString();
+  return out
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => commOf(pid) === comm);
+}
+
+/** CPU seconds of a process including its reaped children. */
+export function totalCpu(pid: number): number {
+  const r = readProc(pid);
+  return r ? r.cpu + r.childCpu : 0;
+}
+
+export interface SampledPeak {
+  /** Largest value seen. */
+  peak: number;
+  /** First value seen. */
+  first: number;
+  last: number;
+  samples: number;
+}
+
+/**
+ * Polls `probes` (name → value, e.g. a pid's RSS or the sum of PSS over socat's children)
+ * every `intervalMs` until stopped; async probes (a worker's status) are awaited, one round
+ * at a time.
+ */
+export class Sampler {
+  private readonly peaks = new Map<string, SampledPeak>();
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly probes: Record<string, () => number | undefined | Promise<number | undefined>>,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): this {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.sampleOnce();
+        await Bun.sleep(this.intervalMs);
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<Record<string, SampledPeak>> {
+    this.running = false;
+    await this.loop;
+    await this.sampleOnce();
+    return Object.fromEntries(this.peaks);
+  }
+
+  private async sampleOnce(): Promise<void> {
+    for (const [name, probe] of Object.entries(this.probes)) {
+      let v: number | undefined;
+      try {
+        v = await probe();
+      } catch {
+        v = undefined;
+      }
+      if (v === undefined || !Number.isFinite(v)) continue;
+      const p = this.peaks.get(name);
+      if (!p) this.peaks.set(name, { peak: v, first: v, last: v, samples: 1 });
+      else {
+        p.peak = Math.max(p.peak, v);
+        p.last = v;
+        p.samples++;
+      }
+    }
+  }
+}

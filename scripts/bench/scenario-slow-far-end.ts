@@ -1,0 +1,188 @@
+/**
+ * Scenario 5, slow far end: the table's UPDATEs (the full table in full mode) pushed from R
+ * as fast as each path takes them, to a collector in C that reads 1 MB/s. Backpressure must
+ * reach the router: the relays' memory has to stay flat while the burst drains. Sampled
+ * every 250 ms: agent and gateway RSS (plus VmHWM, reset at the start), the agent's
+ * buffered bytes (RunningAgent.status()), socat's PSS.
+ */
+import type { BenchContext } from "./context.ts";
+import { ROUTER_ASN } from "./context.ts";
+import { describeTable } from "./full-table.ts";
+import { fmt, int, MB, mb, mib } from "./figures.ts";
+import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
+import { startRelayPaths } from "./relay-paths.ts";
+import type { ScenarioResult } from "./report.ts";
+import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
+import { startWorker } from "./worker-process.ts";
+
+const TARGET_AGENT_GROWTH = 16 * MB;
+
+interface Run {
+  path: PathName;
+  bytes: number;
+  seconds: number;
+  agentRss0: number;
+  agentPeak: number;
+  gatewayRss0: number;
+  gatewayPeak: number;
+  agentBufferedPeak: number;
+  socatPss0: number;
+  socatPssPeak: number;
+}
+
+export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> {
+  const started = Date.now();
+  const { topo, mode } = ctx;
+  const cfg = mode.slow;
+  const result: ScenarioResult = {
+    id: "slow",
+    title: "5. Slow far end (collector reading 1 MB/s)",
+    broken: [],
+    warnings: [],
+    tables: [],
+    headlines: [],
+    targets: [],
+    notes: [],
+    seconds: 0,
+  };
+  const sink = await startWorker({
+    netns: topo.collector.name,
+    role: "sink",
+    args: { listen: [{ host: "0.0.0.0", port: 179 }], rateBytesPerSec: cfg.rateBytesPerSec },
+  });
+  ctx.log(`  slow: encoding ${describeTable(cfg.table)} as UPDATEs ...`);
+  const pump = await startWorker(
+    {
+      netns: topo.router.name,
+      role: "pump",
+      args: {
+        table: cfg.table,
+        routerAsn: ROUTER_ASN,
+        nextHop4: topo.rp.a.ipv4,
+        nextHop6: topo.rp.a.ipv6,
+      },
+    },
+    300_000,
+  );
+  const ready = await pump.waitEvent("ready", 1000);
+  const tableBytes = Number(ready.blockBytes);
+  const relays = await startRelayPaths(ctx, "slow");
+  const runs: Run[] = [];
+  try {
+    for (const path of PATHS) {
+      sink.clearEvents();
+      await Bun.sleep(1000);
+      resetPeak(relays.agentPid);
+      resetPeak(relays.gatewayPid);
+      const agentRss0 = readProc(relays.agentPid)?.rss ?? Number.NaN;
+      const gatewayRss0 = readProc(relays.gatewayPid)?.rss ?? Number.NaN;
+      const socatPss0 = relays.socat.pss();
+      const sampler = new Sampler(
+        {
+          agentRss: () => readProc(relays.agentPid)?.rss,
+          gatewayRss: () => readProc(relays.gatewayPid)?.rss,
+          agentBuffered: async () =>
+            Number((await relays.stack.agent.request("status", {}, 2000)).bufferedBytes),
+          socatPss: () => (path === "socat" ? relays.socat.pss() : undefined),
+        },
+        250,
+      ).start();
+      const timeoutMs = 120_000 + (tableBytes / cfg.rateBytesPerSec) * 3000;
+      let sent: Record<string, unknown> | undefined;
+      try {
+        sent = await pump.request("run", { ...topo.entrance[path], bytes: tableBytes, timeoutMs }, timeoutMs);
+      } catch (err) {
+        note(result, path, `pump failed: ${(err as Error).message.split("\n")[0]}`);
+      }
+      const closed = sent
+        ? await sink
+            .waitEvent("closed", timeoutMs, (m) => String(m.remote).startsWith(`${topo.farSource[path]}:`))
+            .catch((err: Error) => ({ error: err.message.split("\n")[0] }) as Record<string, unknown>)
+        : undefined;
+      const peaks = await sampler.stop();
+      if (!sent || !closed) continue;
+      if (closed.error || Number(closed.updates) !== Number(sent.messages)) {
+        note(result, path, `${int(Number(closed.updates ?? 0))} of ${int(Number(sent.messages))} UPDATEs arrived${closed.error ? ` (${closed.error})` : ""}`);
+        continue;
+      }
+      const run: Run = {
+        path,
+        bytes: Number(sent.sent),
+        seconds: (Number(closed.lastByteAt) - Number(closed.firstUpdateAt)) / 1000,
+        agentRss0,
+        agentPeak: Math.max(peaks.agentRss?.peak ?? 0, readProc(relays.agentPid)?.hwm ?? 0),
+        gatewayRss0,
+        gatewayPeak: Math.max(peaks.gatewayRss?.peak ?? 0, readProc(relays.gatewayPid)?.hwm ?? 0),
+        agentBufferedPeak: peaks.agentBuffered?.peak ?? Number.NaN,
+        socatPss0,
+        socatPssPeak: peaks.socatPss?.peak ?? Number.NaN,
+      };
+      runs.push(run);
+      ctx.log(
+        `  slow ${path}: ${fmt(run.seconds, 1)} s; agent RSS +${mib(run.agentPeak - run.agentRss0)}, gateway +${mib(run.gatewayPeak - run.gatewayRss0)}, agent buffered peak ${mib(run.agentBufferedPeak, 2)}`,
+      );
+    }
+  } finally {
+    result.profiles = await relays.stop();
+    await pump.stop();
+    await sink.stop();
+  }
+  const growth = (peak: number, base: number) => peak - base;
+  result.tables.push({
+    caption: `${describeTable(cfg.table)} as UPDATEs (${mib(tableBytes)}) into a collector reading ${fmt(cfg.rateBytesPerSec / MB, 1)} MB/s. Peak = max(sampled RSS, VmHWM since the run began); growth = peak − RSS before the run. Agent and gateway exist on every path; only (c) loads them:`,
+    head: [
+      "path",
+      "seconds",
+      "agent RSS before",
+      "agent peak",
+      "agent growth",
+      "agent buffered peak",
+      "gateway RSS before",
+      "gateway peak",
+      "gateway growth",
+      "socat PSS peak",
+    ],
+    rows: runs.map((r) => [
+      PATH_LABEL[r.path],
+      fmt(r.seconds, 1),
+      mib(r.agentRss0),
+      mib(r.agentPeak),
+      mib(growth(r.agentPeak, r.agentRss0)),
+      mib(r.agentBufferedPeak, 2),
+      mib(r.gatewayRss0),
+      mib(r.gatewayPeak),
+      mib(growth(r.gatewayPeak, r.gatewayRss0)),
+      r.path === "socat" ? mib(r.socatPssPeak, 2) : "",
+    ]),
+  });
+  const c = runs.find((r) => r.path === "bgproxy");
+  const byPath = (p: PathName) => runs.find((r) => r.path === p);
+  const agentGrowth = c ? growth(c.agentPeak, c.agentRss0) : Number.NaN;
+  result.headlines.push({
+    scenario: "5. slow far end",
+    metric: "seconds to drain at 1 MB/s; relay memory growth",
+    direct: `${fmt(byPath("direct")?.seconds, 1)} s`,
+    socat: `${fmt(byPath("socat")?.seconds, 1)} s; PSS peak ${mib(byPath("socat")?.socatPssPeak, 1)}`,
+    bgproxy: c
+      ? `${fmt(c.seconds, 1)} s; agent +${mib(agentGrowth)}, gateway +${mib(growth(c.gatewayPeak, c.gatewayRss0))}, buffered ≤ ${mib(c.agentBufferedPeak, 2)}`
+      : "—",
+    ratios: "",
+  });
+  result.targets.push({
+    target: "slow far end: agent RSS growth < 16 MB during the burst",
+    measured: mb(agentGrowth),
+    met: Number.isFinite(agentGrowth) ? agentGrowth < TARGET_AGENT_GROWTH : undefined,
+    comment:
+      Number.isFinite(agentGrowth) && agentGrowth >= TARGET_AGENT_GROWTH
+        ? `missed by ${mb(agentGrowth - TARGET_AGENT_GROWTH)}`
+        : undefined,
+  });
+  result.seconds = (Date.now() - started) / 1000;
+  return result;
+}
+
+function note(result: ScenarioResult, path: PathName, problem: string): void {
+  const text = `${PATH_LABEL[path]}: ${problem}`;
+  if (path === "bgproxy") result.broken.push(text);
+  else result.warnings.push(text);
+}

@@ -1,0 +1,117 @@
+import { addProcessMetrics } from "./process-metrics.ts";
+import type { ProcessStats } from "./process-stats.ts";
+import { type MetricFamily, MetricsRegistry } from "./registry.ts";
+
+/**
+ * The gateway's own metrics, from a snapshot (pure). Per-device series (labels `device`,
+ * `device_ip`) exist while the gateway knows at most MAX_GATEWAY_DEVICE_SERIES devices
+ * (the configured list, plus routers accepted on the fly in standalone mode); above that
+ * only the totals per state are exported.
+ */
+export const MAX_GATEWAY_DEVICE_SERIES = 500;
+
+export interface GatewayDeviceFigures {
+  readonly name: string;
+  readonly ip: string;
+  readonly state: "idle" | "connected" | "established";
+  readonly sessions: number;
+  readonly sessions_total: number;
+  readonly updates: number;
+  readonly prefixes: { readonly ipv4: number; readonly ipv6: number };
+}
+
+export interface GatewayMetricsInput {
+  readonly version: string;
+  readonly devices: readonly GatewayDeviceFigures[];
+  readonly agentsConnected: number;
+  /** Export requests by "signal|outcome", items by "signal|accepted|rejected". */
+  readonly exportRequests: ReadonlyMap<string, number>;
+  readonly exportItems: ReadonlyMap<string, number>;
+  readonly agentSeries: number;
+  readonly process: ProcessStats;
+}
+
+const STATES = ["idle", "connected", "established"] as const;
+
+function split(key: string): [string, string] {
+  const at = key.indexOf("|");
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[] {
+  const r = new MetricsRegistry();
+  r.gauge("bgproxy_gateway_info", "Gateway version (always 1)", ["version"]).set(
+    { version: input.version },
+    1,
+  );
+  r.gauge("bgproxy_gateway_agents_connected", "Agents whose Control stream is up").set(
+    {},
+    input.agentsConnected,
+  );
+  const byState = r.gauge("bgproxy_gateway_devices", "Known devices by session state", ["state"]);
+  for (const s of STATES)
+    byState.set({ state: s }, input.devices.filter((d) => d.state === s).length);
+  r.gauge("bgproxy_gateway_sessions_active", "Sessions relayed now, over all devices").set(
+    {},
+    input.devices.reduce((a, d) => a + d.sessions, 0),
+  );
+  r.counter(
+    "bgproxy_gateway_sessions_total",
+    "Sessions started since start, over all devices",
+  ).setTotal(
+    {},
+    input.devices.reduce((a, d) => a + d.sessions_total, 0),
+  );
+
+  const labels = ["device", "device_ip"];
+  const established = r.gauge(
+    "bgproxy_gateway_device_established",
+    "1 while the device's BGP session is Established",
+    labels,
+  );
+  const sessions = r.gauge("bgproxy_gateway_device_sessions", "Sessions of the device now", labels);
+  const updates = r.counter(
+    "bgproxy_gateway_device_updates_total",
+    "BGP UPDATE messages received from the device",
+    labels,
+  );
+  const prefixes = r.gauge("bgproxy_gateway_device_prefixes", "Prefixes the device announces now", [
+    ...labels,
+    "afi",
+  ]);
+  if (input.devices.length <= MAX_GATEWAY_DEVICE_SERIES) {
+    for (const d of input.devices) {
+      const l = { device: d.name, device_ip: d.ip };
+      established.set(l, d.state === "established" ? 1 : 0);
+      sessions.set(l, d.sessions);
+      updates.setTotal(l, d.updates);
+      prefixes.set({ ...l, afi: "ipv4" }, d.prefixes.ipv4);
+      prefixes.set({ ...l, afi: "ipv6" }, d.prefixes.ipv6);
+    }
+  }
+
+  const requests = r.counter(
+    "bgproxy_gateway_export_requests_total",
+    "OTLP export requests from agents, by signal and outcome",
+    ["signal", "outcome"],
+  );
+  for (const [key, n] of [...input.exportRequests].sort()) {
+    const [signal, outcome] = split(key);
+    requests.setTotal({ signal, outcome }, n);
+  }
+  const items = r.counter(
+    "bgproxy_gateway_export_items_total",
+    "Log records and metric data points received from agents, accepted or rejected",
+    ["signal", "outcome"],
+  );
+  for (const [key, n] of [...input.exportItems].sort()) {
+    const [signal, outcome] = split(key);
+    items.setTotal({ signal, outcome }, n);
+  }
+  r.gauge("bgproxy_gateway_agent_series", "Agent metric series held for /metrics").set(
+    {},
+    input.agentSeries,
+  );
+  addProcessMetrics(r, input.process);
+  return r.collect();
+}
