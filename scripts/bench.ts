@@ -3,7 +3,7 @@
  * run — (a) direct TCP, (b) a socat relay, (c) bgproxy agent → gateway (TLS) — and reports
  * raw numbers and ratios.
  *
- *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--out FILE]
+ *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--profile-dir DIR] [--out FILE]
  *   npm run bench -- --quick
  *
  * Scenarios: convergence (full table, BIRD → BIRD), throughput (raw UPDATE bytes), scale
@@ -12,7 +12,8 @@
  * and it fails (exit 1) only when bgproxy's path loses prefixes or bytes, never on timing.
  * --full uses the issue's sizes and writes bench/results/<date>.md unless --out says
  * otherwise (--out - prints only). --profile runs agent and gateway under `bun --cpu-prof`
- * and adds where their time went (timings are then not comparable).
+ * and adds where their time went (timings are then not comparable); --profile-dir DIR
+ * also keeps the .cpuprofile files there.
  *
  * Needs root (network namespaces), BIRD 2 and socat; without them it says so and exits 0
  * with "skipped". Everything runs in namespaces created here (bgpx<tag>N), removed at exit,
@@ -28,12 +29,7 @@ import { makeTempDir } from "../test/support/tempdir.ts";
 import type { BenchContext } from "./bench/context.ts";
 import { describeTable } from "./bench/full-table.ts";
 import { type BenchMode, FULL, QUICK } from "./bench/modes.ts";
-import {
-  headlineTable,
-  renderScenario,
-  type ScenarioResult,
-  targetTable,
-} from "./bench/report.ts";
+import { headlineTable, renderScenario, type ScenarioResult, targetTable } from "./bench/report.ts";
 import { runConvergence } from "./bench/scenario-convergence.ts";
 import { runLatency } from "./bench/scenario-latency.ts";
 import { runScale } from "./bench/scenario-scale.ts";
@@ -55,12 +51,13 @@ interface Options {
   mode: BenchMode;
   only: string[];
   profile: boolean;
+  profileDir?: string;
   out?: string;
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--out FILE|-]\n`,
+    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--out FILE|-]\n`,
   );
   process.exit(2);
 }
@@ -86,6 +83,10 @@ function parseOptions(argv: readonly string[]): Options {
       case "--profile":
         options.profile = true;
         break;
+      case "--profile-dir":
+        options.profile = true;
+        options.profileDir = resolve(value());
+        break;
       case "--out":
         options.out = value();
         break;
@@ -107,10 +108,14 @@ async function firstLine(argv: string[]): Promise<string> {
 
 async function machine(): Promise<string[]> {
   const git = await firstLine(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]);
-  const dirty = (await run(["git", "-C", ROOT, "status", "--porcelain"], { check: false })).stdout.trim();
+  const dirty = (
+    await run(["git", "-C", ROOT, "status", "--porcelain"], { check: false })
+  ).stdout.trim();
   return [
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${await firstLine(["uname", "-srm"])}`,
-    `- load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other jobs share this machine: compare ratios within a run)`,
+    `- load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} (other jobs share this machine: compare ratios within a run)`,
     `- bgproxy ${git}${dirty ? " (with uncommitted changes)" : ""}, Bun ${Bun.version}, ${await firstLine(["bird", "--version"])}, ${await firstLine(["sh", "-c", "socat -V | grep 'socat version'"])}`,
   ];
 }
@@ -130,7 +135,8 @@ async function main(): Promise<number> {
   const removed = await sweepStale();
   if (removed.length > 0) console.log(`bench: removed stale namespaces ${removed.join(" ")}`);
   const topo = await createBenchTopology();
-  const profileDir = options.profile ? makeTempDir("profiles") : undefined;
+  if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
+  const profileDir = options.profile ? (options.profileDir ?? makeTempDir("profiles")) : undefined;
   const ctx: BenchContext = {
     topo,
     mode: options.mode,
@@ -147,7 +153,9 @@ async function main(): Promise<number> {
       try {
         const r = await scenario(ctx);
         results.push(r);
-        console.log(`bench: ${name} done in ${r.seconds.toFixed(0)} s${r.broken.length ? ` — BROKEN: ${r.broken.join("; ")}` : ""}`);
+        console.log(
+          `bench: ${name} done in ${r.seconds.toFixed(0)} s${r.broken.length ? ` — BROKEN: ${r.broken.join("; ")}` : ""}`,
+        );
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         console.log(`bench: ${name} failed: ${message}`);

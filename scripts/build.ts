@@ -24,7 +24,11 @@ import {
   sha256Hex,
   writeBuildInfo,
 } from "./packaging/build-info.ts";
-import { readGitFacts, type ReleaseVersions, releaseVersions } from "./packaging/release-version.ts";
+import {
+  type ReleaseVersions,
+  readGitFacts,
+  releaseVersions,
+} from "./packaging/release-version.ts";
 import { binaryName, findTarget, hostArch, TARGETS, type Target } from "./packaging/targets.ts";
 
 const ROOT = resolve(import.meta.dir, "..");

@@ -112,7 +112,9 @@ async function main(): Promise<void> {
   for (const f of options.formats) {
     const tool = TOOLS[f];
     if (tool && Bun.which(tool) === null) {
-      usage(`${tool} is not installed (Debian: apt-get install ${f === "deb" ? "dpkg" : "rpm"}); or leave ${f} out with --format`);
+      usage(
+        `${tool} is not installed (Debian: apt-get install ${f === "deb" ? "dpkg" : "rpm"}); or leave ${f} out with --format`,
+      );
     }
   }
   const info = readBuildInfo(options.dist);
@@ -120,7 +122,9 @@ async function main(): Promise<void> {
   const work = join(options.dist, ".work");
   rmSync(out, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  console.log(`bgproxy ${info.versions.binary}: ${options.formats.join(", ")} → ${relative(ROOT, out)}/`);
+  console.log(
+    `bgproxy ${info.versions.binary}: ${options.formats.join(", ")} → ${relative(ROOT, out)}/`,
+  );
 
   const made: string[] = [];
   for (const arch of ARCHES) {
@@ -128,10 +132,18 @@ async function main(): Promise<void> {
       await binary(info, options.dist, targetFor(arch, "glibc"));
     }
     if (options.formats.includes("deb")) {
-      made.push(...(await timed(`deb ${arch}`, async () => [await buildDeb(info, arch, options.dist, work, out)])));
+      made.push(
+        ...(await timed(`deb ${arch}`, async () => [
+          await buildDeb(info, arch, options.dist, work, out),
+        ])),
+      );
     }
     if (options.formats.includes("rpm")) {
-      made.push(...(await timed(`rpm ${arch}`, async () => [await buildRpm(info, arch, options.dist, work, out)])));
+      made.push(
+        ...(await timed(`rpm ${arch}`, async () => [
+          await buildRpm(info, arch, options.dist, work, out),
+        ])),
+      );
     }
     const musl = options.formats.some((f) => f === "ipk" || f === "apk")
       ? await binary(info, options.dist, targetFor(arch, "musl"))
@@ -141,7 +153,10 @@ async function main(): Promise<void> {
         ...(await timed(`ipk ${arch}`, async () => {
           const data = ipkData(info, musl);
           return IPK_ARCHES[arch].map((ipkArch) =>
-            write(join(out, "openwrt", ipkFileName(info, ipkArch)), ipkArchive(info, ipkArch, data, musl)),
+            write(
+              join(out, "openwrt", ipkFileName(info, ipkArch)),
+              ipkArchive(info, ipkArch, data, musl),
+            ),
           );
         })),
       );
@@ -164,7 +179,10 @@ async function main(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
 
   const sums = await Promise.all(
-    made.map(async (f) => ({ name: relative(out, f), sha256: sha256Hex(await Bun.file(f).bytes()) })),
+    made.map(async (f) => ({
+      name: relative(out, f),
+      sha256: sha256Hex(await Bun.file(f).bytes()),
+    })),
   );
   writeFileSync(join(out, "SHA256SUMS"), renderSums(sums));
   console.log(`wrote ${made.length} packages and ${relative(ROOT, out)}/SHA256SUMS`);

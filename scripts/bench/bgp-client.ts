@@ -14,7 +14,12 @@ export function dial(
   timeoutMs = 10_000,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}), noDelay: true });
+    const socket = connect({
+      host,
+      port,
+      ...(localAddress ? { localAddress } : {}),
+      noDelay: true,
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`connect to ${host}:${port} timed out`));

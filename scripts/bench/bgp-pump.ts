@@ -62,5 +62,9 @@ export async function runPump(args: PumpArgs): Promise<void> {
   };
 
   serveCommands({ run });
-  emit("ready", { blockBytes: block.bytes.length, messages: block.messages, prefixes: block.prefixes });
+  emit("ready", {
+    blockBytes: block.bytes.length,
+    messages: block.messages,
+    prefixes: block.prefixes,
+  });
 }

@@ -83,7 +83,9 @@ export async function runSink(args: SinkArgs): Promise<void> {
     });
   }
   serveCommands({
-    stats: (): Fields => ({ connections: [...live].map((c) => ({ remote: c.remote, ...summary(c) })) }),
+    stats: (): Fields => ({
+      connections: [...live].map((c) => ({ remote: c.remote, ...summary(c) })),
+    }),
   });
   emit("ready");
 }

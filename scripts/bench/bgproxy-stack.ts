@@ -153,5 +153,7 @@ async function waitControlConnected(agent: WorkerProcess): Promise<void> {
     if (s.control === "ready") return;
     await Bun.sleep(100);
   }
-  throw new Error(`agent: control stream not connected within 20 s (state ${last})\n${agent.tail()}`);
+  throw new Error(
+    `agent: control stream not connected within 20 s (state ${last})\n${agent.tail()}`,
+  );
 }

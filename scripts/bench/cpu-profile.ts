@@ -28,9 +28,9 @@ export interface ProfileLine {
 }
 
 export interface ProfileSummary {
-  /** Sampled wall time, ms. */
+  /** Wall time the profile spans, ms. */
   totalMs: number;
-  /** Samples not idle: ms and share of total. */
+  /** Time JavaScript was sampled running (samples × interval), ms. */
   busyMs: number;
   functions: ProfileLine[];
   areas: ProfileLine[];
@@ -38,7 +38,10 @@ export interface ProfileSummary {
 
 const AREAS: readonly [RegExp, string][] = [
   [/\/src\/relay\//, "bgproxy relay (src/relay)"],
-  [/\/src\/gateway\/session-observer|\/src\/bgp\/|\/src\/collector\//, "BGP decoding (observer/collector)"],
+  [
+    /\/src\/gateway\/session-observer|\/src\/bgp\/|\/src\/collector\//,
+    "BGP decoding (observer/collector)",
+  ],
   [/\/src\/proto\//, "proto codec (src/proto)"],
   [/\/src\/agent\//, "agent (src/agent)"],
   [/\/src\/gateway\//, "gateway (src/gateway)"],
@@ -51,9 +54,7 @@ const AREAS: readonly [RegExp, string][] = [
 
 function areaOf(node: ProfileNode): string {
   const { url, functionName } = node.callFrame;
-  if (functionName === "(idle)" || functionName === "(program)" || functionName === "(root)") {
-    return functionName === "(idle)" ? "idle" : "native / VM";
-  }
+  if (functionName === "(program)" || functionName === "(root)") return "native / VM";
   for (const [re, name] of AREAS) if (re.test(url)) return name;
   if (url === "") return "native / VM";
   return "other JS";
@@ -67,22 +68,22 @@ function shortUrl(url: string): string {
 export function summarizeProfile(path: string, top = 12): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // Bun samples only while JavaScript runs: an idle process leaves long gaps between
+  // samples instead of "(idle)" samples. So each sample counts as one sampling interval
+  // (the median gap), and the gaps are the idle time.
+  const deltas = [...profile.timeDeltas].sort((a, b) => a - b);
+  const interval = deltas[Math.floor(deltas.length / 2)] ?? 1000;
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => {
-    // timeDeltas[i] is the time before sample i; attribute the gap after it to it instead.
-    const dt = profile.timeDeltas[i + 1] ?? 0;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
-  });
+  for (const id of profile.samples) selfUs.set(id, (selfUs.get(id) ?? 0) + interval);
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const area = new Map<string, number>();
-  let total = 0;
-  let idle = 0;
+  const total = profile.endTime - profile.startTime;
+  let busy = 0;
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
-    total += us;
+    busy += us;
     const a = areaOf(node);
-    if (a === "idle") idle += us;
     area.set(a, (area.get(a) ?? 0) + us);
     const where = node.callFrame.url
       ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`
@@ -93,7 +94,6 @@ export function summarizeProfile(path: string, top = 12): ProfileSummary {
     e.us += us;
     fn.set(key, e);
   }
-  const busy = total - idle;
   const line = (name: string, where: string, us: number): ProfileLine => ({
     name,
     where,
@@ -104,13 +104,9 @@ export function summarizeProfile(path: string, top = 12): ProfileSummary {
     totalMs: total / 1000,
     busyMs: busy / 1000,
     functions: [...fn.values()]
-      .filter((e) => e.name !== "(idle)")
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
       .map((e) => line(e.name, e.where, e.us)),
-    areas: [...area.entries()]
-      .filter(([name]) => name !== "idle")
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, us]) => line(name, "", us)),
+    areas: [...area.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => line(name, "", us)),
   };
 }

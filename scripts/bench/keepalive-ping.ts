@@ -5,8 +5,8 @@
  * `intervalMs` apart, timing each until its echo arrives. Replies with the samples in µs.
  */
 import { MessageType } from "../../src/bgp/constants.ts";
-import { benchOpen, KEEPALIVE, MessageScanner } from "./bgp-wire.ts";
 import { dial, handshake } from "./bgp-client.ts";
+import { benchOpen, KEEPALIVE, MessageScanner } from "./bgp-wire.ts";
 import { emit, type Fields, need, serveCommands } from "./worker-channel.ts";
 
 export async function runPing(): Promise<void> {

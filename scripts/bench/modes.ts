@@ -4,8 +4,9 @@
  * Rounds repeat every path, interleaved (a, b, c, a, b, c ...), so a noisy neighbour hurts
  * all paths alike; medians are reported.
  */
-import { FULL_TABLE, type TableSpec } from "./full-table.ts";
+
 import { MB, MiB } from "./figures.ts";
+import { FULL_TABLE, type TableSpec } from "./full-table.ts";
 
 export interface BenchMode {
   name: "quick" | "full";
@@ -34,7 +35,7 @@ export const QUICK: BenchMode = {
   throughput: { block: { ipv4: 20_000, ipv6: 4_000, seed: 7 }, bytes: 64 * MiB, rounds: 1 },
   scale: { sessions: 50, prefixesPerSession: 200, holdTime: 9, idleSeconds: 5 },
   latency: { samples: 300, rounds: 1, intervalMs: 2 },
-  slow: { table: { ipv4: 40_000, ipv6: 8_000, seed: 11 }, rateBytesPerSec: 1 * MB },
+  slow: { table: { ipv4: 100_000, ipv6: 20_000, seed: 11 }, rateBytesPerSec: 1 * MB },
 };
 
 export const FULL: BenchMode = {

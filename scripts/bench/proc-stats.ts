@@ -26,7 +26,8 @@ export function readProc(pid: number): ProcReading | undefined {
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const tick = (i: number) => Number(f[i]) / CLK_TCK;
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
+    const kb = (key: string) =>
+      Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
     // stat fields 14-17 (utime stime cutime cstime) are f[11..14] after pid and comm.
     return {
       cpu: tick(11) + tick(12),

@@ -84,7 +84,8 @@ export async function startRelayPaths(
       if (!ctx.profileDir) return out;
       for (const proc of ["agent", "gateway"]) {
         const file = join(ctx.profileDir, `${proc}-${label}.cpuprofile`);
-        if (existsSync(file)) out.push({ process: `${proc} (${label})`, summary: summarizeProfile(file) });
+        if (existsSync(file))
+          out.push({ process: `${proc} (${label})`, summary: summarizeProfile(file) });
       }
       return out;
     },

@@ -45,7 +45,10 @@ export interface ScenarioResult {
   seconds: number;
 }
 
-export function renderTable(t: { head: readonly string[]; rows: readonly (readonly string[])[] }): string {
+export function renderTable(t: {
+  head: readonly string[];
+  rows: readonly (readonly string[])[];
+}): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(t.head), line(t.head.map(() => "---")), ...t.rows.map(line)].join("\n");
 }

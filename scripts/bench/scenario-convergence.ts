@@ -12,9 +12,9 @@
 import { join } from "node:path";
 import type { Netns } from "../../test/support/netns.ts";
 import { run } from "../../test/support/process.ts";
+import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
 import { BenchBird, msOfDay } from "./bird-daemon.ts";
 import { writeBirdStatics } from "./bird-statics.ts";
-import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
 import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
 import { fmt, int, mb, median, ratio } from "./figures.ts";
@@ -61,7 +61,9 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
   const tableFile = join(topo.dir, "table.conf");
   const t0 = Date.now();
   const written = await writeBirdStatics(tableFile, generateTable(cfg.table));
-  ctx.log(`  convergence: table written (${mb(written.bytes)} of BIRD config) in ${fmt((Date.now() - t0) / 1000, 1)} s`);
+  ctx.log(
+    `  convergence: table written (${mb(written.bytes)} of BIRD config) in ${fmt((Date.now() - t0) / 1000, 1)} s`,
+  );
 
   const passive = { asn: ROUTER_ASN, passive: true, multihop: true, exportAll: false } as const;
   const collector = await BenchBird.start(
@@ -70,9 +72,24 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       routerId: topo.pc.b.ipv4,
       asn: COLLECTOR_ASN,
       neighbors: [
-        { name: "from_direct", address: topo.farSource.direct, localAddress: topo.rc.b.ipv4, ...passive },
-        { name: "from_socat", address: topo.farSource.socat, localAddress: topo.pc.b.ipv4, ...passive },
-        { name: "from_bgproxy", address: topo.farSource.bgproxy, localAddress: topo.pc.b.ipv4, ...passive },
+        {
+          name: "from_direct",
+          address: topo.farSource.direct,
+          localAddress: topo.rc.b.ipv4,
+          ...passive,
+        },
+        {
+          name: "from_socat",
+          address: topo.farSource.socat,
+          localAddress: topo.pc.b.ipv4,
+          ...passive,
+        },
+        {
+          name: "from_bgproxy",
+          address: topo.farSource.bgproxy,
+          localAddress: topo.pc.b.ipv4,
+          ...passive,
+        },
       ],
     },
     "collector",
@@ -91,9 +108,24 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
         asn: ROUTER_ASN,
         include: tableFile,
         neighbors: [
-          { name: "to_direct", address: topo.entrance.direct.host, localAddress: topo.rc.a.ipv4, ...active },
-          { name: "to_socat", address: topo.entrance.socat.host, localAddress: topo.rp.a.ipv4, ...active },
-          { name: "to_bgproxy", address: topo.entrance.bgproxy.host, localAddress: topo.rp.a.ipv4, ...active },
+          {
+            name: "to_direct",
+            address: topo.entrance.direct.host,
+            localAddress: topo.rc.a.ipv4,
+            ...active,
+          },
+          {
+            name: "to_socat",
+            address: topo.entrance.socat.host,
+            localAddress: topo.rp.a.ipv4,
+            ...active,
+          },
+          {
+            name: "to_bgproxy",
+            address: topo.entrance.bgproxy.host,
+            localAddress: topo.rp.a.ipv4,
+            ...active,
+          },
         ],
       },
       "router",
@@ -102,7 +134,9 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
     const bird = router;
     await waitLoaded(bird, cfg.table.ipv4, cfg.table.ipv6, cfg.loadTimeoutMs);
     const routerRss = readProc(bird.pid)?.rss;
-    ctx.log(`  convergence: router BIRD holds ${int(total)} routes after ${fmt((Date.now() - r0) / 1000, 1)} s (RSS ${mb(routerRss)})`);
+    ctx.log(
+      `  convergence: router BIRD holds ${int(total)} routes after ${fmt((Date.now() - r0) / 1000, 1)} s (RSS ${mb(routerRss)})`,
+    );
     result.notes.push(
       `The router BIRD loaded the ${int(total)} static routes (${mb(written.bytes)} of config) in ${fmt((Date.now() - r0) / 1000, 1)} s, RSS ${mb(routerRss)}.`,
     );
@@ -119,7 +153,13 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
         });
         const c0 = cpuOf();
         await bird.enable(`to_${path}`);
-        const outcome = await waitConverged(collector, `from_${path}`, cfg.table.ipv4, cfg.table.ipv6, cfg.runTimeoutMs);
+        const outcome = await waitConverged(
+          collector,
+          `from_${path}`,
+          cfg.table.ipv4,
+          cfg.table.ipv6,
+          cfg.runTimeoutMs,
+        );
         const c1 = cpuOf();
         const rx1 = await rxBytes(topo.collector, ifname);
         const lo1 = await rxBytes(topo.proxy, "lo");
@@ -144,7 +184,9 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
             },
           };
           runs.push(r);
-          ctx.log(`  convergence ${path} round ${round}: ${fmt(r.seconds, 2)} s, ${int(r.prefixesPerSec)} prefixes/s, ${mb(r.bytes)} into the collector`);
+          ctx.log(
+            `  convergence ${path} round ${round}: ${fmt(r.seconds, 2)} s, ${int(r.prefixesPerSec)} prefixes/s, ${mb(r.bytes)} into the collector`,
+          );
         }
         await bird.disable(`to_${path}`);
         await waitFlushed(collector, cfg.runTimeoutMs);
@@ -158,8 +200,21 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
   }
 
   result.tables.push({
-    caption: "Every run (seconds from the collector's Established to every prefix imported; bytes = into the collector's interface, IP headers included; CPU seconds over the run):",
-    head: ["round", "path", "seconds", "prefixes/s", "bytes in", "router BIRD CPU", "collector BIRD CPU", "agent CPU", "gateway CPU", "socat CPU", "TLS/gRPC bytes on P's lo"],
+    caption:
+      "Every run (seconds from the collector's Established to every prefix imported; bytes = into the collector's interface, IP headers included; CPU seconds over the run):",
+    head: [
+      "round",
+      "path",
+      "seconds",
+      "prefixes/s",
+      "bytes in",
+      "router BIRD CPU",
+      "collector BIRD CPU",
+      "agent CPU",
+      "gateway CPU",
+      "socat CPU",
+      "TLS/gRPC bytes on P's lo",
+    ],
     rows: runs.map((r) => [
       String(r.round),
       PATH_LABEL[r.path],
@@ -174,7 +229,8 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       r.path === "bgproxy" ? mb(r.loBytes) : "",
     ]),
   });
-  const med = (p: PathName, f: (r: Run) => number) => median(runs.filter((r) => r.path === p).map(f));
+  const med = (p: PathName, f: (r: Run) => number) =>
+    median(runs.filter((r) => r.path === p).map(f));
   const secs = (p: PathName) => med(p, (r) => r.seconds);
   const pps = (p: PathName) => med(p, (r) => r.prefixesPerSec);
   result.headlines.push(
@@ -200,20 +256,30 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
     target: "full-table convergence within 1.10× of direct",
     measured: `${fmt(q, 2)}× (${describeTable(cfg.table)})`,
     met: Number.isFinite(q) ? q <= TARGET_RATIO : undefined,
-    comment: Number.isFinite(q) && q > TARGET_RATIO ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points` : undefined,
+    comment:
+      Number.isFinite(q) && q > TARGET_RATIO
+        ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points`
+        : undefined,
   });
   result.seconds = (Date.now() - started) / 1000;
   return result;
 }
 
-async function waitLoaded(bird: BenchBird, ipv4: number, ipv6: number, timeoutMs: number): Promise<void> {
+async function waitLoaded(
+  bird: BenchBird,
+  ipv4: number,
+  ipv6: number,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v4 = await bird.channelCounts("bench_table4").catch(() => undefined);
     const v6 = await bird.channelCounts("bench_table6").catch(() => undefined);
     if ((v4?.ipv4 ?? 0) >= ipv4 && (v6?.ipv6 ?? 0) >= ipv6) return;
     if (Date.now() > deadline) {
-      throw new Error(`router BIRD: ${v4?.ipv4 ?? 0}/${ipv4} IPv4 and ${v6?.ipv6 ?? 0}/${ipv6} IPv6 statics after ${timeoutMs / 1000} s\n${bird.tail()}`);
+      throw new Error(
+        `router BIRD: ${v4?.ipv4 ?? 0}/${ipv4} IPv4 and ${v6?.ipv6 ?? 0}/${ipv6} IPv6 statics after ${timeoutMs / 1000} s\n${bird.tail()}`,
+      );
     }
     await Bun.sleep(1000);
   }
@@ -253,5 +319,7 @@ async function waitFlushed(collector: BenchBird, timeoutMs: number): Promise<voi
     if ((await collector.routeCount().catch(() => -1)) === 0) return;
     await Bun.sleep(1000);
   }
-  throw new Error(`collector BIRD still holds routes ${timeoutMs / 1000} s after the session was disabled`);
+  throw new Error(
+    `collector BIRD still holds routes ${timeoutMs / 1000} s after the session was disabled`,
+  );
 }

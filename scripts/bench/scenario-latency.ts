@@ -46,7 +46,9 @@ export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
             60_000 + cfg.samples * 50,
           );
           samples[path].push(...r.samples);
-          ctx.log(`  latency ${path} round ${round}: p50 ${fmt(percentile(r.samples, 50) / 1000, 3)} ms, p99 ${fmt(percentile(r.samples, 99) / 1000, 3)} ms`);
+          ctx.log(
+            `  latency ${path} round ${round}: p50 ${fmt(percentile(r.samples, 50) / 1000, 3)} ms, p99 ${fmt(percentile(r.samples, 99) / 1000, 3)} ms`,
+          );
         } catch (err) {
           const text = `${PATH_LABEL[path]}: ${(err as Error).message.split("\n")[0]}`;
           if (path === "bgproxy") result.broken.push(text);
@@ -63,7 +65,16 @@ export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
   const p = (path: PathName, q: number) => percentile(samples[path], q) / 1000;
   result.tables.push({
     caption: `KEEPALIVE round trips (${cfg.samples} × ${cfg.rounds} per path, ${cfg.intervalMs} ms apart), ms:`,
-    head: ["path", "samples", "p50", "p90", "p99", "max", "p50 added vs direct", "p99 added vs direct"],
+    head: [
+      "path",
+      "samples",
+      "p50",
+      "p90",
+      "p99",
+      "max",
+      "p50 added vs direct",
+      "p99 added vs direct",
+    ],
     rows: PATHS.map((path) => [
       PATH_LABEL[path],
       String(samples[path].length),
@@ -76,16 +87,14 @@ export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
     ]),
   });
   const added99 = p("bgproxy", 99) - p("direct", 99);
-  result.headlines.push(
-    {
-      scenario: "4. latency",
-      metric: "KEEPALIVE RTT p50 / p99, ms",
-      direct: `${fmt(p("direct", 50), 3)} / ${fmt(p("direct", 99), 3)}`,
-      socat: `${fmt(p("socat", 50), 3)} / ${fmt(p("socat", 99), 3)}`,
-      bgproxy: `${fmt(p("bgproxy", 50), 3)} / ${fmt(p("bgproxy", 99), 3)}`,
-      ratios: `added by bgproxy: p50 ${fmt(p("bgproxy", 50) - p("direct", 50), 3)} ms, p99 ${fmt(added99, 3)} ms`,
-    },
-  );
+  result.headlines.push({
+    scenario: "4. latency",
+    metric: "KEEPALIVE RTT p50 / p99, ms",
+    direct: `${fmt(p("direct", 50), 3)} / ${fmt(p("direct", 99), 3)}`,
+    socat: `${fmt(p("socat", 50), 3)} / ${fmt(p("socat", 99), 3)}`,
+    bgproxy: `${fmt(p("bgproxy", 50), 3)} / ${fmt(p("bgproxy", 99), 3)}`,
+    ratios: `added by bgproxy: p50 ${fmt(p("bgproxy", 50) - p("direct", 50), 3)} ms, p99 ${fmt(added99, 3)} ms`,
+  });
   result.targets.push({
     target: `added KEEPALIVE latency p99 < ${TARGET_P99_ADDED_MS} ms`,
     measured: `${fmt(added99, 3)} ms`,

@@ -124,14 +124,27 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
       const entrance = topo.entrance[path];
       const connected = await swarm.request(
         "connect",
-        { host: entrance.host, port: entrance.port, sources, holdTime: cfg.holdTime, concurrency: 64, timeoutMs: 60_000 + n * 100 },
+        {
+          host: entrance.host,
+          port: entrance.port,
+          sources,
+          holdTime: cfg.holdTime,
+          concurrency: 64,
+          timeoutMs: 60_000 + n * 100,
+        },
         90_000 + n * 100,
       );
       const up = await waitFar(path, (c) => c.established >= n, 60_000);
       const connectSeconds = (Date.now() - t0) / 1000;
-      ctx.log(`  scale ${path}: ${connected.established}/${n} sessions up at the router, ${up.last.established} at the far end, ${fmt(connectSeconds, 1)} s`);
+      ctx.log(
+        `  scale ${path}: ${connected.established}/${n} sessions up at the router, ${up.last.established} at the far end, ${fmt(connectSeconds, 1)} s`,
+      );
       if (!up.ok) {
-        note(result, path, `only ${up.last.established} of ${n} sessions established at the far end (${JSON.stringify(connected.errors)})`);
+        note(
+          result,
+          path,
+          `only ${up.last.established} of ${n} sessions established at the far end (${JSON.stringify(connected.errors)})`,
+        );
         await close(swarm, path, waitFar);
         continue;
       }
@@ -155,7 +168,8 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
       await Bun.sleep(2000);
       const memAfter = relayMem(path);
       const gwAfter = readProc(relays.gatewayPid)?.rss;
-      if (!got.ok) note(result, path, `${int(got.last.prefixes)} of ${int(wanted)} prefixes arrived`);
+      if (!got.ok)
+        note(result, path, `${int(got.last.prefixes)} of ${int(wanted)} prefixes arrived`);
       const run: Run = {
         path,
         connectSeconds,
@@ -177,7 +191,9 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
           : {}),
       };
       runs.push(run);
-      ctx.log(`  scale ${path}: relay memory ${mib(mem0)} → ${mib(memN)} (${kib((memN - mem0) / n)}/session), idle CPU ${fmt(run.idleCpuPerSec, 3)} s/s, ${int(run.prefixes)} prefixes in ${fmt(announceSeconds, 1)} s`);
+      ctx.log(
+        `  scale ${path}: relay memory ${mib(mem0)} → ${mib(memN)} (${kib((memN - mem0) / n)}/session), idle CPU ${fmt(run.idleCpuPerSec, 3)} s/s, ${int(run.prefixes)} prefixes in ${fmt(announceSeconds, 1)} s`,
+      );
       await close(swarm, path, waitFar);
     }
   } finally {
@@ -228,7 +244,9 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
     metric: `${n} sessions: relay memory per session; idle CPU`,
     direct: "—",
     socat: b ? `${kib(perSession(b))}; ${fmt(b.idleCpuPerSec, 4)} s/s` : "—",
-    bgproxy: c ? `${kib(perSession(c))} (agent RSS ${mib(c.relayMemN)}); ${fmt(c.idleCpuPerSec, 4)} s/s` : "—",
+    bgproxy: c
+      ? `${kib(perSession(c))} (agent RSS ${mib(c.relayMemN)}); ${fmt(c.idleCpuPerSec, 4)} s/s`
+      : "—",
     ratios: b && c ? `c/b memory ${fmt(perSession(c) / perSession(b), 2)}×` : "",
   });
   result.headlines.push({

@@ -7,8 +7,8 @@
  */
 import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
-import { describeTable } from "./full-table.ts";
 import { fmt, int, MB, mb, mib } from "./figures.ts";
+import { describeTable } from "./full-table.ts";
 import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
 import { startRelayPaths } from "./relay-paths.ts";
 import type { ScenarioResult } from "./report.ts";
@@ -90,19 +90,31 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
       const timeoutMs = 120_000 + (tableBytes / cfg.rateBytesPerSec) * 3000;
       let sent: Record<string, unknown> | undefined;
       try {
-        sent = await pump.request("run", { ...topo.entrance[path], bytes: tableBytes, timeoutMs }, timeoutMs);
+        sent = await pump.request(
+          "run",
+          { ...topo.entrance[path], bytes: tableBytes, timeoutMs },
+          timeoutMs,
+        );
       } catch (err) {
         note(result, path, `pump failed: ${(err as Error).message.split("\n")[0]}`);
       }
       const closed = sent
         ? await sink
-            .waitEvent("closed", timeoutMs, (m) => String(m.remote).startsWith(`${topo.farSource[path]}:`))
-            .catch((err: Error) => ({ error: err.message.split("\n")[0] }) as Record<string, unknown>)
+            .waitEvent("closed", timeoutMs, (m) =>
+              String(m.remote).startsWith(`${topo.farSource[path]}:`),
+            )
+            .catch(
+              (err: Error) => ({ error: err.message.split("\n")[0] }) as Record<string, unknown>,
+            )
         : undefined;
       const peaks = await sampler.stop();
       if (!sent || !closed) continue;
       if (closed.error || Number(closed.updates) !== Number(sent.messages)) {
-        note(result, path, `${int(Number(closed.updates ?? 0))} of ${int(Number(sent.messages))} UPDATEs arrived${closed.error ? ` (${closed.error})` : ""}`);
+        note(
+          result,
+          path,
+          `${int(Number(closed.updates ?? 0))} of ${int(Number(sent.messages))} UPDATEs arrived${closed.error ? ` (${closed.error})` : ""}`,
+        );
         continue;
       }
       const run: Run = {

@@ -68,14 +68,22 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
         const timeoutMs = 60_000 + (cfg.bytes / (5 * MB)) * 1000;
         let sent: Record<string, unknown>;
         try {
-          sent = await pump.request("run", { ...topo.entrance[path], bytes: cfg.bytes, timeoutMs }, timeoutMs);
+          sent = await pump.request(
+            "run",
+            { ...topo.entrance[path], bytes: cfg.bytes, timeoutMs },
+            timeoutMs,
+          );
         } catch (err) {
           note(result, path, `pump failed: ${(err as Error).message.split("\n")[0]}`);
           continue;
         }
         const closed = await sink
-          .waitEvent("closed", 120_000, (m) => String(m.remote).startsWith(`${topo.farSource[path]}:`))
-          .catch((err: Error) => ({ error: err.message.split("\n")[0] }) as Record<string, unknown>);
+          .waitEvent("closed", 120_000, (m) =>
+            String(m.remote).startsWith(`${topo.farSource[path]}:`),
+          )
+          .catch(
+            (err: Error) => ({ error: err.message.split("\n")[0] }) as Record<string, unknown>,
+          );
         await Bun.sleep(300); // let socat reap its child
         const cpu = cpuDelta(cpu0, relays.cpu());
         const updates = Number(closed.updates ?? 0);
@@ -91,7 +99,9 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
         const seconds = (Number(closed.lastByteAt) - Number(closed.firstUpdateAt)) / 1000;
         const run: Run = { path, round, bytes, seconds, mbps: bytes / MB / seconds, cpu };
         runs.push(run);
-        ctx.log(`  throughput ${path} round ${round}: ${fmt(run.mbps)} MB/s (${mib(bytes)} in ${fmt(seconds, 2)} s)`);
+        ctx.log(
+          `  throughput ${path} round ${round}: ${fmt(run.mbps)} MB/s (${mib(bytes)} in ${fmt(seconds, 2)} s)`,
+        );
         await Bun.sleep(1000);
       }
     }
@@ -104,7 +114,16 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
   const perGiB = (r: Run, s: number) => (s / r.bytes) * GiB;
   result.tables.push({
     caption: `Every run (${mib(cfg.bytes, 0)} of UPDATEs per run; CPU seconds per GiB relayed):`,
-    head: ["round", "path", "bytes", "seconds", "MB/s", "agent CPU s/GiB", "gateway CPU s/GiB", "socat CPU s/GiB"],
+    head: [
+      "round",
+      "path",
+      "bytes",
+      "seconds",
+      "MB/s",
+      "agent CPU s/GiB",
+      "gateway CPU s/GiB",
+      "socat CPU s/GiB",
+    ],
     rows: runs.map((r) => [
       String(r.round),
       PATH_LABEL[r.path],
@@ -116,7 +135,8 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
       r.path === "socat" ? fmt(perGiB(r, r.cpu.socat), 2) : "",
     ]),
   });
-  const med = (p: PathName, f: (r: Run) => number) => median(runs.filter((r) => r.path === p).map(f));
+  const med = (p: PathName, f: (r: Run) => number) =>
+    median(runs.filter((r) => r.path === p).map(f));
   const mbps = (p: PathName) => med(p, (r) => r.mbps);
   const agentCpu = med("bgproxy", (r) => perGiB(r, r.cpu.agent));
   const gatewayCpu = med("bgproxy", (r) => perGiB(r, r.cpu.gateway));

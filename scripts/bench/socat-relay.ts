@@ -9,7 +9,7 @@
 import type { ManagedProcess } from "../../test/support/process.ts";
 import { waitUntil } from "../../test/support/wait.ts";
 import { pidsInNetns, readProc, readPss } from "./proc-stats.ts";
-import { BGP_PORT, type BenchTopology } from "./topology.ts";
+import { type BenchTopology, BGP_PORT } from "./topology.ts";
 
 export interface SocatRelay {
   /** The listening socat. */

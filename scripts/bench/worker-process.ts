@@ -124,7 +124,9 @@ export class WorkerProcess {
     return new Promise<T>((resolvePromise, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${this.label}: no reply to ${cmd} within ${timeoutMs} ms\n${this.tail()}`));
+        reject(
+          new Error(`${this.label}: no reply to ${cmd} within ${timeoutMs} ms\n${this.tail()}`),
+        );
       }, timeoutMs);
       this.pending.set(id, {
         resolve: (m) => resolvePromise(m as T),
@@ -155,7 +157,9 @@ export class WorkerProcess {
         reject,
         timer: setTimeout(() => {
           this.waiters.delete(waiter);
-          reject(new Error(`${this.label}: no ${name} event within ${timeoutMs} ms\n${this.tail()}`));
+          reject(
+            new Error(`${this.label}: no ${name} event within ${timeoutMs} ms\n${this.tail()}`),
+          );
         }, timeoutMs),
       };
       this.waiters.add(waiter);

@@ -8,8 +8,8 @@
  * and exit code 1.
  */
 import { runAgentHost } from "./agent-host.ts";
-import { runSink } from "./bgp-sink.ts";
 import { runPump } from "./bgp-pump.ts";
+import { runSink } from "./bgp-sink.ts";
 import { runEcho } from "./keepalive-echo.ts";
 import { runPing } from "./keepalive-ping.ts";
 import { runSwarm } from "./session-swarm.ts";

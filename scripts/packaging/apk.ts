@@ -15,8 +15,8 @@
  */
 import type { BuildInfo } from "./build-info.ts";
 import { gzip, imageFile, LICENSE, MAINTAINER, type PayloadFile, SUMMARY } from "./payload.ts";
-import { APK_ARCH, type Arch } from "./targets.ts";
 import { parentDirectories, type TarEntry, tarArchive } from "./tar-writer.ts";
+import { APK_ARCH, type Arch } from "./targets.ts";
 
 export const APK_DEPENDS = ["libstdc++", "libgcc"];
 
@@ -36,7 +36,11 @@ export function apkPayload(binary: Uint8Array): PayloadFile[] {
       mode: 0o644,
       data: imageFile("alpine/bgproxy-gateway.confd"),
     },
-    { path: "/etc/bgproxy/gateway.toml.sample", mode: 0o644, data: imageFile("etc/gateway.toml.sample") },
+    {
+      path: "/etc/bgproxy/gateway.toml.sample",
+      mode: 0o644,
+      data: imageFile("etc/gateway.toml.sample"),
+    },
   ];
 }
 

@@ -168,18 +168,12 @@ export async function buildDeb(
 
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, debFileName(info, arch));
-  await run([
-      "dpkg-deb",
-      "--root-owner-group",
-      "-Zxz",
-      "-z6",
-      "--threads-max=2",
-      "--build",
-      stage,
-      out,
-    ], {
-    SOURCE_DATE_EPOCH: String(epoch),
-  });
+  await run(
+    ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--threads-max=2", "--build", stage, out],
+    {
+      SOURCE_DATE_EPOCH: String(epoch),
+    },
+  );
   rmSync(stage, { recursive: true, force: true });
   return out;
 }

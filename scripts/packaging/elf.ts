@@ -53,7 +53,12 @@ export function readElf(bytes: Uint8Array): ElfInfo {
   const segments: Segment[] = [];
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
-    segments.push({ type: u32(at), offset: u64(at + 8), vaddr: u64(at + 16), filesz: u64(at + 32) });
+    segments.push({
+      type: u32(at),
+      offset: u64(at + 8),
+      vaddr: u64(at + 16),
+      filesz: u64(at + 32),
+    });
   }
   /** A virtual address inside a loaded segment → its file offset. */
   const fileOffset = (vaddr: number): number => {
@@ -129,4 +134,34 @@ function compareDotted(a: string, b: string): number {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+/**
+ * The bytes of the section named `name` (e.g. ".bun", where `bun build --compile` stores
+ * the bundled program), or undefined when there is none.
+ */
+export function readSection(bytes: Uint8Array, name: string): Uint8Array | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const shoff = Number(view.getBigUint64(0x28, true));
+  const shentsize = view.getUint16(0x3a, true);
+  const shnum = view.getUint16(0x3c, true);
+  const shstrndx = view.getUint16(0x3e, true);
+  const header = (i: number) => {
+    const at = shoff + i * shentsize;
+    return {
+      name: view.getUint32(at, true),
+      offset: Number(view.getBigUint64(at + 0x18, true)),
+      size: Number(view.getBigUint64(at + 0x20, true)),
+    };
+  };
+  const names = header(shstrndx).offset;
+  const wanted = new TextEncoder().encode(`${name}\0`);
+  for (let i = 0; i < shnum; i++) {
+    const h = header(i);
+    const at = names + h.name;
+    if (wanted.every((b, j) => bytes[at + j] === b)) {
+      return bytes.subarray(h.offset, h.offset + h.size);
+    }
+  }
+  return undefined;
 }

@@ -74,7 +74,11 @@ export function systemdDistroFiles(): PayloadFile[] {
       data: imageFile("etc/gateway.toml.sample"),
       conffile: true,
     },
-    { path: "/usr/share/man/man1/bgproxy.1.gz", mode: 0o644, data: gzip(imageFile("man/bgproxy.1")) },
+    {
+      path: "/usr/share/man/man1/bgproxy.1.gz",
+      mode: 0o644,
+      data: gzip(imageFile("man/bgproxy.1")),
+    },
   ];
 }
 

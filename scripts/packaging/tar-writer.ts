@@ -151,7 +151,13 @@ export function tarArchive(entries: readonly TarEntry[], options: TarOptions): U
       add(header({ path, mode: e.mode, size: 0, typeflag: "5", mtime: options.mtime }));
     } else if (e.type === "file") {
       add(
-        header({ path: e.path, mode: e.mode, size: e.data.length, typeflag: "0", mtime: options.mtime }),
+        header({
+          path: e.path,
+          mode: e.mode,
+          size: e.data.length,
+          typeflag: "0",
+          mtime: options.mtime,
+        }),
         e.data,
       );
     } else {

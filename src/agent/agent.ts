@@ -71,10 +71,17 @@ export async function startAgent(
   const log = logger.child({ component: "agent" });
   // TCP-MD5 probes run before anything binds: a missing capability or kernel option ends the
   // start-up with one line.
-  const md5 = config.md5.enabled
-    ? Md5Support.probe(config.md5, logger.child({ component: "md5" }))
-    : undefined;
-  const dialer = new GatewayDialer(config);
+  let md5: Md5Support | undefined;
+  let dialer: GatewayDialer;
+  try {
+    md5 = config.md5.enabled
+      ? Md5Support.probe(config.md5, logger.child({ component: "md5" }))
+      : undefined;
+    dialer = new GatewayDialer(config);
+  } catch (err) {
+    await ops.close();
+    throw err;
+  }
   const identity: AgentIdentity = {
     email: config.email,
     token: config.token,

@@ -18,6 +18,11 @@ import type { SynPacket } from "./syn-packet.ts";
  * TCP-AO master key (RFC 5926 HMAC-SHA-1-96, key ids taken from the SYN) instead.
  */
 export const MAX_DEVICE_KEYS = 4096;
+/**
+ * At most this many devices' questions in flight: a flood of signed SYNs from (spoofed) new
+ * addresses is shed beyond it; real routers retransmit and are asked about on a later SYN.
+ */
+export const MAX_QUESTIONS_IN_FLIGHT = 1024;
 /** Lifetime of a key whose answer said `ttl_seconds` 0 ("do not cache"): it must outlive a retransmit. */
 export const ZERO_TTL_KEY_SECONDS = 30;
 
@@ -59,6 +64,7 @@ export interface Md5KeyManagerOptions {
   clock: Clock;
   logger: Logger;
   maxKeys?: number;
+  maxInFlight?: number;
 }
 
 export interface KeyManagerStatus {
@@ -66,6 +72,8 @@ export interface KeyManagerStatus {
   devicesWithoutKey: number;
   requests: number;
   requestFailures: number;
+  /** Signed SYNs not asked about because MAX_QUESTIONS_IN_FLIGHT were pending. */
+  shed: number;
   installFailures: number;
   expired: number;
   replaced: number;
@@ -101,10 +109,12 @@ export class Md5KeyManager {
   private readonly aoWarned = new Set<string>();
   private readonly maxKeys: number;
   private lastEvictionLogAt = Number.NEGATIVE_INFINITY;
+  private lastShedLogAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private readonly counts = {
     requests: 0,
     requestFailures: 0,
+    shed: 0,
     installFailures: 0,
     expired: 0,
     replaced: 0,
@@ -134,6 +144,18 @@ export class Md5KeyManager {
       this.entries.has(deviceIp) ||
       this.asking.has(deviceIp)
     ) {
+      return;
+    }
+    if (this.asking.size >= (this.options.maxInFlight ?? MAX_QUESTIONS_IN_FLIGHT)) {
+      this.counts.shed++;
+      const now = this.options.clock.now();
+      if (now - this.lastShedLogAt >= 60_000) {
+        this.lastShedLogAt = now;
+        this.options.logger.warn(
+          "too many signed SYNs from new devices at once: some wait for their retransmit",
+          { in_flight: this.asking.size, shed_total: this.counts.shed },
+        );
+      }
       return;
     }
     const auth: KeyAuth =
@@ -250,6 +272,11 @@ export class Md5KeyManager {
       if (current && this.entries.get(deviceIp) === current)
         this.drop(current, "its replacement failed");
       return;
+    }
+    if (current && current.key.byteLength > 0 && this.entries.get(deviceIp) === current) {
+      // A listener that refused the new key must not keep the old one.
+      const stale = current.installedOn.filter((l) => !installedOn.includes(l));
+      this.uninstall({ ...current, installedOn: stale });
     }
     const entry: Entry = {
       deviceIp,

@@ -132,6 +132,14 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
     {},
     status.md5?.keysInstalled ?? 0,
   );
+  const kernel = r.counter(
+    "bgproxy_agent_tcp_md5_segments_total",
+    "The kernel's TCP-MD5 verdicts on router segments (TCPMD5NotFound: unsigned from a keyed peer; TCPMD5Unexpected: signed from an unkeyed peer; TCPMD5Failure: wrong signature)",
+    ["counter"],
+  );
+  for (const [name, value] of Object.entries(status.md5?.kernelCounters ?? {})) {
+    kernel.setTotal({ counter: name }, value);
+  }
 
   const queued = r.gauge(
     "bgproxy_agent_export_queued",

@@ -24,6 +24,14 @@ export interface AgentStatusInput {
     readonly enabled?: boolean;
     readonly interface?: string;
     readonly keysInstalled?: number;
+    /** "available", "unavailable on this kernel" or "not probed". */
+    readonly tcpAo?: string;
+    /** The kernel's TcpExt TCPMD5* counters, when readable. */
+    readonly kernelCounters?: {
+      readonly TCPMD5NotFound: number;
+      readonly TCPMD5Unexpected: number;
+      readonly TCPMD5Failure: number;
+    } | null;
   };
 }
 

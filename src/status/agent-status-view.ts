@@ -35,6 +35,12 @@ export interface AdminStatusView {
     APIEmail: string;
     SiteID: number;
   };
+  /** Ours, present with --enable-md5-support: keys learned, TCP-AO, the kernel's counters. */
+  TCPMD5?: {
+    KeysInstalled: number;
+    TCPAO: string;
+    KernelCounters: Record<string, number> | null;
+  };
 }
 
 export interface SessionSummaryView {
@@ -97,6 +103,15 @@ export function renderAdminStatus(
       APIEmail: config.apiEmail,
       SiteID: config.siteId,
     },
+    ...(status.md5?.enabled
+      ? {
+          TCPMD5: {
+            KeysInstalled: status.md5.keysInstalled ?? 0,
+            TCPAO: status.md5.tcpAo ?? "not probed",
+            KernelCounters: status.md5.kernelCounters ? { ...status.md5.kernelCounters } : null,
+          },
+        }
+      : {}),
   };
 }
 

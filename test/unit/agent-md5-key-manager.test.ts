@@ -59,6 +59,7 @@ function setup(
     script?: (t: FiveTuple) => ControlResponse | Promise<ControlResponse>;
     listeners?: KeyedListener[];
     maxKeys?: number;
+    maxInFlight?: number;
     tcpAo?: boolean;
     failOn?: (fd: number) => Error | undefined;
     denied?: Set<string>;
@@ -95,6 +96,7 @@ function setup(
     clock,
     logger: logs.logger,
     maxKeys: opts.maxKeys,
+    maxInFlight: opts.maxInFlight,
   });
   return { clock, logs, ops, asked, answers, kernel, manager };
 }
@@ -160,6 +162,30 @@ describe("Md5KeyManager: learning a key from a signed SYN", () => {
     s.manager.onSignedSyn(syn("10.255.1.1"));
     await s.manager.settled();
     expect(s.asked).toHaveLength(2);
+  });
+
+  test("questions in flight are bounded: a flood of new devices is shed, logged once", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const s = setup({
+      maxInFlight: 3,
+      script: async (t) => {
+        await gate;
+        return answer(t);
+      },
+    });
+    for (let i = 1; i <= 10; i++) s.manager.onSignedSyn(syn(`10.0.0.${i}`));
+    expect(s.asked).toHaveLength(3);
+    expect(s.manager.status().shed).toBe(7);
+    expect(s.logs.find(/too many signed SYNs/)).toHaveLength(1);
+    release();
+    await s.manager.settled();
+    // room again: the next SYN (a retransmit) of a shed device is asked about
+    s.manager.onSignedSyn(syn("10.0.0.9"));
+    await s.manager.settled();
+    expect(s.asked.map((t) => t.deviceIp)).toContain("10.0.0.9");
   });
 
   test("unsigned SYNs and deny-listed devices ask nothing", async () => {
@@ -356,6 +382,28 @@ describe("Md5KeyManager: TTL, replacement, bound", () => {
     s.manager.learn(answer(t, { tcpMd5: bytes("other") }));
     expect(s.kernel.size).toBe(0);
     expect(s.manager.hasKey("10.255.1.1")).toBe(false);
+  });
+
+  test("a listener that refuses the new key does not keep the old one", () => {
+    let failFd: number | undefined;
+    const s = setup({
+      listeners: [V4A, V4B],
+      failOn: (fd) => (fd === failFd ? new Error("ENOMEM") : undefined),
+    });
+    const t: FiveTuple = {
+      proto: "BGP",
+      deviceIp: "10.255.1.1",
+      devicePort: 1,
+      proxyIp: "10.255.1.2",
+      proxyPort: 179,
+    };
+    s.manager.learn(answer(t));
+    failFd = V4B.fd;
+    s.manager.learn(answer(t, { tcpMd5: bytes("next") }));
+    expect([...s.kernel.entries()]).toEqual([["10|10.255.1.1", "next"]]);
+    expect(s.manager.hasKey("10.255.1.1")).toBe(true);
+    s.manager.learn(answer(t, { tcpMd5: new Uint8Array(0) }));
+    expect(s.kernel.size).toBe(0);
   });
 
   test("no key ever appears in a log line", async () => {

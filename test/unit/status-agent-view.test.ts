@@ -45,6 +45,7 @@ describe("/admin/status", () => {
       "Heartbeats",
       "ActiveSessions",
       "Config",
+      "TCPMD5", // ours, after the reference's fields, only with MD5 support on
     ]);
     expect(Object.keys(view.ControlStream)).toEqual([
       "Connected",

@@ -9,10 +9,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type BuildInfo, readBuildInfo } from "../../../scripts/packaging/build-info.ts";
-import { binaryName, type Target, TARGETS } from "../../../scripts/packaging/targets.ts";
+import { binaryName, TARGETS, type Target } from "../../../scripts/packaging/targets.ts";
 
 export const ROOT = resolve(import.meta.dir, "..", "..", "..");
-export const DIST = process.env.BGPROXY_DIST ? resolve(process.env.BGPROXY_DIST) : join(ROOT, "dist");
+export const DIST = process.env.BGPROXY_DIST
+  ? resolve(process.env.BGPROXY_DIST)
+  : join(ROOT, "dist");
 export const PACKAGES = join(DIST, "packages");
 export const IMAGE = join(ROOT, "image");
 

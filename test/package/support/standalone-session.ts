@@ -7,9 +7,9 @@
  *
  * The agent's own /hc status server is not there yet: the gateway's /hc stands in.
  */
-import { type Socket, connect } from "node:net";
-import { BgpFramer, type BgpFrame } from "../../../src/bgp/framer.ts";
+import { connect, type Socket } from "node:net";
 import { MessageType } from "../../../src/bgp/constants.ts";
+import { type BgpFrame, BgpFramer } from "../../../src/bgp/framer.ts";
 import { encodeKeepalive } from "../../../src/bgp/keepalive.ts";
 import { type BgpOpen, decodeOpen, encodeOpen } from "../../../src/bgp/open.ts";
 import { type ManagedProcess, spawnManaged } from "../../support/process.ts";
@@ -45,11 +45,19 @@ export async function startStandalone(
     ],
     {
       label,
-      env: { HTTPS_PROXY: undefined, HTTP_PROXY: undefined, https_proxy: undefined, http_proxy: undefined },
+      env: {
+        HTTPS_PROXY: undefined,
+        HTTP_PROXY: undefined,
+        https_proxy: undefined,
+        http_proxy: undefined,
+      },
     },
   );
   try {
-    const gateway = await proc.waitForLine(/"msg":"gateway started".*"http":"127\.0\.0\.1:(\d+)"/, startTimeoutMs);
+    const gateway = await proc.waitForLine(
+      /"msg":"gateway started".*"http":"127\.0\.0\.1:(\d+)"/,
+      startTimeoutMs,
+    );
     const ready = await proc.waitForLine(
       /"msg":"standalone stack ready".*"router_peer_address":"127\.0\.0\.1:(\d+)"/,
       startTimeoutMs,
@@ -135,7 +143,10 @@ interface DeviceView {
 }
 
 /** Relay one session through a running standalone and check the gateway saw it established. */
-export async function relayOneSession(s: RunningStandalone, timeoutMs: number): Promise<{
+export async function relayOneSession(
+  s: RunningStandalone,
+  timeoutMs: number,
+): Promise<{
   peerOpen: BgpOpen;
   device: DeviceView;
 }> {

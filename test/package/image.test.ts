@@ -1,0 +1,222 @@
+/**
+ * The sources in image/ that every package shares: the systemd units (the settings the
+ * issue asks for), the env sample (the reference product's variables, accepted by the real
+ * agent), the gateway sample (accepted by the real gateway), and the Dockerfile (checked
+ * for what it copies and runs: no Docker engine runs here, and hadolint is not packaged by
+ * Debian).
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DEB_ARCH, findTarget, TARGETS } from "../../scripts/packaging/targets.ts";
+import { spawnManaged } from "../support/process.ts";
+import { binaryPath, IMAGE, imageText, ROOT } from "./support/artifacts.ts";
+
+/** systemd unit → section → key → values (repeated keys kept in order). */
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>();
+  let current: Map<string, string[]> | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const section = line.match(/^\[(.+)\]$/);
+    if (section?.[1]) {
+      current = new Map();
+      sections.set(section[1], current);
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (!current || eq < 0) throw new Error(`not a unit line: ${raw}`);
+    const key = line.slice(0, eq);
+    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1)]);
+  }
+  return sections;
+}
+
+describe("systemd units", () => {
+  test("bgproxy.service: dedicated user, exactly three capabilities, hardening, restart, env file", () => {
+    const service = parseUnit(imageText("systemd/bgproxy.service")).get("Service");
+    const one = (k: string) => service?.get(k)?.at(-1);
+    expect(one("User")).toBe("bgproxy");
+    expect(one("Group")).toBe("bgproxy");
+    expect(one("ExecStart")).toBe("/usr/bin/bgproxy agent $BGPROXY_OPTS");
+    expect(one("EnvironmentFile")).toBe("/etc/default/bgproxy.env");
+    expect(one("Restart")).toBe("on-failure");
+    expect(one("RestartPreventExitStatus")).toBe("2");
+    const caps = "CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_NET_ADMIN";
+    expect(one("AmbientCapabilities")).toBe(caps);
+    expect(one("CapabilityBoundingSet")).toBe(caps);
+    for (const [k, v] of Object.entries({
+      NoNewPrivileges: "yes",
+      ProtectSystem: "strict",
+      ProtectHome: "yes",
+      PrivateTmp: "yes",
+      PrivateDevices: "yes",
+      ProtectKernelTunables: "yes",
+      ProtectKernelModules: "yes",
+      ProtectControlGroups: "yes",
+      RestrictSUIDSGID: "yes",
+    })) {
+      expect({ [k]: one(k) }).toEqual({ [k]: v });
+    }
+    // The JIT needs W+X memory.
+    expect(one("MemoryDenyWriteExecute")).toBeUndefined();
+    expect(one("RestrictAddressFamilies")?.split(" ")).toContain("AF_PACKET");
+  });
+
+  test("bgproxy-gateway.service: same user, config file condition, only NET_BIND_SERVICE", () => {
+    const unit = parseUnit(imageText("systemd/bgproxy-gateway.service"));
+    const one = (k: string) => unit.get("Service")?.get(k)?.at(-1);
+    expect(unit.get("Unit")?.get("ConditionPathExists")).toEqual(["/etc/bgproxy/gateway.toml"]);
+    expect(one("User")).toBe("bgproxy");
+    expect(one("ExecStart")).toBe(
+      "/usr/bin/bgproxy gateway --config /etc/bgproxy/gateway.toml $BGPROXY_GATEWAY_OPTS",
+    );
+    expect(one("AmbientCapabilities")).toBe("CAP_NET_BIND_SERVICE");
+    expect(one("CapabilityBoundingSet")).toBe("CAP_NET_BIND_SERVICE");
+    expect(one("Restart")).toBe("on-failure");
+  });
+});
+
+/** KEY=VALUE lines of an env file; `uncomment` also takes the commented examples. */
+function envLines(text: string, uncomment: boolean): [string, string][] {
+  return text
+    .split("\n")
+    .map((l) => (uncomment ? l.replace(/^#(?=[A-Z_]+=)/, "") : l))
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]);
+}
+
+describe("/etc/default/bgproxy.env.sample", () => {
+  const sample = imageText("default/bgproxy.env.sample");
+
+  test("accepts every variable of the reference product's env file", () => {
+    const names = new Set(envLines(sample, true).map(([k]) => k));
+    for (const v of [
+      "KENTIK_API_EMAIL",
+      "KENTIK_API_TOKEN",
+      "KENTIK_REGION",
+      "KENTIK_ENABLE_MD5",
+      "KENTIK_SITE",
+      "HTTP_PROXY",
+      "HTTPS_PROXY",
+      "BGPROXY_OPTS",
+    ]) {
+      expect(names.has(v)).toBe(true);
+    }
+    // Only the two required values are set; everything else is a commented example.
+    expect(envLines(sample, false).map(([k]) => k)).toEqual([
+      "KENTIK_API_EMAIL",
+      "KENTIK_API_TOKEN",
+    ]);
+  });
+
+  test.skipIf(process.arch !== "x64")("filled in, its variables start the real agent", async () => {
+    const env: Record<string, string | undefined> = {
+      HTTP_PROXY: undefined,
+      http_proxy: undefined,
+      https_proxy: undefined,
+    };
+    for (const [k, v] of envLines(sample, true)) env[k] = v;
+    env.KENTIK_API_EMAIL = "ops@example.net";
+    env.KENTIK_API_TOKEN = "s3cret-token";
+    env.KENTIK_REGION = "fra1";
+    env.KENTIK_SITE = "7";
+    env.KENTIK_ENABLE_MD5 = "false";
+    // Loopback only: a closed local port as the gateway, reached through a closed local proxy.
+    env.HTTPS_PROXY = "http://127.0.0.1:9";
+    const opts = "--target 127.0.0.1:9 --listen 127.0.0.1:0 --metrics-port 0 --disable-log-export";
+    // systemd splits an unquoted $BGPROXY_OPTS on whitespace.
+    const agent = spawnManaged([binaryPath(findTarget("linux-x64")), "agent", ...opts.split(" ")], {
+      label: "agent-from-env-sample",
+      env,
+    });
+    try {
+      const line = await agent.waitForLine(/"msg":"agent started"/, 20_000);
+      expect(JSON.parse(line.input ?? "{}").target).toBe("127.0.0.1:9");
+      expect(agent.output()).not.toContain("s3cret-token");
+    } finally {
+      await agent.stop();
+    }
+  });
+});
+
+describe("/etc/bgproxy/gateway.toml.sample", () => {
+  test.skipIf(process.arch !== "x64")("the real gateway starts with it", async () => {
+    const gateway = spawnManaged(
+      [
+        binaryPath(findTarget("linux-x64")),
+        "gateway",
+        "--config",
+        join(IMAGE, "etc", "gateway.toml.sample"),
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
+        "--insecure",
+      ],
+      { label: "gateway-from-sample" },
+    );
+    try {
+      const line = await gateway.waitForLine(/"msg":"gateway started"/, 20_000);
+      expect(JSON.parse(line.input ?? "{}").devices).toBe(2);
+    } finally {
+      expect(await gateway.stop()).toBe(0);
+    }
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = imageText("docker/Dockerfile");
+  const instructions = dockerfile
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))
+    .map((l) => l.trim());
+
+  test("two stages on debian:12-slim; exec-form entrypoint; agent by default", () => {
+    const from = instructions.filter((l) => l.startsWith("FROM "));
+    expect(from).toEqual([
+      "FROM --platform=$BUILDPLATFORM debian:12-slim AS pick",
+      "FROM debian:12-slim",
+    ]);
+    const entrypoint = instructions.find((l) => l.startsWith("ENTRYPOINT "));
+    expect(JSON.parse(entrypoint?.slice("ENTRYPOINT ".length) ?? "")).toEqual(["/usr/bin/bgproxy"]);
+    const cmd = instructions.find((l) => l.startsWith("CMD "));
+    expect(JSON.parse(cmd?.slice("CMD ".length) ?? "")).toEqual(["agent"]);
+    // No secrets baked in: the token comes with `docker run -e`.
+    expect(instructions.some((l) => /^(ENV|ARG) .*KENTIK_API_TOKEN/.test(l))).toBe(false);
+    expect(dockerfile).toContain("--network host");
+  });
+
+  test("what it copies exists after npm run build and passes its .dockerignore", () => {
+    const copies = instructions.filter((l) => l.startsWith("COPY ") && !l.includes("--from="));
+    const sources = copies.flatMap((l) => l.split(/\s+/).slice(1, -1));
+    expect(sources).toEqual(["dist/bgproxy-linux-x64", "dist/bgproxy-linux-arm64"]);
+    const ignore = imageText("docker/Dockerfile.dockerignore")
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"));
+    expect(ignore[0]).toBe("*");
+    for (const s of sources) {
+      expect(ignore).toContain(`!${s}`);
+      expect(existsSync(join(ROOT, s))).toBe(true);
+    }
+    // The binaries it picks by TARGETARCH are the glibc builds, named as Docker names arches.
+    for (const t of TARGETS.filter((t) => t.libc === "glibc")) {
+      expect(dockerfile).toContain(`${DEB_ARCH[t.arch]}) bin=bgproxy-${t.name} ;;`);
+      expect(existsSync(binaryPath(t))).toBe(true);
+    }
+  });
+
+  const noHadolint = Bun.which("hadolint") === null;
+  test.skipIf(noHadolint)(
+    `hadolint${noHadolint ? " [skipped: hadolint is not packaged by Debian]" : ""}`,
+    () => {
+      const r = Bun.spawnSync(["hadolint", join(IMAGE, "docker", "Dockerfile")], {
+        stdout: "pipe",
+      });
+      expect(r.stdout.toString()).toBe("");
+      expect(r.exitCode).toBe(0);
+    },
+  );
+});
