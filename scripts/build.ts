@@ -5,9 +5,10 @@
  *
  * For each target (default: all four of scripts/packaging/targets.ts) runs
  * `bun build src/main.ts --compile` into DIR (default dist/) as bgproxy-<target>, with the
- * version stamped in (BGPROXY_VERSION, read by src/version.ts; default `git describe --tags
- * --always --dirty`), then writes bgproxy-<target>.xz beside it (unless --no-xz), SHA256SUMS
- * and build-info.json (read by scripts/package.ts), and prints sizes and times.
+ * version stamped in (BGPROXY_VERSION, read by src/version.ts): `git describe --tags
+ * --always --dirty`, or --version 1.2.3 for a build outside a git checkout. Then writes
+ * bgproxy-<target>.xz beside it (unless --no-xz), SHA256SUMS and build-info.json (read by
+ * scripts/package.ts), and prints sizes and times.
  *
  * Release flags: --minify (about 0.5 MB less), no source map, and no .env/bunfig.toml
  * autoloading (a daemon must not pick up a stray .env from its working directory). Not
@@ -25,6 +26,7 @@ import {
   writeBuildInfo,
 } from "./packaging/build-info.ts";
 import {
+  parseTag,
   type ReleaseVersions,
   readGitFacts,
   releaseVersions,
@@ -72,18 +74,25 @@ function parseArgs(argv: readonly string[]): Options {
 
 function versions(override: string | undefined): ReleaseVersions {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-  if (override !== undefined) {
-    if (!/^[0-9A-Za-z][0-9A-Za-z.+~_-]*$/.test(override)) usage(`bad --version ${override}`);
-    return {
-      binary: override,
-      deb: override,
-      rpm: override.replaceAll("-", "_"),
-      apk: `${override}-r0`,
-      commit: "unknown",
-      sourceDateEpoch: Math.floor(Date.now() / 1000),
-    };
+  if (override === undefined) return releaseVersions(readGitFacts(ROOT), pkg.version);
+  // Outside a git checkout: a release version given by hand, as if it were a tag.
+  try {
+    parseTag(override);
+  } catch (err) {
+    usage(`--version: ${(err as Error).message}`);
   }
-  return releaseVersions(readGitFacts(ROOT), pkg.version);
+  return releaseVersions(
+    {
+      describe: override,
+      tag: override,
+      distance: 0,
+      shortHash: "unknown",
+      fullHash: "unknown",
+      dirty: false,
+      commitTime: Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)),
+    },
+    pkg.version,
+  );
 }
 
 function mib(bytes: number): string {

@@ -127,24 +127,30 @@ async function main(): Promise<void> {
   );
 
   const made: string[] = [];
-  for (const arch of ARCHES) {
-    if (options.formats.includes("deb") || options.formats.includes("rpm")) {
+  // dpkg-deb and rpmbuild spend their time in single-threaded xz: run them two at a time
+  // (one per core), the slower RPMs first.
+  const external: { what: string; run: () => Promise<string> }[] = [];
+  for (const format of ["rpm", "deb"] as const) {
+    if (!options.formats.includes(format)) continue;
+    for (const arch of ARCHES) {
       await binary(info, options.dist, targetFor(arch, "glibc"));
+      const build = format === "rpm" ? buildRpm : buildDeb;
+      external.push({
+        what: `${format} ${arch}`,
+        run: () => build(info, arch, options.dist, work, out),
+      });
     }
-    if (options.formats.includes("deb")) {
-      made.push(
-        ...(await timed(`deb ${arch}`, async () => [
-          await buildDeb(info, arch, options.dist, work, out),
-        ])),
-      );
+  }
+  let next = 0;
+  const worker = async () => {
+    for (let job = external[next++]; job; job = external[next++]) {
+      const task = job;
+      made.push(...(await timed(task.what, async () => [await task.run()])));
     }
-    if (options.formats.includes("rpm")) {
-      made.push(
-        ...(await timed(`rpm ${arch}`, async () => [
-          await buildRpm(info, arch, options.dist, work, out),
-        ])),
-      );
-    }
+  };
+  await Promise.all([worker(), worker()]);
+
+  for (const arch of ARCHES) {
     const musl = options.formats.some((f) => f === "ipk" || f === "apk")
       ? await binary(info, options.dist, targetFor(arch, "musl"))
       : undefined;

@@ -33,18 +33,16 @@ async function run(
   const root = createLogger({ level: log.level, human: log.human });
   const logger = root.child({ component: "main" });
   routeGrpcLogs(root.child({ component: "grpc" }));
-  let running: { close(): Promise<void> };
-  try {
-    running = await start(root);
-  } catch (err) {
-    if (err instanceof ConfigError) die(err.message, 2);
-    // A missing kernel feature or capability (e.g. for TCP-MD5): one line naming it.
-    if (err instanceof BgpProxyError && err.kind === "unsupported") die(err.message, 1);
-    logger.error(`${role} failed to start`, { error: errorMessage(err) });
-    process.exit(1);
-  }
+  // Signals are handled from the start: one that arrives while the role is starting stops
+  // it as soon as it is up, instead of killing the process half-way.
+  let running: { close(): Promise<void> } | undefined;
+  let pendingSignal: string | undefined;
   let stoppingAt: number | undefined;
   const stop = (signal: string) => {
+    if (!running) {
+      pendingSignal ??= signal;
+      return;
+    }
     // One Ctrl-C often arrives twice (from the terminal and from npm): only a later one forces.
     if (stoppingAt !== undefined && Date.now() - stoppingAt < 1_000) return;
     if (stoppingAt !== undefined) {
@@ -63,6 +61,16 @@ async function run(
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  try {
+    running = await start(root);
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message, 2);
+    // A missing kernel feature or capability (e.g. for TCP-MD5): one line naming it.
+    if (err instanceof BgpProxyError && err.kind === "unsupported") die(err.message, 1);
+    logger.error(`${role} failed to start`, { error: errorMessage(err) });
+    process.exit(1);
+  }
+  if (pendingSignal) stop(pendingSignal);
 }
 
 const invocation = readInvocation();

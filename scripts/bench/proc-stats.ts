@@ -12,6 +12,8 @@ const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().t
 export interface ProcReading {
   /** utime + stime, seconds. */
   cpu: number;
+  /** stime alone (in the kernel: syscalls, page faults), seconds. */
+  sys: number;
   /** cutime + cstime: reaped children, seconds. */
   childCpu: number;
   rss: number;
@@ -31,6 +33,7 @@ export function readProc(pid: number): ProcReading | undefined {
     // stat fields 14-17 (utime stime cutime cstime) are f[11..14] after pid and comm.
     return {
       cpu: tick(11) + tick(12),
+      sys: tick(12),
       childCpu: tick(13) + tick(14),
       rss: kb("VmRSS"),
       hwm: kb("VmHWM"),

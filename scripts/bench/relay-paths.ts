@@ -18,6 +18,9 @@ export interface RelayCpu {
   agent: number;
   gateway: number;
   socat: number;
+  /** The kernel's part of agent and gateway CPU (syscalls, page faults). */
+  agentSys: number;
+  gatewaySys: number;
 }
 
 export interface RelayPaths {
@@ -72,11 +75,17 @@ export async function startRelayPaths(
     stack,
     agentPid,
     gatewayPid,
-    cpu: () => ({
-      agent: readProc(agentPid)?.cpu ?? Number.NaN,
-      gateway: readProc(gatewayPid)?.cpu ?? Number.NaN,
-      socat: socat.cpu(),
-    }),
+    cpu: () => {
+      const a = readProc(agentPid);
+      const g = readProc(gatewayPid);
+      return {
+        agent: a?.cpu ?? Number.NaN,
+        gateway: g?.cpu ?? Number.NaN,
+        socat: socat.cpu(),
+        agentSys: a?.sys ?? Number.NaN,
+        gatewaySys: g?.sys ?? Number.NaN,
+      };
+    },
     async stop() {
       await stack.stop();
       await socat.stop();
@@ -93,5 +102,11 @@ export async function startRelayPaths(
 }
 
 export function cpuDelta(a: RelayCpu, b: RelayCpu): RelayCpu {
-  return { agent: b.agent - a.agent, gateway: b.gateway - a.gateway, socat: b.socat - a.socat };
+  return {
+    agent: b.agent - a.agent,
+    gateway: b.gateway - a.gateway,
+    socat: b.socat - a.socat,
+    agentSys: b.agentSys - a.agentSys,
+    gatewaySys: b.gatewaySys - a.gatewaySys,
+  };
 }

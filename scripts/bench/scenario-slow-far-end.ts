@@ -28,6 +28,12 @@ interface Run {
   agentBufferedPeak: number;
   socatPss0: number;
   socatPssPeak: number;
+  /** Seconds from the collector's first UPDATE until the router had written its last byte. */
+  routerDone: number;
+  /** Bytes somewhere between router and collector at that moment (sent − read at the rate). */
+  heldInPath: number;
+  agentRssAtRouterDone: number;
+  gatewayRssAtRouterDone: number;
 }
 
 export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> {
@@ -89,12 +95,17 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
       ).start();
       const timeoutMs = 120_000 + (tableBytes / cfg.rateBytesPerSec) * 3000;
       let sent: Record<string, unknown> | undefined;
+      let atRouterDone = { agent: Number.NaN, gateway: Number.NaN };
       try {
         sent = await pump.request(
           "run",
           { ...topo.entrance[path], bytes: tableBytes, timeoutMs },
           timeoutMs,
         );
+        atRouterDone = {
+          agent: readProc(relays.agentPid)?.rss ?? Number.NaN,
+          gateway: readProc(relays.gatewayPid)?.rss ?? Number.NaN,
+        };
       } catch (err) {
         note(result, path, `pump failed: ${(err as Error).message.split("\n")[0]}`);
       }
@@ -128,10 +139,15 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
         agentBufferedPeak: peaks.agentBuffered?.peak ?? Number.NaN,
         socatPss0,
         socatPssPeak: peaks.socatPss?.peak ?? Number.NaN,
+        routerDone: (Number(sent.writtenAt) - Number(closed.firstUpdateAt)) / 1000,
+        heldInPath: 0,
+        agentRssAtRouterDone: atRouterDone.agent,
+        gatewayRssAtRouterDone: atRouterDone.gateway,
       };
+      run.heldInPath = Math.max(0, run.bytes - run.routerDone * cfg.rateBytesPerSec);
       runs.push(run);
       ctx.log(
-        `  slow ${path}: ${fmt(run.seconds, 1)} s; agent RSS +${mib(run.agentPeak - run.agentRss0)}, gateway +${mib(run.gatewayPeak - run.gatewayRss0)}, agent buffered peak ${mib(run.agentBufferedPeak, 2)}`,
+        `  slow ${path}: ${fmt(run.seconds, 1)} s, router done after ${fmt(run.routerDone, 1)} s (${mib(run.heldInPath)} in the path); agent RSS +${mib(run.agentPeak - run.agentRss0)}, gateway +${mib(run.gatewayPeak - run.gatewayRss0)}, agent buffered peak ${mib(run.agentBufferedPeak, 2)}`,
       );
     }
   } finally {
@@ -145,6 +161,8 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
     head: [
       "path",
       "seconds",
+      "router done after",
+      "held in the path then",
       "agent RSS before",
       "agent peak",
       "agent growth",
@@ -157,6 +175,8 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
     rows: runs.map((r) => [
       PATH_LABEL[r.path],
       fmt(r.seconds, 1),
+      `${fmt(r.routerDone, 1)} s`,
+      mib(r.heldInPath),
       mib(r.agentRss0),
       mib(r.agentPeak),
       mib(growth(r.agentPeak, r.agentRss0)),
@@ -168,6 +188,14 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
     ]),
   });
   const c = runs.find((r) => r.path === "bgproxy");
+  result.notes.push(
+    '"Router done after": seconds from the collector\'s first UPDATE until the router had handed its last byte to its socket; "held in the path then" = bytes − 1 MB/s × that time: what the kernel buffers and the relay held between router and collector. Where the router is done long before the collector, the path took the table in without pushing back.',
+  );
+  if (c) {
+    result.notes.push(
+      `bgproxy when the router was done: agent RSS ${mib(c.agentRssAtRouterDone)}, gateway RSS ${mib(c.gatewayRssAtRouterDone)}.`,
+    );
+  }
   const byPath = (p: PathName) => runs.find((r) => r.path === p);
   const agentGrowth = c ? growth(c.agentPeak, c.agentRss0) : Number.NaN;
   result.headlines.push({

@@ -120,8 +120,8 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
       "bytes",
       "seconds",
       "MB/s",
-      "agent CPU s/GiB",
-      "gateway CPU s/GiB",
+      "agent CPU s/GiB (in kernel)",
+      "gateway CPU s/GiB (in kernel)",
       "socat CPU s/GiB",
     ],
     rows: runs.map((r) => [
@@ -130,8 +130,12 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
       int(r.bytes),
       fmt(r.seconds, 2),
       fmt(r.mbps),
-      r.path === "bgproxy" ? fmt(perGiB(r, r.cpu.agent), 2) : "",
-      r.path === "bgproxy" ? fmt(perGiB(r, r.cpu.gateway), 2) : "",
+      r.path === "bgproxy"
+        ? `${fmt(perGiB(r, r.cpu.agent), 2)} (${fmt(perGiB(r, r.cpu.agentSys), 2)})`
+        : "",
+      r.path === "bgproxy"
+        ? `${fmt(perGiB(r, r.cpu.gateway), 2)} (${fmt(perGiB(r, r.cpu.gatewaySys), 2)})`
+        : "",
       r.path === "socat" ? fmt(perGiB(r, r.cpu.socat), 2) : "",
     ]),
   });

@@ -168,8 +168,9 @@ export async function buildDeb(
 
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, debFileName(info, arch));
+  // One xz thread: the same bytes on every machine (scripts/package.ts runs two at a time).
   await run(
-    ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--threads-max=2", "--build", stage, out],
+    ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--threads-max=1", "--build", stage, out],
     {
       SOURCE_DATE_EPOCH: String(epoch),
     },

@@ -70,6 +70,8 @@ export async function buildRpm(
     "--define",
     "use_source_date_epoch_as_buildtime 1",
     "--define",
+    "_buildhost reproducible",
+    "--define",
     "clamp_mtime_to_source_date_epoch 1",
     join(IMAGE, "rpm", "bgproxy.spec"),
   ];

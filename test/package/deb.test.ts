@@ -21,7 +21,13 @@ import {
   parseControl,
   sha256,
 } from "./support/artifacts.ts";
-import { getJson, relayOneSession, startStandalone } from "./support/standalone-session.ts";
+import {
+  agentHealth,
+  getJson,
+  openSession,
+  relayOneSession,
+  startStandalone,
+} from "./support/standalone-session.ts";
 
 const ARCHES: readonly Arch[] = ["x64", "arm64"];
 
@@ -150,38 +156,33 @@ describe(`.deb control data and contents${missing("dpkg-deb")}`, () => {
 
 describe(`lintian${missing("lintian")}`, () => {
   test.skipIf(missing("lintian") !== "")(
-    "both .debs: no error or warning, every override used",
+    "both .debs: no error, warning or info tag left, every override used",
     async () => {
-      // In parallel: lintian takes ~20 s per package.
+      // In parallel: lintian takes ~20 s per package. With --show-overrides lintian exits 2
+      // for overridden errors, so the tags are judged here, line by line.
       const results = await Promise.all(
         ARCHES.map((arch) =>
-          run(
-            [
-              "lintian",
-              "--info",
-              "--pedantic",
-              "--show-overrides",
-              "--fail-on",
-              "error,warning",
-              deb(arch),
-            ],
-            {
-              timeoutMs: 240_000,
-              check: false,
-            },
-          ),
+          run(["lintian", "--display-info", "--pedantic", "--show-overrides", deb(arch)], {
+            timeoutMs: 240_000,
+            check: false,
+          }),
         ),
       );
       for (const r of results) {
-        const lines = r.stdout.split("\n").filter((l) => /^[EWIPXO]: /.test(l));
-        console.log(lines.join("\n"));
-        expect(r.code).toBe(0);
-        expect(lines.filter((l) => /^[EW]: /.test(l))).toEqual([]);
-        expect(lines.filter((l) => /unused-override|mismatched-override/.test(l))).toEqual([]);
-        // The overridden tags did come up (the overrides are needed, not stale).
-        expect(lines.some((l) => l.startsWith("O: bgproxy: unstripped-binary-or-object"))).toBe(
-          true,
-        );
+        const tags = r.stdout.split("\n").filter((l) => /^[EWIPXO]: /.test(l));
+        const shown = tags.filter((l) => !l.startsWith("O: "));
+        // unused-override and mismatched-override would be among these.
+        expect(shown).toEqual([]);
+        const overridden = new Set(tags.map((l) => l.split(" ")[2]));
+        expect([...overridden].sort()).toEqual([
+          "embedded-library",
+          "hardening-no-bindnow",
+          "hardening-no-pie",
+          "hardening-no-relro",
+          "package-supports-alternative-init-but-no-init.d-script",
+          "spelling-error-in-binary",
+          "unstripped-binary-or-object",
+        ]);
       }
     },
   );
@@ -264,13 +265,15 @@ describe(`amd64 .deb installed on this machine${installSkip}`, () => {
   );
 
   test.skipIf(skip)(
-    "the installed binary starts in standalone mode, answers /hc, relays a session",
+    "the installed binary starts in standalone mode, answers /hc (gateway and agent), relays a session",
     async () => {
       const s = await startStandalone(["/usr/bin/bgproxy"], "installed-bgproxy");
       try {
+        // The gateway's /hc (the proof asked for), and the agent's own status server.
         expect(
           (await getJson<{ status: string }>(`http://127.0.0.1:${s.httpPort}/hc`)).status,
         ).toBe("ok");
+        expect((await agentHealth(s, 30_000)).status).toBe("ok");
         const { peerOpen } = await relayOneSession(s, 20_000);
         expect(peerOpen.asn).toBe(64512);
       } finally {
@@ -334,6 +337,10 @@ describe(`amd64 .deb installed on this machine${installSkip}`, () => {
         expect(status).toMatch(/^CapEff:\s+0000000000003400$/m);
         expect(status).toMatch(/^Uid:\s+(\d+)\s/m);
         expect(status).not.toMatch(/^Uid:\s+0\s/m);
+        // A router session through port 179.
+        const session = await openSession(179, 20_000, "127.42.0.1");
+        session.socket.destroy();
+        expect(session.peerOpen.asn).toBe(64512);
       } finally {
         expect(await proc.stop()).toBe(0);
       }

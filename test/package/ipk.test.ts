@@ -172,6 +172,15 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
       expect(r.triggers).toEqual(["bgproxy"]);
     });
 
+    test(`${shell.name}: enabled without email or token: no instance, a message`, async () => {
+      const uci = parseUci(imageText("openwrt/bgproxy.config"));
+      uci.get("main")?.options.set("enabled", "1");
+      uci.get("main")?.options.set("email", "ops@example.net");
+      const r = await runProcdInit(shell.argv, init, uci, work);
+      expect(r.opened).toBe(false);
+      expect(r.stderr).toContain("bgproxy: set email and token in /etc/config/bgproxy");
+    });
+
     test(`${shell.name}: enabled defaults → agent flags, token in the environment, respawn, logd`, async () => {
       const uci = parseUci(imageText("openwrt/bgproxy.config"));
       const main = uci.get("main");
@@ -214,12 +223,16 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
     test(`${shell.name}: with ujail → user bgproxy, the capability file, no_new_privs`, async () => {
       const uci = parseUci(imageText("openwrt/bgproxy.config"));
       uci.get("main")?.options.set("enabled", "1");
+      uci.get("main")?.options.set("email", "ops@example.net");
+      uci.get("main")?.options.set("token", "s3cret-token");
       const r = await runProcdInit(shell.argv, init, uci, work, {
         UJAIL: "/bin/true",
         CAPABILITIES: join(IMAGE, "openwrt", "bgproxy.capabilities.json"),
       });
       const param = (key: string) => r.calls.find((c) => c.verb === "set" && c.key === key)?.values;
-      expect(r.calls.some((c) => c.verb === "jail" && c.values[0] === "bgproxy")).toBe(true);
+      expect(
+        r.calls.some((c) => c.verb === "add" && c.key === "jail" && c.values[0] === "bgproxy"),
+      ).toBe(true);
       expect(param("user")).toEqual(["bgproxy"]);
       expect(param("group")).toEqual(["bgproxy"]);
       expect(param("no_new_privs")).toEqual(["1"]);

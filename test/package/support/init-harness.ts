@@ -69,7 +69,7 @@ procd_open_instance() { echo "open_instance $*"; }
 procd_close_instance() { echo "close_instance"; }
 procd_set_param() { _k=$1; shift; printf 'set %s' "$_k"; printf ' <%s>' "$@"; echo; }
 procd_append_param() { _k=$1; shift; printf 'append %s' "$_k"; printf ' <%s>' "$@"; echo; }
-procd_add_jail() { printf 'jail'; printf ' <%s>' "$@"; echo; }
+procd_add_jail() { printf 'add jail'; printf ' <%s>' "$@"; echo; }
 procd_add_reload_trigger() { echo "reload_trigger $*"; }
 `;
 
@@ -82,13 +82,15 @@ export interface ProcdCall {
 export interface ProcdInstance {
   readonly command: readonly string[];
   readonly env: ReadonlyMap<string, string>;
-  /** Every set/append/jail call, in order. */
+  /** Every procd_set_param (set), procd_append_param (append), procd_add_jail (add jail). */
   readonly calls: readonly ProcdCall[];
   readonly opened: boolean;
   readonly triggers: readonly string[];
+  /** What the script printed on stderr. */
+  readonly stderr: string;
 }
 
-function parseCalls(output: string): ProcdInstance {
+function parseCalls(output: string, stderr: string): ProcdInstance {
   const command: string[] = [];
   const env = new Map<string, string>();
   const calls: ProcdCall[] = [];
@@ -97,16 +99,12 @@ function parseCalls(output: string): ProcdInstance {
   for (const line of output.split("\n")) {
     if (line.startsWith("open_instance")) opened = true;
     if (line.startsWith("reload_trigger ")) triggers.push(line.slice("reload_trigger ".length));
-    const m = line.match(/^(set|append|jail) ?(\S*)((?: <[^>]*>)*)$/);
-    if (!m?.[1]) continue;
+    const m = line.match(/^(set|append|add) (\S+)((?: <[^>]*>)*)$/);
+    if (!m?.[1] || !m[2]) continue;
     const values = [...(m[3] ?? "").matchAll(/<([^>]*)>/g)].map((v) => v[1] ?? "");
     const verb = m[1];
-    const key = verb === "jail" ? "" : (m[2] ?? "");
-    calls.push({
-      verb,
-      key,
-      values: verb === "jail" ? [m[2] ?? "", ...values].filter(Boolean) : values,
-    });
+    const key = m[2];
+    calls.push({ verb, key, values });
     if (key === "command") {
       if (verb === "set") command.length = 0;
       command.push(...values);
@@ -115,7 +113,7 @@ function parseCalls(output: string): ProcdInstance {
       for (const v of values) env.set(v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1));
     }
   }
-  return { command, env, calls, opened, triggers };
+  return { command, env, calls, opened, triggers, stderr };
 }
 
 /**
@@ -143,5 +141,5 @@ export async function runProcdInit(
     `${STUBS}\n. '${initScript}'\n${assignments}\nstart_service\nservice_triggers\n`,
   );
   const r = await run([...shell, harness], { env });
-  return parseCalls(r.stdout);
+  return parseCalls(r.stdout, r.stderr);
 }

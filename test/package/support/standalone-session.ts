@@ -5,7 +5,8 @@
  * collector's OPEN (AS 64512) and KEEPALIVE back through agent → gRPC → gateway; the
  * gateway's /api/devices must then show the router's session established.
  *
- * The agent's own /hc status server is not there yet: the gateway's /hc stands in.
+ * The gateway's /hc is the proof asked for; `agentHealth` reads the agent's own /hc (its
+ * status server, on --metrics-port) as well.
  */
 import { connect, type Socket } from "node:net";
 import { MessageType } from "../../../src/bgp/constants.ts";
@@ -86,15 +87,16 @@ export interface SessionResult {
 }
 
 /**
- * Be a router: OPEN (AS 65001, 4-octet AS, IPv4 unicast) to 127.0.0.1:`port`, read until the
+ * Be a router: OPEN (AS 65001, 4-octet AS, IPv4 unicast) to `host`:`port`, read until the
  * peer's OPEN and a KEEPALIVE arrived, answer with a KEEPALIVE. Leaves the socket open (the
  * caller checks the gateway's view, then closes it).
  */
 export async function openSession(
   port: number,
   timeoutMs: number,
+  host = "127.0.0.1",
 ): Promise<SessionResult & { socket: Socket }> {
-  const socket = connect({ host: "127.0.0.1", port });
+  const socket = connect({ host, port });
   const framer = new BgpFramer();
   const frames: BgpFrame[] = [];
   let failure: Error | undefined;
@@ -163,4 +165,25 @@ export async function relayOneSession(
   } finally {
     session.socket.destroy();
   }
+}
+
+/** The agent's status server address (logged at start), and its /hc once it says "ok". */
+export async function agentHealth(
+  s: RunningStandalone,
+  timeoutMs: number,
+): Promise<{ address: string; status: string }> {
+  const line = await s.process.waitForLine(
+    /"msg":"status and metrics endpoint listening".*"address":"([^"]+)"/,
+    timeoutMs,
+  );
+  const address = line[1] ?? "";
+  const body = await waitUntil(
+    async () => {
+      const res = await fetch(`http://${address}/hc`, { signal: AbortSignal.timeout(5000) });
+      const json = (await res.json()) as { status: string };
+      return res.status === 200 && json.status === "ok" ? json : undefined;
+    },
+    { timeoutMs, what: `the agent's /hc at ${address} to say ok` },
+  );
+  return { address, status: body.status };
 }
