@@ -1,8 +1,8 @@
 /**
  * Reads a `bun --cpu-prof` profile (Chrome .cpuprofile: a call tree, the node each sample hit
  * and the time between samples) and says where the time went: self time per function and per
- * area (our relay, grpc-js, Bun's node:http2, BGP decoding, native/idle ...). Pure apart from
- * reading the file.
+ * area (our relay, grpc-js, Bun's node:http2, BGP decoding ...; native code counts for its
+ * JavaScript caller's area). Pure apart from reading the file.
  */
 import { readFileSync } from "node:fs";
 
@@ -37,6 +37,9 @@ export interface ProfileSummary {
 }
 
 const AREAS: readonly [RegExp, string][] = [
+  // Dependencies first: their paths contain "/src/" too.
+  [/node_modules\/@grpc\/grpc-js\//, "grpc-js"],
+  [/node_modules\//, "other dependencies"],
   [/\/src\/relay\//, "bgproxy relay (src/relay)"],
   [
     /\/src\/gateway\/session-observer|\/src\/bgp\/|\/src\/collector\//,
@@ -46,18 +49,25 @@ const AREAS: readonly [RegExp, string][] = [
   [/\/src\/agent\//, "agent (src/agent)"],
   [/\/src\/gateway\//, "gateway (src/gateway)"],
   [/\/src\//, "bgproxy other (src/)"],
-  [/@grpc\/grpc-js/, "grpc-js"],
   [/^node:http2|internal:http2|http2/, "node:http2 (Bun)"],
   [/^node:|^internal:|^bun:|builtin/, "Bun runtime (node:* modules)"],
   [/\/scripts\/bench\//, "bench host"],
 ];
 
-function areaOf(node: ProfileNode): string {
-  const { url, functionName } = node.callFrame;
-  if (functionName === "(program)" || functionName === "(root)") return "native / VM";
-  for (const [re, name] of AREAS) if (re.test(url)) return name;
-  if (url === "") return "native / VM";
-  return "other JS";
+/**
+ * The area of a sample: that of its function, or for native code (a copy, a socket write) that
+ * of the nearest JavaScript caller, so that `Buffer.set` under the proto encoder counts as the
+ * proto codec's time.
+ */
+function areaOf(node: ProfileNode, parent: ReadonlyMap<number, ProfileNode>): string {
+  for (let n: ProfileNode | undefined = node; n; n = parent.get(n.id)) {
+    const { url, functionName } = n.callFrame;
+    if (functionName === "(program)" || functionName === "(root)") break;
+    if (url === "") continue;
+    for (const [re, name] of AREAS) if (re.test(url)) return name;
+    return "other JS";
+  }
+  return "native / VM";
 }
 
 function shortUrl(url: string): string {
@@ -68,6 +78,8 @@ function shortUrl(url: string): string {
 export function summarizeProfile(path: string, top = 12): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
   // Bun samples only while JavaScript runs: an idle process leaves long gaps between
   // samples instead of "(idle)" samples. So each sample counts as one sampling interval
   // (the median gap), and the gaps are the idle time.
@@ -83,7 +95,7 @@ export function summarizeProfile(path: string, top = 12): ProfileSummary {
     const node = byId.get(id);
     if (!node) continue;
     busy += us;
-    const a = areaOf(node);
+    const a = areaOf(node, parent);
     area.set(a, (area.get(a) ?? 0) + us);
     const where = node.callFrame.url
       ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`

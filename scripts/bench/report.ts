@@ -75,7 +75,7 @@ export function targetTable(results: readonly ScenarioResult[]): string {
 export function renderProfile(process: string, s: ProfileSummary): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   return [
-    `**${process}**: ${s.busyMs.toFixed(0)} ms busy of ${s.totalMs.toFixed(0)} ms sampled.`,
+    `**${process}**: JavaScript sampled running for ${s.busyMs.toFixed(0)} ms of the ${s.totalMs.toFixed(0)} ms profiled (native code counts for its JavaScript caller's area).`,
     "",
     renderTable({
       head: ["area", "self ms", "share of busy"],
