@@ -99,6 +99,29 @@ function writeFiveTuple(w: ProtoWriter, t: FiveTuple, len: FiveTupleLengths): vo
   writeVarintField(w, 5, t.proxyPort);
 }
 
+/** Fields 1..5 of ControlRequest and ControlResponse; false for any other tag. */
+function readFiveTupleField(r: ProtoReader, tag: number, t: FiveTuple): boolean {
+  switch (tag) {
+    case TAG_PROTO:
+      t.proto = r.readString();
+      return true;
+    case TAG_DEVICE_IP:
+      t.deviceIp = r.readString();
+      return true;
+    case TAG_DEVICE_PORT:
+      t.devicePort = r.readVarint();
+      return true;
+    case TAG_PROXY_IP:
+      t.proxyIp = r.readString();
+      return true;
+    case TAG_PROXY_PORT:
+      t.proxyPort = r.readVarint();
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Encode a ControlRequest; throws ProtoEncodeError if a number does not fit its field. */
 export function encodeControlRequest(msg: ControlRequest): Buffer {
   const tuple = measureFiveTuple(msg, "ControlRequest");
@@ -123,26 +146,11 @@ export function decodeControlRequest(buf: Uint8Array): ControlRequest {
   while (r.more()) {
     const tag = r.readTag();
     switch (tag) {
-      case TAG_PROTO:
-        msg.proto = r.readString();
-        break;
-      case TAG_DEVICE_IP:
-        msg.deviceIp = r.readString();
-        break;
-      case TAG_DEVICE_PORT:
-        msg.devicePort = r.readVarint();
-        break;
-      case TAG_PROXY_IP:
-        msg.proxyIp = r.readString();
-        break;
-      case TAG_PROXY_PORT:
-        msg.proxyPort = r.readVarint();
-        break;
       case TAG_CONTROL_ACTION:
         msg.action = r.readInt32() as ControlAction;
         break;
       default:
-        r.skipField(tag & 7);
+        if (!readFiveTupleField(r, tag, msg)) r.skipField(tag & 7);
     }
   }
   return msg;
@@ -233,21 +241,6 @@ export function decodeControlResponse(buf: Uint8Array): ControlResponse {
   while (r.more()) {
     const tag = r.readTag();
     switch (tag) {
-      case TAG_PROTO:
-        msg.proto = r.readString();
-        break;
-      case TAG_DEVICE_IP:
-        msg.deviceIp = r.readString();
-        break;
-      case TAG_DEVICE_PORT:
-        msg.devicePort = r.readVarint();
-        break;
-      case TAG_PROXY_IP:
-        msg.proxyIp = r.readString();
-        break;
-      case TAG_PROXY_PORT:
-        msg.proxyPort = r.readVarint();
-        break;
       case TAG_TTL_SECONDS:
         msg.ttlSeconds = r.readVarint();
         break;
@@ -273,7 +266,7 @@ export function decodeControlResponse(buf: Uint8Array): ControlResponse {
         msg.tcpMd5 = new Uint8Array(r.readLengthDelimited());
         break;
       default:
-        r.skipField(tag & 7);
+        if (!readFiveTupleField(r, tag, msg)) r.skipField(tag & 7);
     }
   }
   return msg;

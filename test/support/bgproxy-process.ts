@@ -9,9 +9,11 @@
  * Every wait is bounded and fails with the process's output tail. The token reaches the agent
  * through KENTIK_API_TOKEN, not argv; proxy variables are cleared so gRPC stays on loopback.
  */
+
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { DeviceView } from "../../src/gateway/device-view.ts";
 import type { Netns } from "./netns.ts";
 import { type ManagedProcess, run, spawnManaged } from "./process.ts";
 import { waitUntil } from "./wait.ts";
@@ -224,19 +226,7 @@ export class GatewayProcess extends BgproxyProcess {
 }
 
 /** One element of `GET /api/devices`. */
-export interface DeviceView {
-  name: string;
-  id: number;
-  ip: string;
-  site: number;
-  target: string;
-  state: "idle" | "connected" | "established";
-  sessions: number;
-  sessions_total: number;
-  updates: number;
-  prefixes: { ipv4: number; ipv6: number };
-  md5: boolean;
-}
+export type { DeviceView };
 
 /** Write the config, start `bgproxy gateway` and wait for its "gateway started" line. */
 export async function startGatewayProcess(options: GatewayStartOptions): Promise<GatewayProcess> {
