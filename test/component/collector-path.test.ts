@@ -34,13 +34,14 @@ function scriptedRouter(port: number) {
 
 describe("a session ending in the built-in collector", () => {
   test("reaches Established and its prefixes show in /api/devices; a withdrawal lowers them", async () => {
-    stack = await startStack({
+    const s = await startStack({
       collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
       devices: [
         { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
       ],
     });
-    const router = scriptedRouter(stack.routerPort);
+    stack = s;
+    const router = scriptedRouter(s.routerPort);
     await new Promise((r) => router.socket.once("connect", r));
     router.socket.write(
       encodeOpen({
@@ -80,7 +81,7 @@ describe("a session ending in the built-in collector", () => {
     );
     const established = await waitUntil(
       async () => {
-        const d = (await devices(stack!))[0];
+        const d = (await devices(s))[0];
         return d && d.state === "established" && d.prefixes.ipv4 === 3 && d.prefixes.ipv6 === 2
           ? d
           : undefined;
@@ -96,7 +97,7 @@ describe("a session ending in the built-in collector", () => {
     );
     await waitUntil(
       async () => {
-        const d = (await devices(stack!))[0];
+        const d = (await devices(s))[0];
         return d && d.prefixes.ipv4 === 2 && d.prefixes.ipv6 === 1;
       },
       { timeoutMs: 5_000, what: "the withdrawals to lower the prefix counts" },
@@ -105,7 +106,7 @@ describe("a session ending in the built-in collector", () => {
     router.socket.end();
     await waitUntil(
       async () => {
-        const d = (await devices(stack!))[0];
+        const d = (await devices(s))[0];
         return d && d.state === "idle" && d.sessions === 0 && d.prefixes.ipv4 === 0;
       },
       { timeoutMs: 10_000, what: "the device to go idle after the router closed" },

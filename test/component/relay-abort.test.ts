@@ -99,7 +99,7 @@ describe("aborted sessions", () => {
       call.once("data", () => call.write({ action: DataAction.KILL, data: [] }));
     });
     const agent = await agentFor(port);
-    const router = await routerEnding(agent.listening[0]!.port, Buffer.from("hello"));
+    const router = await routerEnding(agent.listening[0]?.port ?? 0, Buffer.from("hello"));
     expect(await router.ended).toBe("ECONNRESET");
     await waitUntil(() => agent.status().sessions.length === 0, {
       timeoutMs: 5_000,
@@ -112,7 +112,7 @@ describe("aborted sessions", () => {
       call.once("data", () => call.emit("error", { code: grpc.status.INTERNAL, details: "boom" }));
     });
     const agent = await agentFor(port);
-    const router = await routerEnding(agent.listening[0]!.port, Buffer.from("hello"));
+    const router = await routerEnding(agent.listening[0]?.port ?? 0, Buffer.from("hello"));
     expect(["FIN", "closed", "ECONNRESET"]).toContain(await router.ended);
     await waitUntil(() => agent.status().sessions.length === 0, {
       timeoutMs: 5_000,
@@ -133,7 +133,7 @@ describe("aborted sessions", () => {
       });
     });
     const agent = await agentFor(port);
-    const router = await routerEnding(agent.listening[0]!.port, Buffer.from("first bytes"));
+    const router = await routerEnding(agent.listening[0]?.port ?? 0, Buffer.from("first bytes"));
     await waitUntil(() => agent.status().sessions[0]?.bytesUp === 11, {
       timeoutMs: 5_000,
       what: "the router's bytes to be relayed",

@@ -22,7 +22,7 @@ async function sendRandom(
     const size = Math.min(total - sent, 1 + Math.floor(rand() * block.length));
     const offset = Math.floor(rand() * (block.length - size + 1));
     const chunk = Buffer.from(block.subarray(offset, offset + size));
-    chunk[0] = (sent & 0xff) ^ chunk[0]!; // position-dependent, so reordering changes the hash
+    chunk[0] = (sent & 0xff) ^ (chunk[0] ?? 0); // position-dependent, so reordering changes the hash
     hash.update(chunk);
     sent += size;
     if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
