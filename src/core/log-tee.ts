@@ -1,4 +1,4 @@
-import { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "./logger.ts";
+import { LevelLogger, LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "./logger.ts";
 
 /**
  * A logger that writes through `base` and also hands every record at or above `minLevel`
@@ -20,16 +20,18 @@ export function levelEnabled(level: LogLevel, minLevel: LogLevel): boolean {
   return LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(minLevel);
 }
 
-class TeeLogger implements Logger {
+class TeeLogger extends LevelLogger {
   constructor(
     private readonly base: Logger,
     private readonly sink: LogSink,
     private readonly minLevel: LogLevel,
     private readonly now: () => number,
     private readonly fields: LogFields,
-  ) {}
+  ) {
+    super();
+  }
 
-  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
+  protected emit(level: LogLevel, msg: string, fields?: LogFields): void {
     this.base[level](msg, fields);
     if (!levelEnabled(level, this.minLevel)) return;
     try {
@@ -44,21 +46,6 @@ class TeeLogger implements Logger {
     }
   }
 
-  error(msg: string, fields?: LogFields): void {
-    this.emit("error", msg, fields);
-  }
-  warn(msg: string, fields?: LogFields): void {
-    this.emit("warn", msg, fields);
-  }
-  info(msg: string, fields?: LogFields): void {
-    this.emit("info", msg, fields);
-  }
-  debug(msg: string, fields?: LogFields): void {
-    this.emit("debug", msg, fields);
-  }
-  trace(msg: string, fields?: LogFields): void {
-    this.emit("trace", msg, fields);
-  }
   child(fields: LogFields): Logger {
     return new TeeLogger(this.base.child(fields), this.sink, this.minLevel, this.now, {
       ...this.fields,

@@ -97,17 +97,13 @@ function humanLine(obj: LogObject, fields: LogFields, color = false): string {
   return `${paint(ANSI.dim, obj.date.toISOString())} ${level} ${msg}${extra ? ` ${extra}` : ""}`;
 }
 
-class TaggedLogger implements Logger {
-  constructor(
-    private readonly consola: ConsolaInstance,
-    private readonly fields: LogFields,
-  ) {}
-
-  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
-    const all = fields ? { ...this.fields, ...fields } : this.fields;
-    // consola carries the fields to the reporter as the second argument.
-    this.consola[level](msg, { __fields: all });
-  }
+/**
+ * The five level methods, each handing its record to `emit`: what a Logger implementation
+ * writes itself is `emit` and `child`.
+ */
+export abstract class LevelLogger implements Logger {
+  protected abstract emit(level: LogLevel, msg: string, fields?: LogFields): void;
+  abstract child(fields: LogFields): Logger;
 
   error(msg: string, fields?: LogFields): void {
     this.emit("error", msg, fields);
@@ -124,6 +120,22 @@ class TaggedLogger implements Logger {
   trace(msg: string, fields?: LogFields): void {
     this.emit("trace", msg, fields);
   }
+}
+
+class TaggedLogger extends LevelLogger {
+  constructor(
+    private readonly consola: ConsolaInstance,
+    private readonly fields: LogFields,
+  ) {
+    super();
+  }
+
+  protected emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    const all = fields ? { ...this.fields, ...fields } : this.fields;
+    // consola carries the fields to the reporter as the second argument.
+    this.consola[level](msg, { __fields: all });
+  }
+
   child(fields: LogFields): Logger {
     return new TaggedLogger(this.consola, { ...this.fields, ...fields });
   }

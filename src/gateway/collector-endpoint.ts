@@ -14,6 +14,8 @@ import type { DeviceRuntime } from "./device-registry.ts";
  */
 class CollectorEndpoint extends Duplex {
   private readonly speaker: BgpSpeaker;
+  /** The speaker's UPDATE count already added to the device's. */
+  private updatesSeen = 0;
 
   constructor(
     private readonly device: DeviceRuntime,
@@ -55,10 +57,10 @@ class CollectorEndpoint extends Duplex {
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    const before = this.speaker.stats().updates;
     this.speaker.receive(chunk);
     const s = this.speaker.stats();
-    this.device.counters.updates += s.updates - before;
+    this.device.counters.updates += s.updates - this.updatesSeen;
+    this.updatesSeen = s.updates;
     this.device.counters.prefixes.ipv4 = s.prefixes.ipv4;
     this.device.counters.prefixes.ipv6 = s.prefixes.ipv6;
     callback();
