@@ -15,8 +15,13 @@ import { ReapingCredentials } from "./reaping-credentials.ts";
  * (a local subchannel pool), so `--multi` really bounds the streams per connection.
  */
 
-/** HTTP/2 flow-control window per stream and connection: one stream is not capped at 64 KiB. */
-export const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+/**
+ * HTTP/2 flow-control window per stream and connection (grpc-js sets both from one option):
+ * one stream is not capped at 64 KiB, and what one session holds at the agent while its
+ * router reads slowly stays near 2 MiB. With 8 MiB, one stalled session stopped every other
+ * session on its connection (measured; see DEVELOPERS.md).
+ */
+export const FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
 
 /** Where distributions keep the system trust store, first found wins. */
 const SYSTEM_CA_BUNDLES = [
@@ -40,6 +45,9 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   const options: grpc.ChannelOptions = {
     "grpc.primary_user_agent": userAgent,
     "grpc.use_local_subchannel_pool": 1,
+    // A relayed stream is never retried, and grpc-js's retry buffer would acknowledge every
+    // write at once (before HTTP/2 took it), hiding backpressure and copying each message.
+    "grpc.enable_retries": 0,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
     "grpc.keepalive_time_ms": 20_000,

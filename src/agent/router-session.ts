@@ -7,6 +7,7 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
+import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import {
@@ -146,7 +147,10 @@ export class RouterSession {
     this.channel = channel;
     const call = channel.client.data(metadata);
     this.call = call;
-    call.on("metadata", (md: grpc.Metadata) => this.onServerMetadata(md));
+    call.on("metadata", (md: grpc.Metadata) => {
+      gateCallReads(call);
+      this.onServerMetadata(md);
+    });
     this.relay = new StreamRelay(this.socket, call, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => call.cancel(),

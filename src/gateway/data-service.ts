@@ -4,6 +4,7 @@ import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall, metadataValue } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -90,6 +91,7 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0));
+    gateCallReads(call);
 
     let cancelled = false;
     call.on("cancelled", () => {
