@@ -1,14 +1,20 @@
 import { Afi, MessageType, Safi } from "../bgp/constants.ts";
 import { BgpFramer } from "../bgp/framer.ts";
+import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
-import { decodeUpdate, type UpdateDecodeOptions } from "../bgp/update.ts";
-import { RouteCounter } from "../collector/route-counter.ts";
+import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
+import { PrefixTable } from "../collector/prefix-table.ts";
 
 /**
  * Watches a forwarded session's bytes, both ways, without touching them: whether BGP is
  * Established (OPEN and KEEPALIVE seen in each direction, no NOTIFICATION since), and the
  * router's UPDATEs and prefixes. The daemon owns the session; anything the observer cannot
  * parse only stops the observing, never the relay.
+ *
+ * It runs on every relayed byte, so it is kept cheap: UPDATEs are walked for their prefixes
+ * only (no attribute decoding or validation, see walkUpdatePrefixes) into numeric/short
+ * string keys (PrefixTable). The counts stay exact for well-formed UPDATEs; RFC 7606
+ * treat-as-withdraw is the daemon's business and is not mirrored.
  */
 type Direction = "router" | "daemon";
 
@@ -19,8 +25,16 @@ export class SessionObserver {
   };
   private readonly opens: Partial<Record<Direction, BgpOpen>> = {};
   private readonly confirmed: Record<Direction, boolean> = { router: false, daemon: false };
-  private counter = new RouteCounter();
-  private decodeOptions?: UpdateDecodeOptions;
+  private readonly table = new PrefixTable();
+  private addPath?: { ipv4: boolean; ipv6: boolean };
+  private readonly sink: { announce: PrefixVisitor; withdraw: PrefixVisitor } = {
+    announce: (afi, safi, length, buf, offset) => {
+      if (safi === Safi.UNICAST) this.table.add(afi, length, buf, offset);
+    },
+    withdraw: (afi, safi, length, buf, offset) => {
+      if (safi === Safi.UNICAST) this.table.remove(afi, length, buf, offset);
+    },
+  };
   private broken?: string;
   updates = 0;
 
@@ -31,7 +45,7 @@ export class SessionObserver {
   }
 
   get prefixes(): { ipv4: number; ipv6: number } {
-    return { ipv4: this.counter.table.ipv4, ipv6: this.counter.table.ipv6 };
+    return { ipv4: this.table.ipv4, ipv6: this.table.ipv6 };
   }
 
   /** Why observing stopped, if it did. */
@@ -63,7 +77,7 @@ export class SessionObserver {
       case MessageType.OPEN:
         this.opens[direction] = decodeOpen(body);
         this.confirmed[direction] = false;
-        this.decodeOptions = undefined;
+        this.addPath = undefined;
         break;
       case MessageType.KEEPALIVE:
         if (this.opens[direction] && !this.confirmed[direction]) {
@@ -77,7 +91,7 @@ export class SessionObserver {
       case MessageType.UPDATE:
         if (direction === "router" && this.established) {
           this.updates++;
-          this.counter.apply(decodeUpdate(body, this.options()));
+          walkUpdatePrefixes(body, this.addPathFamilies(), this.sink);
           this.onChange();
         }
         break;
@@ -86,9 +100,9 @@ export class SessionObserver {
     }
   }
 
-  /** How the router's UPDATEs are encoded, from what both OPENs advertised. */
-  private options(): UpdateDecodeOptions {
-    if (this.decodeOptions) return this.decodeOptions;
+  /** Whether the router's UPDATEs carry ADD-PATH identifiers, from what both OPENs advertised. */
+  private addPathFamilies(): { ipv4: boolean; ipv6: boolean } {
+    if (this.addPath) return this.addPath;
     const router = this.opens.router?.capabilities;
     const daemon = this.opens.daemon?.capabilities;
     const addPath = (afi: number) =>
@@ -100,11 +114,8 @@ export class SessionObserver {
             (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 1) !== 0,
           ),
       );
-    this.decodeOptions = {
-      fourOctetAs: router?.fourOctetAs !== undefined && daemon?.fourOctetAs !== undefined,
-      addPath: { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) },
-    };
-    return this.decodeOptions;
+    this.addPath = { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) };
+    return this.addPath;
   }
 
   private reset(): void {
@@ -113,8 +124,8 @@ export class SessionObserver {
     this.confirmed.daemon = false;
     this.opens.router = undefined;
     this.opens.daemon = undefined;
-    this.counter = new RouteCounter();
-    this.decodeOptions = undefined;
+    this.table.clear();
+    this.addPath = undefined;
     if (was) this.onChange();
   }
 }
