@@ -3,7 +3,7 @@ import { BgpFramer } from "../bgp/framer.ts";
 import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
 import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
-import { PrefixTable } from "../collector/prefix-table.ts";
+import { ObservedPrefixes } from "./observed-prefixes.ts";
 
 /**
  * Watches a forwarded session's bytes, both ways, without touching them: whether BGP is
@@ -12,8 +12,8 @@ import { PrefixTable } from "../collector/prefix-table.ts";
  * parse only stops the observing, never the relay.
  *
  * It runs on every relayed byte, so it is kept cheap: UPDATEs are walked for their prefixes
- * only (no attribute decoding or validation, see walkUpdatePrefixes) into numeric/short
- * string keys (PrefixTable). The counts stay exact for well-formed UPDATEs; RFC 7606
+ * only (no attribute decoding or validation, see walkUpdatePrefixes) into numeric keys in an
+ * open-addressing set (ObservedPrefixes). The counts stay exact for well-formed UPDATEs; RFC 7606
  * treat-as-withdraw is the daemon's business and is not mirrored.
  */
 type Direction = "router" | "daemon";
@@ -25,7 +25,7 @@ export class SessionObserver {
   };
   private readonly opens: Partial<Record<Direction, BgpOpen>> = {};
   private readonly confirmed: Record<Direction, boolean> = { router: false, daemon: false };
-  private readonly table = new PrefixTable();
+  private readonly table = new ObservedPrefixes();
   private addPath?: { ipv4: boolean; ipv6: boolean };
   private readonly sink: { announce: PrefixVisitor; withdraw: PrefixVisitor } = {
     announce: (afi, safi, length, buf, offset) => {
