@@ -52,7 +52,13 @@ export interface AgentConfig {
 
 export type DeviceTarget =
   | { readonly kind: "collector" }
-  | { readonly kind: "forward"; readonly forward: HostPort; readonly source?: string };
+  | {
+      readonly kind: "forward";
+      readonly forward: HostPort;
+      readonly source?: string;
+      /** false: the gateway does not watch the session's BGP (no state or counts shown). */
+      readonly observe?: boolean;
+    };
 
 export interface DeviceConfig {
   readonly name: string;

@@ -119,8 +119,9 @@ export function dataService(
           device: device.config.name,
           target: device.config.target.kind,
         });
-        const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? observeDevice(device) : undefined;
+        const how = device.config.target;
+        const forwarded = how.kind === "forward";
+        const observer = forwarded && how.observe !== false ? observeDevice(device) : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
