@@ -54,53 +54,54 @@ function visitNlri(
   }
 }
 
-/** Visit every IPv4/IPv6 prefix `body` withdraws, then every one it announces. */
+/** Visit every IPv4/IPv6 prefix the UPDATE body in buf[start, end) withdraws, then announces. */
 export function walkUpdatePrefixes(
-  body: Uint8Array,
+  buf: Uint8Array,
+  start: number,
+  end: number,
   addPath: { ipv4: boolean; ipv6: boolean },
   sink: PrefixWalkSink,
 ): void {
-  const size = body.length;
-  if (size < 4) throw malformed("UPDATE shorter than 4 octets");
-  const withdrawnEnd = 2 + u16(body, 0);
-  if (withdrawnEnd + 2 > size) throw malformed("withdrawn routes overrun the UPDATE");
+  if (end - start < 4) throw malformed("UPDATE shorter than 4 octets");
+  const withdrawnEnd = start + 2 + u16(buf, start);
+  if (withdrawnEnd + 2 > end) throw malformed("withdrawn routes overrun the UPDATE");
   const attrsStart = withdrawnEnd + 2;
-  const attrsEnd = attrsStart + u16(body, withdrawnEnd);
-  if (attrsEnd > size) throw malformed("path attributes overrun the UPDATE");
+  const attrsEnd = attrsStart + u16(buf, withdrawnEnd);
+  if (attrsEnd > end) throw malformed("path attributes overrun the UPDATE");
 
-  visitNlri(body, 2, withdrawnEnd, Afi.IPV4, 1, addPath.ipv4, sink.withdraw);
+  visitNlri(buf, start + 2, withdrawnEnd, Afi.IPV4, 1, addPath.ipv4, sink.withdraw);
   let reachAt = -1;
   let reachEnd = 0;
   let pos = attrsStart;
   while (pos < attrsEnd) {
     if (pos + 3 > attrsEnd) throw malformed("truncated attribute header");
-    const flags = body[pos] as number;
-    const type = body[pos + 1] as number;
+    const flags = buf[pos] as number;
+    const type = buf[pos + 1] as number;
     const extended = (flags & 0x10) !== 0;
     const valueAt = pos + (extended ? 4 : 3);
     if (valueAt > attrsEnd) throw malformed("truncated attribute header");
-    const length = extended ? u16(body, pos + 2) : (body[pos + 2] as number);
-    const end = valueAt + length;
-    if (end > attrsEnd) throw malformed("attribute overruns the attribute list");
+    const length = extended ? u16(buf, pos + 2) : (buf[pos + 2] as number);
+    const attrEnd = valueAt + length;
+    if (attrEnd > attrsEnd) throw malformed("attribute overruns the attribute list");
     if (type === AttrType.MP_UNREACH_NLRI && length >= 3) {
-      const afi = u16(body, valueAt);
+      const afi = u16(buf, valueAt);
       if (afi === Afi.IPV4 || afi === Afi.IPV6) {
         const ap = afi === Afi.IPV4 ? addPath.ipv4 : addPath.ipv6;
-        visitNlri(body, valueAt + 3, end, afi, body[valueAt + 2] as number, ap, sink.withdraw);
+        visitNlri(buf, valueAt + 3, attrEnd, afi, buf[valueAt + 2] as number, ap, sink.withdraw);
       }
     } else if (type === AttrType.MP_REACH_NLRI) {
       reachAt = valueAt;
-      reachEnd = end;
+      reachEnd = attrEnd;
     }
-    pos = end;
+    pos = attrEnd;
   }
   if (reachAt >= 0 && reachEnd - reachAt >= 5) {
-    const afi = u16(body, reachAt);
-    const nlriAt = reachAt + 4 + (body[reachAt + 3] as number) + 1;
+    const afi = u16(buf, reachAt);
+    const nlriAt = reachAt + 4 + (buf[reachAt + 3] as number) + 1;
     if ((afi === Afi.IPV4 || afi === Afi.IPV6) && nlriAt <= reachEnd) {
       const ap = afi === Afi.IPV4 ? addPath.ipv4 : addPath.ipv6;
-      visitNlri(body, nlriAt, reachEnd, afi, body[reachAt + 2] as number, ap, sink.announce);
+      visitNlri(buf, nlriAt, reachEnd, afi, buf[reachAt + 2] as number, ap, sink.announce);
     }
   }
-  visitNlri(body, attrsEnd, size, Afi.IPV4, 1, addPath.ipv4, sink.announce);
+  visitNlri(buf, attrsEnd, end, Afi.IPV4, 1, addPath.ipv4, sink.announce);
 }

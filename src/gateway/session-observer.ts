@@ -1,5 +1,5 @@
 import { Afi, MessageType, Safi } from "../bgp/constants.ts";
-import { BgpFramer } from "../bgp/framer.ts";
+import { BgpMessageScanner, type MessageVisitor } from "../bgp/message-scanner.ts";
 import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
 import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
@@ -19,9 +19,13 @@ import { ObservedPrefixes } from "./observed-prefixes.ts";
 type Direction = "router" | "daemon";
 
 export class SessionObserver {
-  private readonly framers: Record<Direction, BgpFramer> = {
-    router: new BgpFramer(),
-    daemon: new BgpFramer(),
+  private readonly scanners: Record<Direction, BgpMessageScanner> = {
+    router: new BgpMessageScanner(),
+    daemon: new BgpMessageScanner(),
+  };
+  private readonly visitors: Record<Direction, MessageVisitor> = {
+    router: (type, buf, start, end) => this.onMessage("router", type, buf, start, end),
+    daemon: (type, buf, start, end) => this.onMessage("daemon", type, buf, start, end),
   };
   private readonly opens: Partial<Record<Direction, BgpOpen>> = {};
   private readonly confirmed: Record<Direction, boolean> = { router: false, daemon: false };
@@ -64,18 +68,23 @@ export class SessionObserver {
   private observe(direction: Direction, chunk: Uint8Array): void {
     if (this.broken) return;
     try {
-      for (const frame of this.framers[direction].push(chunk))
-        this.onMessage(direction, frame.type, frame.body);
+      this.scanners[direction].push(chunk, this.visitors[direction]);
     } catch (err) {
       this.broken = (err as Error).message;
       this.reset();
     }
   }
 
-  private onMessage(direction: Direction, type: number, body: Uint8Array): void {
+  private onMessage(
+    direction: Direction,
+    type: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
     switch (type) {
       case MessageType.OPEN:
-        this.opens[direction] = decodeOpen(body);
+        this.opens[direction] = decodeOpen(buf.slice(start, end));
         this.confirmed[direction] = false;
         this.addPath = undefined;
         break;
@@ -91,7 +100,7 @@ export class SessionObserver {
       case MessageType.UPDATE:
         if (direction === "router" && this.established) {
           this.updates++;
-          walkUpdatePrefixes(body, this.addPathFamilies(), this.sink);
+          walkUpdatePrefixes(buf, start, end, this.addPathFamilies(), this.sink);
           this.onChange();
         }
         break;

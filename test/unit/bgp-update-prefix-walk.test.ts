@@ -8,7 +8,7 @@ import { walkUpdatePrefixes } from "../../src/bgp/update-prefix-walk.ts";
 function walk(body: Uint8Array, addPath = { ipv4: false, ipv6: false }) {
   const announced: string[] = [];
   const withdrawn: string[] = [];
-  walkUpdatePrefixes(body, addPath, {
+  walkUpdatePrefixes(body, 0, body.length, addPath, {
     announce: (afi, _safi, length, buf, offset) =>
       announced.push(prefixToString(afi, length, buf, offset)),
     withdraw: (afi, _safi, length, buf, offset) =>
@@ -62,6 +62,8 @@ describe("walkUpdatePrefixes", () => {
     const safis: number[] = [];
     walkUpdatePrefixes(
       body,
+      0,
+      body.length,
       { ipv4: false, ipv6: false },
       {
         announce: (_a, safi) => safis.push(safi),
@@ -71,5 +73,20 @@ describe("walkUpdatePrefixes", () => {
     expect(safis).toEqual([Safi.MULTICAST]);
     expect(() => walk(body.subarray(0, body.length - 3))).toThrow();
     expect(() => walk(Uint8Array.from([0, 9, 0, 0]))).toThrow();
+    // an UPDATE in the middle of a larger buffer: only its own bytes count
+    const inside = new Uint8Array(body.length + 10);
+    inside.set(body, 5);
+    let n = 0;
+    walkUpdatePrefixes(
+      inside,
+      5,
+      5 + body.length,
+      { ipv4: false, ipv6: false },
+      {
+        announce: () => n++,
+        withdraw: () => {},
+      },
+    );
+    expect(n).toBe(1);
   });
 });
