@@ -3,7 +3,7 @@ import { BgpMessageScanner, type MessageVisitor } from "../bgp/message-scanner.t
 import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
 import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
-import { ObservedPrefixes } from "./observed-prefixes.ts";
+import { PrefixTable } from "../collector/prefix-table.ts";
 
 /**
  * Watches a forwarded session's bytes, both ways, without touching them: whether BGP is
@@ -13,7 +13,7 @@ import { ObservedPrefixes } from "./observed-prefixes.ts";
  *
  * It runs on every relayed byte, so it is kept cheap: UPDATEs are walked for their prefixes
  * only (no attribute decoding or validation, see walkUpdatePrefixes) into numeric keys in an
- * open-addressing set (ObservedPrefixes). The counts stay exact for well-formed UPDATEs; RFC 7606
+ * open-addressing set (PrefixTable, NumericKeySet). The counts stay exact for well-formed UPDATEs; RFC 7606
  * treat-as-withdraw is the daemon's business and is not mirrored.
  */
 type Direction = "router" | "daemon";
@@ -29,7 +29,7 @@ export class SessionObserver {
   };
   private readonly opens: Partial<Record<Direction, BgpOpen>> = {};
   private readonly confirmed: Record<Direction, boolean> = { router: false, daemon: false };
-  private readonly table = new ObservedPrefixes();
+  private readonly table = new PrefixTable();
   private addPath?: { ipv4: boolean; ipv6: boolean };
   private readonly sink: { announce: PrefixVisitor; withdraw: PrefixVisitor } = {
     announce: (afi, safi, length, buf, offset) => {

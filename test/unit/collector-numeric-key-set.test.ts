@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Afi } from "../../src/bgp/constants.ts";
-import { NumericKeySet, ObservedPrefixes } from "../../src/gateway/observed-prefixes.ts";
+import { NumericKeySet } from "../../src/collector/numeric-key-set.ts";
+import { PrefixTable } from "../../src/collector/prefix-table.ts";
 import { prng } from "../support/prng.ts";
 
 describe("NumericKeySet", () => {
@@ -39,9 +40,9 @@ describe("NumericKeySet", () => {
   });
 });
 
-describe("ObservedPrefixes", () => {
+describe("PrefixTable", () => {
   test("counts exact prefixes per family, ignoring bits past the length", () => {
-    const p = new ObservedPrefixes();
+    const p = new PrefixTable();
     p.add(Afi.IPV4, 24, Uint8Array.from([198, 51, 100]), 0);
     p.add(Afi.IPV4, 24, Uint8Array.from([198, 51, 100, 7]), 0); // same /24
     p.add(Afi.IPV4, 0, new Uint8Array(0), 0); // default route
