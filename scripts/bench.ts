@@ -111,7 +111,9 @@ async function firstLine(argv: string[]): Promise<string> {
 async function machine(): Promise<string[]> {
   const git = await firstLine(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]);
   const dirty = (
-    await run(["git", "-C", ROOT, "status", "--porcelain"], { check: false })
+    await run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], {
+      check: false,
+    })
   ).stdout.trim();
   return [
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${await firstLine(["uname", "-srm"])}`,
