@@ -1,8 +1,8 @@
 import { canonicalDeviceIp, canonicalIp } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import { parseHostPort } from "./address.ts";
-import { withSecretsScrubbed } from "./redaction.ts";
-import { syntaxErrorLine, TomlLines } from "./toml-lines.ts";
+import { echo, mark, redactEchoes, withSecretsScrubbed } from "./redaction.ts";
+import { rawValuesOf, syntaxErrorLine, TomlLines } from "./toml-lines.ts";
 import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";
 
 /**
@@ -38,7 +38,7 @@ function isTable(v: unknown): v is Table {
 
 /** A value as an error shows it. */
 function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+  if (typeof v === "string") return echo(v, 80);
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return "an array";
   if (isTable(v)) return "a table";
@@ -70,7 +70,7 @@ class FileReader {
       if (!(err instanceof ConfigError)) throw err;
       const line = this.lines.lineOf(path);
       throw new ConfigError(
-        `${this.fileName}${line === undefined ? "" : `:${line}`}: ${err.message}`,
+        `${this.fileName}${line === undefined ? "" : `:${line}`}: ${err.marked}`,
       );
     }
   }
@@ -229,6 +229,16 @@ function md5Keys(root: unknown): string[] {
   return devices.flatMap((d) => (isTable(d) && typeof d.md5_key === "string" ? [d.md5_key] : []));
 }
 
+/** The raw texts of md5_key values, and their lines, in a text that may not parse. */
+function rawMd5Keys(text: string) {
+  const values = rawValuesOf(text, "md5_key");
+  const secrets = values.flatMap(({ raw }) => {
+    const inner = /^("""|'''|"|')(.*?)(\1|$)/.exec(raw)?.[2];
+    return inner === undefined || inner === "" ? [raw] : [raw, inner];
+  });
+  return { lines: new Set(values.map((v) => v.line)), secrets };
+}
+
 function parseToml(text: string, fileName: string): unknown {
   const parses = (t: string) => {
     try {
@@ -246,7 +256,12 @@ function parseToml(text: string, fileName: string): unknown {
       "",
     );
     const line = syntaxErrorLine(text, parses);
-    throw new ConfigError(`${fileName}:${line}: TOML syntax error: ${message}`);
+    const keys = rawMd5Keys(text);
+    // On an md5_key's own line, the parser's words may hold any part of the key: drop them.
+    const why = keys.lines.has(line)
+      ? "in the value of md5_key (not shown: it is a secret; quote it)"
+      : redactEchoes(mark(message), keys.secrets);
+    throw new ConfigError(`${fileName}:${line}: TOML syntax error: ${why}`);
   }
 }
 

@@ -336,6 +336,27 @@ describe("errors name the key path and line", () => {
     expect(message).not.toContain("s3cret-md5");
   });
 
+  test("an unquoted md5_key is not echoed in the TOML syntax error", () => {
+    const message = errorOf(withLine(20, "md5_key = SEKRITbare"));
+    expect(message).toStartWith(`${FILE}:20: TOML syntax error`);
+    expect(message).not.toContain("SEKRITbare");
+  });
+
+  test("a syntax error on another line that quotes an md5_key does not echo it", () => {
+    const message = errorOf(withLine(21, "target = s3cret-md5"));
+    expect(message).toStartWith(`${FILE}:21: TOML syntax error: [redacted]`);
+    expect(message).not.toContain("s3cret-md5");
+  });
+
+  test("an md5_key that occurs in ordinary words garbles nothing", () => {
+    for (const key of ["e", "red", "act", "device"]) {
+      const text = withLine(20, `md5_key = "${key}"`).replace('"collector"\n\n', '"foo"\n\n');
+      expect(errorOf(text)).toBe(
+        `${FILE}:21: device[1].target must be "collector" or "forward", got "foo"`,
+      );
+    }
+  });
+
   test("a too-long md5_key is not echoed", () => {
     const key = "x".repeat(30) + "y".repeat(60);
     expect(errorOf(withLine(20, `md5_key = "${key}"`))).not.toContain("xxxxxxxxxx");
