@@ -3,6 +3,7 @@ import { ConfigError } from "../core/errors.ts";
 import { parseHostPort } from "./address.ts";
 import { echo, mark, redactEchoes, withSecretsScrubbed } from "./redaction.ts";
 import { rawValuesOf, syntaxErrorLine, TomlLines } from "./toml-lines.ts";
+import { parseTomlInSlices } from "./toml-slices.ts";
 import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";
 
 /**
@@ -47,13 +48,17 @@ function describe(v: unknown): string {
 
 /** Reads one file's tables, blaming errors on a key path and its line. */
 class FileReader {
-  private readonly lines: TomlLines;
+  private linesMemo: TomlLines | undefined;
 
   constructor(
     private readonly fileName: string,
-    text: string,
-  ) {
-    this.lines = new TomlLines(text);
+    private readonly text: string,
+  ) {}
+
+  /** Made only when an error needs a line number: a big valid file never pays for it. */
+  private get lines(): TomlLines {
+    this.linesMemo ??= new TomlLines(this.text);
+    return this.linesMemo;
   }
 
   fail(path: string, message: string): never {
@@ -207,26 +212,43 @@ function device(r: FileReader, t: Table, path: string): DeviceConfig {
   return { name, id, site, ip, ...(md5Key === undefined ? {} : { md5Key }), target };
 }
 
-function checkUnique(r: FileReader, devices: readonly DeviceConfig[], accounts: AccountConfig[]) {
-  devices.forEach((d, i) => {
-    const first = devices.findIndex((o) => o.site === d.site && o.ip === d.ip);
-    if (first < i) {
-      r.fail(`device[${i + 1}].ip`, `${d.ip} in site ${d.site} is already device[${first + 1}]`);
-    }
-    const sameId = devices.findIndex((o) => o.id === d.id);
-    if (sameId < i) r.fail(`device[${i + 1}].id`, `${d.id} is already device[${sameId + 1}]'s id`);
-  });
-  accounts.forEach((a, i) => {
-    const first = accounts.findIndex((o) => o.tokenSha256 === a.tokenSha256);
-    if (first < i)
-      r.fail(`account[${i + 1}].token_sha256`, `is the same as account[${first + 1}]'s`);
-  });
+/** Fails on the first entry whose `key` an earlier entry already has: one pass, one map. */
+function firstRepeat<T>(items: readonly T[], key: (item: T) => string | number) {
+  const seen = new Map<string | number, number>();
+  for (let i = 0; i < items.length; i++) {
+    const k = key(items[i] as T);
+    const first = seen.get(k);
+    if (first !== undefined) return { first, again: i };
+    seen.set(k, i);
+  }
+  return undefined;
 }
 
-/** The md5_key strings in a parsed document, whatever their validity: to scrub from errors. */
-function md5Keys(root: unknown): string[] {
-  const devices = isTable(root) && Array.isArray(root.device) ? root.device : [];
-  return devices.flatMap((d) => (isTable(d) && typeof d.md5_key === "string" ? [d.md5_key] : []));
+function checkUnique(r: FileReader, devices: readonly DeviceConfig[], accounts: AccountConfig[]) {
+  const repeats = [
+    { field: "ip", at: firstRepeat(devices, (d) => `${d.site} ${d.ip}`) },
+    { field: "id", at: firstRepeat(devices, (d) => d.id) },
+    { field: "name", at: firstRepeat(devices, (d) => d.name) },
+  ].filter((x) => x.at !== undefined);
+  // Report the earliest repeated device, as a reader going down the file meets it.
+  repeats.sort((a, b) => (a.at?.again ?? 0) - (b.at?.again ?? 0));
+  const [repeat] = repeats;
+  if (repeat?.at !== undefined) {
+    const { first, again } = repeat.at;
+    const d = devices[again] as DeviceConfig;
+    const path = `device[${again + 1}].${repeat.field}`;
+    if (repeat.field === "ip")
+      r.fail(path, `${d.ip} in site ${d.site} is already device[${first + 1}]`);
+    if (repeat.field === "id") r.fail(path, `${d.id} is already device[${first + 1}]'s id`);
+    r.fail(path, `${echo(d.name, 80)} is already device[${first + 1}]'s name`);
+  }
+  const token = firstRepeat(accounts, (a) => a.tokenSha256);
+  if (token !== undefined) {
+    r.fail(
+      `account[${token.again + 1}].token_sha256`,
+      `is the same as account[${token.first + 1}]'s`,
+    );
+  }
 }
 
 /** The raw texts of md5_key values, and their lines, in a text that may not parse. */
@@ -239,7 +261,11 @@ function rawMd5Keys(text: string) {
   return { lines: new Set(values.map((v) => v.line)), secrets };
 }
 
-function parseToml(text: string, fileName: string): unknown {
+function parseToml(
+  text: string,
+  fileName: string,
+  mapDevice: (entry: unknown, index: number) => unknown,
+): unknown {
   const parses = (t: string) => {
     try {
       Bun.TOML.parse(t);
@@ -249,8 +275,15 @@ function parseToml(text: string, fileName: string): unknown {
     }
   };
   try {
-    return Bun.TOML.parse(text);
+    return parseTomlInSlices(
+      text,
+      (t) => Bun.TOML.parse(t),
+      "device",
+      mapDevice,
+      () => Bun.gc(false),
+    );
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const message = (err instanceof Error ? err.message : String(err)).replace(
       /^TOML Parse error:\s*/,
       "",
@@ -274,11 +307,16 @@ export function parseGatewayFile(
   fileName: string,
   options: GatewayFileOptions = { requireAccount: true },
 ): GatewayFile {
-  const root = parseToml(text, fileName);
+  const r = new FileReader(fileName, text);
   return withSecretsScrubbed(
-    () => md5Keys(root),
+    () => rawMd5Keys(text).secrets,
     () => {
-      const r = new FileReader(fileName, text);
+      // Devices are checked as their slice of the file is parsed (see toml-slices.ts).
+      const root = parseToml(text, fileName, (entry, index) => {
+        const path = `device[${index + 1}]`;
+        if (!isTable(entry)) return r.fail(path, `must be a table, got ${describe(entry)}`);
+        return device(r, entry, path);
+      });
       if (!isTable(root)) throw new ConfigError(`${fileName}: not a TOML document`);
       r.known(root, "", ROOT_KEYS);
       const accounts = r.tables(root, "account").map(({ table, path }) => account(r, table, path));
@@ -286,7 +324,8 @@ export function parseGatewayFile(
         r.fail("account", "is required: add at least one [[account]] with email and token_sha256");
       }
       const coll = collector(r, root);
-      const devices = r.tables(root, "device").map(({ table, path }) => device(r, table, path));
+      const devices = root.device === undefined ? [] : (root.device as DeviceConfig[]);
+      if (!Array.isArray(devices)) r.fail("device", "must be an array of tables ([[device]])");
       checkUnique(r, devices, accounts);
       return { accounts, collector: coll, devices };
     },

@@ -300,6 +300,11 @@ describe("errors name the key path and line", () => {
       `${FILE}:25: device[2].id 1001 is already device[1]'s id`,
     ],
     [
+      "duplicate name",
+      withLine(24, 'name = "edge-1"'),
+      `${FILE}:24: device[2].name "edge-1" is already device[1]'s name`,
+    ],
+    [
       "duplicate account token",
       withLine(
         9,
