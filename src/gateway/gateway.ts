@@ -22,6 +22,11 @@ import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
+import {
+  DEFAULT_HANDSHAKE_LIMITS,
+  guardHandshakes,
+  type HandshakeLimits,
+} from "./handshake-guard.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
 
@@ -45,6 +50,8 @@ export interface GatewayDeps {
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
+  /** Handshake timeout and cap on pending handshakes (tests shorten them). */
+  handshake?: Partial<HandshakeLimits>;
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -112,6 +119,12 @@ export async function startGateway(
   });
 
   raiseFlowControlWindows(server, log);
+  const guard = guardHandshakes(
+    server,
+    log,
+    { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake },
+    now,
+  );
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
@@ -132,6 +145,7 @@ export async function startGateway(
       throw err;
     }
   } catch (err) {
+    guard?.stop();
     server.forceShutdown();
     throw err;
   }
@@ -155,6 +169,7 @@ export async function startGateway(
     async close() {
       http.close();
       exports?.close();
+      guard?.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
