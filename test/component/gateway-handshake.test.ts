@@ -3,20 +3,16 @@
  * TLS + HTTP/2 handshake within the timeout is closed, and beyond a cap of pending
  * handshakes new connections are closed at once. Agents that handshake are unaffected.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
-import { makeTestPki, type TestPki } from "../support/tls.ts";
+import { useTestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
-let pki: TestPki;
-beforeAll(async () => {
-  pki = await makeTestPki();
-});
-afterAll(() => pki?.remove());
+const pki = useTestPki();
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -38,7 +34,11 @@ describe("gateway handshake guard", () => {
   test("bare TCP connections are closed after the handshake timeout, and beyond the cap at once", async () => {
     const logs = captureLogs();
     const gateway = await startGateway(
-      gatewayConfig({ insecure: false, tlsCert: pki.serverCertPath, tlsKey: pki.serverKeyPath }),
+      gatewayConfig({
+        insecure: false,
+        tlsCert: pki().serverCertPath,
+        tlsKey: pki().serverKeyPath,
+      }),
       logs.logger,
       { handshake: { timeoutMs: 1_000, maxPending: 4 } },
     );
@@ -71,7 +71,7 @@ describe("gateway handshake guard", () => {
       agentConfig(gateway.port, {
         insecure: false,
         target: { host: "localhost", port: gateway.port },
-        caFile: pki.caCertPath,
+        caFile: pki().caCertPath,
       }),
       captureLogs().logger,
     );
