@@ -1,14 +1,17 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
+import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall, metadataValue } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
 
 /**
@@ -39,6 +42,10 @@ export interface DataServiceDeps {
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** Shared by the gateway's services; made here when absent (tests). */
+  logins?: LoginGuard;
+  /** Keeps a flood of sessions from burying the journal; none: every session logs. */
+  sessionLogs?: SessionLogBudget;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -49,9 +56,11 @@ type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
+  const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
   return (call: DataCall) => {
-    const base = deps.logger.child({ component: "gateway/data" });
-    const agent = admitAgentCall(call, deps.accounts, base);
+    const data = deps.logger.child({ component: "gateway/data" });
+    const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
+    const agent = admitAgentCall(call, logins);
     if (!agent) return;
     const md = call.metadata;
     const session: SessionInfo = {

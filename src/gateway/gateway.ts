@@ -2,8 +2,14 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import { backgroundClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import {
+  DEFAULT_SESSION_LOG_LIMITS,
+  SessionLogBudget,
+  type SessionLogLimits,
+} from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
 import { version } from "../version.ts";
@@ -28,6 +34,7 @@ import {
   type HandshakeLimits,
 } from "./handshake-guard.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
+import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
 
 /**
@@ -52,6 +59,10 @@ export interface GatewayDeps {
   agentMetrics?: Partial<AgentMetricsLimits>;
   /** Handshake timeout and cap on pending handshakes (tests shorten them). */
   handshake?: Partial<HandshakeLimits>;
+  /** Failed-login throttling (tests shorten the block). */
+  login?: Partial<LoginLimits>;
+  /** How many sessions per interval log at their own levels (tests lower it). */
+  sessionLog?: Partial<SessionLogLimits>;
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -94,6 +105,18 @@ export async function startGateway(
     return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
   };
 
+  // Timers of log summaries and throttles: they never keep the process alive.
+  const logClock = { now, schedule: backgroundClock.schedule };
+  const logins = new LoginGuard(
+    config.accounts,
+    logger.child({ component: "gateway/auth" }),
+    logClock,
+    { ...DEFAULT_LOGIN_LIMITS, ...deps.login },
+  );
+  const sessionLogs = new SessionLogBudget(logger.child({ component: "gateway/data" }), logClock, {
+    ...DEFAULT_SESSION_LOG_LIMITS,
+    ...deps.sessionLog,
+  });
   const server = new grpc.Server({
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
@@ -101,8 +124,23 @@ export async function startGateway(
     "grpc.max_concurrent_streams": 1000,
   });
   server.addService(proxyServiceDefinition, {
-    control: controlService({ resolver, agents, logger, accounts: config.accounts }),
-    data: dataService({ accounts: config.accounts, resolver, openTarget, logger, agents }),
+    control: controlService({
+      resolver,
+      agents,
+      logger,
+      accounts: config.accounts,
+      logins,
+      clock: logClock,
+    }),
+    data: dataService({
+      accounts: config.accounts,
+      resolver,
+      openTarget,
+      logger,
+      agents,
+      logins,
+      sessionLogs,
+    }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -170,6 +208,8 @@ export async function startGateway(
       http.close();
       exports?.close();
       guard?.stop();
+      logins.flush();
+      sessionLogs.flush();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
