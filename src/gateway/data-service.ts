@@ -27,6 +27,25 @@ export interface SessionInfo {
   agentInstance: string;
 }
 
+/** A target that can be told why its router side is about to end, for its own logs. */
+export interface ClosingCause {
+  closingBecause(cause: string): void;
+}
+
+function canBeTold(target: object): target is ClosingCause {
+  return typeof (target as Partial<ClosingCause>).closingBecause === "function";
+}
+
+/**
+ * A cancelled stream (the link or the agent went away) ends the target's router side like
+ * a FIN would, since the stream's readable side ends too: the target hears why first.
+ */
+function tellCause(call: DataCall, target: ClosingCause): void {
+  call.once("cancelled", () => {
+    target.closingBecause("the agent's stream was cut (agent link lost or agent stopped)");
+  });
+}
+
 /** Opens the far end of a session for a device. */
 export type OpenTarget = (
   device: DeviceRuntime,
@@ -122,6 +141,7 @@ export function dataService(
           release();
           return;
         }
+        if (canBeTold(target)) tellCause(call, target);
         log.info("relaying session", {
           device: device.config.name,
           target: device.config.target.kind,

@@ -19,7 +19,7 @@ import {
   AgentMetricsStore,
   DEFAULT_AGENT_METRICS_LIMITS,
 } from "./agent-metrics-store.ts";
-import { openCollector } from "./collector-endpoint.ts";
+import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
@@ -65,6 +65,27 @@ export interface GatewayDeps {
   sessionLog?: Partial<SessionLogLimits>;
 }
 
+/** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
+export const SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
+
+/** How long a stop waits for collector sessions to carry their NOTIFICATION out. */
+const COLLECTOR_DRAIN_MS = 1_000;
+
+/** Resolves when `open` is empty (its members remove themselves), or after `ms`. */
+function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
+  if (open.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    for (const endpoint of open) {
+      endpoint.once("close", () => {
+        if (open.size > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    }
+  });
+}
+
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
   if (config.insecure) return grpc.ServerCredentials.createInsecure();
   if (!config.tlsCert || !config.tlsKey) {
@@ -99,10 +120,14 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
+  const collectors = new Set<CollectorEndpoint>();
   const openTarget: OpenTarget = (device, session, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
+    const endpoint = openCollector(device, config.collector, session, sessionLog);
+    collectors.add(endpoint);
+    endpoint.once("close", () => collectors.delete(endpoint));
+    return Promise.resolve(endpoint);
   };
 
   // Timers of log summaries and throttles: they never keep the process alive.
@@ -208,6 +233,12 @@ export async function startGateway(
       http.close();
       exports?.close();
       guard?.stop();
+      // Routers in the collector hear why (Cease / Administrative Shutdown) before the
+      // streams close; the relay carries the NOTIFICATION and the end of each stream.
+      if (collectors.size > 0)
+        log.info("notifying collector sessions", { sessions: collectors.size });
+      for (const endpoint of collectors) endpoint.shutdown(SHUTDOWN_MESSAGE);
+      await drained(collectors, COLLECTOR_DRAIN_MS);
       logins.flush();
       sessionLogs.flush();
       await new Promise<void>((resolve) => {
