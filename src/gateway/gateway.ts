@@ -12,6 +12,7 @@ import {
 } from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
+import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { version } from "../version.ts";
 import { AgentDirectory } from "./agent-directory.ts";
 import {
@@ -86,6 +87,17 @@ function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
   });
 }
 
+/** The gRPC server's options (pure): keepalive as long as the sessions tolerate. */
+export function gatewayServerOptions(): grpc.ServerOptions {
+  const keepalive = transportKeepalive();
+  return {
+    "grpc.keepalive_time_ms": keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": 1000,
+  };
+}
+
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
   if (config.insecure) return grpc.ServerCredentials.createInsecure();
   if (!config.tlsCert || !config.tlsKey) {
@@ -142,12 +154,7 @@ export async function startGateway(
     ...DEFAULT_SESSION_LOG_LIMITS,
     ...deps.sessionLog,
   });
-  const server = new grpc.Server({
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_concurrent_streams": 1000,
-  });
+  const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
     control: controlService({
       resolver,
