@@ -37,6 +37,7 @@ import {
 import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
+import { logOversizedMessages } from "./oversize-log.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -189,6 +190,7 @@ export async function startGateway(
   });
 
   raiseFlowControlWindows(server, log);
+  logOversizedMessages(server, log, logClock);
   const guard = guardHandshakes(
     server,
     log,
