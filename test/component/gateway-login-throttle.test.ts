@@ -5,11 +5,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { startGateway } from "../../src/gateway/gateway.ts";
-import { MetadataKey } from "../../src/proto/metadata.ts";
-import { type ProxyClient, ProxyServiceClient } from "../../src/proto/service.ts";
-import { captureLogs } from "../support/log-capture.ts";
-import { gatewayConfig, TEST_EMAIL, TEST_TOKEN } from "../support/stack.ts";
+import type { ProxyClient } from "../../src/proto/service.ts";
+import { credentials, rawGateway } from "../support/raw-gateway.ts";
+import { TEST_TOKEN } from "../support/stack.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -18,9 +16,7 @@ afterEach(async () => {
 
 /** Opens a Control call with these credentials; resolves with the status it ends with. */
 function controlCall(client: ProxyClient, token: string): Promise<grpc.StatusObject> {
-  const md = new grpc.Metadata();
-  md.set(MetadataKey.AUTH_EMAIL, TEST_EMAIL);
-  md.set(MetadataKey.AUTH_API_TOKEN, token);
+  const md = credentials(token);
   const call = client.control(md);
   return new Promise((resolve) => {
     call.on("status", resolve);
@@ -33,14 +29,8 @@ function controlCall(client: ProxyClient, token: string): Promise<grpc.StatusObj
 
 describe("failed logins", () => {
   test("are throttled per address and logged in aggregate", async () => {
-    const logs = captureLogs();
-    const gateway = await startGateway(gatewayConfig({}), logs.logger);
-    cleanups.push(() => gateway.close());
-    const client = new ProxyServiceClient(
-      `127.0.0.1:${gateway.port}`,
-      grpc.credentials.createInsecure(),
-    );
-    cleanups.push(() => client.close());
+    const { client, logs, close } = await rawGateway();
+    cleanups.push(close);
 
     const statuses: grpc.StatusObject[] = [];
     for (let round = 0; round < 10; round++) {
@@ -61,15 +51,8 @@ describe("failed logins", () => {
   }, 20_000);
 
   test("a block runs out, and a good login clears the address", async () => {
-    const gateway = await startGateway(gatewayConfig({}), captureLogs().logger, {
-      login: { blockMs: 300 },
-    });
-    cleanups.push(() => gateway.close());
-    const client = new ProxyServiceClient(
-      `127.0.0.1:${gateway.port}`,
-      grpc.credentials.createInsecure(),
-    );
-    cleanups.push(() => client.close());
+    const { client, close } = await rawGateway({ login: { blockMs: 300 } });
+    cleanups.push(close);
     for (let i = 0; i < 10; i++) {
       expect((await controlCall(client, "wrong-token")).code).toBe(grpc.status.UNAUTHENTICATED);
     }

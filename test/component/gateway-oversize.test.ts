@@ -1,12 +1,10 @@
 /** A message over grpc-js's size limit is refused (RESOURCE_EXHAUSTED) and logged. */
 import { afterEach, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { startGateway } from "../../src/gateway/gateway.ts";
 import { ControlAction } from "../../src/proto/messages.ts";
-import { MetadataKey } from "../../src/proto/metadata.ts";
-import { CONTROL_METHOD_PATH, ProxyServiceClient } from "../../src/proto/service.ts";
-import { captureLogs } from "../support/log-capture.ts";
-import { gatewayConfig, TEST_EMAIL, TEST_TOKEN } from "../support/stack.ts";
+import { CONTROL_METHOD_PATH } from "../../src/proto/service.ts";
+import { credentials, rawGateway } from "../support/raw-gateway.ts";
+import { TEST_TOKEN } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -16,18 +14,9 @@ afterEach(async () => {
 
 describe("an oversized gRPC message", () => {
   test("is refused with a log line saying so", async () => {
-    const logs = captureLogs();
-    const gateway = await startGateway(gatewayConfig({}), logs.logger);
-    cleanups.push(() => gateway.close());
-    const client = new ProxyServiceClient(
-      `127.0.0.1:${gateway.port}`,
-      grpc.credentials.createInsecure(),
-      { "grpc.max_send_message_length": -1 },
-    );
-    cleanups.push(() => client.close());
-    const md = new grpc.Metadata();
-    md.set(MetadataKey.AUTH_EMAIL, TEST_EMAIL);
-    md.set(MetadataKey.AUTH_API_TOKEN, TEST_TOKEN);
+    const { client, logs, close } = await rawGateway({}, { "grpc.max_send_message_length": -1 });
+    cleanups.push(close);
+    const md = credentials(TEST_TOKEN);
     const call = client.control(md);
     const status = new Promise<grpc.StatusObject>((resolve) => {
       call.on("status", resolve);
