@@ -116,12 +116,6 @@ export class Mutator {
   }
 }
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+function concat(...parts: Uint8Array[]): Uint8Array {
+  return Buffer.concat(parts);
 }
