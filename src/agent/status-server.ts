@@ -1,15 +1,15 @@
 import { hostPort } from "../core/address.ts";
 import { BgpProxyError } from "../core/errors.ts";
-import { agentMetricFamilies } from "../metrics/agent-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from "../metrics/prometheus-text.ts";
-import type { AgentSnapshot } from "../status/agent-snapshot.ts";
+import { agentMetricFamilies } from "./status/agent-metrics.ts";
+import type { AgentSnapshot } from "./status/agent-snapshot.ts";
 import {
   findSession,
   renderAdminStatus,
   renderHealth,
   renderSession,
   renderSessions,
-} from "../status/agent-status-view.ts";
+} from "./status/agent-status-view.ts";
 
 /**
  * The agent's status and metrics endpoint (`--metrics-addr`:`--metrics-port`): the

@@ -3,10 +3,10 @@ import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { LogFields, Logger } from "../core/logger.ts";
 import { rfc3339Nano } from "../core/timestamp.ts";
+import type { ExportSignal } from "../export/export-stats.ts";
 import { OtlpDecodeError } from "../export/otlp-error.ts";
 import { decodeLogs } from "../export/otlp-logs.ts";
 import { decodeMetrics } from "../export/otlp-metrics.ts";
-import type { ExportSignal } from "../status/agent-snapshot.ts";
 import type { AgentMetricsStore } from "./agent-metrics-store.ts";
 import { authenticate } from "./auth.ts";
 
