@@ -10,6 +10,7 @@ import { MetricsExporter } from "../export/metrics-export.ts";
 import type { OtlpResource } from "../export/otlp-attributes.ts";
 import { fetchPost, type HttpPost, OtlpSender, safeUrl } from "../export/otlp-sender.ts";
 import { type ProcessStats, readProcessStats } from "../metrics/process-stats.ts";
+import { exportHeaders } from "../proto/metadata.ts";
 import { trustedRoots } from "./gateway-dialer.ts";
 import { agentChecks } from "./status/agent-checks.ts";
 import { DEFAULT_HEALTH_LIMITS, type HealthLimits, HealthMonitor } from "./status/agent-health.ts";
@@ -116,13 +117,13 @@ export function createAgentOperations(
     instance: identity.instance,
     extra: { "host.name": hostname(), "bgproxy.site_id": config.siteId },
   };
-  const headers = {
-    "x-ch-auth-email": config.email,
-    "x-ch-auth-api-token": config.token,
+  const headers = exportHeaders({
+    email: config.email,
+    token: config.token,
+    siteId: config.siteId,
     instance: identity.instance,
     version: identity.version,
-    sid: String(config.siteId),
-  };
+  });
   const sender = (url: string, what: string) =>
     new OtlpSender({
       url,

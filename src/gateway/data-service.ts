@@ -4,8 +4,9 @@ import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
-import { admitAgentCall, metadataValue } from "./agent-call.ts";
+import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
@@ -53,13 +54,13 @@ export function dataService(
     const base = deps.logger.child({ component: "gateway/data" });
     const agent = admitAgentCall(call, deps.accounts, base);
     if (!agent) return;
-    const md = call.metadata;
+    const headers = readDataCallHeaders(metadataReader(call.metadata));
     const session: SessionInfo = {
-      sessionId: metadataValue(md, "session-id") ?? "",
-      deviceIp: metadataValue(md, "device-ip") ?? "",
-      devicePort: Number(metadataValue(md, "device-port") ?? 0),
-      proxyIp: metadataValue(md, "proxy-ip") ?? "",
-      proxyPort: Number(metadataValue(md, "proxy-port") ?? 0),
+      sessionId: headers.sessionId,
+      deviceIp: headers.deviceIp,
+      devicePort: headers.devicePort,
+      proxyIp: headers.proxyIp,
+      proxyPort: headers.proxyPort,
       agentInstance: agent.instance,
     };
     const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
@@ -76,8 +77,8 @@ export function dataService(
       call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
       return;
     }
-    const up = Number(metadataValue(md, "counter-up") ?? 0);
-    const down = Number(metadataValue(md, "counter-down") ?? 0);
+    const up = headers.counterUp;
+    const down = headers.counterDown;
     if (up !== 0 || down !== 0) {
       // A stream resuming a session this gateway does not hold: the counters cannot match.
       log.warn("unknown session resumed with non-zero counters: killing it", {
@@ -173,7 +174,6 @@ function settleDevice(device: DeviceRuntime): void {
 
 function countersMetadata(up: number, down: number): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set("counter-up", String(up));
-  md.set("counter-down", String(down));
+  for (const [key, value] of counterPairs(up, down)) md.set(key, value);
   return md;
 }
