@@ -10,6 +10,7 @@ import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import { SessionObserver } from "./session-observer.ts";
 
 /**
@@ -25,10 +26,11 @@ export interface SessionInfo {
   agentInstance: string;
 }
 
-/** Opens the far end of a session for a device. */
+/** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
 export type OpenTarget = (
   device: DeviceRuntime,
   session: SessionInfo,
+  events: SessionEvents,
   logger: Logger,
 ) => Promise<Duplex>;
 
@@ -36,6 +38,8 @@ export interface DataServiceDeps {
   accounts: readonly AccountConfig[];
   resolver: DeviceResolver;
   openTarget: OpenTarget;
+  /** Folds every session's events into its device's state. */
+  tracker: DeviceTracker;
   logger: Logger;
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
@@ -96,18 +100,17 @@ export function dataService(
     call.on("cancelled", () => {
       cancelled = true;
     });
-    device.sessions++;
-    device.sessionsTotal++;
+    const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      device.sessions--;
+      events.closed();
       deps.agents?.sessionClosed(agent.instance);
     };
     deps
-      .openTarget(device, session, log)
+      .openTarget(device, session, events, log)
       .then((target) => {
         if (cancelled) {
           target.destroy();
@@ -119,7 +122,7 @@ export function dataService(
           target: device.config.target.kind,
         });
         const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? observeDevice(device) : undefined;
+        const observer = forwarded ? new SessionObserver(events) : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -132,7 +135,6 @@ export function dataService(
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
             release();
-            if (forwarded) settleDevice(device);
             const fields = {
               reason,
               bytes_up: relay.counters.bytesToSocket,
@@ -151,25 +153,6 @@ export function dataService(
         call.emit("error", { code: grpc.status.UNAVAILABLE, details: errorMessage(err) });
       });
   };
-}
-
-/** A forwarded session's BGP state and counts, as the gateway sees them pass, on the device. */
-function observeDevice(device: DeviceRuntime): SessionObserver {
-  let updates = 0;
-  const observer: SessionObserver = new SessionObserver(() => {
-    device.established = observer.established;
-    device.counters.updates += observer.updates - updates;
-    updates = observer.updates;
-    device.counters.prefixes = observer.prefixes;
-    device.lastChange = Date.now();
-  });
-  return observer;
-}
-
-function settleDevice(device: DeviceRuntime): void {
-  if (device.sessions > 0) return;
-  device.established = false;
-  device.counters.prefixes = { ipv4: 0, ipv6: 0 };
 }
 
 function countersMetadata(up: number, down: number): grpc.Metadata {
