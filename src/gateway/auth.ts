@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { AccountConfig } from "../config/types.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import type { AgentCredentials } from "../proto/metadata.ts";
 
 /**
@@ -7,10 +8,6 @@ import type { AgentCredentials } from "../proto/metadata.ts";
  * token header name of the contract) against the configured accounts, which hold only the
  * token's SHA-256.
  */
-
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
 
 /** The matching account, or undefined. Compares digests in constant time. */
 export function authenticate(

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../../src/config/types.ts";
-import { authenticate, sha256Hex } from "../../src/gateway/auth.ts";
+import { sha256Hex } from "../../src/core/sha256.ts";
+import { authenticate } from "../../src/gateway/auth.ts";
 import {
   type AgentCredentials,
   metadataReader,
