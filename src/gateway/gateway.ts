@@ -75,7 +75,7 @@ export async function startGateway(
   const log = logger.child({ component: "gateway" });
   const registry = new DeviceRegistry(config.devices, clock.now());
   const tracker = new DeviceTracker(clock);
-  const resolver = new DeviceResolver(registry, config.acceptAny);
+  const resolver = new DeviceResolver(registry, config.acceptAny, now);
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
     { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
