@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
-import { credentialsFrom } from "./auth.ts";
+import { metadataReader, readCallIdentity, readCredentials } from "../proto/metadata.ts";
 import type { LoginGuard } from "./login-guard.ts";
 
 /**
@@ -16,22 +16,19 @@ export interface AgentCallInfo {
   peer: string;
 }
 
-export function metadataValue(md: grpc.Metadata, key: string): string | undefined {
-  const v = md.get(key)[0];
-  if (v === undefined) return undefined;
-  return typeof v === "string" ? v : Buffer.from(v).toString("utf8");
-}
-
 interface CallLike {
   readonly metadata: grpc.Metadata;
   getPeer(): string;
   emit(event: "error", err: Partial<grpc.StatusObject>): boolean;
 }
 
-/** Authenticate a call; on failure answer UNAUTHENTICATED (or, for an address that failed
- * too often, RESOURCE_EXHAUSTED) and return undefined. The guard logs refusals. */
+/**
+ * Authenticate a call; on failure answer UNAUTHENTICATED (or, for an address that failed
+ * too often, RESOURCE_EXHAUSTED) and return undefined. The guard logs refusals.
+ */
 export function admitAgentCall(call: CallLike, guard: LoginGuard): AgentCallInfo | undefined {
-  const creds = credentialsFrom(call.metadata);
+  const read = metadataReader(call.metadata);
+  const creds = readCredentials(read);
   const peer = call.getPeer();
   const outcome = guard.login(creds, peer);
   if (outcome.kind === "throttled") {
@@ -45,14 +42,5 @@ export function admitAgentCall(call: CallLike, guard: LoginGuard): AgentCallInfo
     call.emit("error", { code: grpc.status.UNAUTHENTICATED, details: "invalid credentials" });
     return undefined;
   }
-  const account = outcome.account;
-  const sid = Number(metadataValue(call.metadata, "sid") ?? "0");
-  return {
-    account,
-    email: creds.email ?? "",
-    site: Number.isInteger(sid) && sid >= 0 ? sid : 0,
-    version: metadataValue(call.metadata, "version") ?? "",
-    instance: metadataValue(call.metadata, "instance") ?? "",
-    peer,
-  };
+  return { account: outcome.account, email: creds.email ?? "", ...readCallIdentity(read), peer };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
-import { backgroundClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -25,6 +25,7 @@ import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
+import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
@@ -56,6 +57,8 @@ export interface RunningGateway {
 }
 
 export interface GatewayDeps {
+  /** Timers of the built-in collector and the time of device state changes. */
+  clock?: Clock;
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
@@ -118,10 +121,12 @@ export async function startGateway(
   logger: Logger,
   deps: GatewayDeps = {},
 ): Promise<RunningGateway> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = deps.now ?? (() => clock.now());
   const log = logger.child({ component: "gateway" });
-  const registry = new DeviceRegistry(config.devices);
-  const resolver = new DeviceResolver(registry, config.acceptAny);
+  const registry = new DeviceRegistry(config.devices, clock.now());
+  const tracker = new DeviceTracker(clock);
+  const resolver = new DeviceResolver(registry, config.acceptAny, now);
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
     { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
@@ -134,17 +139,17 @@ export async function startGateway(
     now,
   });
   const collectors = new Set<CollectorEndpoint>();
-  const openTarget: OpenTarget = (device, session, sessionLog) => {
+  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    const endpoint = openCollector(device, config.collector, session, sessionLog);
+    const endpoint = openCollector(events, config.collector, clock, sessionLog);
     collectors.add(endpoint);
     endpoint.once("close", () => collectors.delete(endpoint));
     return Promise.resolve(endpoint);
   };
 
   // Timers of log summaries and throttles: they never keep the process alive.
-  const logClock = { now, schedule: backgroundClock.schedule };
+  const logClock: Clock = deps.clock ?? { now, schedule: backgroundClock.schedule };
   const logins = new LoginGuard(
     config.accounts,
     logger.child({ component: "gateway/auth" }),
@@ -169,6 +174,7 @@ export async function startGateway(
       accounts: config.accounts,
       resolver,
       openTarget,
+      tracker,
       logger,
       agents,
       logins,

@@ -2,7 +2,8 @@ import type { AccountConfig } from "../config/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { RepeatedLog } from "../core/repeated-log.ts";
-import { type AgentCredentials, authenticate } from "./auth.ts";
+import type { AgentCredentials } from "../proto/metadata.ts";
+import { authenticate } from "./auth.ts";
 
 /**
  * Agent logins, throttled per source address: after `maxFailures` failed logins within

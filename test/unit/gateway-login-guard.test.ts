@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { sha256Hex } from "../../src/gateway/auth.ts";
+import { sha256Hex } from "../../src/core/sha256.ts";
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, peerSource } from "../../src/gateway/login-guard.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { ManualClock } from "../support/manual-clock.ts";
