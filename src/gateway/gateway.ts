@@ -33,6 +33,7 @@ import { gatewayStatusRoutes } from "./gateway-status.ts";
 import {
   DEFAULT_HANDSHAKE_LIMITS,
   guardHandshakes,
+  type HandshakeGuard,
   type HandshakeLimits,
 } from "./handshake-guard.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
@@ -150,11 +151,14 @@ export async function startGateway(
 
   // Timers of log summaries and throttles: they never keep the process alive.
   const logClock: Clock = deps.clock ?? { now, schedule: backgroundClock.schedule };
+  // Made once the server is bound; told of good logins by the LoginGuard.
+  let guard: HandshakeGuard | undefined;
   const logins = new LoginGuard(
     config.accounts,
     logger.child({ component: "gateway/auth" }),
     logClock,
     { ...DEFAULT_LOGIN_LIMITS, ...deps.login },
+    (peer) => guard?.loggedIn(peer),
   );
   const sessionLogs = new SessionLogBudget(logger.child({ component: "gateway/data" }), logClock, {
     ...DEFAULT_SESSION_LOG_LIMITS,
@@ -197,12 +201,7 @@ export async function startGateway(
 
   raiseFlowControlWindows(server, log);
   logOversizedMessages(server, log, logClock);
-  const guard = guardHandshakes(
-    server,
-    log,
-    { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake },
-    now,
-  );
+  guard = guardHandshakes(server, log, { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake }, now);
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({

@@ -4,30 +4,47 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../core/logger.ts";
 
 /**
- * Connections to the agents' port that have not finished their handshake (TLS, then the
- * HTTP/2 preface): each gets `timeoutMs` to do so, and at most `maxPending` may be
- * waiting at once; past that, a new connection is closed as soon as it is accepted. Bare
- * TCP connections that never speak would otherwise be held forever. Like flow-control.ts
- * this reaches into grpc-js's `http2Servers` map (no server option exists for it); if a
- * grpc-js upgrade removes it, a warning says so.
+ * Connections to the agents' port that are not logged in yet: first the handshake (TLS,
+ * then the HTTP/2 preface), which must finish within `timeoutMs`; then the first good
+ * login (any call whose credentials are accepted), which must come within
+ * `loginTimeoutMs`. At most `maxPending` such connections may exist at once; past that, a
+ * new connection is closed as soon as it is accepted. Bare TCP connections that never
+ * speak, or HTTP/2 connections that never log in, would otherwise be held forever. Like
+ * flow-control.ts this reaches into grpc-js's `http2Servers` map (no server option exists
+ * for it); if a grpc-js upgrade removes it, a warning says so.
  */
 export interface HandshakeLimits {
   readonly timeoutMs: number;
+  readonly loginTimeoutMs: number;
   readonly maxPending: number;
 }
 
-export const DEFAULT_HANDSHAKE_LIMITS: HandshakeLimits = { timeoutMs: 10_000, maxPending: 512 };
+export const DEFAULT_HANDSHAKE_LIMITS: HandshakeLimits = {
+  timeoutMs: 10_000,
+  loginTimeoutMs: 30_000,
+  maxPending: 512,
+};
 
 /** How often closes are summed into one log line: a flood writes one line per interval. */
 const REPORT_INTERVAL_MS = 10_000;
 
-function key(remoteAddress: string | undefined, remotePort: number | undefined): string {
-  return `${remoteAddress ?? "?"}|${remotePort ?? 0}`;
+/** The key grpc-js's server `getPeer()` gives a call: "address:port". */
+function peerKey(remoteAddress: string | undefined, remotePort: number | undefined): string {
+  return `${remoteAddress ?? "?"}:${remotePort ?? 0}`;
+}
+
+interface Waiting {
+  readonly close: () => void;
+  readonly since: number;
+  /** "handshake" until the HTTP/2 session is up, then "login". */
+  stage: "handshake" | "login";
 }
 
 export interface HandshakeGuard {
-  /** Connections now waiting for their handshake. */
+  /** Connections now waiting for their handshake or their first login. */
   pending(): number;
+  /** A call from `peer` (grpc-js `getPeer()`) logged in: its connection is trusted. */
+  loggedIn(peer: string): void;
   stop(): void;
 }
 
@@ -42,21 +59,24 @@ export function guardHandshakes(
     logger.warn("cannot limit pending handshakes: bare connections are held until they close");
     return undefined;
   }
-  const waiting = new Map<string, { socket: Socket; since: number }>();
-  const closed = { timedOut: 0, overCap: 0 };
+  const waiting = new Map<string, Waiting>();
+  const closed = { timedOut: 0, noLogin: 0, overCap: 0 };
   let lastReport = now();
 
   const report = (force: boolean) => {
-    const total = closed.timedOut + closed.overCap;
+    const total = closed.timedOut + closed.noLogin + closed.overCap;
     if (total === 0 || (!force && now() - lastReport < REPORT_INTERVAL_MS)) return;
     logger.warn("closed connections that did not finish the handshake", {
       timed_out: closed.timedOut,
+      no_login: closed.noLogin,
       over_cap: closed.overCap,
       pending: waiting.size,
       timeout_ms: limits.timeoutMs,
+      login_timeout_ms: limits.loginTimeoutMs,
       max_pending: limits.maxPending,
     });
     closed.timedOut = 0;
+    closed.noLogin = 0;
     closed.overCap = 0;
     lastReport = now();
   };
@@ -64,10 +84,12 @@ export function guardHandshakes(
   const sweep = () => {
     const t = now();
     for (const [k, w] of waiting) {
-      if (t - w.since < limits.timeoutMs) continue;
+      const limit = w.stage === "handshake" ? limits.timeoutMs : limits.loginTimeoutMs;
+      if (t - w.since < limit) continue;
       waiting.delete(k);
-      closed.timedOut++;
-      w.socket.destroy();
+      if (w.stage === "handshake") closed.timedOut++;
+      else closed.noLogin++;
+      w.close();
     }
     report(false);
   };
@@ -78,17 +100,22 @@ export function guardHandshakes(
       if (waiting.size >= limits.maxPending) {
         closed.overCap++;
         socket.destroy();
-        report(closed.overCap === 1 && closed.timedOut === 0);
+        report(closed.overCap === 1 && closed.timedOut + closed.noLogin === 0);
         return;
       }
-      const k = key(socket.remoteAddress, socket.remotePort);
-      waiting.set(k, { socket, since: now() });
+      const k = peerKey(socket.remoteAddress, socket.remotePort);
+      const entry: Waiting = { close: () => socket.destroy(), since: now(), stage: "handshake" };
+      waiting.set(k, entry);
       socket.once("close", () => {
-        if (waiting.get(k)?.socket === socket) waiting.delete(k);
+        if (waiting.get(k) === entry) waiting.delete(k);
       });
     });
     h2.on("session", (session: Http2Session) => {
-      waiting.delete(key(session.socket?.remoteAddress, session.socket?.remotePort));
+      const k = peerKey(session.socket?.remoteAddress, session.socket?.remotePort);
+      const entry = waiting.get(k);
+      if (!entry) return;
+      waiting.set(k, { close: () => session.destroy(), since: now(), stage: "login" });
+      session.once("close", () => waiting.delete(k));
     });
   }
   const every = Math.max(50, Math.min(1_000, Math.floor(limits.timeoutMs / 4)));
@@ -96,6 +123,9 @@ export function guardHandshakes(
   timer.unref?.();
   return {
     pending: () => waiting.size,
+    loggedIn: (peer) => {
+      waiting.delete(peer);
+    },
     stop() {
       clearInterval(timer);
       report(true);

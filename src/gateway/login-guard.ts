@@ -43,13 +43,15 @@ interface Source {
   blocks: number;
 }
 
-/** The address part of a grpc-js peer string ("ipv4:192.0.2.1:5000", "[::1]:5000"). */
+/**
+ * The address part of a grpc-js server peer string: "192.0.2.1:5000", "2001:db8::1:5000"
+ * (grpc-js writes the address and port without brackets), "[::1]:5000", "ipv4:..."
+ */
 export function peerSource(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, "");
   const v6 = /^\[([^\]]*)\]/.exec(bare);
   if (v6) return v6[1] ?? bare;
-  const colon = bare.lastIndexOf(":");
-  return colon > 0 && bare.indexOf(":") === colon ? bare.slice(0, colon) : bare;
+  return /^(.+):\d+$/.exec(bare)?.[1] ?? bare;
 }
 
 export class LoginGuard {
@@ -61,6 +63,8 @@ export class LoginGuard {
     logger: Logger,
     private readonly clock: Clock,
     private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
+    /** Told of every good login, with the call's peer (for the handshake guard). */
+    private readonly onLogin: (peer: string) => void = () => {},
   ) {
     this.log = new RepeatedLog(logger, clock, limits.logIntervalMs);
   }
@@ -81,6 +85,7 @@ export class LoginGuard {
     const account = authenticate(creds, this.accounts);
     if (account) {
       this.sources.delete(source);
+      this.onLogin(peer);
       return { kind: "ok", account };
     }
     this.failed(source, now);

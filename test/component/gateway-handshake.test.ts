@@ -4,6 +4,7 @@
  * handshakes new connections are closed at once. Agents that handshake are unaffected.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { connect as connectHttp2 } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
@@ -40,7 +41,7 @@ describe("gateway handshake guard", () => {
         tlsKey: pki().serverKeyPath,
       }),
       logs.logger,
-      { handshake: { timeoutMs: 1_000, maxPending: 4 } },
+      { handshake: { timeoutMs: 1_000, maxPending: 4, loginTimeoutMs: 600 } },
     );
     cleanups.push(() => gateway.close());
     const start = performance.now();
@@ -80,5 +81,36 @@ describe("gateway handshake guard", () => {
       timeoutMs: 5_000,
       what: "the agent's control stream to be ready",
     });
+    // Logged in over TLS: past the login timeout, still up on its first connection.
+    await Bun.sleep(1_000);
+    expect(agent.status().control.state).toBe("ready");
+    expect(agent.status().control.reconnects).toBe(0);
+  }, 20_000);
+
+  test("an HTTP/2 connection that never logs in is closed; a logged-in agent's is not", async () => {
+    const gateway = await startGateway(gatewayConfig({}), captureLogs().logger, {
+      handshake: { timeoutMs: 5_000, maxPending: 4, loginTimeoutMs: 600 },
+    });
+    cleanups.push(() => gateway.close());
+    const idle = connectHttp2(`http://127.0.0.1:${gateway.port}`);
+    idle.on("error", () => {});
+    let idleClosed = false;
+    idle.on("close", () => {
+      idleClosed = true;
+    });
+    cleanups.push(() => idle.destroy());
+    const agent = await startAgent(agentConfig(gateway.port), captureLogs().logger);
+    cleanups.push(() => agent.close());
+    await waitUntil(() => agent.status().control.state === "ready", {
+      timeoutMs: 5_000,
+      what: "the agent's control stream to be ready",
+    });
+    await waitUntil(() => idleClosed, {
+      timeoutMs: 3_000,
+      what: "the idle HTTP/2 connection to close",
+    });
+    await Bun.sleep(800);
+    expect(agent.status().control.state).toBe("ready");
+    expect(agent.status().control.reconnects).toBe(0);
   }, 20_000);
 });

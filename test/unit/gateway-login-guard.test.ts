@@ -14,6 +14,8 @@ describe("LoginGuard", () => {
     expect(peerSource("192.0.2.1:5000")).toBe("192.0.2.1");
     expect(peerSource("ipv6:[2001:db8::1]:5000")).toBe("2001:db8::1");
     expect(peerSource("[::1]:80")).toBe("::1");
+    expect(peerSource("2001:db8::1:5000")).toBe("2001:db8::1");
+    expect(peerSource("::ffff:127.0.0.1:5000")).toBe("::ffff:127.0.0.1");
   });
 
   test("blocks an address after N failures, doubling each block; others are unaffected", () => {
