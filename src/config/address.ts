@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { canonicalDeviceIp, canonicalIp, hostPort } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
-import { echo } from "./redaction.ts";
+import { echo, mark } from "./redaction.ts";
 import type { HostPort } from "./types.ts";
 
 /**
@@ -117,7 +117,7 @@ export function parseListenList(
       }
       const hp = parseHostPort(item, label, rules);
       if (out.some((o) => o.host === hp.host && o.port === hp.port)) {
-        throw new ConfigError(`${label} lists ${formatHostPort(hp)} twice`);
+        throw new ConfigError(`${label} lists ${mark(formatHostPort(hp))} twice`);
       }
       out.push(hp);
     }

@@ -1,5 +1,5 @@
 import { ConfigError } from "../core/errors.ts";
-import { echo } from "./redaction.ts";
+import { echo, mark } from "./redaction.ts";
 
 /**
  * Command-line flags, tokenised by us rather than by cac: cac's parser (mri) turns
@@ -107,7 +107,8 @@ export function parseFlags(
     const inline = eq < 0 ? undefined : body.slice(eq + 1);
     const spec = name === "" ? undefined : findSpec(specs, name, dashes);
     if (!spec) {
-      throw new ConfigError(`unknown flag ${"-".repeat(dashes)}${name} (see ${command} --help)`);
+      const given = mark(`${"-".repeat(dashes)}${name}`);
+      throw new ConfigError(`unknown flag ${given} (see ${command} --help)`);
     }
     const flag = `--${spec.name}`;
     if (spec.kind === "bool") {

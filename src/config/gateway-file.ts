@@ -61,10 +61,11 @@ class FileReader {
     return this.linesMemo;
   }
 
-  fail(path: string, message: string): never {
+  /** `shown`: the path as the error shows it (an unknown key name marked as echoed). */
+  fail(path: string, message: string, shown = path): never {
     const line = this.lines.lineOf(path);
     const where = line === undefined ? this.fileName : `${this.fileName}:${line}`;
-    throw new ConfigError(`${where}: ${path} ${message}`);
+    throw new ConfigError(`${where}: ${shown} ${message}`);
   }
 
   /** Re-throws a ConfigError from a value parser with this file's location in front. */
@@ -84,7 +85,8 @@ class FileReader {
     for (const key of Object.keys(table)) {
       if (!keys.includes(key)) {
         const at = path === "" ? key : `${path}.${key}`;
-        this.fail(at, `is not a known key (expected one of: ${keys.join(", ")})`);
+        const shown = path === "" ? mark(key) : `${path}.${mark(key)}`;
+        this.fail(at, `is not a known key (expected one of: ${keys.join(", ")})`, shown);
       }
     }
   }

@@ -369,6 +369,8 @@ describe("the token never appears in an error", () => {
     ["--metrics-export-url", token],
     [token],
     [`--unknown=${token}`],
+    [`--${token}`],
+    ["--listen", `${token}:179,${token}:179`],
     ["--insecure", "--email", "a b", token],
   ];
   for (const argv of cases) {

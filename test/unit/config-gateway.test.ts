@@ -353,6 +353,11 @@ describe("errors name the key path and line", () => {
     expect(message).not.toContain("s3cret-md5");
   });
 
+  test("an md5_key used as a key name is not echoed", () => {
+    const message = errorOf(withLine(21, 's3cret-md5 = "collector"'));
+    expect(message).toStartWith(`${FILE}:21: device[1].[redacted] is not a known key`);
+  });
+
   test("an md5_key that occurs in ordinary words garbles nothing", () => {
     for (const key of ["e", "red", "act", "device"]) {
       const text = withLine(20, `md5_key = "${key}"`).replace('"collector"\n\n', '"foo"\n\n');
