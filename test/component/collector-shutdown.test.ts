@@ -5,7 +5,7 @@
  * closing the session.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { Afi, CeaseSubcode, ErrorCode, MessageType, Safi } from "../../src/bgp/constants.ts";
 import { BgpFramer } from "../../src/bgp/framer.ts";
@@ -15,6 +15,7 @@ import { encodeOpen } from "../../src/bgp/open.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
+import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -32,30 +33,6 @@ interface Established {
   cutLink: () => void;
 }
 
-/** A TCP relay between agent and gateway whose connections the test can cut. */
-async function linkTo(port: number): Promise<{ port: number; cut: () => void; close: () => void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((a) => {
-    const b = connect({ host: "127.0.0.1", port });
-    for (const s of [a, b]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    a.pipe(b);
-    b.pipe(a);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  return {
-    port: typeof address === "object" && address ? address.port : 0,
-    cut: () => {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => server.close(),
-  };
-}
-
 async function establish(): Promise<Established> {
   const gwLogs = captureLogs();
   const gateway = await startGateway(
@@ -68,7 +45,7 @@ async function establish(): Promise<Established> {
     gwLogs.logger,
   );
   cleanups.push(() => gateway.close());
-  const link = await linkTo(gateway.port);
+  const link = await tcpLink(gateway.port);
   cleanups.push(() => link.close());
   const agent = await startAgent(agentConfig(link.port), captureLogs().logger);
   cleanups.push(() => agent.close());
