@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROLES } from "../../src/config/cli.ts";
 import { version } from "../../src/version.ts";
@@ -129,7 +129,19 @@ describe("bgproxy gateway and a signal during a long config load", () => {
         stdout: "pipe",
         stderr: "pipe",
       });
-      await Bun.sleep(400);
+      // Signal once the file is being parsed (RSS well above a started Bun's), so that the
+      // signal lands during the load even on a busy machine, never before main.ts runs.
+      const rss = () => {
+        try {
+          const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+          return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+        } catch {
+          return 0;
+        }
+      };
+      for (let i = 0; i < 2_000 && rss() < 120 * 2 ** 20 && child.exitCode === null; i++) {
+        await Bun.sleep(5);
+      }
       child.kill("SIGTERM");
       const code = await child.exited;
       const out = await new Response(child.stdout).text();
