@@ -54,10 +54,13 @@ function contents(listing: string): Map<string, { mode: string; owner: string; s
 
 const EXPECTED_FILES: Record<string, string> = {
   "/usr/bin/bgproxy": "-rwxr-xr-x",
+  "/usr/bin/kbgp": "lrwxrwxrwx",
   "/lib/systemd/system/bgproxy.service": "-rw-r--r--",
+  "/lib/systemd/system/kbgp.service": "lrwxrwxrwx",
   "/lib/systemd/system/bgproxy-gateway.service": "-rw-r--r--",
   "/usr/lib/sysusers.d/bgproxy.conf": "-rw-r--r--",
   "/etc/default/bgproxy.env.sample": "-rw-r--r--",
+  "/etc/default/kbgp.env.sample": "-rw-r--r--",
   "/etc/default/bgproxy-gateway.env.sample": "-rw-r--r--",
   "/etc/bgproxy/gateway.toml.sample": "-rw-r--r--",
   "/usr/share/man/man1/bgproxy.1.gz": "-rw-r--r--",
@@ -68,6 +71,7 @@ const EXPECTED_FILES: Record<string, string> = {
 
 const CONFFILES = [
   "/etc/default/bgproxy.env.sample",
+  "/etc/default/kbgp.env.sample",
   "/etc/default/bgproxy-gateway.env.sample",
   "/etc/bgproxy/gateway.toml.sample",
 ];

@@ -40,7 +40,11 @@ describe("systemd units", () => {
     expect(one("User")).toBe("bgproxy");
     expect(one("Group")).toBe("bgproxy");
     expect(one("ExecStart")).toBe("/usr/bin/bgproxy agent $BGPROXY_OPTS");
-    expect(one("EnvironmentFile")).toBe("/etc/default/bgproxy.env");
+    // The reference product's env file first, ours last (it wins); neither is required.
+    expect(service?.get("EnvironmentFile")).toEqual([
+      "-/etc/default/kbgp.env",
+      "-/etc/default/bgproxy.env",
+    ]);
     expect(one("Restart")).toBe("on-failure");
     expect(one("RestartPreventExitStatus")).toBe("2");
     const caps = "CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_NET_ADMIN";
