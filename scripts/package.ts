@@ -1,7 +1,7 @@
 /**
  * OS packages from the binaries of `npm run build` (`npm run package`):
  *
- *   bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk] [--dist DIR]
+ *   bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk,image] [--dist DIR]
  *                          [--apk-key PRIVATE.pem [--apk-key-name NAME.rsa.pub]]
  *                          [--usign-key SECRET] [--openwrt-apk-key PRIVATE.pem]
  *
@@ -17,6 +17,8 @@
  *   alpine/<arch>/APKINDEX.tar.gz                and its RSA-signed index
  *   keys/                                        the public keys of the feeds
  *   SHA256SUMS
+ * and DIR/image/rootfs-{amd64,arm64}/, the container image's files for
+ * image/docker/Dockerfile (scripts/packaging/container-rootfs.ts).
  * Sources: image/ (units, init scripts, configs, maintainer scripts) and dist/build-info.json.
  * The .deb and .rpm need dpkg-deb and rpmbuild (Debian packages dpkg and rpm); the .ipk and
  * .apk are written by scripts/packaging/ipk.ts and apk.ts. --apk-key signs the .apk files
@@ -29,6 +31,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { opensslSigner } from "./packaging/apk.ts";
 import { type BuildInfo, readBuildInfo, renderSums, sha256Hex } from "./packaging/build-info.ts";
+import { rootfsMissing, stageRootfs } from "./packaging/container-rootfs.ts";
 import { buildDeb } from "./packaging/deb.ts";
 import {
   alpineFiles,
@@ -43,7 +46,7 @@ import { buildRpm } from "./packaging/rpm.ts";
 import { type Arch, binaryName, type Target, targetFor } from "./packaging/targets.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const FORMATS = ["deb", "rpm", "ipk", "apk3", "apk"] as const;
+const FORMATS = ["deb", "rpm", "ipk", "apk3", "apk", "image"] as const;
 type Format = (typeof FORMATS)[number];
 const ARCHES: readonly Arch[] = ["x64", "arm64"];
 const TOOLS: Partial<Record<Format, string>> = { deb: "dpkg-deb", rpm: "rpmbuild" };
@@ -59,7 +62,7 @@ interface Options {
 
 function usage(message: string): never {
   process.stderr.write(
-    `package: ${message}\nusage: bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk] [--dist DIR] [--apk-key PEM [--apk-key-name NAME]] [--usign-key SECRET] [--openwrt-apk-key PEM]\n`,
+    `package: ${message}\nusage: bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk,image] [--dist DIR] [--apk-key PEM [--apk-key-name NAME]] [--usign-key SECRET] [--openwrt-apk-key PEM]\n`,
   );
   process.exit(2);
 }
@@ -207,6 +210,19 @@ async function main(): Promise<void> {
       made.push(...(await timed("opkg feed", async () => put(opkgFeedFiles(feed, keys)))));
     made.push(...put(publicKeys(keys)));
   }
+  if (options.formats.includes("image")) {
+    for (const arch of ARCHES) {
+      const target = targetFor(arch, "glibc");
+      const bytes = await binary(info, options.dist, target);
+      const why = rootfsMissing(bytes, arch);
+      if (why) {
+        console.log(`  image ${arch}: left out (${why})`);
+        continue;
+      }
+      const root = stageRootfs(options.dist, arch, join(options.dist, binaryName(target)), bytes);
+      console.log(`  image ${arch}: ${relative(ROOT, root)}/`);
+    }
+  }
   rmSync(work, { recursive: true, force: true });
 
   const sums = await Promise.all(
@@ -215,6 +231,7 @@ async function main(): Promise<void> {
       sha256: sha256Hex(await Bun.file(f).bytes()),
     })),
   );
+  mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "SHA256SUMS"), renderSums(sums));
   console.log(`wrote ${made.length} packages and ${relative(ROOT, out)}/SHA256SUMS`);
 }
