@@ -51,7 +51,15 @@ async function main(): Promise<void> {
   const variants: { name: string; args: string[] }[] = [
     { name: "release (--minify)", args: ["src/main.ts", "--minify", ...common] },
     { name: "without --minify", args: ["src/main.ts", ...common] },
-    { name: "--minify --bytecode", args: ["src/main.ts", "--minify", "--bytecode", ...common] },
+    // --bytecode defaults to CommonJS, which has no top-level await: ESM bytecode it is.
+    {
+      name: "--minify --bytecode --format=esm",
+      args: ["src/main.ts", "--minify", "--bytecode", "--format=esm", ...common],
+    },
+    {
+      name: "--minify --bytecode (CommonJS)",
+      args: ["src/main.ts", "--minify", "--bytecode", ...common],
+    },
     { name: "empty program (Bun runtime alone)", args: [empty, "--minify", ...common] },
   ];
   const rows: string[] = [];
@@ -97,8 +105,7 @@ async function main(): Promise<void> {
       "src/main.ts",
       "--target=bun",
       "--minify",
-      "--metafile",
-      meta,
+      `--metafile=${meta}`,
       "--outdir",
       join(work, "m"),
     ]);
