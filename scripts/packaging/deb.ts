@@ -22,6 +22,7 @@ import {
   imageFile,
   installedKib,
   KBGP_LINK,
+  KBGP_MAN_LINK,
   MAINTAINER,
   PACKAGE_NAME,
   type PayloadFile,
@@ -56,6 +57,7 @@ export function debPayload(info: BuildInfo, binary: Uint8Array): PayloadFile[] {
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
     KBGP_LINK,
+    KBGP_MAN_LINK,
     ...systemdUnits("/lib/systemd/system"),
     ...systemdDistroFiles(),
     { path: `${doc}/copyright`, mode: 0o644, data: imageFile("debian/copyright") },
@@ -161,6 +163,7 @@ export async function buildDeb(
       "md5sums",
       files
         .filter((f) => !f.conffile)
+        .filter((f) => f.symlink === undefined)
         .map((f) => `${md5Hex(f.data)}  ${f.path.slice(1)}\n`)
         .join(""),
       0o644,

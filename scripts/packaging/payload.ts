@@ -21,6 +21,14 @@ export interface PayloadFile {
   readonly symlink?: string;
 }
 
+/** kbgp(1) is bgproxy(1), which describes the kbgp command. */
+export const KBGP_MAN_LINK: PayloadFile = {
+  path: "/usr/share/man/man1/kbgp.1.gz",
+  mode: 0o777,
+  data: new Uint8Array(0),
+  symlink: "bgproxy.1.gz",
+};
+
 /** /usr/bin/kbgp → bgproxy: the reference product's command (the binary runs the agent). */
 export const KBGP_LINK: PayloadFile = {
   path: "/usr/bin/kbgp",

@@ -11,6 +11,7 @@ import {
   IMAGE,
   imageFile,
   KBGP_LINK,
+  KBGP_MAN_LINK,
   type PayloadFile,
   stageFile,
   systemdDistroFiles,
@@ -22,6 +23,7 @@ export function rpmPayload(binary: Uint8Array): PayloadFile[] {
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
     KBGP_LINK,
+    KBGP_MAN_LINK,
     ...systemdUnits("/usr/lib/systemd/system"),
     ...systemdDistroFiles(),
     {

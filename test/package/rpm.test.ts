@@ -29,6 +29,7 @@ const FILES: Record<string, string> = {
   "/etc/default/kbgp.env.sample": "-rw-r--r--",
   "/etc/default/bgproxy-gateway.env.sample": "-rw-r--r--",
   "/usr/share/man/man1/bgproxy.1.gz": "-rw-r--r--",
+  "/usr/share/man/man1/kbgp.1.gz": "lrwxrwxrwx",
   "/usr/share/licenses/bgproxy/copyright": "-rw-r--r--",
 };
 
@@ -60,7 +61,7 @@ describe(`RPM packages${skip}`, () => {
         const listing = (await run(["rpm", "-qlvp", rpm(arch)])).stdout.trim().split("\n");
         const files = new Map(
           listing.map((l) => {
-            const parts = l.split(/\s+/);
+            const parts = l.replace(/ -> \S+$/, "").split(/\s+/);
             return [parts.at(-1) ?? "", { mode: parts[0], owner: `${parts[2]}/${parts[3]}` }];
           }),
         );
