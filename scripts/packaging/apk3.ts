@@ -60,7 +60,8 @@ export function apk3Payload(binary: Uint8Array): PayloadFile[] {
     ...files,
     { path: `${meta}.conffiles`, mode: 0o644, data: text(conffiles.join("")) },
     { path: `${meta}.list`, mode: 0o644, data: text(`${listed.sort().join("\n")}\n`) },
-    { path: `${meta}.rusers`, mode: 0o644, data: text("user=bgproxy:group=bgproxy\n") },
+    // What OpenWrt writes from a package's USERID (the .ipk's Require-User).
+    { path: `${meta}.rusers`, mode: 0o644, data: text("bgproxy:bgproxy\n") },
   ];
 }
 

@@ -34,6 +34,7 @@ import {
   publicPem,
   throwawayRsaKey,
   usignPublicFile,
+  usignSign,
 } from "../../scripts/packaging/feeds.ts";
 import { targetFor } from "../../scripts/packaging/targets.ts";
 import { run } from "../support/process.ts";
@@ -368,4 +369,50 @@ describe(`Alpine repository (apk v2, APKINDEX.tar.gz): real apk-tools 3${SKIP}`,
     expect(add.stderr).toContain("UNTRUSTED signature");
     expect(existsSync(join(root, "usr/bin/bgproxy"))).toBe(false);
   });
+});
+
+describe(`keys given to npm run package, made by the users' tools${SKIP}`, () => {
+  test.skipIf(SKIP !== "")("a usign -G secret key signs; usign -V accepts", async () => {
+    const dir = join(work, "given-usign");
+    mkdirSync(dir, { recursive: true });
+    await run([tools.usign, "-G", "-s", join(dir, "key.sec"), "-p", join(dir, "key.pub")]);
+    const keys = repositoryKeys({ usignKey: join(dir, "key.sec") });
+    expect(keys.throwaway).toEqual(["openwrt-apk", "alpine"]);
+    const message = new TextEncoder().encode("Package: bgproxy\n");
+    writeFileSync(join(dir, "Packages"), message);
+    writeFileSync(join(dir, "Packages.sig"), usignSign(keys.usign, message));
+    const fingerprint = await run([tools.usign, "-F", "-p", join(dir, "key.pub")]);
+    expect(fingerprint.stdout.trim()).toBe(fingerprintHex(keys.usign));
+    const verify = await run(
+      [
+        tools.usign,
+        "-V",
+        "-p",
+        join(dir, "key.pub"),
+        "-m",
+        join(dir, "Packages"),
+        "-x",
+        join(dir, "Packages.sig"),
+      ],
+      { check: false },
+    );
+    expect(verify.code).toBe(0);
+  });
+
+  test.skipIf(SKIP !== "")(
+    "an openssl EC key signs packages.adb; apk trusts its public half",
+    async () => {
+      const dir = join(work, "given-ec");
+      mkdirSync(dir, { recursive: true });
+      const pem = join(dir, "private.pem");
+      await run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pem]);
+      const pub = (await run(["openssl", "ec", "-in", pem, "-pubout"])).stdout;
+      const keys = repositoryKeys({ openwrtApkKey: pem });
+      writeTree(dir, apk3StubRepository(["libc"], "x86_64", keys));
+      const root = await apkRoot("given-ec-root", { "given.pem": pub });
+      const add = await apk(root, "--initdb", "-X", join(dir, "packages.adb"), "add", "libc");
+      expect(add.stderr).toBe("");
+      expect(add.code).toBe(0);
+    },
+  );
 });
