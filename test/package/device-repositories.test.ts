@@ -34,17 +34,17 @@ import {
   publicPem,
   throwawayRsaKey,
   usignPublicFile,
-  usignSign,
 } from "../../scripts/packaging/feeds.ts";
 import { targetFor } from "../../scripts/packaging/targets.ts";
 import { run } from "../support/process.ts";
 import { makeTempDir, removeTempDir } from "../support/tempdir.ts";
 import { binaryPath, buildInfo, IMAGE, PACKAGES, sha256 } from "./support/artifacts.ts";
 import {
-  installHostShell,
   listTree,
+  offlineApkRoot,
   type PkgTools,
   pkgTools,
+  runApk,
   toolsMissing,
 } from "./support/pkg-tools.ts";
 import {
@@ -209,24 +209,9 @@ describe(`opkg feed (OpenWrt 24.10): real opkg and usign${SKIP}`, () => {
   });
 });
 
-/** apk-tools 3 into an offline root trusting `keyFiles` (copied to etc/apk/keys). */
-async function apkRoot(name: string, keyFiles: Record<string, string>): Promise<string> {
-  const root = join(work, name);
-  mkdirSync(join(root, "etc/apk/keys"), { recursive: true });
-  writeFileSync(join(root, "etc/apk/arch"), "x86_64\n");
-  for (const [file, text] of Object.entries(keyFiles)) {
-    writeFileSync(join(root, "etc/apk/keys", file), text);
-  }
-  await installHostShell(root);
-  return root;
-}
-
-function apk(root: string, ...args: string[]) {
-  return run([tools.apk, "--root", root, "--no-network", "--no-cache", ...args], {
-    check: false,
-    timeoutMs: 300_000,
-  });
-}
+const apkRoot = (name: string, keyFiles: Record<string, string>) =>
+  offlineApkRoot(join(work, name), keyFiles);
+const apk = (root: string, ...args: string[]) => runApk(tools, root, ...args);
 
 describe(`OpenWrt 25.x repository (apk v3, packages.adb): real apk-tools 3${SKIP}`, () => {
   const distIndex = () => join(PACKAGES, "openwrt-apk", "x86_64", "packages.adb");
@@ -369,50 +354,4 @@ describe(`Alpine repository (apk v2, APKINDEX.tar.gz): real apk-tools 3${SKIP}`,
     expect(add.stderr).toContain("UNTRUSTED signature");
     expect(existsSync(join(root, "usr/bin/bgproxy"))).toBe(false);
   });
-});
-
-describe(`keys given to npm run package, made by the users' tools${SKIP}`, () => {
-  test.skipIf(SKIP !== "")("a usign -G secret key signs; usign -V accepts", async () => {
-    const dir = join(work, "given-usign");
-    mkdirSync(dir, { recursive: true });
-    await run([tools.usign, "-G", "-s", join(dir, "key.sec"), "-p", join(dir, "key.pub")]);
-    const keys = repositoryKeys({ usignKey: join(dir, "key.sec") });
-    expect(keys.throwaway).toEqual(["openwrt-apk", "alpine"]);
-    const message = new TextEncoder().encode("Package: bgproxy\n");
-    writeFileSync(join(dir, "Packages"), message);
-    writeFileSync(join(dir, "Packages.sig"), usignSign(keys.usign, message));
-    const fingerprint = await run([tools.usign, "-F", "-p", join(dir, "key.pub")]);
-    expect(fingerprint.stdout.trim()).toBe(fingerprintHex(keys.usign));
-    const verify = await run(
-      [
-        tools.usign,
-        "-V",
-        "-p",
-        join(dir, "key.pub"),
-        "-m",
-        join(dir, "Packages"),
-        "-x",
-        join(dir, "Packages.sig"),
-      ],
-      { check: false },
-    );
-    expect(verify.code).toBe(0);
-  });
-
-  test.skipIf(SKIP !== "")(
-    "an openssl EC key signs packages.adb; apk trusts its public half",
-    async () => {
-      const dir = join(work, "given-ec");
-      mkdirSync(dir, { recursive: true });
-      const pem = join(dir, "private.pem");
-      await run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pem]);
-      const pub = (await run(["openssl", "ec", "-in", pem, "-pubout"])).stdout;
-      const keys = repositoryKeys({ openwrtApkKey: pem });
-      writeTree(dir, apk3StubRepository(["libc"], "x86_64", keys));
-      const root = await apkRoot("given-ec-root", { "given.pem": pub });
-      const add = await apk(root, "--initdb", "-X", join(dir, "packages.adb"), "add", "libc");
-      expect(add.stderr).toBe("");
-      expect(add.code).toBe(0);
-    },
-  );
 });

@@ -8,7 +8,7 @@
  * Also: root directories for offline installs, with a shell for the packages' scripts
  * (the host's busybox and the libraries it links, so that apk can run scripts in its chroot).
  */
-import { copyFileSync, existsSync, mkdirSync, realpathSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run } from "../../support/process.ts";
@@ -66,4 +66,23 @@ export function listTree(root: string, skip: RegExp): string[] {
     if (!skip.test(f)) out.push(f);
   }
   return out.sort();
+}
+
+/** An offline root for apk-tools 3 (x86_64) trusting `keyFiles` (name → PEM), with a shell. */
+export async function offlineApkRoot(root: string, keyFiles: Record<string, string>) {
+  mkdirSync(join(root, "etc/apk/keys"), { recursive: true });
+  writeFileSync(join(root, "etc/apk/arch"), "x86_64\n");
+  for (const [file, text] of Object.entries(keyFiles)) {
+    writeFileSync(join(root, "etc/apk/keys", file), text);
+  }
+  await installHostShell(root);
+  return root;
+}
+
+/** `apk --root ROOT --no-network --no-cache ARGS` (the exit code is the caller's to check). */
+export function runApk(tools: PkgTools, root: string, ...args: string[]) {
+  return run([tools.apk, "--root", root, "--no-network", "--no-cache", ...args], {
+    check: false,
+    timeoutMs: 300_000,
+  });
 }
