@@ -286,6 +286,7 @@ export class BgpSpeaker {
       this.logger.warn("malformed UPDATE treated as withdraw (RFC 7606)", { errors });
     }
     const eor = this.routes.apply(update);
+    this.opts.rib?.apply(update);
     if (eor) {
       this.logger.info("End-of-RIB received", { family: eor, prefixes: this.routes.table[eor] });
       this.opts.onEndOfRib?.(eor);
@@ -355,6 +356,7 @@ export class BgpSpeaker {
     if (this.closed) return;
     this.closed = true;
     this.timers.cancel();
+    this.opts.rib?.clear();
     try {
       if (this.fsm.state !== "Idle") this.fsm.transition("Idle");
     } catch (err) {

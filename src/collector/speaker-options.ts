@@ -1,6 +1,7 @@
 import { MAX_ASN } from "../bgp/constants.ts";
 import { ipv4ToNumber } from "../bgp/ip-address.ts";
 import type { BgpNotification } from "../bgp/notification.ts";
+import type { DecodedUpdate } from "../bgp/update.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -34,6 +35,11 @@ export interface BgpSpeakerOptions {
   onStateChange?: (from: SpeakerState, to: SpeakerState) => void;
   /** The peer finished its initial table for a family (RFC 4724 End-of-RIB). */
   onEndOfRib?: (family: "ipv4" | "ipv6") => void;
+  /**
+   * Where decoded UPDATEs go besides the counters (the Adj-RIB-In): `apply` per UPDATE,
+   * `clear` when the session ends. Without one, nothing beyond counting is done.
+   */
+  rib?: { apply(update: DecodedUpdate): void; clear(): void };
 }
 
 /**

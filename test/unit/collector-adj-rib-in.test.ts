@@ -1,0 +1,265 @@
+import { describe, expect, test } from "bun:test";
+import { Afi, AttrFlag, AttrType } from "../../src/bgp/constants.ts";
+import { parsePrefix } from "../../src/bgp/prefix.ts";
+import { decodeUpdate } from "../../src/bgp/update.ts";
+import { encodeEndOfRib, encodeUpdateBody, type UpdateSpec } from "../../src/bgp/update-encoder.ts";
+import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
+import { AttributeStore } from "../../src/collector/attribute-store.ts";
+import { PrefixMap } from "../../src/collector/prefix-map.ts";
+import { storedAttributesView } from "../../src/collector/stored-attributes.ts";
+import { prng } from "../fixtures/bgp/hex.ts";
+
+function feed(rib: AdjRibIn, spec: UpdateSpec, fourOctetAs = true): void {
+  rib.apply(
+    decodeUpdate(encodeUpdateBody({ fourOctetAs, ...spec }), { fourOctetAs, external: true }),
+  );
+}
+
+function view(rib: AdjRibIn, prefix: string) {
+  const e = rib.exact(prefix);
+  return e && storedAttributesView(rib.attributes.get(e.attrs));
+}
+
+const base = { origin: 0, asPath: [65001, 174, 13335], nextHop: "192.0.2.1" };
+
+describe("PrefixMap", () => {
+  const put = (m: PrefixMap, text: string, v: number) => {
+    const p = parsePrefix(text);
+    m.loadKey(p.length, p.bytes, 0);
+    return m.set(p.length, v);
+  };
+  const del = (m: PrefixMap, text: string) => {
+    const p = parsePrefix(text);
+    m.loadKey(p.length, p.bytes, 0);
+    return m.delete(p.length);
+  };
+  const get = (m: PrefixMap, text: string) => {
+    const p = parsePrefix(text);
+    m.loadKey(p.length, p.bytes, 0);
+    return m.get(p.length);
+  };
+
+  test("agrees with a Map under random inserts and deletes (IPv4 and IPv6), across resizes", () => {
+    for (const words of [1, 4] as const) {
+      const m = new PrefixMap(words, 16);
+      const ref = new Map<string, number>();
+      const r = prng(words);
+      const texts: string[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const len = Math.floor(r() * (words * 32 + 1));
+        const bytes = new Uint8Array(words * 4);
+        for (let b = 0; b < bytes.length; b++) bytes[b] = Math.floor(r() * 4); // dense: collisions
+        m.loadKey(len, bytes, 0);
+        const key = `${Array.from(m.key).join(".")}/${len}`;
+        texts.push(key);
+        if (r() < 0.3 && ref.has(key)) {
+          expect(m.delete(len)).toBe(ref.get(key) as number);
+          ref.delete(key);
+        } else {
+          const v = i + 1;
+          expect(m.set(len, v)).toBe(ref.get(key) ?? -1);
+          ref.set(key, v);
+        }
+        expect(m.size).toBe(ref.size);
+      }
+      for (const key of texts) {
+        const [words32, len] = key.split("/") as [string, string];
+        m.key.set(words32.split(".").map(Number));
+        expect(m.get(Number(len))).toBe(ref.get(key) ?? -1);
+      }
+    }
+  });
+
+  test("longest match picks the most specific covering prefix; /0 is a default", () => {
+    const m = new PrefixMap(1);
+    put(m, "10.0.0.0/8", 1);
+    put(m, "10.1.0.0/16", 2);
+    put(m, "10.1.2.0/24", 3);
+    const lpm = (addr: string) => {
+      const p = parsePrefix(addr);
+      m.loadKey(32, p.bytes, 0);
+      const slot = m.longestMatch();
+      return slot < 0 ? -1 : m.slotValue(slot);
+    };
+    expect(lpm("10.1.2.3")).toBe(3);
+    expect(lpm("10.1.3.1")).toBe(2);
+    expect(lpm("10.200.0.1")).toBe(1);
+    expect(lpm("11.0.0.1")).toBe(-1);
+    put(m, "0.0.0.0/0", 9);
+    expect(lpm("11.0.0.1")).toBe(9);
+    expect(del(m, "10.1.2.0/24")).toBe(3);
+    expect(lpm("10.1.2.3")).toBe(2);
+    expect(get(m, "10.1.2.0/24")).toBe(-1);
+  });
+});
+
+describe("AttributeStore", () => {
+  test("interns equal sets once, counts references, frees and compacts", () => {
+    const s = new AttributeStore();
+    const a = Uint8Array.of(1, 2, 3);
+    const b = Uint8Array.of(1, 2, 4);
+    const ia = s.intern(a, 0, 3);
+    expect(s.intern(a, 0, 3)).toBe(ia);
+    const ib = s.intern(b, 0, 3);
+    expect(ib).not.toBe(ia);
+    expect(s.size).toBe(2);
+    expect(s.refCount(ia)).toBe(2);
+    s.release(ia);
+    s.release(ia);
+    expect(s.size).toBe(1);
+    expect(Array.from(s.get(ib))).toEqual([1, 2, 4]);
+    // Churn many sets through: the arena compacts, live sets keep their bytes.
+    for (let i = 0; i < 20_000; i++) {
+      const x = Uint8Array.of(i & 255, (i >> 8) & 255, 7, 7, 7, 7, 7, 7);
+      const id = s.intern(x, 0, x.length);
+      if (i % 1000 !== 0) s.release(id);
+    }
+    expect(s.size).toBe(21);
+    expect(Array.from(s.get(ib))).toEqual([1, 2, 4]);
+    const again = Uint8Array.of(0, 3, 7, 7, 7, 7, 7, 7); // i = 768: released
+    const id = s.intern(again, 0, again.length);
+    expect(s.refCount(id)).toBe(1);
+    expect(s.size).toBe(22);
+  });
+});
+
+describe("AdjRibIn", () => {
+  test("holds every announced prefix with its attributes (communities of all kinds, next hop)", () => {
+    const rib = new AdjRibIn();
+    feed(rib, {
+      ...base,
+      med: 10,
+      localPref: 200,
+      communities: ["65001:100", "174:3000"],
+      largeCommunities: [[65001, 1, 2]],
+      attributes: [
+        {
+          flags: AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE,
+          type: AttrType.EXTENDED_COMMUNITIES,
+          value: Uint8Array.of(0, 2, 0xfd, 0xe9, 0, 0, 0, 7),
+        },
+      ],
+      nlri: ["198.51.100.0/24", "203.0.113.0/25"],
+    });
+    feed(rib, {
+      origin: 2,
+      asPath: [65001, 6939],
+      mpReach: { nextHop: ["2001:db8::1", "fe80::1"], nlri: ["2001:db8:100::/48"] },
+    });
+    expect(rib.counts).toEqual({ ipv4: 2, ipv6: 1 });
+    expect(view(rib, "198.51.100.0/24")).toEqual({
+      origin: "igp",
+      asPath: [65001, 174, 13335],
+      nextHop: "192.0.2.1",
+      med: 10,
+      localPref: 200,
+      communities: ["65001:100", "174:3000"],
+      largeCommunities: ["65001:1:2"],
+      extendedCommunities: ["0002fde900000007"],
+    });
+    expect(view(rib, "2001:db8:100::/48")).toEqual({
+      origin: "incomplete",
+      asPath: [65001, 6939],
+      nextHop: "2001:db8::1",
+      nextHopLinkLocal: "fe80::1",
+    });
+    // Both IPv4 routes share one interned set.
+    expect(rib.exact("198.51.100.0/24")?.attrs).toBe(rib.exact("203.0.113.0/25")?.attrs as number);
+    expect(rib.attributes.size).toBe(2);
+  });
+
+  test("re-announcement replaces the route; the old set is freed with its last route", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["198.51.100.0/24"] });
+    feed(rib, { ...base, asPath: [65001, 3356], nlri: ["198.51.100.0/24"] });
+    expect(rib.counts.ipv4).toBe(1);
+    expect(view(rib, "198.51.100.0/24")?.asPath).toEqual([65001, 3356]);
+    expect(rib.attributes.size).toBe(1);
+  });
+
+  test("withdrawals (IPv4 field and MP_UNREACH) remove routes; unknown ones change nothing", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["198.51.100.0/24", "203.0.113.0/24"] });
+    feed(rib, { ...base, mpReach: { nextHop: "2001:db8::1", nlri: ["2001:db8::/32"] } });
+    feed(rib, { withdrawn: ["198.51.100.0/24", "192.0.2.0/24"] });
+    feed(rib, { mpUnreach: { afi: Afi.IPV6, withdrawn: ["2001:db8::/32"] } });
+    expect(rib.counts).toEqual({ ipv4: 1, ipv6: 0 });
+    expect(rib.exact("198.51.100.0/24")).toBeUndefined();
+    expect(rib.exact("203.0.113.0/24")).toBeDefined();
+    expect(rib.attributes.size).toBe(1);
+  });
+
+  test("RFC 7606 treat-as-withdraw removes the announced prefixes", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["198.51.100.0/24", "203.0.113.0/24"] });
+    // No AS_PATH: a missing well-known attribute is treat-as-withdraw.
+    const update = decodeUpdate(
+      encodeUpdateBody({ origin: 0, nextHop: "192.0.2.1", nlri: ["198.51.100.0/24"] }),
+      { fourOctetAs: true, external: true },
+    );
+    expect(update.treatAsWithdraw).toBe(true);
+    rib.apply(update);
+    expect(rib.counts.ipv4).toBe(1);
+    expect(rib.exact("198.51.100.0/24")).toBeUndefined();
+  });
+
+  test("End-of-RIB marks the family; clear (session end) empties everything", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["198.51.100.0/24"] });
+    rib.apply(decodeUpdate(encodeEndOfRib().subarray(19), { fourOctetAs: true }));
+    rib.apply(decodeUpdate(encodeEndOfRib(Afi.IPV6).subarray(19), { fourOctetAs: true }));
+    expect(rib.endOfRib).toEqual({ ipv4: true, ipv6: true });
+    expect(rib.counts.ipv4).toBe(1);
+    rib.clear();
+    expect(rib.counts).toEqual({ ipv4: 0, ipv6: 0 });
+    expect(rib.endOfRib).toEqual({ ipv4: false, ipv6: false });
+    expect(rib.attributes.size).toBe(0);
+  });
+
+  test("a 2-octet-AS session's AS_PATH and AGGREGATOR are stored in 4-octet form", () => {
+    const rib = new AdjRibIn();
+    const aggregator = Uint8Array.of(0xfd, 0xe9, 192, 0, 2, 9);
+    feed(
+      rib,
+      {
+        ...base,
+        asPath: [65001, 174],
+        attributes: [
+          {
+            flags: AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE,
+            type: AttrType.AGGREGATOR,
+            value: aggregator,
+          },
+        ],
+        nlri: ["198.51.100.0/24"],
+      },
+      false,
+    );
+    const v = view(rib, "198.51.100.0/24");
+    expect(v?.asPath).toEqual([65001, 174]);
+    expect(v?.aggregator).toEqual({ asn: 65001, address: "192.0.2.9" });
+  });
+
+  test("exact, longest and longer lookups", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "11.0.0.0/8"] });
+    feed(rib, {
+      ...base,
+      mpReach: { nextHop: "2001:db8::1", nlri: ["2001:db8::/32", "2001:db8:1::/48"] },
+    });
+    expect(rib.exact("10.1.0.0/16")?.prefix).toBe("10.1.0.0/16");
+    expect(rib.exact("10.1.0.0/17")).toBeUndefined();
+    expect(rib.longest("10.1.2.3")?.prefix).toBe("10.1.2.0/24");
+    expect(rib.longest("10.1.0.0/17")?.prefix).toBe("10.1.0.0/16");
+    expect(rib.longest("12.0.0.1")).toBeUndefined();
+    expect(
+      rib
+        .longer("10.0.0.0/8")
+        .map((e) => e.prefix)
+        .sort(),
+    ).toEqual(["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24"]);
+    expect(rib.longest("2001:db8:1::5")?.prefix).toBe("2001:db8:1::/48");
+    expect(rib.longest("2001:db8:2::5")?.prefix).toBe("2001:db8::/32");
+    expect(rib.longer("2001:db8::/32").length).toBe(2);
+  });
+});
