@@ -1,5 +1,7 @@
 import { Duplex } from "node:stream";
+import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
+import type { RibDirectory } from "../collector/rib-directory.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import { systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
@@ -16,14 +18,19 @@ class CollectorEndpoint extends Duplex {
   private readonly speaker: BgpSpeaker;
   /** The speaker's UPDATE count already added to the device's. */
   private updatesSeen = 0;
+  /** Unregisters this session's Adj-RIB-In from the directory. */
+  private readonly detachRib: () => void;
 
   constructor(
     private readonly device: DeviceRuntime,
     collector: CollectorConfig,
     logger: Logger,
+    ribs?: RibDirectory,
   ) {
     super({ allowHalfOpen: true });
+    const rib = ribs ? new AdjRibIn() : undefined;
     this.speaker = new BgpSpeaker({
+      ...(rib ? { rib } : {}),
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,
@@ -48,6 +55,21 @@ class CollectorEndpoint extends Duplex {
         this.push(null);
       },
     });
+    let establishedAt = 0;
+    this.detachRib =
+      ribs && rib
+        ? ribs.attach({
+            device: device.config.name,
+            address: device.config.ip,
+            rib,
+            peer: () => {
+              const s = this.speaker.stats();
+              if (s.peerAsn === undefined || s.peerRouterId === undefined) return undefined;
+              establishedAt ||= Math.floor((s.establishedAt ?? Date.now()) / 1000);
+              return { asn: s.peerAsn, routerId: s.peerRouterId, establishedAt };
+            },
+          })
+        : () => {};
   }
 
   override _read(): void {}
@@ -80,6 +102,7 @@ class CollectorEndpoint extends Duplex {
 
   /** No session, no routes: the device's prefix counts go back to zero. */
   private settle(): void {
+    this.detachRib?.();
     this.device.established = false;
     this.device.counters.prefixes.ipv4 = 0;
     this.device.counters.prefixes.ipv6 = 0;
@@ -91,6 +114,12 @@ export function openCollector(
   collector: CollectorConfig,
   _session: SessionInfo,
   logger: Logger,
+  ribs?: RibDirectory,
 ): Duplex {
-  return new CollectorEndpoint(device, collector, logger.child({ component: "gateway/collector" }));
+  return new CollectorEndpoint(
+    device,
+    collector,
+    logger.child({ component: "gateway/collector" }),
+    ribs,
+  );
 }

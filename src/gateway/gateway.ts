@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { BgpProxyError } from "../core/errors.ts";
@@ -24,6 +25,7 @@ import { connectForward } from "./forward-target.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
+import { routeApi } from "./route-api.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -38,6 +40,8 @@ export interface RunningGateway {
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
+  /** The built-in collector's Adj-RIB-In per device. */
+  readonly ribs: RibDirectory;
   close(): Promise<void>;
 }
 
@@ -81,10 +85,11 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
+  const ribs = new RibDirectory();
   const openTarget: OpenTarget = (device, session, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
+    return Promise.resolve(openCollector(device, config.collector, session, sessionLog, ribs));
   };
 
   const server = new grpc.Server({
@@ -123,8 +128,13 @@ export async function startGateway(
     now,
     processStats: readProcessStats,
   });
+  const routesApi = routeApi({ ribs, collectorId: config.collector.routerId, version, now });
   try {
-    http = startHttpApi(config.httpListen, routes, { post: receiver.routes() });
+    http = startHttpApi(
+      config.httpListen,
+      { ...routes, ...routesApi.routes },
+      { post: receiver.routes(), match: routesApi.match },
+    );
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
     } catch (err) {
@@ -152,6 +162,7 @@ export async function startGateway(
     registry,
     agents,
     agentMetrics,
+    ribs,
     async close() {
       http.close();
       exports?.close();
