@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { MrtDumper } from "../collector/mrt-dumper.ts";
 import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import { systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
@@ -145,6 +147,23 @@ export async function startGateway(
     server.forceShutdown();
     throw err;
   }
+  const dumper = config.mrt
+    ? new MrtDumper(
+        config.mrt,
+        ribs,
+        config.collector.routerId,
+        systemClock,
+        logger.child({ component: "gateway/mrt" }),
+      )
+    : undefined;
+  try {
+    dumper?.start();
+  } catch (err) {
+    http.close();
+    exports?.close();
+    server.forceShutdown();
+    throw err;
+  }
   log.info("gateway started", {
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
@@ -164,6 +183,7 @@ export async function startGateway(
     agentMetrics,
     ribs,
     async close() {
+      dumper?.stop();
       http.close();
       exports?.close();
       await new Promise<void>((resolve) => {
