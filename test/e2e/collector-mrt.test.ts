@@ -58,10 +58,12 @@ describe.skipIf(!canRunNetns || !bgpdump)(
         gateway ? `--- gateway\n${gateway.tail(30)}` : "",
       ].join("\n");
 
-    const routes = (q: string) =>
-      gateway?.api<{ routes: { prefix: string; asPath: number[] }[] }>(
+    const routes = (q: string) => {
+      if (!gateway) throw new Error("gateway not started");
+      return gateway.api<{ routes: { prefix: string; asPath: number[] }[] }>(
         `/api/devices/edge-r1/routes?${q}`,
       );
+    };
 
     const waitCount = async (v4: number, v6: number) => {
       let last: unknown;
@@ -145,11 +147,11 @@ describe.skipIf(!canRunNetns || !bgpdump)(
 
     test("the routes API shows BIRD's path and the longest match", async () => {
       const exact = await routes(`prefix=${V4[0]}`);
-      expect(exact?.routes.map((r) => [r.prefix, r.asPath])).toEqual([
+      expect(exact.routes.map((r) => [r.prefix, r.asPath])).toEqual([
         [V4[0] as string, [ROUTER_AS, 65010]],
       ]);
       const longest = await routes("prefix=10.255.223.9&longest");
-      expect(longest?.routes.map((r) => r.prefix)).toEqual(["10.255.222.0/23"]);
+      expect(longest.routes.map((r) => r.prefix)).toEqual(["10.255.222.0/23"]);
     }, 20_000);
 
     test("GET /api/devices/edge-r1/mrt: bgpdump reads every prefix with BIRD's attributes", async () => {
@@ -189,7 +191,7 @@ describe.skipIf(!canRunNetns || !bgpdump)(
     test("a withdrawal and the session's end empty the table", async () => {
       await router?.configure({ ...routerConfig, static4: V4.slice(0, 1), static6: [] });
       await waitCount(1, 0);
-      expect((await routes(`prefix=${V4[1]}`))?.routes).toEqual([]);
+      expect((await routes(`prefix=${V4[1]}`)).routes).toEqual([]);
       await router?.disable("to_agent4");
       await waitUntil(
         () =>
