@@ -20,6 +20,9 @@ export function maskWord(length: number, wordIndex: number): number {
   return (0xffffffff << (32 - bits)) >>> 0;
 }
 
+/** IPv4 network masks by prefix length. */
+const MASKS4 = Uint32Array.from({ length: 33 }, (_, n) => maskWord(n, 0));
+
 export class PrefixMap {
   /** The key of the next call, filled by the caller. */
   readonly key: Uint32Array;
@@ -162,6 +165,7 @@ export class PrefixMap {
    * its slot, or -1. Read it with `slotLength`/`slotValue`/`slotKey`.
    */
   longestMatch(upTo: number = this.maxLength): number {
+    if (this.words === 1) return this.longestMatch4(upTo);
     const k = this.key;
     const p = this.probe;
     const W = this.words;
@@ -170,6 +174,28 @@ export class PrefixMap {
       for (let w = 0; w < W; w++) p[w] = ((k[w] as number) & maskWord(length, w)) >>> 0;
       const slot = this.find(p, length);
       if (slot >= 0) return slot;
+    }
+    return -1;
+  }
+
+  /** `longestMatch` for IPv4 with the hash and the probe inlined (the hot path of lookups). */
+  private longestMatch4(upTo: number): number {
+    const a = this.key[0] as number;
+    const { lens, keys, mask, perLength } = this;
+    for (let length = upTo; length >= 0; length--) {
+      if (perLength[length] === 0) continue;
+      const k = (a & (MASKS4[length] as number)) >>> 0;
+      let h = Math.imul(length + 1, 0x9e3779b1);
+      h = Math.imul(h ^ k, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      let i = (h ^ (h >>> 16)) & mask;
+      for (;;) {
+        const l = lens[i] as number;
+        if (l === EMPTY) break;
+        if (l === length && keys[i] === k) return i;
+        i = (i + 1) & mask;
+      }
     }
     return -1;
   }

@@ -70,6 +70,47 @@ describe("PrefixMap", () => {
     }
   });
 
+  test("longest match agrees with a brute-force scan (IPv4 fast path and IPv6)", () => {
+    for (const words of [1, 4] as const) {
+      const m = new PrefixMap(words, 16);
+      const r = prng(100 + words);
+      const held: { bytes: Uint32Array; len: number; v: number }[] = [];
+      const randomBytes = () => {
+        const b = new Uint8Array(words * 4);
+        b[0] = 10;
+        for (let i = 1; i < b.length; i++) b[i] = r() < 0.5 ? 0 : Math.floor(r() * 256);
+        return b;
+      };
+      for (let i = 0; i < 1500; i++) {
+        const len = Math.floor(r() * (words * 32 + 1));
+        const b = randomBytes();
+        m.loadKey(len, b, 0);
+        if (m.set(len, i) < 0) held.push({ bytes: Uint32Array.from(m.key), len, v: i });
+        else
+          (
+            held.find((h) => h.len === len && h.bytes.every((x, j) => x === m.key[j])) as {
+              v: number;
+            }
+          ).v = i;
+      }
+      const covers = (h: { bytes: Uint32Array; len: number }, key: Uint32Array) => {
+        for (let w = 0; w < words; w++) {
+          const bits = Math.max(0, Math.min(32, h.len - w * 32));
+          const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+          if (((key[w] as number) & mask) >>> 0 !== h.bytes[w]) return false;
+        }
+        return true;
+      };
+      for (let i = 0; i < 1500; i++) {
+        m.loadKey(words * 32, randomBytes(), 0);
+        let best: { len: number; v: number } | undefined;
+        for (const h of held) if (covers(h, m.key) && (!best || h.len > best.len)) best = h;
+        const slot = m.longestMatch();
+        expect(slot < 0 ? -1 : m.slotValue(slot)).toBe(best ? best.v : -1);
+      }
+    }
+  });
+
   test("longest match picks the most specific covering prefix; /0 is a default", () => {
     const m = new PrefixMap(1);
     put(m, "10.0.0.0/8", 1);
