@@ -3,43 +3,48 @@ import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
 import type { RibDirectory } from "../collector/rib-directory.ts";
 import type { CollectorConfig } from "../config/types.ts";
-import { systemClock } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { SessionInfo } from "./data-service.ts";
-import type { DeviceRuntime } from "./device-registry.ts";
+import type { SessionEvents } from "./device-tracker.ts";
 
 /**
  * The built-in collector as the far end of a relayed session: a byte stream (what the
  * relay expects of a daemon socket) around a passive BGP speaker. Bytes from the router are
  * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
- * The device's state and counters follow the speaker.
+ * The speaker's state and counts are reported to the session's `SessionEvents`; with a
+ * `RibHome`, the speaker keeps an Adj-RIB-In, listed in the directory while the session lasts.
  */
+export interface RibHome {
+  readonly directory: RibDirectory;
+  readonly device: string;
+  /** The router's address as the gateway knows the device. */
+  readonly address: string;
+}
+
 class CollectorEndpoint extends Duplex {
   private readonly speaker: BgpSpeaker;
-  /** The speaker's UPDATE count already added to the device's. */
-  private updatesSeen = 0;
   /** Unregisters this session's Adj-RIB-In from the directory. */
-  private readonly detachRib: () => void;
+  private detachRib: () => void = () => {};
 
   constructor(
-    private readonly device: DeviceRuntime,
+    private readonly events: SessionEvents,
     collector: CollectorConfig,
+    clock: Clock,
     logger: Logger,
-    ribs?: RibDirectory,
+    home?: RibHome,
   ) {
     super({ allowHalfOpen: true });
-    const rib = ribs ? new AdjRibIn() : undefined;
+    const rib = home ? new AdjRibIn() : undefined;
     this.speaker = new BgpSpeaker({
       ...(rib ? { rib } : {}),
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,
-      clock: systemClock,
+      clock,
       logger,
       onSend: (bytes) => this.push(bytes),
       onStateChange: (_from, to) => {
-        device.established = to === "Established";
-        device.lastChange = Date.now();
+        events.state(to === "Established");
         if (to === "Established") {
           const s = this.speaker.stats();
           logger.info("BGP session established", {
@@ -55,21 +60,22 @@ class CollectorEndpoint extends Duplex {
         this.push(null);
       },
     });
+    if (home && rib) this.detachRib = this.attachRib(home, rib);
+  }
+
+  private attachRib(home: RibHome, rib: AdjRibIn): () => void {
     let establishedAt = 0;
-    this.detachRib =
-      ribs && rib
-        ? ribs.attach({
-            device: device.config.name,
-            address: device.config.ip,
-            rib,
-            peer: () => {
-              const s = this.speaker.stats();
-              if (s.peerAsn === undefined || s.peerRouterId === undefined) return undefined;
-              establishedAt ||= Math.floor((s.establishedAt ?? Date.now()) / 1000);
-              return { asn: s.peerAsn, routerId: s.peerRouterId, establishedAt };
-            },
-          })
-        : () => {};
+    return home.directory.attach({
+      device: home.device,
+      address: home.address,
+      rib,
+      peer: () => {
+        const s = this.speaker.stats();
+        if (s.peerAsn === undefined || s.peerRouterId === undefined) return undefined;
+        establishedAt ||= Math.floor((s.establishedAt ?? 0) / 1000);
+        return { asn: s.peerAsn, routerId: s.peerRouterId, establishedAt };
+      },
+    });
   }
 
   override _read(): void {}
@@ -81,10 +87,7 @@ class CollectorEndpoint extends Duplex {
   ): void {
     this.speaker.receive(chunk);
     const s = this.speaker.stats();
-    this.device.counters.updates += s.updates - this.updatesSeen;
-    this.updatesSeen = s.updates;
-    this.device.counters.prefixes.ipv4 = s.prefixes.ipv4;
-    this.device.counters.prefixes.ipv6 = s.prefixes.ipv6;
+    this.events.counts(s.updates, s.prefixes);
     callback();
   }
 
@@ -100,26 +103,25 @@ class CollectorEndpoint extends Duplex {
     callback(error);
   }
 
-  /** No session, no routes: the device's prefix counts go back to zero. */
+  /** No BGP session, no routes: this session's prefixes no longer count. */
   private settle(): void {
-    this.detachRib?.();
-    this.device.established = false;
-    this.device.counters.prefixes.ipv4 = 0;
-    this.device.counters.prefixes.ipv6 = 0;
+    this.detachRib();
+    this.events.state(false);
   }
 }
 
 export function openCollector(
-  device: DeviceRuntime,
+  events: SessionEvents,
   collector: CollectorConfig,
-  _session: SessionInfo,
+  clock: Clock,
   logger: Logger,
-  ribs?: RibDirectory,
+  home?: RibHome,
 ): Duplex {
   return new CollectorEndpoint(
-    device,
+    events,
     collector,
+    clock,
     logger.child({ component: "gateway/collector" }),
-    ribs,
+    home,
   );
 }

@@ -2,7 +2,8 @@ import type { AdjRibIn, RibEntry } from "../collector/adj-rib-in.ts";
 import { writeMrtSnapshot } from "../collector/mrt-snapshot.ts";
 import type { RibDirectory } from "../collector/rib-directory.ts";
 import { storedAttributesView } from "../collector/stored-attributes.ts";
-import { jsonResponse, type Route } from "./http-api.ts";
+import { jsonResponse } from "../core/http-server.ts";
+import type { Route } from "./http-api.ts";
 import { type DeviceMatch, type RouteView, renderLookupPage } from "./lookup-page.ts";
 
 /**
