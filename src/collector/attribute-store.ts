@@ -2,8 +2,9 @@
  * Interned attribute sets (BIRD's `rta` cache): each distinct set of path attributes is
  * held once, as bytes in one arena, with a reference count; routes hold its 32-bit id. The
  * index is an open-addressing table of ids keyed by the bytes' hash. Ids are reused once
- * free; the arena is compacted when more than half of it is garbage. Nothing per set is a
+ * free. Nothing per set is a
  * JS object, so a full table's ~10^5-10^6 sets cost their bytes plus ~20.
+ * The arena is rebuilt (garbage dropped, 25 % headroom) whenever it runs out.
  */
 const NONE = -1;
 
@@ -139,11 +140,13 @@ export class AttributeStore {
     return id;
   }
 
-  /** Compact when half the arena is garbage, else grow it. */
+  /**
+   * Out of arena: copy the live sets into a new one a quarter larger than they need (with
+   * room for `len` more), which drops the garbage and grows it in one go.
+   */
   private makeRoom(len: number): void {
     const liveBytes = this.used - this.garbage;
-    let size = this.arena.length;
-    while (liveBytes + len > size / 2) size *= 2;
+    const size = Math.max(1 << 16, Math.ceil(((liveBytes + len) * 1.25) / 4096) * 4096);
     const next = new Uint8Array(size);
     let pos = 0;
     for (let id = 0; id < this.nextId; id++) {

@@ -23,6 +23,15 @@ export function maskWord(length: number, wordIndex: number): number {
 /** IPv4 network masks by prefix length. */
 const MASKS4 = Uint32Array.from({ length: 33 }, (_, n) => maskWord(n, 0));
 
+/** Note a prefix of `length` at `addr` in the per-/16 length bits. */
+function markLength(lengthsAt: Uint32Array, addr: number, length: number): void {
+  if (length === 0) return;
+  const bit = 1 << (length - 1);
+  const first = addr >>> 16;
+  const count = length >= 16 ? 1 : 1 << (16 - length);
+  for (let b = first; b < first + count; b++) lengthsAt[b] = (lengthsAt[b] as number) | bit;
+}
+
 export class PrefixMap {
   /** The key of the next call, filled by the caller. */
   readonly key: Uint32Array;
@@ -36,6 +45,13 @@ export class PrefixMap {
   /** How many prefixes of each length are held. */
   private readonly perLength: Uint32Array;
   private readonly probe: Uint32Array;
+  /**
+   * IPv4 only: per /16 of the address space, a bit per prefix length 1..32 (bit len-1) that
+   * may be held there (covering it, or inside it). Lookups probe only those lengths. Bits
+   * are set on insert and rebuilt on resize, not cleared on delete (a stale bit costs one
+   * probe, never a wrong answer).
+   */
+  private lengthsAt: Uint32Array | undefined;
 
   constructor(words: 1 | 4, initialCapacity = 1024) {
     this.words = words;
@@ -49,6 +65,7 @@ export class PrefixMap {
     this.lens = new Uint8Array(cap).fill(EMPTY);
     this.vals = new Uint32Array(cap);
     this.mask = cap - 1;
+    if (words === 1) this.lengthsAt = new Uint32Array(65536);
   }
 
   get size(): number {
@@ -130,6 +147,7 @@ export class PrefixMap {
     this.vals[i] = value;
     this.count++;
     this.perLength[length] = (this.perLength[length] as number) + 1;
+    if (this.lengthsAt) markLength(this.lengthsAt, k[0] as number, length);
     if (this.count * 4 > (this.mask + 1) * 3) this.resize((this.mask + 1) * 2);
     return -1;
   }
@@ -178,12 +196,15 @@ export class PrefixMap {
     return -1;
   }
 
-  /** `longestMatch` for IPv4 with the hash and the probe inlined (the hot path of lookups). */
+  /** `longestMatch` for IPv4: only the lengths present in the address's /16, probe inlined. */
   private longestMatch4(upTo: number): number {
     const a = this.key[0] as number;
-    const { lens, keys, mask, perLength } = this;
-    for (let length = upTo; length >= 0; length--) {
-      if (perLength[length] === 0) continue;
+    const { lens, keys, mask } = this;
+    const below = upTo >= 32 ? 0xffffffff : (1 << upTo) - 1;
+    let bits = ((this.lengthsAt as Uint32Array)[a >>> 16] as number) & below;
+    while (bits !== 0) {
+      const length = 32 - Math.clz32(bits);
+      bits &= ~(1 << (length - 1));
       const k = (a & (MASKS4[length] as number)) >>> 0;
       let h = Math.imul(length + 1, 0x9e3779b1);
       h = Math.imul(h ^ k, 0x85ebca6b);
@@ -197,7 +218,9 @@ export class PrefixMap {
         i = (i + 1) & mask;
       }
     }
-    return -1;
+    if (this.perLength[0] === 0) return -1;
+    this.probe[0] = 0;
+    return this.find(this.probe, 0);
   }
 
   /** Every held prefix inside `key`/`length` (itself included): their slots. */
@@ -238,6 +261,7 @@ export class PrefixMap {
   }
 
   clear(): void {
+    this.lengthsAt?.fill(0);
     this.lens.fill(EMPTY);
     this.perLength.fill(0);
     this.count = 0;
@@ -260,6 +284,13 @@ export class PrefixMap {
       this.lens[i] = l;
       this.keys.set(k, i * W);
       this.vals[i] = vals[s] as number;
+    }
+    if (this.lengthsAt) {
+      this.lengthsAt.fill(0);
+      for (let s = 0; s < cap; s++) {
+        const l = this.lens[s] as number;
+        if (l !== EMPTY) markLength(this.lengthsAt, this.keys[s] as number, l);
+      }
     }
   }
 }
