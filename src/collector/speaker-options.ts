@@ -40,6 +40,17 @@ export interface BgpSpeakerOptions {
    * `clear` when the session ends. Without one, nothing beyond counting is done.
    */
   rib?: { apply(update: DecodedUpdate): void; clear(): void };
+  /** Told about the session as BMP reports it (src/bmp/bmp-feed.ts SessionMonitor). */
+  monitor?: SpeakerMonitor;
+}
+
+export interface SpeakerMonitor {
+  /** Established: both OPENs, whole messages. */
+  up(opens: { receivedOpen: Uint8Array; sentOpen: Uint8Array; fourOctetAs: boolean }): void;
+  /** One UPDATE from the peer, whole, and its decoding. */
+  update(message: Uint8Array, decoded: DecodedUpdate): void;
+  /** An Established session ended; the NOTIFICATION (whole message) if one was sent or received. */
+  down(reason: { local: boolean; notification?: Uint8Array }): void;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Duplex } from "node:stream";
 import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
 import type { RibDirectory } from "../collector/rib-directory.ts";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
@@ -19,6 +20,8 @@ export interface RibHome {
   readonly device: string;
   /** The router's address as the gateway knows the device. */
   readonly address: string;
+  /** A BMP monitor for this session, fed from the speaker (when BMP is on). */
+  readonly monitorFor?: (rib: AdjRibIn) => SpeakerMonitor;
 }
 
 class CollectorEndpoint extends Duplex {
@@ -37,6 +40,7 @@ class CollectorEndpoint extends Duplex {
     const rib = home ? new AdjRibIn() : undefined;
     this.speaker = new BgpSpeaker({
       ...(rib ? { rib } : {}),
+      ...(rib && home?.monitorFor ? { monitor: home.monitorFor(rib) } : {}),
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,

@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -44,6 +45,8 @@ export interface DataServiceDeps {
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** The BMP feed's monitor for a forwarded session, when BMP is on. */
+  monitor?: (device: DeviceRuntime, session: SessionInfo) => SpeakerMonitor | undefined;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -122,7 +125,9 @@ export function dataService(
           target: device.config.target.kind,
         });
         const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? new SessionObserver(events) : undefined;
+        const observer = forwarded
+          ? new SessionObserver(events, deps.monitor?.(device, session))
+          : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -134,6 +139,7 @@ export function dataService(
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
+            observer?.ended();
             release();
             const fields = {
               reason,

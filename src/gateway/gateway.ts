@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
+import type { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { MrtDumper } from "../collector/mrt-dumper.ts";
 import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
@@ -18,8 +20,8 @@ import {
 } from "./agent-metrics-store.ts";
 import { openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
-import { dataService, type OpenTarget } from "./data-service.ts";
-import { DeviceRegistry } from "./device-registry.ts";
+import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
+import { DeviceRegistry, type DeviceRuntime } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
@@ -93,10 +95,34 @@ export async function startGateway(
     now,
   });
   const ribs = new RibDirectory();
-  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
+  const bmp =
+    config.bmp && config.bmp.length > 0
+      ? new BmpFeed({
+          stations: config.bmp,
+          sysName: `bgproxy gateway ${config.collector.routerId}`,
+          sysDescr: `bgproxy ${version}`,
+          clock,
+          logger: logger.child({ component: "gateway/bmp" }),
+        })
+      : undefined;
+  const monitored = (device: DeviceRuntime, session: SessionInfo): MonitoredSession => ({
+    device: device.config.name,
+    peerAddress: session.deviceIp,
+    peerPort: session.devicePort,
+    localAddress: session.proxyIp,
+    localPort: session.proxyPort,
+  });
+  const openTarget: OpenTarget = (device, session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    const home = { directory: ribs, device: device.config.name, address: device.config.ip };
+    const home = {
+      directory: ribs,
+      device: device.config.name,
+      address: device.config.ip,
+      ...(bmp
+        ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
+        : {}),
+    };
     return Promise.resolve(openCollector(events, config.collector, clock, sessionLog, home));
   };
 
@@ -113,6 +139,7 @@ export async function startGateway(
       resolver,
       openTarget,
       tracker,
+      ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
     }),
@@ -171,6 +198,7 @@ export async function startGateway(
     : undefined;
   try {
     dumper?.start();
+    bmp?.start();
   } catch (err) {
     http.close();
     exports?.close();
@@ -197,6 +225,7 @@ export async function startGateway(
     ribs,
     async close() {
       dumper?.stop();
+      bmp?.stop();
       http.close();
       exports?.close();
       await new Promise<void>((resolve) => {
