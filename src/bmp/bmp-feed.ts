@@ -3,6 +3,7 @@ import type { DecodedUpdate } from "../bgp/update.ts";
 import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import type { BmpStationConfig } from "../config/types.ts";
 import { canonicalIp } from "../core/address.ts";
+import type { BackoffOptions } from "../core/backoff.ts";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -54,6 +55,8 @@ export interface BmpFeedOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly statsIntervalMs?: number;
+  /** Redial delays (tests shorten them). */
+  readonly backoff?: BackoffOptions;
 }
 
 interface LiveSession {
@@ -78,6 +81,7 @@ export class BmpFeed {
           logger: options.logger,
           snapshot: () => this.snapshot(),
           termination: encodeTermination,
+          ...(options.backoff ? { backoff: options.backoff } : {}),
         }),
     );
   }
