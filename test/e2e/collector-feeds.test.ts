@@ -1,13 +1,14 @@
 /**
  * The collector's routes as the field reads them: a BIRD router in R (AS 65001) announces
  * 3 IPv4 and 2 IPv6 prefixes with standard and large communities to `bgproxy agent` in P,
- * which relays to `bgproxy gateway` in P with the built-in collector and `[mrt]` dumps every
- * 10 s. `bgpdump` (not our decoder) reads the on-demand snapshot (GET
- * /api/devices/{name}/mrt) and the periodic file: the prefix count and the attributes equal
+ * which relays to `bgproxy gateway` in P with the built-in collector, `[mrt]` dumps every
+ * 10 s and a `[[bmp]]` station: pmacct's `pmbmpd` in P. `bgpdump` (not our decoder) reads
+ * the on-demand snapshot (GET /api/devices/{name}/mrt) and the periodic file; pmbmpd's log
+ * shows the Peer Up and the Route Monitoring messages: prefix count and attributes equal
  * what BIRD exported. Withdrawals and the session's end empty the table.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type BgproxyProcess,
@@ -17,7 +18,7 @@ import {
 } from "../support/bgproxy-process.ts";
 import { Bird, type BirdConfig } from "../support/bird.ts";
 import { destroyAllNetns } from "../support/netns.ts";
-import { run } from "../support/process.ts";
+import { type ManagedProcess, run } from "../support/process.ts";
 import { createRelayTopology, type RelayTopology } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -27,6 +28,8 @@ const V6 = ["fd00:255:220::/48", "fd00:255:221::/48"];
 const ROUTER_AS = 65001;
 const COLLECTOR_AS = 64512;
 const bgpdump = Bun.which("bgpdump");
+const pmbmpd = Bun.which("pmbmpd");
+const BMP_PORT = 11790;
 
 /** Fetch a URL inside a namespace into a file (binary). */
 const DOWNLOAD = `const r = await fetch(process.argv[1], { signal: AbortSignal.timeout(10000) });
@@ -41,8 +44,8 @@ async function readMrt(file: string): Promise<Map<string, Fields>> {
   return new Map(lines.map((l) => [l.split("|")[5] as string, l.split("|")]));
 }
 
-describe.skipIf(!canRunNetns || !bgpdump)(
-  `e2e collector: BIRD -> agent -> gateway, MRT read by bgpdump${skipNote}`,
+describe.skipIf(!canRunNetns || !bgpdump || !pmbmpd)(
+  `e2e collector: BIRD -> agent -> gateway, MRT read by bgpdump, BMP to pmbmpd${skipNote}`,
   () => {
     let topo: RelayTopology;
     let router: Bird | undefined;
@@ -50,6 +53,17 @@ describe.skipIf(!canRunNetns || !bgpdump)(
     let agent: BgproxyProcess | undefined;
     let routerConfig: BirdConfig;
     let mrtDir: string;
+    let station: ManagedProcess | undefined;
+    let bmpLog: string;
+
+    /** pmbmpd's JSON log lines. */
+    const bmpRecords = (): Record<string, unknown>[] =>
+      existsSync(bmpLog)
+        ? readFileSync(bmpLog, "utf8")
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [];
 
     const diagnostics = () =>
       [
@@ -101,6 +115,14 @@ describe.skipIf(!canRunNetns || !bgpdump)(
     beforeAll(async () => {
       topo = await createRelayTopology({ collector: false });
       mrtDir = join(topo.dir, "mrt");
+      bmpLog = join(topo.dir, "pmbmpd.json");
+      station = topo.proxy.spawn(
+        ["pmbmpd", "-L", "127.0.0.1", "-l", String(BMP_PORT), "-o", bmpLog],
+        {
+          label: "pmbmpd",
+        },
+      );
+      await Bun.sleep(500);
       const { rp } = topo;
       gateway = await startGatewayProcess({
         netns: topo.proxy,
@@ -109,6 +131,7 @@ describe.skipIf(!canRunNetns || !bgpdump)(
           collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
           devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
           mrt: { dir: mrtDir, interval: 10, keep: 2 },
+          bmp: [`127.0.0.1:${BMP_PORT}`],
         },
       });
       agent = await startAgentProcess({
@@ -142,6 +165,7 @@ describe.skipIf(!canRunNetns || !bgpdump)(
       await router?.stop();
       await agent?.stop();
       await gateway?.stop();
+      await station?.stop({ signal: "SIGKILL" });
       await destroyAllNetns();
     }, 30_000);
 
@@ -188,6 +212,63 @@ describe.skipIf(!canRunNetns || !bgpdump)(
       expectRouterTable(await readMrt(join(mrtDir, now[1] as string)));
     }, 60_000);
 
+    test("pmbmpd logs the Peer Up and every prefix with BIRD's attributes (pre-policy)", async () => {
+      await waitUntil(
+        () =>
+          bmpRecords().filter((r) => r.bmp_msg_type === "route_monitor").length >=
+          V4.length + V6.length,
+        {
+          timeoutMs: 20_000,
+          what: "pmbmpd: route_monitor for every prefix",
+          diagnostics: () =>
+            `${bmpRecords()
+              .slice(-5)
+              .map((r) => JSON.stringify(r))
+              .join("\n")}\n${station?.tail(10)}\n${diagnostics()}`,
+        },
+      );
+      const records = bmpRecords();
+      expect(records.some((r) => r.bmp_msg_type === "init")).toBe(true);
+      const up = records.find((r) => r.bmp_msg_type === "peer_up");
+      expect(up?.peer_ip).toBe(topo.rp.a.ipv4);
+      expect(up?.peer_asn).toBe(ROUTER_AS);
+      expect(up?.bgp_id).toBe(topo.rp.a.ipv4);
+      const routes = new Map(
+        records
+          .filter((r) => r.bmp_msg_type === "route_monitor" && r.log_type === "update")
+          .map((r) => [r.ip_prefix as string, r]),
+      );
+      expect([...routes.keys()].sort()).toEqual([...V4, ...V6].sort());
+      const v4 = routes.get(V4[0] as string);
+      expect(v4?.is_post).toBe(0);
+      expect(v4?.as_path).toBe(`${ROUTER_AS} 65010`);
+      expect(v4?.bgp_nexthop).toBe(topo.rp.a.ipv4);
+      expect(v4?.comms).toBe("65001:100 65001:200");
+      expect(v4?.lcomms).toBe("65001:7:9");
+      expect(routes.get(V6[0] as string)?.as_path).toBe(`${ROUTER_AS} 65010`);
+    }, 30_000);
+
+    test("after pmbmpd restarts, the gateway reconnects and re-sends the current RIB", async () => {
+      await station?.stop({ signal: "SIGKILL" });
+      bmpLog = join(topo.dir, "pmbmpd-2.json");
+      station = topo.proxy.spawn(
+        ["pmbmpd", "-L", "127.0.0.1", "-l", String(BMP_PORT), "-o", bmpLog],
+        {
+          label: "pmbmpd-2",
+        },
+      );
+      await waitUntil(
+        () => {
+          const prefixes = bmpRecords()
+            .filter((r) => r.bmp_msg_type === "route_monitor" && r.log_type === "update")
+            .map((r) => r.ip_prefix as string);
+          return new Set(prefixes).size === V4.length + V6.length;
+        },
+        { timeoutMs: 30_000, what: "the whole RIB at the restarted pmbmpd", diagnostics },
+      );
+      expect(bmpRecords().some((r) => r.bmp_msg_type === "peer_up")).toBe(true);
+    }, 40_000);
+
     test("a withdrawal and the session's end empty the table", async () => {
       await router?.configure({ ...routerConfig, static4: V4.slice(0, 1), static6: [] });
       await waitCount(1, 0);
@@ -201,6 +282,15 @@ describe.skipIf(!canRunNetns || !bgpdump)(
           ),
         { timeoutMs: 20_000, what: "edge-r1's RIB gone with its session", diagnostics },
       );
+      await waitUntil(() => bmpRecords().some((r) => r.bmp_msg_type === "peer_down"), {
+        timeoutMs: 10_000,
+        what: "pmbmpd: peer_down",
+        diagnostics,
+      });
+      const withdrawn = bmpRecords()
+        .filter((r) => r.log_type === "withdraw")
+        .map((r) => r.ip_prefix);
+      expect(withdrawn).toContain(V4[1]);
     }, 60_000);
   },
 );
