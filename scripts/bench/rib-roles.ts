@@ -127,8 +127,14 @@ export async function runRibHolder(args: { listen: { host: string; port: number 
 
   const held = () => need(rib, "a session");
   serveCommands({
-    stats: () => {
+    stats: async (command: Fields) => {
       const r = held();
+      // Let the allocator hand back what the load freed before reading (both far ends get
+      // the same few seconds: BIRD is read after this).
+      if (command.settleMs) {
+        Bun.gc(true);
+        await Bun.sleep(Number(command.settleMs));
+      }
       return {
         ipv4: r.v4.size,
         ipv6: r.v6.size,

@@ -108,8 +108,6 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
       { timeoutMs, intervalMs: 1000, what: `BIRD imports ${total} routes` },
     );
     const birdSeconds = (Date.now() - t0) / 1000;
-    const birdAfter = readProc(bird.pid)?.rss ?? Number.NaN;
-    const birdTotal = parseBirdTotal(await bird.birdc(["show", "memory"]));
     // bgproxy's RIB.
     const t1 = Date.now();
     await feed.request(
@@ -128,7 +126,9 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
       { timeoutMs, intervalMs: 1000, what: `the collector's RIB holds ${total} routes` },
     );
     const ribSeconds = (Date.now() - t1) / 1000;
-    stats = await holder.request("stats", {}, 60_000);
+    stats = await holder.request("stats", { settleMs: 3000 }, 60_000);
+    const birdAfter = readProc(bird.pid)?.rss ?? Number.NaN;
+    const birdTotal = parseBirdTotal(await bird.birdc(["show", "memory"]));
     const base = stats.base as { rss: number; heapUsed: number; arrayBuffers: number };
     const now = stats.now as { rss: number; heapUsed: number; arrayBuffers: number };
     const ribRss = now.rss - base.rss;
@@ -140,7 +140,7 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
     if (held !== total) result.broken.push(`the RIB holds ${held} of ${total} routes`);
 
     result.tables.push({
-      caption: `Table ${describeTable(table)} (${int(total)} routes), held by each far end with the session up. RSS growth: from before the table to all routes imported (bgproxy: after a full GC).`,
+      caption: `Table ${describeTable(table)} (${int(total)} routes), held by each far end with the session up. RSS growth: from before the table to all routes imported and 3 s more (bgproxy: after a full GC); both read at the same moment.`,
       head: [
         "far end",
         "routes",

@@ -4,9 +4,12 @@
  * index is an open-addressing table of ids keyed by the bytes' hash. Ids are reused once
  * free. Nothing per set is a
  * JS object, so a full table's ~10^5-10^6 sets cost their bytes plus ~20.
- * The arena is rebuilt (garbage dropped, 25 % headroom) whenever it runs out.
+ * The arena grows by 1 MiB chunks (never copied) and is compacted when half of it is garbage.
  */
 const NONE = -1;
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
 
 function hashBytes(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5 ^ (end - start);
@@ -17,7 +20,9 @@ function hashBytes(buf: Uint8Array, start: number, end: number): number {
 }
 
 export class AttributeStore {
-  private arena = new Uint8Array(1 << 16);
+  /** The arena: fixed-size chunks, so that growing never copies. */
+  private chunks: Uint8Array[] = [];
+  /** Where the next set goes (chunk << CHUNK_BITS | offset). */
   private used = 0;
   private garbage = 0;
   private offsets = new Uint32Array(256);
@@ -37,7 +42,7 @@ export class AttributeStore {
   /** Bytes held by the store's arrays. */
   get bytes(): number {
     return (
-      this.arena.byteLength +
+      this.chunks.length * CHUNK +
       this.offsets.byteLength * 4 +
       this.index.byteLength +
       this.freeIds.length * 8
@@ -63,13 +68,12 @@ export class AttributeStore {
       i = (i + 1) & mask;
     }
     const id = this.newId();
-    if (this.used + len > this.arena.length) this.makeRoom(len);
-    this.arena.set(buf.subarray(start, end), this.used);
-    this.offsets[id] = this.used;
+    const at = this.place(len);
+    (this.chunks[at >>> CHUNK_BITS] as Uint8Array).set(buf.subarray(start, end), at & IN_CHUNK);
+    this.offsets[id] = at;
     this.lengths[id] = len;
     this.hashes[id] = h;
     this.refs[id] = 1;
-    this.used += len;
     this.index[i] = id;
     this.live++;
     if (this.live * 2 > this.index.length) this.rehash(this.index.length * 2);
@@ -101,10 +105,15 @@ export class AttributeStore {
   /** The set's bytes (a view into the arena: valid until the next `intern`). */
   get(id: number): Uint8Array {
     const o = this.offsets[id] as number;
-    return this.arena.subarray(o, o + (this.lengths[id] as number));
+    const within = o & IN_CHUNK;
+    return (this.chunks[o >>> CHUNK_BITS] as Uint8Array).subarray(
+      within,
+      within + (this.lengths[id] as number),
+    );
   }
 
   clear(): void {
+    this.chunks = [];
     this.used = 0;
     this.garbage = 0;
     this.index.fill(NONE);
@@ -114,9 +123,10 @@ export class AttributeStore {
   }
 
   private equals(id: number, buf: Uint8Array, start: number): boolean {
-    const o = this.offsets[id] as number;
+    const g = this.offsets[id] as number;
+    const o = g & IN_CHUNK;
     const n = this.lengths[id] as number;
-    const a = this.arena;
+    const a = this.chunks[g >>> CHUNK_BITS] as Uint8Array;
     for (let k = 0; k < n; k++) if (a[o + k] !== buf[start + k]) return false;
     return true;
   }
@@ -141,25 +151,36 @@ export class AttributeStore {
   }
 
   /**
-   * Out of arena: copy the live sets into a new one a quarter larger than they need (with
-   * room for `len` more), which drops the garbage and grows it in one go.
+   * Room for `len` bytes: the position where they go. A set never straddles two chunks.
+   * When more than half of what was used is garbage, the live sets are first copied into
+   * fresh chunks (ids stay, offsets change).
    */
-  private makeRoom(len: number): void {
-    const liveBytes = this.used - this.garbage;
-    const size = Math.max(1 << 16, Math.ceil(((liveBytes + len) * 1.25) / 4096) * 4096);
-    const next = new Uint8Array(size);
-    let pos = 0;
+  private place(len: number): number {
+    if (this.garbage > CHUNK && this.garbage * 2 > this.used) this.compact();
+    let at = this.used;
+    if ((at & IN_CHUNK) + len > CHUNK) at = ((at >>> CHUNK_BITS) + 1) << CHUNK_BITS;
+    while (this.chunks.length <= at >>> CHUNK_BITS) this.chunks.push(new Uint8Array(CHUNK));
+    this.used = at + len;
+    return at;
+  }
+
+  private compact(): void {
+    const old = this.chunks;
+    this.chunks = [];
+    this.used = 0;
+    this.garbage = 0;
     for (let id = 0; id < this.nextId; id++) {
       if (this.refs[id] === 0) continue;
-      const o = this.offsets[id] as number;
+      const g = this.offsets[id] as number;
       const n = this.lengths[id] as number;
-      next.set(this.arena.subarray(o, o + n), pos);
-      this.offsets[id] = pos;
-      pos += n;
+      const from = old[g >>> CHUNK_BITS] as Uint8Array;
+      const at = this.place(n);
+      (this.chunks[at >>> CHUNK_BITS] as Uint8Array).set(
+        from.subarray(g & IN_CHUNK, (g & IN_CHUNK) + n),
+        at & IN_CHUNK,
+      );
+      this.offsets[id] = at;
     }
-    this.arena = next;
-    this.used = pos;
-    this.garbage = 0;
   }
 
   private unindex(id: number): void {

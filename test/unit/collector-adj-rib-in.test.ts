@@ -149,18 +149,23 @@ describe("AttributeStore", () => {
     s.release(ia);
     expect(s.size).toBe(1);
     expect(Array.from(s.get(ib))).toEqual([1, 2, 4]);
-    // Churn many sets through: the arena compacts, live sets keep their bytes.
-    for (let i = 0; i < 20_000; i++) {
-      const x = Uint8Array.of(i & 255, (i >> 8) & 255, 7, 7, 7, 7, 7, 7);
+    // Churn many sets through (over 1 MiB of garbage: the arena is compacted), keeping some.
+    const set = (i: number) => Uint8Array.of(i & 255, (i >> 8) & 255, i >> 16, 7, 7, 7, 7, 7);
+    const kept = new Map<number, number>();
+    for (let i = 0; i < 300_000; i++) {
+      const x = set(i);
       const id = s.intern(x, 0, x.length);
-      if (i % 1000 !== 0) s.release(id);
+      if (i % 1000 === 0) kept.set(i, id);
+      else s.release(id);
     }
-    expect(s.size).toBe(21);
+    expect(s.size).toBe(301);
+    expect(s.bytes).toBeLessThan(3 << 20); // 2.4 MB went through: without compaction, 3 chunks
     expect(Array.from(s.get(ib))).toEqual([1, 2, 4]);
-    const again = Uint8Array.of(0, 3, 7, 7, 7, 7, 7, 7); // i = 768: released
+    for (const [i, id] of kept) expect(Array.from(s.get(id))).toEqual(Array.from(set(i)));
+    const again = set(768); // released: interned anew
     const id = s.intern(again, 0, again.length);
     expect(s.refCount(id)).toBe(1);
-    expect(s.size).toBe(22);
+    expect(s.size).toBe(302);
   });
 });
 
