@@ -7,12 +7,15 @@
  * - `rib` (in C): bgproxy's collector speaker with an Adj-RIB-In (src/collector/) on a TCP
  *   port. `stats` reports the RIB's size and the process's memory after a full GC;
  *   `lookups` times in-process longest-prefix matches on random addresses; `api` serves
- *   the gateway's route API over the RIB on loopback and times /api/lookup requests.
+ *   the gateway's route API over the RIB on loopback and times /api/lookup requests, the
+ *   MRT snapshot, and the table as BMP Route Monitoring messages (a station's resync).
  */
 import { createServer, type Socket } from "node:net";
 import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { encodeEndOfRib } from "../../src/bgp/update-encoder.ts";
+import { encodeRouteMonitoring } from "../../src/bmp/bmp-message.ts";
+import { ribAsUpdates } from "../../src/bmp/rib-updates.ts";
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { RibDirectory } from "../../src/collector/rib-directory.ts";
@@ -184,7 +187,25 @@ export async function runRibHolder(args: { listen: { host: string; port: number 
         const snapshot = await fetch(`http://127.0.0.1:${http.port}/api/devices/bench/mrt`);
         const mrtBytes = (await snapshot.arrayBuffer()).byteLength;
         const mrtMs = performance.now() - t1;
+        // What a BMP station's (re)connect costs: the table as Route Monitoring messages.
+        const t2 = performance.now();
+        let bmpBytes = 0;
+        let bmpMessages = 0;
+        const peer = {
+          address: "10.255.0.1",
+          asn: 65001,
+          routerId: "10.255.0.1",
+          legacyAsPath: false,
+        };
+        ribAsUpdates(held(), (u) => {
+          bmpBytes += encodeRouteMonitoring(peer, 0, u).length;
+          bmpMessages++;
+        });
+        const bmpMs = performance.now() - t2;
         return {
+          bmpBytes,
+          bmpMessages,
+          bmpMs,
           requests: n,
           p50Ms: percentile(times, 50),
           p99Ms: percentile(times, 99),

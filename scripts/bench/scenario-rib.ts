@@ -184,6 +184,10 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
           `p50 ${ms(Number(api.p50Ms), 2)}, p99 ${ms(Number(api.p99Ms), 2)} (${int(Number(api.requests))} sequential)`,
         ],
         ["GET /api/devices/{name}/mrt", `${mib(Number(api.mrtBytes))} in ${ms(Number(api.mrtMs))}`],
+        [
+          "BMP resync: the table as Route Monitoring",
+          `${int(Number(api.bmpMessages))} messages, ${mib(Number(api.bmpBytes))} in ${ms(Number(api.bmpMs))}`,
+        ],
       ],
     });
     result.headlines.push({

@@ -157,15 +157,31 @@ export class BmpFeed {
     for (const s of this.stations) s.send(message);
   }
 
+  /** Initiation, then each live session's Peer Up and table, packed into ~1 MiB chunks. */
   private snapshot(): Uint8Array[] {
-    const out: Uint8Array[] = [encodeInitiation(this.options.sysName, this.options.sysDescr)];
+    const out: Uint8Array[] = [];
+    let parts: Uint8Array[] = [];
+    let pending = 0;
+    const flush = () => {
+      if (parts.length === 1) out.push(parts[0] as Uint8Array);
+      else if (parts.length > 1) out.push(Buffer.concat(parts, pending));
+      parts = [];
+      pending = 0;
+    };
+    const push = (m: Uint8Array) => {
+      parts.push(m);
+      pending += m.length;
+      if (pending >= 1 << 20) flush();
+    };
+    push(encodeInitiation(this.options.sysName, this.options.sysDescr));
     const now = this.now();
     for (const s of this.live) {
-      out.push(encodePeerUp(s.peer, now, s.up));
+      push(encodePeerUp(s.peer, now, s.up));
       // The replayed table is in 4-octet AS form whatever the session uses.
       const peer = { ...s.peer, legacyAsPath: false };
-      ribAsUpdates(s.rib, (u) => out.push(encodeRouteMonitoring(peer, now, u)));
+      ribAsUpdates(s.rib, (u) => push(encodeRouteMonitoring(peer, now, u)));
     }
+    flush();
     return out;
   }
 
