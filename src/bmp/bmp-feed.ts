@@ -1,6 +1,7 @@
 import { decodeOpen } from "../bgp/open.ts";
 import type { DecodedUpdate } from "../bgp/update.ts";
 import { AdjRibIn } from "../collector/adj-rib-in.ts";
+import { RibSnapshot } from "../collector/rib-snapshot.ts";
 import type { BmpStationConfig } from "../config/types.ts";
 import { canonicalIp } from "../core/address.ts";
 import type { BackoffOptions } from "../core/backoff.ts";
@@ -18,7 +19,7 @@ import {
   type PeerUpInput,
 } from "./bmp-message.ts";
 import { BmpStation } from "./bmp-station.ts";
-import { ribAsUpdates } from "./rib-updates.ts";
+import { ribUpdates } from "./rib-updates.ts";
 
 /**
  * The gateway's BMP feed: what the routers' sessions do, as BMP, to every configured
@@ -157,32 +158,43 @@ export class BmpFeed {
     for (const s of this.stations) s.send(message);
   }
 
-  /** Initiation, then each live session's Peer Up and table, packed into ~1 MiB chunks. */
-  private snapshot(): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  /**
+   * Initiation, then each live session's Peer Up and table, in ~256 KiB chunks. The RIBs
+   * are snapshotted when the first chunk is pulled (the station does that as it connects),
+   * so live messages queued after it apply on top; a session that ends meanwhile stops
+   * its replay (its Peer Down is among the live messages).
+   */
+  private *snapshot(): Generator<Uint8Array> {
+    const now = this.now();
+    const sessions = [...this.live].map((s) => ({ s, snap: new RibSnapshot(s.rib) }));
     let parts: Uint8Array[] = [];
     let pending = 0;
-    const flush = () => {
-      if (parts.length === 1) out.push(parts[0] as Uint8Array);
-      else if (parts.length > 1) out.push(Buffer.concat(parts, pending));
+    const take = (): Uint8Array => {
+      const chunk = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, pending);
       parts = [];
       pending = 0;
+      return chunk;
     };
-    const push = (m: Uint8Array) => {
+    const add = (m: Uint8Array) => {
       parts.push(m);
       pending += m.length;
-      if (pending >= 1 << 20) flush();
     };
-    push(encodeInitiation(this.options.sysName, this.options.sysDescr));
-    const now = this.now();
-    for (const s of this.live) {
-      push(encodePeerUp(s.peer, now, s.up));
-      // The replayed table is in 4-octet AS form whatever the session uses.
-      const peer = { ...s.peer, legacyAsPath: false };
-      ribAsUpdates(s.rib, (u) => push(encodeRouteMonitoring(peer, now, u)));
+    try {
+      add(encodeInitiation(this.options.sysName, this.options.sysDescr));
+      for (const { s, snap } of sessions) {
+        add(encodePeerUp(s.peer, now, s.up));
+        // The replayed table is in 4-octet AS form whatever the session uses.
+        const peer = { ...s.peer, legacyAsPath: false };
+        for (const u of ribUpdates(snap)) {
+          add(encodeRouteMonitoring(peer, now, u));
+          if (pending >= 256 * 1024) yield take();
+        }
+        snap.release();
+      }
+      if (pending > 0) yield take();
+    } finally {
+      for (const { snap } of sessions) snap.release();
     }
-    flush();
-    return out;
   }
 
   private armStats(): void {

@@ -1,64 +1,69 @@
 import { AttrFlag, AttrType, MAX_MESSAGE_LENGTH, MessageType } from "../bgp/constants.ts";
 import { encodeEndOfRib } from "../bgp/update-encoder.ts";
 import type { AdjRibIn } from "../collector/adj-rib-in.ts";
-import type { PrefixMap } from "../collector/prefix-map.ts";
+import { RibSnapshot } from "../collector/rib-snapshot.ts";
 import { storedMpNextHop, storedPathAttributes } from "../collector/stored-attributes.ts";
 
 /**
  * An Adj-RIB-In as BGP UPDATE messages (whole, header included), for replaying a table to
  * a BMP station: the routes of each attribute set packed into as few UPDATEs as fit in
  * 4096 octets (IPv4 in the NLRI field, IPv6 in MP_REACH_NLRI), then End-of-RIB for both
- * families. AS_PATH is in 4-octet form (see stored-attributes.ts). Pure; synchronous.
+ * families. AS_PATH is in 4-octet form (see stored-attributes.ts). `ribUpdates` reads a
+ * snapshot lazily (the caller paces it) and stops early when the snapshot goes stale.
  */
-export function ribAsUpdates(rib: AdjRibIn, visit: (update: Uint8Array) => void): number {
-  let count = 0;
-  const emit = (u: Uint8Array) => {
-    count++;
-    visit(u);
-  };
-  replayFamily(rib, rib.v4, 1, emit);
-  replayFamily(rib, rib.v6, 2, emit);
-  emit(encodeEndOfRib(1));
-  emit(encodeEndOfRib(2));
-  return count;
+export function* ribUpdates(snap: RibSnapshot): Generator<Uint8Array> {
+  for (const v6 of [false, true]) {
+    const order = snap.byAttributes(v6);
+    const afi = v6 ? 2 : 1;
+    const nlri = new Uint8Array(MAX_MESSAGE_LENGTH);
+    const prefix = new Uint8Array(16);
+    let k = 0;
+    while (k < order.length) {
+      if (!snap.valid) return;
+      const first = order[k] as number;
+      const id = snap.attributeId(first);
+      const set = snap.attributes(first);
+      const attrs = storedPathAttributes(set);
+      const nextHop = storedMpNextHop(set);
+      const mp = v6 || nextHop.length > 0;
+      // Room for NLRI: header 19, two lengths 4, attributes, MP_REACH header and fixed part.
+      const room = MAX_MESSAGE_LENGTH - 23 - attrs.length - (mp ? 4 + 5 + nextHop.length : 0);
+      let used = 0;
+      for (; k < order.length && snap.attributeId(order[k] as number) === id; k++) {
+        if (room < 17) continue;
+        const i = order[k] as number;
+        const length = snap.length(i);
+        const n = (length + 7) >>> 3;
+        if (used + 1 + n > room) {
+          yield buildUpdate(attrs, mp ? { afi, nextHop } : undefined, nlri.subarray(0, used));
+          used = 0;
+        }
+        snap.prefix(i, prefix);
+        nlri[used] = length;
+        nlri.set(prefix.subarray(0, n), used + 1);
+        used += 1 + n;
+      }
+      if (used > 0)
+        yield buildUpdate(attrs, mp ? { afi, nextHop } : undefined, nlri.subarray(0, used));
+    }
+  }
+  yield encodeEndOfRib(1);
+  yield encodeEndOfRib(2);
 }
 
-function replayFamily(rib: AdjRibIn, map: PrefixMap, afi: number, emit: (u: Uint8Array) => void) {
-  const groups = new Map<number, number[]>();
-  map.forEachSlot((slot) => {
-    const id = map.slotValue(slot);
-    const g = groups.get(id);
-    if (g) g.push(slot);
-    else groups.set(id, [slot]);
-  });
-  const nlri = new Uint8Array(MAX_MESSAGE_LENGTH);
-  for (const [id, slots] of groups) {
-    const set = rib.attributes.get(id);
-    const attrs = storedPathAttributes(set);
-    const nextHop = storedMpNextHop(set);
-    const mp = afi === 2 || nextHop.length > 0;
-    // Room for NLRI: header 19, two lengths 4, attributes, MP_REACH header and fixed part.
-    const room = MAX_MESSAGE_LENGTH - 23 - attrs.length - (mp ? 4 + 5 + nextHop.length : 0);
-    if (room < 17) continue;
-    let used = 0;
-    const flush = () => {
-      if (used === 0) return;
-      emit(buildUpdate(attrs, mp ? { afi, nextHop } : undefined, nlri.subarray(0, used)));
-      used = 0;
-    };
-    for (const slot of slots) {
-      const length = map.slotLength(slot);
-      const n = (length + 7) >>> 3;
-      if (used + 1 + n > room) flush();
-      nlri[used] = length;
-      const key = map.slotKey(slot);
-      for (let b = 0; b < n; b++) {
-        nlri[used + 1 + b] = ((key[b >>> 2] as number) >>> (24 - 8 * (b & 3))) & 0xff;
-      }
-      used += 1 + n;
+/** The whole table at once (tests, tools): every UPDATE to `visit`; returns how many. */
+export function ribAsUpdates(rib: AdjRibIn, visit: (update: Uint8Array) => void): number {
+  const snap = new RibSnapshot(rib);
+  let count = 0;
+  try {
+    for (const u of ribUpdates(snap)) {
+      visit(u);
+      count++;
     }
-    flush();
+  } finally {
+    snap.release();
   }
+  return count;
 }
 
 function buildUpdate(

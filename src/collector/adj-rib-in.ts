@@ -31,6 +31,8 @@ export class AdjRibIn {
   readonly endOfRib: Record<Family, boolean> = { ipv4: false, ipv6: false };
   /** Bumped on every change (for snapshots and feeds that want to know). */
   version = 0;
+  /** Bumped by `clear`: attribute ids of an older epoch mean nothing any more. */
+  epoch = 0;
   private readonly scratch = new Scratch();
   /** Attribute set of the UPDATE being applied, per NLRI source (-1: not made yet). */
   private plainSet = -1;
@@ -95,6 +97,7 @@ export class AdjRibIn {
     this.endOfRib.ipv4 = false;
     this.endOfRib.ipv6 = false;
     this.version++;
+    this.epoch++;
   }
 
   /** The attribute set of the prefix announced at body[offset]: MP_REACH's or the plain one. */

@@ -6,6 +6,7 @@ import { encodeEndOfRib, encodeUpdateBody, type UpdateSpec } from "../../src/bgp
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
 import { AttributeStore } from "../../src/collector/attribute-store.ts";
 import { PrefixMap } from "../../src/collector/prefix-map.ts";
+import { RibSnapshot } from "../../src/collector/rib-snapshot.ts";
 import { storedAttributesView } from "../../src/collector/stored-attributes.ts";
 import { prng } from "../fixtures/bgp/hex.ts";
 
@@ -307,5 +308,39 @@ describe("AdjRibIn", () => {
     expect(rib.longest("2001:db8:1::5")?.prefix).toBe("2001:db8:1::/48");
     expect(rib.longest("2001:db8:2::5")?.prefix).toBe("2001:db8::/32");
     expect(rib.longer("2001:db8::/32").length).toBe(2);
+  });
+
+  test("a snapshot keeps its routes' attribute sets while the RIB changes; stale after clear", () => {
+    const rib = new AdjRibIn();
+    feed(rib, { ...base, nlri: ["198.51.100.0/24", "203.0.113.0/24"] });
+    feed(rib, {
+      ...base,
+      asPath: [65001, 3356],
+      mpReach: { nextHop: "2001:db8::1", nlri: ["2001:db8::/32"] },
+    });
+    const snap = new RibSnapshot(rib);
+    expect([snap.count, snap.ipv4Count]).toEqual([3, 2]);
+    feed(rib, { withdrawn: ["198.51.100.0/24", "203.0.113.0/24"] });
+    feed(rib, { mpUnreach: { afi: Afi.IPV6, withdrawn: ["2001:db8::/32"] } });
+    expect(rib.counts).toEqual({ ipv4: 0, ipv6: 0 });
+    expect(rib.attributes.size).toBe(2); // held by the snapshot
+    const v6 = [...snap.byAttributes(true)];
+    expect(v6).toEqual([2]);
+    expect(storedAttributesView(snap.attributes(2)).asPath).toEqual([65001, 3356]);
+    const prefix = new Uint8Array(16);
+    snap.prefix(0, prefix);
+    expect(snap.valid).toBe(true);
+    snap.release();
+    snap.release();
+    expect(rib.attributes.size).toBe(0);
+    expect(snap.valid).toBe(false);
+
+    feed(rib, { ...base, nlri: ["198.51.100.0/24"] });
+    const stale = new RibSnapshot(rib);
+    rib.clear();
+    feed(rib, { ...base, nlri: ["192.0.2.0/24"] });
+    expect(stale.valid).toBe(false);
+    stale.release(); // nothing to give back to the new epoch's store
+    expect(rib.attributes.refCount(rib.exact("192.0.2.0/24")?.attrs as number)).toBe(1);
   });
 });
