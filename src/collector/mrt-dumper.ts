@@ -12,14 +12,17 @@ import type { MrtDumpConfig } from "../config/types.ts";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { writeMrtSnapshot } from "./mrt-snapshot.ts";
+import { type MrtSnapshotTotals, mrtChunks } from "./mrt-snapshot.ts";
 import type { RibDirectory } from "./rib-directory.ts";
+import { RibSnapshot } from "./rib-snapshot.ts";
 
 /**
  * Periodic MRT TABLE_DUMP_V2 files of every device's Adj-RIB-In: every `intervalSeconds`
  * one file per device, `<device>.<YYYYMMDD>T<HHMMSS>Z.mrt` in `dir` (written to a
  * `.tmp` name, then renamed, so readers never see half a file), keeping the newest `keep`
- * per device. A failed dump is logged and retried at the next interval.
+ * per device. Files are written from a RibSnapshot a chunk per event-loop turn, so a
+ * full table does not stall the gateway. A failed dump is logged and retried at the next
+ * interval.
  */
 export function mrtFileName(device: string, epochMs: number): string {
   const safe = device.replace(/[^A-Za-z0-9_-]/g, "_");
@@ -39,6 +42,7 @@ export function filesToRotate(names: readonly string[], device: string, keep: nu
 export class MrtDumper {
   private timer: TimerHandle | undefined;
   private stopped = false;
+  private running: Promise<string[]> | undefined;
 
   constructor(
     private readonly config: MrtDumpConfig,
@@ -58,29 +62,52 @@ export class MrtDumper {
     this.timer?.cancel();
   }
 
-  /** Dump every device now; returns the files written. */
-  dumpAll(): string[] {
+  /**
+   * Dump every device now, a chunk per event-loop turn; resolves with the files written.
+   * A dump still running when the next interval comes is not doubled.
+   */
+  dumpAll(): Promise<string[]> {
+    if (this.running) return this.running;
+    this.running = this.dumpEach().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Resolves when no dump is running. */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  private async dumpEach(): Promise<string[]> {
     const written: string[] = [];
     const now = this.clock.now();
     for (const source of this.ribs.all()) {
-      const name = mrtFileName(source.device, now);
-      const path = join(this.config.dir, name);
+      const path = join(this.config.dir, mrtFileName(source.device, now));
       const tmp = `${path}.tmp`;
+      const snap = new RibSnapshot(source.rib);
       try {
         const fd = openSync(tmp, "w", 0o644);
-        let totals: { records: number; bytes: number };
+        let totals: MrtSnapshotTotals;
         try {
-          totals = writeMrtSnapshot(
-            source,
-            { collectorId: this.collectorId, now: Math.floor(now / 1000) },
-            (chunk) => {
-              let at = 0;
-              while (at < chunk.length) at += writeSync(fd, chunk, at);
-            },
-          );
+          const it = mrtChunks(source, snap, {
+            collectorId: this.collectorId,
+            now: Math.floor(now / 1000),
+          });
+          for (;;) {
+            const r = it.next();
+            if (r.done) {
+              totals = r.value;
+              break;
+            }
+            let at = 0;
+            while (at < r.value.length) at += writeSync(fd, r.value, at);
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         } finally {
           closeSync(fd);
         }
+        if (!snap.valid) throw new Error("the session ended during the dump");
         renameSync(tmp, path);
         written.push(path);
         this.logger.info("MRT dump written", {
@@ -100,6 +127,8 @@ export class MrtDumper {
       } catch (err) {
         rmSync(tmp, { force: true });
         this.logger.warn("MRT dump failed", { device: source.device, error: errorMessage(err) });
+      } finally {
+        snap.release();
       }
     }
     return written;
@@ -108,7 +137,7 @@ export class MrtDumper {
   private arm(): void {
     if (this.stopped) return;
     this.timer = this.clock.schedule(this.config.intervalSeconds * 1000, () => {
-      this.dumpAll();
+      void this.dumpAll();
       this.arm();
     });
   }

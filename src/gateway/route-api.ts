@@ -1,6 +1,7 @@
 import type { AdjRibIn, RibEntry } from "../collector/adj-rib-in.ts";
-import { writeMrtSnapshot } from "../collector/mrt-snapshot.ts";
+import { mrtChunks } from "../collector/mrt-snapshot.ts";
 import type { RibDirectory } from "../collector/rib-directory.ts";
+import { RibSnapshot } from "../collector/rib-snapshot.ts";
 import { storedAttributesView } from "../collector/stored-attributes.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Route } from "./http-api.ts";
@@ -76,13 +77,28 @@ function deviceRoutes(src: RouteApiSources, name: string, url: URL, pretty: bool
 function mrtSnapshot(src: RouteApiSources, name: string, pretty: boolean): Response {
   const source = src.ribs.get(name);
   if (!source) return jsonResponse({ error: `no routes for device ${name}` }, pretty, 404);
-  const chunks: Uint8Array[] = [];
-  writeMrtSnapshot(
-    source,
-    { collectorId: src.collectorId, now: Math.floor(src.now() / 1000) },
-    (c) => chunks.push(c),
-  );
-  return new Response(Buffer.concat(chunks), {
+  // Streamed from a snapshot, a chunk per pull: a full table does not stall the gateway.
+  const snap = new RibSnapshot(source.rib);
+  const it = mrtChunks(source, snap, {
+    collectorId: src.collectorId,
+    now: Math.floor(src.now() / 1000),
+  });
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const r = it.next();
+      if (r.done || !snap.valid) {
+        snap.release();
+        if (r.done) controller.close();
+        else controller.error(new Error("the session ended during the snapshot"));
+      } else {
+        controller.enqueue(r.value);
+      }
+    },
+    cancel() {
+      snap.release();
+    },
+  });
+  return new Response(body, {
     headers: {
       "content-type": "application/octet-stream",
       "content-disposition": `attachment; filename="${encodeURIComponent(name)}.mrt"`,

@@ -87,7 +87,7 @@ describe("MRT dumps to a directory", () => {
     expect(filesToRotate(names, "r10", 1)).toEqual([]);
   });
 
-  test("every interval one file per device, rotated; the file holds the RIB", () => {
+  test("every interval one file per device, rotated; the file holds the RIB", async () => {
     const dir = makeTempDir("mrt");
     dirs.push(dir);
     writeFileSync(join(dir, "unrelated.txt"), "keep me");
@@ -119,9 +119,13 @@ describe("MRT dumps to a directory", () => {
       silentLogger,
     );
     dumper.start();
-    for (let i = 0; i < 3; i++) clock.advance(60_000);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      await dumper.idle();
+    }
     dumper.stop();
     clock.advance(600_000);
+    await dumper.idle();
     const files = readdirSync(dir).sort();
     expect(files).toEqual(["r1.20261206T050200Z.mrt", "r1.20261206T050300Z.mrt", "unrelated.txt"]);
     const bytes = readFileSync(join(dir, "r1.20261206T050300Z.mrt"));
@@ -130,6 +134,46 @@ describe("MRT dumps to a directory", () => {
     const second = 12 + bytes.readUInt32BE(8);
     expect(bytes.readUInt16BE(second + 6)).toBe(2);
     expect(existsSync(join(dir, "r1.20261206T050300Z.mrt.tmp"))).toBe(false);
+  });
+});
+
+describe("a dump whose session ends meanwhile", () => {
+  test("is abandoned: no file, no temporary left", async () => {
+    const dir = makeTempDir("mrt");
+    dirs.push(dir);
+    const rib = new AdjRibIn();
+    const nlri = Array.from({ length: 1000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    for (let asn = 1; asn <= 40; asn++) {
+      rib.apply(
+        decodeUpdate(
+          encodeUpdateBody({
+            origin: 0,
+            asPath: [65001, asn],
+            nextHop: "192.0.2.2",
+            nlri: nlri.map((p) => p.replace(/^10\./, `${10 + asn}.`)),
+          }),
+          {
+            fourOctetAs: true,
+          },
+        ),
+      );
+    }
+    expect(rib.counts.ipv4).toBe(40_000); // about 2 MB of MRT: more than one chunk
+    const ribs = new RibDirectory();
+    ribs.attach({ device: "r1", address: "192.0.2.2", rib, peer: () => undefined });
+    const dumper = new MrtDumper(
+      { dir, intervalSeconds: 60, keep: 2 },
+      ribs,
+      "192.0.2.1",
+      new ManualClock(),
+      silentLogger,
+    );
+    dumper.start();
+    const done = dumper.dumpAll();
+    rib.clear();
+    expect(await done).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+    dumper.stop();
   });
 });
 
