@@ -2,40 +2,34 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import {
+  DEFAULT_SESSION_LOG_LIMITS,
+  SessionLogBudget,
+  type SessionLogLimits,
+} from "../core/session-log-budget.ts";
 import type { FiveTuple } from "../proto/messages.ts";
+import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
-import type { AgentIdentity } from "./call-metadata.ts";
-import { identityPairs, toMetadata } from "./call-metadata.ts";
+import { toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
 import { ControlCache } from "./control-cache.ts";
-import { ControlChannel, type ControlStatus } from "./control-channel.ts";
+import { ControlChannel } from "./control-channel.ts";
 import { DenyList } from "./deny-list.ts";
 import { GatewayDialer } from "./gateway-dialer.ts";
-import { Md5Admission } from "./md5-admission.ts";
-import { type Md5Status, Md5Support, md5DisabledStatus } from "./md5-support.ts";
+import { Md5Admission } from "./md5/md5-admission.ts";
+import { Md5Support, md5DisabledStatus } from "./md5/md5-support.ts";
 import { RouterListener } from "./router-listener.ts";
-import { RouterSession, type SessionSnapshot } from "./router-session.ts";
+import { RouterSession } from "./router-session.ts";
+import type { AgentStatus } from "./status/agent-snapshot.ts";
 
 /**
  * `bgproxy agent`: router listeners, the Control stream, the Data connection pool and the
  * sessions between them.
  */
-export interface AgentStatus {
-  instance: string;
-  control: ControlStatus;
-  listeners: string[];
-  sessions: SessionSnapshot[];
-  denyListSize: number;
-  blockedAttempts: number;
-  sessionsTotal: number;
-  pool: { connections: number; streams: number[] };
-  md5: Md5Status;
-}
-
 export interface RunningAgent {
   readonly instance: string;
   /** Listener addresses as bound (real ports when 0 was asked for). */
@@ -50,6 +44,8 @@ export interface AgentDeps {
   clock?: Clock;
   /** Health, export and process-stats knobs of the operations surface (tests). */
   operations?: AgentOperationsOptions;
+  /** How many sessions per interval log at their own levels (tests lower it). */
+  sessionLog?: Partial<SessionLogLimits>;
 }
 
 export async function startAgent(
@@ -115,6 +111,10 @@ export async function startAgent(
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const sessionLogger = logger.child({ component: "proxy/client-data" });
+  const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
+    ...DEFAULT_SESSION_LOG_LIMITS,
+    ...deps.sessionLog,
+  });
   const gate = admission;
 
   const onConnection = (socket: Socket) => {
@@ -138,7 +138,7 @@ export async function startAgent(
       pool,
       identity,
       clock,
-      logger: sessionLogger,
+      logger: sessionLogs.forSession(sessionLogger),
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());
@@ -201,6 +201,7 @@ export async function startAgent(
       pool.close();
       md5?.close();
       await Promise.all(closing);
+      sessionLogs.flush();
       log.info("agent stopped");
       await ops.close();
     },

@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import type { AgentConfig, HostPort } from "../config/types.ts";
-import { hostPort } from "../core/address.ts";
+import { formatHostPort } from "../config/address.ts";
+import type { AgentConfig } from "../config/types.ts";
 import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
+import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { userAgent } from "../version.ts";
 import { ReapingCredentials } from "./reaping-credentials.ts";
 
@@ -31,10 +32,6 @@ const SYSTEM_CA_BUNDLES = [
   "/etc/ssl/ca-bundle.pem", // openSUSE
 ];
 
-export function formatHostPort(hp: HostPort): string {
-  return hostPort(hp.host, hp.port);
-}
-
 /** The name the gateway's certificate must carry: --tls-server-name, else the target host. */
 export function tlsServerName(config: AgentConfig): string | undefined {
   return config.tlsServerName ?? (isIP(config.target.host) ? undefined : config.target.host);
@@ -42,6 +39,7 @@ export function tlsServerName(config: AgentConfig): string | undefined {
 
 /** Channel arguments for grpc-js (pure: no I/O). */
 export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
+  const keepalive = transportKeepalive();
   const options: grpc.ChannelOptions = {
     "grpc.primary_user_agent": userAgent,
     "grpc.use_local_subchannel_pool": 1,
@@ -50,8 +48,8 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
     "grpc.enable_retries": 0,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
-    "grpc.keepalive_time_ms": 20_000,
-    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_time_ms": keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.initial_reconnect_backoff_ms": 1_000,
     "grpc.max_reconnect_backoff_ms": 30_000,

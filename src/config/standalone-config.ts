@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { ConfigError } from "../core/errors.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { formatHostPort, isLoopbackHost, parseListenList } from "./address.ts";
 import { AGENT_DEFAULTS, REGIONS } from "./agent-flags.ts";
 import { deepFreeze } from "./deep-freeze.ts";
@@ -75,10 +75,6 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
   HELP_FLAG,
 ];
 
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {
   const s = new Settings(parseFlags(argv, STANDALONE_FLAGS, COMMAND), env, STANDALONE_FLAGS);
   const log = { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) };
@@ -135,6 +131,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     accounts: [{ email: STANDALONE_EMAIL, tokenSha256: sha256Hex(token), companyId: 1 }],
     collector: file?.collector ?? STANDALONE_DEFAULTS.collector,
     devices: file?.devices ?? [],
+    ...(file?.mrt ? { mrt: file.mrt } : {}),
+    ...(file && file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: file === undefined,
     log,
   };

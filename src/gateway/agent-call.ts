@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
-import type { Logger } from "../core/logger.ts";
-import { authenticate, credentialsFrom } from "./auth.ts";
+import { metadataReader, readCallIdentity, readCredentials } from "../proto/metadata.ts";
+import type { LoginGuard } from "./login-guard.ts";
 
 /**
  * What every call from an agent carries: who it is (authenticated account), its site,
@@ -16,39 +16,31 @@ export interface AgentCallInfo {
   peer: string;
 }
 
-export function metadataValue(md: grpc.Metadata, key: string): string | undefined {
-  const v = md.get(key)[0];
-  if (v === undefined) return undefined;
-  return typeof v === "string" ? v : Buffer.from(v).toString("utf8");
-}
-
 interface CallLike {
   readonly metadata: grpc.Metadata;
   getPeer(): string;
   emit(event: "error", err: Partial<grpc.StatusObject>): boolean;
 }
 
-/** Authenticate a call; on failure answer UNAUTHENTICATED and return undefined. */
-export function admitAgentCall(
-  call: CallLike,
-  accounts: readonly AccountConfig[],
-  logger: Logger,
-): AgentCallInfo | undefined {
-  const creds = credentialsFrom(call.metadata);
-  const account = authenticate(creds, accounts);
+/**
+ * Authenticate a call; on failure answer UNAUTHENTICATED (or, for an address that failed
+ * too often, RESOURCE_EXHAUSTED) and return undefined. The guard logs refusals.
+ */
+export function admitAgentCall(call: CallLike, guard: LoginGuard): AgentCallInfo | undefined {
+  const read = metadataReader(call.metadata);
+  const creds = readCredentials(read);
   const peer = call.getPeer();
-  if (!account) {
-    logger.warn("refused an agent: invalid credentials", { email: creds.email ?? "", peer });
+  const outcome = guard.login(creds, peer);
+  if (outcome.kind === "throttled") {
+    call.emit("error", {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: `too many failed logins from this address: retry in ${Math.ceil(outcome.retryAfterMs / 1000)} s`,
+    });
+    return undefined;
+  }
+  if (outcome.kind === "invalid") {
     call.emit("error", { code: grpc.status.UNAUTHENTICATED, details: "invalid credentials" });
     return undefined;
   }
-  const sid = Number(metadataValue(call.metadata, "sid") ?? "0");
-  return {
-    account,
-    email: creds.email ?? "",
-    site: Number.isInteger(sid) && sid >= 0 ? sid : 0,
-    version: metadataValue(call.metadata, "version") ?? "",
-    instance: metadataValue(call.metadata, "instance") ?? "",
-    peer,
-  };
+  return { account: outcome.account, email: creds.email ?? "", ...readCallIdentity(read), peer };
 }

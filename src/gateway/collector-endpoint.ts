@@ -1,38 +1,57 @@
 import { Duplex } from "node:stream";
+import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
+import type { RibDirectory } from "../collector/rib-directory.ts";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { CollectorConfig } from "../config/types.ts";
-import { systemClock } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { SessionInfo } from "./data-service.ts";
-import type { DeviceRuntime } from "./device-registry.ts";
+import type { ClosingCause } from "./data-service.ts";
+import type { SessionEvents } from "./device-tracker.ts";
 
 /**
  * The built-in collector as the far end of a relayed session: a byte stream (what the
  * relay expects of a daemon socket) around a passive BGP speaker. Bytes from the router are
  * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
- * The device's state and counters follow the speaker.
+ * The speaker's state and counts are reported to the session's `SessionEvents`; with a
+ * `RibHome`, the speaker keeps an Adj-RIB-In, listed in the directory while the session lasts.
  */
-class CollectorEndpoint extends Duplex {
+export interface RibHome {
+  readonly directory: RibDirectory;
+  readonly device: string;
+  /** The router's address as the gateway knows the device. */
+  readonly address: string;
+  /** A BMP monitor for this session, fed from the speaker (when BMP is on). */
+  readonly monitorFor?: (rib: AdjRibIn) => SpeakerMonitor;
+}
+
+export class CollectorEndpoint extends Duplex implements ClosingCause {
   private readonly speaker: BgpSpeaker;
-  /** The speaker's UPDATE count already added to the device's. */
-  private updatesSeen = 0;
+  /** Why the router side ends when the relay ends it: the router's FIN unless told otherwise. */
+  private closeCause = "the router closed the session";
+  /** Unregisters this session's Adj-RIB-In from the directory. */
+  private detachRib: () => void = () => {};
 
   constructor(
-    private readonly device: DeviceRuntime,
+    private readonly events: SessionEvents,
     collector: CollectorConfig,
+    clock: Clock,
     logger: Logger,
+    home?: RibHome,
   ) {
     super({ allowHalfOpen: true });
+    const rib = home ? new AdjRibIn() : undefined;
     this.speaker = new BgpSpeaker({
+      ...(rib ? { rib } : {}),
+      ...(rib && home?.monitorFor ? { monitor: home.monitorFor(rib) } : {}),
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,
-      clock: systemClock,
+      clock,
       logger,
       onSend: (bytes) => this.push(bytes),
       onStateChange: (_from, to) => {
-        device.established = to === "Established";
-        device.lastChange = Date.now();
+        events.state(to === "Established");
         if (to === "Established") {
           const s = this.speaker.stats();
           logger.info("BGP session established", {
@@ -48,6 +67,22 @@ class CollectorEndpoint extends Duplex {
         this.push(null);
       },
     });
+    if (home && rib) this.detachRib = this.attachRib(home, rib);
+  }
+
+  private attachRib(home: RibHome, rib: AdjRibIn): () => void {
+    let establishedAt = 0;
+    return home.directory.attach({
+      device: home.device,
+      address: home.address,
+      rib,
+      peer: () => {
+        const s = this.speaker.stats();
+        if (s.peerAsn === undefined || s.peerRouterId === undefined) return undefined;
+        establishedAt ||= Math.floor((s.establishedAt ?? 0) / 1000);
+        return { asn: s.peerAsn, routerId: s.peerRouterId, establishedAt };
+      },
+    });
   }
 
   override _read(): void {}
@@ -59,17 +94,33 @@ class CollectorEndpoint extends Duplex {
   ): void {
     this.speaker.receive(chunk);
     const s = this.speaker.stats();
-    this.device.counters.updates += s.updates - this.updatesSeen;
-    this.updatesSeen = s.updates;
-    this.device.counters.prefixes.ipv4 = s.prefixes.ipv4;
-    this.device.counters.prefixes.ipv6 = s.prefixes.ipv6;
+    this.events.counts(s.updates, s.prefixes);
     callback();
   }
 
-  /** The router's side ended (FIN through the relay): the session is over. */
+  /**
+   * The router's side ended: a FIN through the relay, or a stream that was cut. grpc-js
+   * ends a cut stream's readable side before it says "cancelled" (next tick), so the close
+   * waits one turn of the event loop for closingBecause.
+   */
   override _final(callback: (error?: Error | null) => void): void {
-    this.speaker.close("the router closed the session");
-    callback();
+    setImmediate(() => {
+      this.speaker.close(this.closeCause);
+      callback();
+    });
+  }
+
+  closingBecause(cause: string): void {
+    this.closeCause = cause;
+  }
+
+  /**
+   * A graceful stop: Cease / Administrative Shutdown with `message` as the RFC 8203
+   * shutdown communication, then the end of the stream (the relay carries both).
+   */
+  shutdown(message: string): void {
+    this.closeCause = message;
+    this.speaker.shutdown(message);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -78,19 +129,25 @@ class CollectorEndpoint extends Duplex {
     callback(error);
   }
 
-  /** No session, no routes: the device's prefix counts go back to zero. */
+  /** No BGP session, no routes: this session's prefixes no longer count. */
   private settle(): void {
-    this.device.established = false;
-    this.device.counters.prefixes.ipv4 = 0;
-    this.device.counters.prefixes.ipv6 = 0;
+    this.detachRib();
+    this.events.state(false);
   }
 }
 
 export function openCollector(
-  device: DeviceRuntime,
+  events: SessionEvents,
   collector: CollectorConfig,
-  _session: SessionInfo,
+  clock: Clock,
   logger: Logger,
-): Duplex {
-  return new CollectorEndpoint(device, collector, logger.child({ component: "gateway/collector" }));
+  home?: RibHome,
+): CollectorEndpoint {
+  return new CollectorEndpoint(
+    events,
+    collector,
+    clock,
+    logger.child({ component: "gateway/collector" }),
+    home,
+  );
 }

@@ -1,15 +1,21 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
+import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
 import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
-import { admitAgentCall, metadataValue } from "./agent-call.ts";
+import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
+import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
 
 /**
@@ -25,10 +31,30 @@ export interface SessionInfo {
   agentInstance: string;
 }
 
-/** Opens the far end of a session for a device. */
+/** A target that can be told why its router side is about to end, for its own logs. */
+export interface ClosingCause {
+  closingBecause(cause: string): void;
+}
+
+function canBeTold(target: object): target is ClosingCause {
+  return typeof (target as Partial<ClosingCause>).closingBecause === "function";
+}
+
+/**
+ * A cancelled stream (the link or the agent went away) ends the target's router side like
+ * a FIN would, since the stream's readable side ends too: the target hears why first.
+ */
+function tellCause(call: DataCall, target: ClosingCause): void {
+  call.once("cancelled", () => {
+    target.closingBecause("the agent's stream was cut (agent link lost or agent stopped)");
+  });
+}
+
+/** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
 export type OpenTarget = (
   device: DeviceRuntime,
   session: SessionInfo,
+  events: SessionEvents,
   logger: Logger,
 ) => Promise<Duplex>;
 
@@ -36,10 +62,18 @@ export interface DataServiceDeps {
   accounts: readonly AccountConfig[];
   resolver: DeviceResolver;
   openTarget: OpenTarget;
+  /** Folds every session's events into its device's state. */
+  tracker: DeviceTracker;
   logger: Logger;
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** Shared by the gateway's services; made here when absent (tests). */
+  logins?: LoginGuard;
+  /** Keeps a flood of sessions from burying the journal; none: every session logs. */
+  sessionLogs?: SessionLogBudget;
+  /** The BMP feed's monitor for a forwarded session, when BMP is on. */
+  monitor?: (device: DeviceRuntime, session: SessionInfo) => SpeakerMonitor | undefined;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -50,17 +84,19 @@ type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
+  const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
   return (call: DataCall) => {
-    const base = deps.logger.child({ component: "gateway/data" });
-    const agent = admitAgentCall(call, deps.accounts, base);
+    const data = deps.logger.child({ component: "gateway/data" });
+    const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
+    const agent = admitAgentCall(call, logins);
     if (!agent) return;
-    const md = call.metadata;
+    const headers = readDataCallHeaders(metadataReader(call.metadata));
     const session: SessionInfo = {
-      sessionId: metadataValue(md, "session-id") ?? "",
-      deviceIp: metadataValue(md, "device-ip") ?? "",
-      devicePort: Number(metadataValue(md, "device-port") ?? 0),
-      proxyIp: metadataValue(md, "proxy-ip") ?? "",
-      proxyPort: Number(metadataValue(md, "proxy-port") ?? 0),
+      sessionId: headers.sessionId,
+      deviceIp: headers.deviceIp,
+      devicePort: headers.devicePort,
+      proxyIp: headers.proxyIp,
+      proxyPort: headers.proxyPort,
       agentInstance: agent.instance,
     };
     const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
@@ -77,8 +113,8 @@ export function dataService(
       call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
       return;
     }
-    const up = Number(metadataValue(md, "counter-up") ?? 0);
-    const down = Number(metadataValue(md, "counter-down") ?? 0);
+    const up = headers.counterUp;
+    const down = headers.counterDown;
     if (up !== 0 || down !== 0) {
       // A stream resuming a session this gateway does not hold: the counters cannot match.
       log.warn("unknown session resumed with non-zero counters: killing it", {
@@ -97,31 +133,35 @@ export function dataService(
     call.on("cancelled", () => {
       cancelled = true;
     });
-    device.sessions++;
-    device.sessionsTotal++;
+    const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      device.sessions--;
+      events.closed();
       deps.agents?.sessionClosed(agent.instance);
     };
     deps
-      .openTarget(device, session, log)
+      .openTarget(device, session, events, log)
       .then((target) => {
         if (cancelled) {
           target.destroy();
           release();
           return;
         }
+        if (canBeTold(target)) tellCause(call, target);
         log.info("relaying session", {
           device: device.config.name,
           target: device.config.target.kind,
         });
         const how = device.config.target;
         const forwarded = how.kind === "forward";
-        const observer = forwarded && how.observe !== false ? observeDevice(device) : undefined;
+        // observe = false: relay only, no BGP parsing (and no state or counts shown).
+        const observer =
+          forwarded && how.observe !== false
+            ? new SessionObserver(events, deps.monitor?.(device, session))
+            : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -133,8 +173,8 @@ export function dataService(
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
+            observer?.ended();
             release();
-            if (forwarded) settleDevice(device);
             const fields = {
               reason,
               bytes_up: relay.counters.bytesToSocket,
@@ -155,28 +195,8 @@ export function dataService(
   };
 }
 
-/** A forwarded session's BGP state and counts, as the gateway sees them pass, on the device. */
-function observeDevice(device: DeviceRuntime): SessionObserver {
-  let updates = 0;
-  const observer: SessionObserver = new SessionObserver(() => {
-    device.established = observer.established;
-    device.counters.updates += observer.updates - updates;
-    updates = observer.updates;
-    device.counters.prefixes = observer.prefixes;
-    device.lastChange = Date.now();
-  });
-  return observer;
-}
-
-function settleDevice(device: DeviceRuntime): void {
-  if (device.sessions > 0) return;
-  device.established = false;
-  device.counters.prefixes = { ipv4: 0, ipv6: 0 };
-}
-
 function countersMetadata(up: number, down: number): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set("counter-up", String(up));
-  md.set("counter-down", String(down));
+  for (const [key, value] of counterPairs(up, down)) md.set(key, value);
   return md;
 }

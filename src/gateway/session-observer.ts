@@ -1,20 +1,25 @@
-import { Afi, MessageType, Safi } from "../bgp/constants.ts";
+import { Afi, HEADER_LENGTH, MessageType, Safi } from "../bgp/constants.ts";
 import { BgpMessageScanner, type MessageVisitor } from "../bgp/message-scanner.ts";
 import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
+import { decodeUpdate } from "../bgp/update.ts";
 import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
 import { PrefixTable } from "../collector/prefix-table.ts";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
+import type { SessionEvents } from "./device-tracker.ts";
 
 /**
  * Watches a forwarded session's bytes, both ways, without touching them: whether BGP is
  * Established (OPEN and KEEPALIVE seen in each direction, no NOTIFICATION since), and the
  * router's UPDATEs and prefixes. The daemon owns the session; anything the observer cannot
- * parse only stops the observing, never the relay.
+ * parse only stops the observing, never the relay. What it sees is reported to the
+ * session's `SessionEvents` (state on each change, counts on each UPDATE).
  *
- * It runs on every relayed byte, so it is kept cheap: UPDATEs are walked for their prefixes
- * only (no attribute decoding or validation, see walkUpdatePrefixes) into numeric keys in an
- * open-addressing set (PrefixTable, NumericKeySet). The counts stay exact for well-formed UPDATEs; RFC 7606
- * treat-as-withdraw is the daemon's business and is not mirrored.
+ * It runs on every relayed byte, so it is kept cheap: messages are found in place
+ * (BgpMessageScanner), UPDATEs are walked for their prefixes only (no attribute decoding or
+ * validation, see walkUpdatePrefixes) into numeric keys (PrefixTable's NumericKeySet). The
+ * counts stay exact for well-formed UPDATEs; RFC 7606 treat-as-withdraw is the daemon's
+ * business and is not mirrored. Only a BMP monitor, when there is one, gets full decodings.
  */
 type Direction = "router" | "daemon";
 
@@ -42,7 +47,26 @@ export class SessionObserver {
   private broken?: string;
   updates = 0;
 
-  constructor(private readonly onChange: () => void = () => {}) {}
+  /** Whole OPEN messages, for the monitor's Peer Up. */
+  private readonly openMessages: Partial<Record<Direction, Uint8Array>> = {};
+
+  constructor(
+    private readonly events?: Pick<SessionEvents, "state" | "counts">,
+    /** Told what the session does, as BMP reports it (the gateway's BMP feed). */
+    private readonly monitor?: SpeakerMonitor,
+  ) {}
+
+  /** The relay ended: an Established session is over (no NOTIFICATION seen). */
+  ended(): void {
+    if (this.established) this.monitor?.down({ local: false });
+    this.broken ??= "the session ended";
+  }
+
+  private onChange(): void {
+    if (!this.events) return;
+    this.events.state(this.established);
+    this.events.counts(this.updates, this.prefixes);
+  }
 
   get established(): boolean {
     return this.confirmed.router && this.confirmed.daemon;
@@ -75,6 +99,7 @@ export class SessionObserver {
     }
   }
 
+  /** The body is buf[start, end); its 19-octet header precedes it. */
   private onMessage(
     direction: Direction,
     type: number,
@@ -85,6 +110,8 @@ export class SessionObserver {
     switch (type) {
       case MessageType.OPEN:
         this.opens[direction] = decodeOpen(buf.slice(start, end));
+        // A copy: buf may be the scanner's carry buffer, reused for the next message.
+        if (this.monitor) this.openMessages[direction] = buf.slice(start - HEADER_LENGTH, end);
         this.confirmed[direction] = false;
         this.addPath = undefined;
         break;
@@ -92,21 +119,53 @@ export class SessionObserver {
         if (this.opens[direction] && !this.confirmed[direction]) {
           this.confirmed[direction] = true;
           this.onChange();
+          const { router, daemon } = this.openMessages;
+          if (this.established && router && daemon) {
+            this.monitor?.up({
+              receivedOpen: router,
+              sentOpen: daemon,
+              fourOctetAs: this.fourOctetAs(),
+            });
+          }
         }
         break;
       case MessageType.NOTIFICATION:
+        if (this.established) {
+          this.monitor?.down({
+            local: direction === "daemon",
+            notification: buf.slice(start - HEADER_LENGTH, end),
+          });
+        }
         this.reset();
         break;
       case MessageType.UPDATE:
         if (direction === "router" && this.established) {
           this.updates++;
           walkUpdatePrefixes(buf, start, end, this.addPathFamilies(), this.sink);
+          if (this.monitor) this.tellMonitor(buf.slice(start - HEADER_LENGTH, end));
           this.onChange();
         }
         break;
       default:
         break;
     }
+  }
+
+  /** The BMP feed wants each UPDATE decoded (only when a monitor is configured). */
+  private tellMonitor(message: Uint8Array): void {
+    const decoded = decodeUpdate(message.subarray(HEADER_LENGTH), {
+      fourOctetAs: this.fourOctetAs(),
+      addPath: this.addPathFamilies(),
+    });
+    this.monitor?.update(message, decoded);
+  }
+
+  /** Whether both OPENs advertised 4-octet AS numbers (RFC 6793). */
+  private fourOctetAs(): boolean {
+    return (
+      this.opens.router?.capabilities.fourOctetAs !== undefined &&
+      this.opens.daemon?.capabilities.fourOctetAs !== undefined
+    );
   }
 
   /** Whether the router's UPDATEs carry ADD-PATH identifiers, from what both OPENs advertised. */

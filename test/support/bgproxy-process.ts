@@ -10,9 +10,9 @@
  * through KENTIK_API_TOKEN, not argv; proxy variables are cleared so gRPC stays on loopback.
  */
 
-import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { sha256Hex } from "../../src/core/sha256.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import type { Netns } from "./netns.ts";
 import { type ManagedProcess, run, spawnManaged } from "./process.ts";
@@ -34,10 +34,6 @@ const NO_PROXY_ENV: Record<string, string | undefined> = {
   no_proxy: "*",
 };
 
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 export interface GatewayDevice {
   name: string;
   id: number;
@@ -54,6 +50,10 @@ export interface GatewayFileSpec {
   accounts?: readonly { email: string; token: string }[];
   collector: { asn: number; routerId: string; holdTime?: number };
   devices: readonly GatewayDevice[];
+  /** [mrt]: periodic MRT dumps. */
+  mrt?: { dir: string; interval?: number; keep?: number };
+  /** [[bmp]] stations, "host:port". */
+  bmp?: readonly string[];
 }
 
 const str = (s: string) => JSON.stringify(s);
@@ -90,6 +90,12 @@ export function renderGatewayToml(spec: GatewayFileSpec): string {
     if (d.forward !== undefined) lines.push(`forward = ${str(d.forward)}`);
     if (d.forwardSource !== undefined) lines.push(`forward_source = ${str(d.forwardSource)}`);
   }
+  if (spec.mrt) {
+    lines.push("", "[mrt]", `dir = ${str(spec.mrt.dir)}`);
+    if (spec.mrt.interval !== undefined) lines.push(`interval = ${spec.mrt.interval}`);
+    if (spec.mrt.keep !== undefined) lines.push(`keep = ${spec.mrt.keep}`);
+  }
+  for (const b of spec.bmp ?? []) lines.push("", "[[bmp]]", `address = ${str(b)}`);
   return `${lines.join("\n")}\n`;
 }
 

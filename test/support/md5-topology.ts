@@ -9,7 +9,7 @@
  * its `md5keys:` field are returned.
  */
 import { join, resolve } from "node:path";
-import { type TcpMd5Counters, tcpMd5Counters } from "../../src/agent/tcp-md5-counters.ts";
+import { type TcpMd5Counters, tcpMd5Counters } from "../../src/agent/md5/tcp-md5-counters.ts";
 import { BgproxyProcess, E2E_EMAIL, E2E_TOKEN } from "./bgproxy-process.ts";
 import { buildFixture } from "./c-program.ts";
 import type { Netns } from "./netns.ts";
@@ -37,6 +37,8 @@ export interface Md5AgentOptions {
   interface?: string;
   label?: string;
   startTimeoutMs?: number;
+  /** Extra environment (e.g. BGPROXY_MD5_CAPTURE_BUFFER_BYTES). */
+  env?: Record<string, string>;
 }
 
 /** The argv of `bgproxy agent --enable-md5-support ...` (plain gRPC, no export, debug logs). */
@@ -69,7 +71,7 @@ export async function startMd5Agent(options: Md5AgentOptions): Promise<BgproxyPr
     netns: options.netns.name,
     label: options.label ?? "agent",
     cwd: ROOT,
-    env: AGENT_ENV,
+    env: { ...AGENT_ENV, ...options.env },
   });
   const agent = new BgproxyProcess(proc);
   try {
