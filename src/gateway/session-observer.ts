@@ -13,7 +13,7 @@ import type { SessionEvents } from "./device-tracker.ts";
  * Established (OPEN and KEEPALIVE seen in each direction, no NOTIFICATION since), and the
  * router's UPDATEs and prefixes. The daemon owns the session; anything the observer cannot
  * parse only stops the observing, never the relay. What it sees is reported to the
- * session's `SessionEvents` (state on each change, counts on each UPDATE).
+ * session's `SessionEvents` (state on each change, counts once per chunk that held UPDATEs).
  *
  * It runs on every relayed byte, so it is kept cheap: messages are found in place
  * (BgpMessageScanner), UPDATEs are walked for their prefixes only (no attribute decoding or
@@ -45,6 +45,8 @@ export class SessionObserver {
     },
   };
   private broken?: string;
+  /** UPDATEs counted since the counts were last reported (once per chunk, not per UPDATE). */
+  private countsChanged = false;
   updates = 0;
 
   /** Whole OPEN messages, for the monitor's Peer Up. */
@@ -93,6 +95,10 @@ export class SessionObserver {
     if (this.broken) return;
     try {
       this.scanners[direction].push(chunk, this.visitors[direction]);
+      if (this.countsChanged) {
+        this.countsChanged = false;
+        this.onChange();
+      }
     } catch (err) {
       this.broken = (err as Error).message;
       this.reset();
@@ -143,7 +149,7 @@ export class SessionObserver {
           this.updates++;
           walkUpdatePrefixes(buf, start, end, this.addPathFamilies(), this.sink);
           if (this.monitor) this.tellMonitor(buf.slice(start - HEADER_LENGTH, end));
-          this.onChange();
+          this.countsChanged = true;
         }
         break;
       default:
