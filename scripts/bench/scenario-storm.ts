@@ -1,5 +1,5 @@
 /**
- * Scenario 6, restart storm (bgproxy only): N sessions (1,000 in full mode) through one
+ * Scenario 7, restart storm (bgproxy only): N sessions (1,000 in full mode) through one
  * agent into the gateway's built-in collector, each holding its block of prefixes; then
  * every router drops its session and all reconnect at once (as after an agent or a site
  * restart) and announce their prefixes again. Measured: seconds from the reconnect until
@@ -28,7 +28,7 @@ export async function runStorm(ctx: BenchContext): Promise<ScenarioResult> {
   const wanted = n * cfg.prefixesPerSession;
   const result: ScenarioResult = {
     id: "storm",
-    title: `6. Restart storm (${n} sessions reconnecting at once, ${int(cfg.prefixesPerSession)} prefixes each)`,
+    title: `7. Restart storm (${n} sessions reconnecting at once, ${int(cfg.prefixesPerSession)} prefixes each)`,
     broken: [],
     warnings: [],
     tables: [],
@@ -139,7 +139,7 @@ export async function runStorm(ctx: BenchContext): Promise<ScenarioResult> {
       ],
     });
     result.headlines.push({
-      scenario: "6. restart storm",
+      scenario: "7. restart storm",
       metric: `${n} sessions × ${int(cfg.prefixesPerSession)} prefixes reconnecting at once: all back; gateway peak RSS`,
       direct: "—",
       socat: "—",
