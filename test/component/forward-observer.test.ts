@@ -4,14 +4,11 @@
  * exact prefix count. With `observe = false` the same session relays but shows nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
+import type { Socket } from "node:net";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
+import { establishRouter } from "../support/bgp-router.ts";
 import { forwardDevice, startDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -20,25 +17,12 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-const caps = { multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }] };
-
-/** Establish BGP from `local` through the agent and announce `prefixes`; resolves once the daemon took them. */
-async function announce(port: number, local: string, prefixes: string[]): Promise<Socket> {
-  const socket = connect({ host: "127.0.0.1", port, localAddress: local });
-  cleanups.push(() => socket.destroy());
-  socket.on("error", () => {});
-  const framer = new BgpFramer();
-  let keepalive = false;
-  socket.on("data", (d: Buffer) => {
-    for (const f of framer.push(new Uint8Array(d)))
-      if (f.type === MessageType.KEEPALIVE) keepalive = true;
-  });
-  await new Promise((r) => socket.once("connect", r));
-  socket.write(encodeOpen({ asn: 65002, holdTime: 90, routerId: "10.0.0.2", capabilities: caps }));
-  await waitUntil(() => keepalive, { timeoutMs: 5000, what: `${local}: the daemon's KEEPALIVE` });
-  socket.write(encodeKeepalive());
+/** Establish BGP from `local` through the agent and announce `prefixes`. */
+async function announce(port: number, local: string, prefixes: string[]): Promise<void> {
+  const socket = await establishRouter({ port, local, asn: 65002, routerId: "10.0.0.2" }, (s) =>
+    cleanups.push(() => s.destroy()),
+  );
   socket.write(encodeUpdate({ origin: 0, asPath: [65002], nextHop: local, nlri: prefixes }));
-  return socket;
 }
 
 describe("forwarded sessions: the observer", () => {
