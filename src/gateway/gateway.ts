@@ -99,8 +99,15 @@ export async function startGateway(
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_concurrent_streams": 1000,
   });
+  const streamsByPin = new Map<string, number>();
   server.addService(proxyServiceDefinition, {
-    control: controlService({ resolver, agents, logger, accounts: config.accounts }),
+    control: controlService({
+      resolver,
+      agents,
+      logger,
+      accounts: config.accounts,
+      ...(config.name === undefined ? {} : { name: config.name }),
+    }),
     data: dataService({
       accounts: config.accounts,
       resolver,
@@ -108,6 +115,8 @@ export async function startGateway(
       tracker,
       logger,
       agents,
+      ...(config.name === undefined ? {} : { name: config.name }),
+      pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
     }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
@@ -129,6 +138,8 @@ export async function startGateway(
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
     version,
+    ...(config.name === undefined ? {} : { gateway: config.name }),
+    streamsByPin,
     registry,
     agents,
     agentMetrics,
@@ -149,6 +160,7 @@ export async function startGateway(
     throw err;
   }
   log.info("gateway started", {
+    ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
     exports:
