@@ -1,8 +1,10 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
+import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import {
   counterPairs,
@@ -16,6 +18,7 @@ import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
+import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
 
 /**
@@ -29,6 +32,25 @@ export interface SessionInfo {
   proxyIp: string;
   proxyPort: number;
   agentInstance: string;
+}
+
+/** A target that can be told why its router side is about to end, for its own logs. */
+export interface ClosingCause {
+  closingBecause(cause: string): void;
+}
+
+function canBeTold(target: object): target is ClosingCause {
+  return typeof (target as Partial<ClosingCause>).closingBecause === "function";
+}
+
+/**
+ * A cancelled stream (the link or the agent went away) ends the target's router side like
+ * a FIN would, since the stream's readable side ends too: the target hears why first.
+ */
+function tellCause(call: DataCall, target: ClosingCause): void {
+  call.once("cancelled", () => {
+    target.closingBecause("the agent's stream was cut (agent link lost or agent stopped)");
+  });
 }
 
 /** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
@@ -49,6 +71,10 @@ export interface DataServiceDeps {
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** Shared by the gateway's services; made here when absent (tests). */
+  logins?: LoginGuard;
+  /** Keeps a flood of sessions from burying the journal; none: every session logs. */
+  sessionLogs?: SessionLogBudget;
   /** This gateway's name: a stream's `backend-pin` is compared with it. */
   name?: string;
   /** Told, per accepted stream, whether its backend-pin named this gateway. */
@@ -71,9 +97,11 @@ type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
+  const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
   return (call: DataCall) => {
-    const base = deps.logger.child({ component: "gateway/data" });
-    const agent = admitAgentCall(call, deps.accounts, base);
+    const data = deps.logger.child({ component: "gateway/data" });
+    const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
+    const agent = admitAgentCall(call, logins);
     if (!agent) return;
     const headers = readDataCallHeaders(metadataReader(call.metadata));
     const session: SessionInfo = {
@@ -141,6 +169,7 @@ export function dataService(
           release();
           return;
         }
+        if (canBeTold(target)) tellCause(call, target);
         log.info("relaying session", {
           device: device.config.name,
           target: device.config.target.kind,
