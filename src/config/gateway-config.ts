@@ -114,7 +114,7 @@ function readableFile(
 }
 
 /** A gateway name usable as a header value (backend-pin) and as an HAProxy server name. */
-export const GATEWAY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const GATEWAY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /** `--name` (or the host name). */
 function gatewayName(setting: Setting | undefined, io: ConfigIo): string | undefined {
@@ -123,7 +123,7 @@ function gatewayName(setting: Setting | undefined, io: ConfigIo): string | undef
   if (!GATEWAY_NAME_PATTERN.test(value)) {
     const what = setting ? setting.label : "the host name (the default of --name)";
     throw new ConfigError(
-      `${what} must be 1 to 63 letters, digits, ".", "_" or "-" (starting with a letter or ` +
+      `${what} must be 1 to 253 letters, digits, ".", "_" or "-" (starting with a letter or ` +
         `digit), got ${quote(value)}`,
     );
   }

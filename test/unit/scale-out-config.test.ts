@@ -74,7 +74,7 @@ describe("gateway name", () => {
 
   test("a name HAProxy or an HTTP header cannot carry is refused", () => {
     const bad = ["--config", "/etc/g.toml", "--insecure", "--name", "gw A"];
-    expect(configError(() => parseGatewayFlags(bad, {}, io))).toContain("--name must be 1 to 63");
+    expect(configError(() => parseGatewayFlags(bad, {}, io))).toContain("--name must be 1 to 253");
     const badHost = fakeIo({ "/etc/g.toml": ACCOUNT }, "-weird host");
     expect(
       configError(() => parseGatewayFlags(["--config", "/etc/g.toml", "--insecure"], {}, badHost)),
