@@ -15,7 +15,12 @@
  * connect. A lossless reload does NOT hold yet: see the last test's comment.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { DeviceView, GatewayProcess } from "../support/bgproxy-process.ts";
+import {
+  type BgproxyProcess,
+  type DeviceView,
+  type GatewayProcess,
+  startAgentProcess,
+} from "../support/bgproxy-process.ts";
 import { Bird } from "../support/bird.ts";
 import { checkHaproxyConfig, type Haproxy } from "../support/haproxy.ts";
 import { addAddress, destroyAllNetns } from "../support/netns.ts";
@@ -28,6 +33,8 @@ import { waitUntil } from "../support/wait.ts";
 const COLLECTOR_AS = 64512;
 /** Swarm routers: hosts .10 to .34 of the router link; the last one joins after the reload. */
 const SWARM_HOSTS = Array.from({ length: 25 }, (_, i) => 10 + i);
+/** Routers of the agent that goes through the passthrough frontend: hosts .40 to .43. */
+const PASSTHROUGH_HOSTS = [40, 41, 42, 43];
 const FIRST_WAVE = 24;
 const HOLD_TIME = 9;
 const NAMES = GATEWAY_NAMES;
@@ -53,6 +60,8 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
     let bird: Bird | undefined;
     let agentAddress: string[] = [];
     let sources: string[] = [];
+    let passthroughSources: string[] = [];
+    let passthroughAgent: BgproxyProcess | undefined;
     let birdIp = "";
     const gateway = (name: string) => stack?.gateways.get(name) as GatewayProcess;
     const haproxy = () => stack?.haproxy as Haproxy;
@@ -74,11 +83,15 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
       (await bird?.protocolState("to_agent"))?.info.startsWith("Established") === true;
 
     beforeAll(async () => {
-      topo = await createRelayTopology({ collector: true, extraRouterHosts: SWARM_HOSTS });
+      topo = await createRelayTopology({
+        collector: true,
+        extraRouterHosts: [...SWARM_HOSTS, ...PASSTHROUGH_HOSTS],
+      });
       const { rp } = topo;
       await addAddress(topo.proxy, rp.b.ifname, `${hostIn(rp, 3)}/24`);
       agentAddress = [rp.b.ipv4, hostIn(rp, 3)];
       sources = SWARM_HOSTS.map((h) => hostIn(rp, h));
+      passthroughSources = PASSTHROUGH_HOSTS.map((h) => hostIn(rp, h));
       birdIp = rp.a.ipv4;
       // One configuration for both gateways: a directory of two files.
       stack = await ScaleOutStack.start({
@@ -86,7 +99,7 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
         collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
         devices: [
           { name: "bird-r1", id: 1, ip: birdIp, target: "collector" },
-          ...sources.map((ip, i) => ({
+          ...[...sources, ...passthroughSources].map((ip, i) => ({
             name: `swarm-${i + 1}`,
             id: 100 + i,
             ip,
@@ -101,6 +114,7 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
     afterAll(async () => {
       await bird?.stop();
       await swarm?.stop();
+      await passthroughAgent?.stop();
       await stack?.stop();
       await destroyAllNetns();
     }, 60_000);
@@ -269,5 +283,57 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
         diagnostics,
       });
     }, 90_000);
+
+    test("TLS passthrough frontend: an agent's sessions are relayed and survive a soft reload", async () => {
+      // HAProxy forwards the agent's bytes (here cleartext HTTP/2, as it would forward TLS).
+      // It speaks no HTTP/2, so a reload sends no GOAWAY and the old process keeps the
+      // connections: no session restarts. (Only one gateway is left at this point, so the
+      // source stickiness of `balance source` is not what this checks.)
+      const { rp, pc } = topo;
+      await addAddress(topo.proxy, rp.b.ifname, `${hostIn(rp, 4)}/24`);
+      passthroughAgent = await startAgentProcess({
+        netns: topo.proxy,
+        listen: [`${hostIn(rp, 4)}:179`],
+        target: `${pc?.b.ipv4}:9444`,
+        label: "agent-passthrough",
+        logLevel: "info",
+      });
+      const s = swarm as RouterSwarm;
+      const opened = await s.connect(hostIn(rp, 4), 179, passthroughSources, {
+        holdTime: HOLD_TIME,
+      });
+      expect(opened.established).toBe(passthroughSources.length);
+      const mine = (v: DeviceView[]) =>
+        v.filter((d) => passthroughSources.includes(d.ip) && d.sessions > 0);
+      const holderOf = async () => {
+        for (const name of NAMES) {
+          if (
+            (await devicesOf(name)).some((d) => passthroughSources.includes(d.ip) && d.sessions > 0)
+          ) {
+            return name;
+          }
+        }
+        return undefined;
+      };
+      const holder = await waitUntil(
+        async () => {
+          const name = await holderOf();
+          return name && mine(await devicesOf(name)).length === passthroughSources.length
+            ? name
+            : undefined;
+        },
+        { timeoutMs: 20_000, what: "the passthrough sessions on one gateway", diagnostics },
+      );
+      const started = (v: DeviceView[]) =>
+        v
+          .filter((d) => passthroughSources.includes(d.ip))
+          .reduce((n, d) => n + d.sessions_total, 0);
+      const before = started(await devicesOf(holder));
+      await haproxy().reload();
+      await Bun.sleep((HOLD_TIME + 6) * 1000);
+      const after = await devicesOf(holder);
+      expect(mine(after).length).toBe(passthroughSources.length);
+      expect(started(after)).toBe(before);
+    }, 60_000);
   },
 );

@@ -3,8 +3,9 @@
  * gateways gw-a and gw-b in C reading ONE configuration directory (a base file and a
  * devices file), HAProxy in C running the shipped image/haproxy/haproxy.cfg (TLS
  * terminated with a throwaway certificate for gateway.test, h2c to the gateways), and
- * one agent in P per given address, dialling HAProxy over TLS. Used by the e2e test and
- * by scripts/bench-scale-out.ts.
+ * one agent in P per given address, dialling HAProxy over TLS (port 9443). The sample's
+ * passthrough frontend listens on port 9444 and forwards to the same (cleartext) gateways.
+ * Used by the e2e test and by scripts/bench-scale-out.ts.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -94,7 +95,7 @@ export class ScaleOutStack {
     this.env = {
       BGPROXY_HAPROXY_CERT: pem,
       BGPROXY_GRPC_BIND: `${pc.b.ipv4}:9443`,
-      BGPROXY_PASSTHROUGH_BIND: "127.0.0.1:9444",
+      BGPROXY_PASSTHROUGH_BIND: `${pc.b.ipv4}:9444`,
       BGPROXY_STATS_BIND: "127.0.0.1:8404",
       BGPROXY_GW_A: a,
       BGPROXY_GW_B: b,
