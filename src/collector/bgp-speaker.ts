@@ -194,7 +194,8 @@ export class BgpSpeaker {
         if (state === "OpenConfirm") {
           this.establishedAt = this.clock.now();
           this.fsm.transition("Established");
-          this.logger.info("session established", {
+          // Debug: the collector endpoint logs it at info with the peer's identity.
+          this.logger.debug("session established", {
             peer_asn: this.peer?.asn,
             hold_time: this.holdTime,
           });
@@ -360,7 +361,8 @@ export class BgpSpeaker {
     } catch (err) {
       this.logger.error("state change failed", { error: errorMessage(err) });
     }
-    this.logger.info("session closed", { reason: reason.message });
+    // Debug: the collector endpoint logs the close, with its cause, at info.
+    this.logger.debug("session closed", { reason: reason.message });
     try {
       this.opts.onClose?.(reason);
     } catch (err) {
