@@ -194,11 +194,7 @@ export class BgpSpeaker {
         if (state === "OpenConfirm") {
           this.establishedAt = this.clock.now();
           this.fsm.transition("Established");
-          // Debug: the collector endpoint logs it at info with the peer's identity.
-          this.logger.debug("session established", {
-            peer_asn: this.peer?.asn,
-            hold_time: this.holdTime,
-          });
+          // The transition is logged at debug; the collector endpoint logs it at info.
         } else if (state !== "Established") {
           throw this.unexpected(frame);
         }
