@@ -1,12 +1,18 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
 import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
-import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
+import {
+  counterPairs,
+  metadataReader,
+  readBackendPin,
+  readDataCallHeaders,
+} from "../proto/metadata.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -70,6 +76,20 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
+  /** The BMP feed's monitor for a forwarded session, when BMP is on. */
+  monitor?: (device: DeviceRuntime, session: SessionInfo) => SpeakerMonitor | undefined;
+  /** This gateway's name: a stream's `backend-pin` is compared with it. */
+  name?: string;
+  /** Told, per accepted stream, whether its backend-pin named this gateway. */
+  pinned?: (outcome: PinOutcome) => void;
+}
+
+/** A Data stream's `backend-pin` against the gateway's name. */
+export type PinOutcome = "self" | "other" | "none";
+
+export function pinOutcome(pin: string | undefined, name: string | undefined): PinOutcome {
+  if (pin === undefined || pin === "") return "none";
+  return pin === name ? "self" : "other";
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -123,6 +143,13 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0));
+    const pin = readBackendPin(metadataReader(call.metadata));
+    const outcome = pinOutcome(pin, deps.name);
+    deps.pinned?.(outcome);
+    if (outcome === "other") {
+      // The gateway the pin names is gone (or the balancer ignores the pin): serve it here.
+      log.info("serving a session pinned to another gateway", { backend_pin: pin });
+    }
 
     let cancelled = false;
     call.on("cancelled", () => {
@@ -151,7 +178,9 @@ export function dataService(
           target: device.config.target.kind,
         });
         const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? new SessionObserver(events) : undefined;
+        const observer = forwarded
+          ? new SessionObserver(events, deps.monitor?.(device, session))
+          : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -163,6 +192,7 @@ export function dataService(
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
+            observer?.ended();
             release();
             const fields = {
               reason,

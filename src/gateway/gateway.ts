@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
+import type { AdjRibIn } from "../collector/adj-rib-in.ts";
+import { MrtDumper } from "../collector/mrt-dumper.ts";
+import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
@@ -22,8 +26,8 @@ import {
 } from "./agent-metrics-store.ts";
 import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
-import { dataService, type OpenTarget } from "./data-service.ts";
-import { DeviceRegistry } from "./device-registry.ts";
+import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
+import { DeviceRegistry, type DeviceRuntime } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
@@ -40,6 +44,7 @@ import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
 import { logOversizedMessages } from "./oversize-log.ts";
+import { routeApi } from "./route-api.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -54,6 +59,8 @@ export interface RunningGateway {
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
+  /** The built-in collector's Adj-RIB-In per device. */
+  readonly ribs: RibDirectory;
   close(): Promise<void>;
 }
 
@@ -140,10 +147,36 @@ export async function startGateway(
     now,
   });
   const collectors = new Set<CollectorEndpoint>();
-  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
+  const ribs = new RibDirectory();
+  const bmp =
+    config.bmp && config.bmp.length > 0
+      ? new BmpFeed({
+          stations: config.bmp,
+          sysName: `bgproxy gateway ${config.collector.routerId}`,
+          sysDescr: `bgproxy ${version}`,
+          clock,
+          logger: logger.child({ component: "gateway/bmp" }),
+        })
+      : undefined;
+  const monitored = (device: DeviceRuntime, session: SessionInfo): MonitoredSession => ({
+    device: device.config.name,
+    peerAddress: session.deviceIp,
+    peerPort: session.devicePort,
+    localAddress: session.proxyIp,
+    localPort: session.proxyPort,
+  });
+  const openTarget: OpenTarget = (device, session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    const endpoint = openCollector(events, config.collector, clock, sessionLog);
+    const home = {
+      directory: ribs,
+      device: device.config.name,
+      address: device.config.ip,
+      ...(bmp
+        ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
+        : {}),
+    };
+    const endpoint = openCollector(events, config.collector, clock, sessionLog, home);
     collectors.add(endpoint);
     endpoint.once("close", () => collectors.delete(endpoint));
     return Promise.resolve(endpoint);
@@ -164,6 +197,7 @@ export async function startGateway(
     ...DEFAULT_SESSION_LOG_LIMITS,
     ...deps.sessionLog,
   });
+  const streamsByPin = new Map<string, number>();
   const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
     control: controlService({
@@ -171,6 +205,7 @@ export async function startGateway(
       agents,
       logger,
       accounts: config.accounts,
+      ...(config.name === undefined ? {} : { name: config.name }),
       logins,
       clock: logClock,
     }),
@@ -179,8 +214,11 @@ export async function startGateway(
       resolver,
       openTarget,
       tracker,
+      ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
+      ...(config.name === undefined ? {} : { name: config.name }),
+      pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       logins,
       sessionLogs,
     }),
@@ -206,6 +244,8 @@ export async function startGateway(
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
     version,
+    ...(config.name === undefined ? {} : { gateway: config.name }),
+    streamsByPin,
     registry,
     agents,
     agentMetrics,
@@ -213,8 +253,13 @@ export async function startGateway(
     now,
     processStats: readProcessStats,
   });
+  const routesApi = routeApi({ ribs, collectorId: config.collector.routerId, version, now });
   try {
-    http = startHttpApi(config.httpListen, routes, { post: receiver.routes() });
+    http = startHttpApi(
+      config.httpListen,
+      { ...routes, ...routesApi.routes },
+      { post: receiver.routes(), match: routesApi.match },
+    );
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
     } catch (err) {
@@ -226,7 +271,26 @@ export async function startGateway(
     server.forceShutdown();
     throw err;
   }
+  const dumper = config.mrt
+    ? new MrtDumper(
+        config.mrt,
+        ribs,
+        config.collector.routerId,
+        clock,
+        logger.child({ component: "gateway/mrt" }),
+      )
+    : undefined;
+  try {
+    dumper?.start();
+    bmp?.start();
+  } catch (err) {
+    http.close();
+    exports?.close();
+    server.forceShutdown();
+    throw err;
+  }
   log.info("gateway started", {
+    ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
     exports:
@@ -243,7 +307,10 @@ export async function startGateway(
     registry,
     agents,
     agentMetrics,
+    ribs,
     async close() {
+      dumper?.stop();
+      bmp?.stop();
       http.close();
       exports?.close();
       guard?.stop();
