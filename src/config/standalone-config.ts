@@ -14,8 +14,9 @@ import {
 import { GATEWAY_DEFAULTS, parseListenAddress, readConfigFile } from "./gateway-config.ts";
 import { type GatewayFile, parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
+import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
-import { parseInteger, parseLogLevel } from "./scalars.ts";
+import { parseInteger } from "./scalars.ts";
 import type { AgentConfig, GatewayConfig, HostPort, StandaloneConfig } from "./types.ts";
 
 const COMMAND = "bgproxy standalone";
@@ -63,14 +64,8 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
     defaultText: String(AGENT_DEFAULTS.metricsPort),
     help: "Agent metrics endpoint port on 127.0.0.1 (0 = any free port)",
   },
-  {
-    name: "log-level",
-    kind: "string",
-    valueName: "level",
-    defaultText: "info",
-    help: "Log level: error, warn, info, debug or trace",
-  },
-  { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  LOG_LEVEL_FLAG,
+  HUMAN_LOGS_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -81,7 +76,7 @@ function sha256Hex(text: string): string {
 
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {
   const s = new Settings(parseFlags(argv, STANDALONE_FLAGS, COMMAND), env, STANDALONE_FLAGS);
-  const log = { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) };
+  const log = parseLogConfig(s);
   const gatewayListen = parseListenAddress(
     s.get("gateway-listen"),
     STANDALONE_DEFAULTS.gatewayListen,
@@ -121,7 +116,12 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       addr: AGENT_DEFAULTS.metricsAddr,
       port: metricsPort ? parseInteger(metricsPort, 0, 65535) : AGENT_DEFAULTS.metricsPort,
     },
-    export: { disabled: true, logUrl: REGIONS.iad1.logUrl, metricsUrl: REGIONS.iad1.metricsUrl },
+    export: {
+      logsDisabled: true,
+      metricsDisabled: true,
+      logUrl: REGIONS.iad1.logUrl,
+      metricsUrl: REGIONS.iad1.metricsUrl,
+    },
     log,
     heartbeat: {
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,

@@ -24,7 +24,8 @@ export interface AgentConfig {
   readonly email: string;
   /** The API token: a secret, never logged or rendered. */
   readonly token: string;
-  readonly region: "iad1" | "fra1";
+  /** iad1, fra1 or another region name (grpc.api.<name>.kentik.com). */
+  readonly region: string;
   /** Where the gateway is: the region's default, or `--target`. */
   readonly target: HostPort;
   readonly insecure: boolean;
@@ -40,7 +41,10 @@ export interface AgentConfig {
   readonly md5: { readonly enabled: boolean; readonly interface: string };
   readonly metrics: { readonly addr: string; readonly port: number };
   readonly export: {
-    readonly disabled: boolean;
+    /** --disable-log-export: no log records leave the agent. */
+    readonly logsDisabled: boolean;
+    /** --disable-metrics-export: no metric snapshots leave the agent. */
+    readonly metricsDisabled: boolean;
     readonly logUrl: string;
     readonly metricsUrl: string;
   };
