@@ -17,7 +17,13 @@ import { type ConfigIo, systemIo } from "./io.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
 import { parseInteger } from "./scalars.ts";
-import type { AgentConfig, GatewayConfig, HostPort, StandaloneConfig } from "./types.ts";
+import type {
+  AgentConfig,
+  DeviceConfig,
+  GatewayConfig,
+  HostPort,
+  StandaloneConfig,
+} from "./types.ts";
 
 const COMMAND = "bgproxy standalone";
 export const STANDALONE_EMAIL = "standalone@localhost";
@@ -64,11 +70,41 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
     defaultText: String(AGENT_DEFAULTS.metricsPort),
     help: "Agent metrics endpoint port on 127.0.0.1 (0 = any free port)",
   },
+  {
+    name: "demo",
+    kind: "bool",
+    defaultText: "false",
+    help: "Start a built-in demo router that announces a small generated table (npm start turns it on)",
+  },
   LOG_LEVEL_FLAG,
   HUMAN_LOGS_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
+
+/**
+ * Where the demo router connects (the first router listener) and from which address (the
+ * demo device's): another loopback address than 127.0.0.1, so a real router peering from
+ * 127.0.0.1 (a BIRD on the same machine) is a device of its own.
+ */
+export function demoEndpoints(listen: HostPort): NonNullable<StandaloneConfig["demo"]> {
+  const host = listen.host.toLowerCase();
+  if (host === "0.0.0.0" || host === "localhost") {
+    return { connectHost: "127.0.0.1", source: "127.0.0.2" };
+  }
+  if (host === "::" || host === "::1") return { connectHost: "::1", source: "::1" };
+  if (host.startsWith("127.")) {
+    return { connectHost: host, source: host === "127.0.0.2" ? "127.0.0.3" : "127.0.0.2" };
+  }
+  return { connectHost: host, source: host };
+}
+
+/** The demo router's device, added to a --config device list that does not have it. */
+function withDemoDevice(devices: readonly DeviceConfig[], ip: string): readonly DeviceConfig[] {
+  if (devices.some((d) => d.ip === ip)) return devices;
+  const id = devices.reduce((max, d) => Math.max(max, d.id), 0) + 1;
+  return [...devices, { name: "demo-router", id, site: 0, ip, target: { kind: "collector" } }];
+}
 
 function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -94,6 +130,9 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       })
     : [STANDALONE_DEFAULTS.listen];
   const metricsPort = s.get("metrics-port");
+  const firstListener = listen[0];
+  const demo =
+    s.bool("demo", false) && firstListener !== undefined ? demoEndpoints(firstListener) : undefined;
   const configFile = s.get("config");
   if (configFile?.value === "") throw new ConfigError("--config is empty");
   const file: GatewayFile | undefined = configFile
@@ -134,11 +173,11 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     insecure: true,
     accounts: [{ email: STANDALONE_EMAIL, tokenSha256: sha256Hex(token), companyId: 1 }],
     collector: file?.collector ?? STANDALONE_DEFAULTS.collector,
-    devices: file?.devices ?? [],
+    devices: demo && file ? withDemoDevice(file.devices, demo.source) : (file?.devices ?? []),
     acceptAny: file === undefined,
     log,
   };
-  return { agent, gateway, acceptAny: gateway.acceptAny };
+  return { agent, gateway, acceptAny: gateway.acceptAny, ...(demo ? { demo } : {}) };
 }
 
 /**

@@ -108,4 +108,9 @@ export interface StandaloneConfig {
   readonly gateway: GatewayConfig;
   /** True when no --config was given and every router is accepted (warned about at start). */
   readonly acceptAny: boolean;
+  /**
+   * --demo: a built-in router connects to `connectHost` (the first listener's port, once
+   * bound) from `source`, the demo device's address.
+   */
+  readonly demo?: { readonly connectHost: string; readonly source: string };
 }
