@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { ConfigError } from "../core/errors.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { formatHostPort, isLoopbackHost, parseListenList } from "./address.ts";
 import { AGENT_DEFAULTS, REGIONS } from "./agent-flags.ts";
 import { deepFreeze } from "./deep-freeze.ts";
@@ -104,10 +104,6 @@ function withDemoDevice(devices: readonly DeviceConfig[], ip: string): readonly 
   if (devices.some((d) => d.ip === ip)) return devices;
   const id = devices.reduce((max, d) => Math.max(max, d.id), 0) + 1;
   return [...devices, { name: "demo-router", id, site: 0, ip, target: { kind: "collector" } }];
-}
-
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }
 
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {

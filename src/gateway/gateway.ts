@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
@@ -18,6 +19,7 @@ import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
+import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
@@ -42,6 +44,8 @@ export interface RunningGateway {
 }
 
 export interface GatewayDeps {
+  /** Timers of the built-in collector and the time of device state changes. */
+  clock?: Clock;
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
@@ -66,10 +70,12 @@ export async function startGateway(
   logger: Logger,
   deps: GatewayDeps = {},
 ): Promise<RunningGateway> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = deps.now ?? (() => clock.now());
   const log = logger.child({ component: "gateway" });
-  const registry = new DeviceRegistry(config.devices);
-  const resolver = new DeviceResolver(registry, config.acceptAny);
+  const registry = new DeviceRegistry(config.devices, clock.now());
+  const tracker = new DeviceTracker(clock);
+  const resolver = new DeviceResolver(registry, config.acceptAny, now);
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
     { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
@@ -81,10 +87,10 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
-  const openTarget: OpenTarget = (device, session, sessionLog) => {
+  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
+    return Promise.resolve(openCollector(events, config.collector, clock, sessionLog));
   };
 
   const server = new grpc.Server({
@@ -95,7 +101,14 @@ export async function startGateway(
   });
   server.addService(proxyServiceDefinition, {
     control: controlService({ resolver, agents, logger, accounts: config.accounts }),
-    data: dataService({ accounts: config.accounts, resolver, openTarget, logger, agents }),
+    data: dataService({
+      accounts: config.accounts,
+      resolver,
+      openTarget,
+      tracker,
+      logger,
+      agents,
+    }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
