@@ -16,7 +16,7 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
   trace(msg: string, fields?: LogFields): void;
-  /** A logger whose lines all carry `fields` (component, device_ip, session_id ...). */
+  /** A logger whose lines all carry `fields` (component, device_ip, session-id ...). */
   child(fields: LogFields): Logger;
 }
 
