@@ -107,7 +107,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: "list",
     valueName: "host:port",
     defaultText: "0.0.0.0:179,[::]:179",
-    help: "Listen address(es) to bind to; repeat or comma-separate, IPv6 in brackets",
+    help: "Listen address(es) to bind to; repeat or comma-separate, IPv6 in brackets; :179 = every address",
   },
   {
     name: "log-export-url",
