@@ -51,11 +51,16 @@ function npmStartWouldInstall(): boolean {
 }
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-const skipReason = canRunNetns
-  ? npmStartWouldInstall()
-    ? " [skipped: node_modules is older than package-lock.json; run npm start once]"
-    : ""
-  : skipNote;
+function skipReasonOf(): string {
+  if (!canRunNetns) return skipNote;
+  if (Bun.which("curl") === null) return " [skipped: curl not installed (Debian package curl)]";
+  if (Bun.which("npm") === null) return " [skipped: npm not on PATH]";
+  if (npmStartWouldInstall()) {
+    return " [skipped: node_modules is older than package-lock.json; run npm start once]";
+  }
+  return "";
+}
+const skipReason = skipReasonOf();
 
 describe.skipIf(skipReason !== "")(`README snippets, run as written${skipReason}`, () => {
   let ns: Netns;
