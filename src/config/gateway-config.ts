@@ -157,6 +157,8 @@ export function parseGatewayConfig(
     accounts: file.accounts,
     collector: file.collector,
     devices: file.devices,
+    ...(file.mrt ? { mrt: file.mrt } : {}),
+    ...(file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: false,
     log: flags.log,
   });

@@ -38,7 +38,12 @@ export interface AgentConfig {
   readonly siteId: number;
   /** At most this many Data streams per HTTP/2 connection. */
   readonly multi: number;
-  readonly md5: { readonly enabled: boolean; readonly interface: string };
+  readonly md5: {
+    readonly enabled: boolean;
+    readonly interface: string;
+    /** The SYN capture's receive buffer; CAPTURE_BUFFER_BYTES when absent. */
+    readonly captureBufferBytes?: number;
+  };
   readonly metrics: { readonly addr: string; readonly port: number };
   readonly export: {
     /** --disable-log-export: no log records leave the agent. */
@@ -83,6 +88,21 @@ export interface CollectorConfig {
   readonly holdTime: number;
 }
 
+/** [mrt]: periodic MRT TABLE_DUMP_V2 files of the collector's Adj-RIB-In. */
+export interface MrtDumpConfig {
+  readonly dir: string;
+  readonly intervalSeconds: number;
+  /** Files kept per device (older ones are removed). */
+  readonly keep: number;
+}
+
+/** [[bmp]]: a BMP station (RFC 7854) the gateway feeds. */
+export interface BmpStationConfig {
+  readonly address: HostPort;
+  /** Bytes held for the station while it is unreachable; beyond that, the RIB is re-sent. */
+  readonly bufferBytes: number;
+}
+
 export interface GatewayConfig {
   readonly listen: HostPort;
   readonly httpListen: HostPort;
@@ -97,6 +117,8 @@ export interface GatewayConfig {
   readonly accounts: readonly AccountConfig[];
   readonly collector: CollectorConfig;
   readonly devices: readonly DeviceConfig[];
+  readonly mrt?: MrtDumpConfig;
+  readonly bmp?: readonly BmpStationConfig[];
   /** Accept any router as a collector device (standalone without a device list). */
   readonly acceptAny: boolean;
   readonly log: LogConfig;

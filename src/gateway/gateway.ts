@@ -1,12 +1,22 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
+import type { AdjRibIn } from "../collector/adj-rib-in.ts";
+import { MrtDumper } from "../collector/mrt-dumper.ts";
+import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import {
+  DEFAULT_SESSION_LOG_LIMITS,
+  SessionLogBudget,
+  type SessionLogLimits,
+} from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
+import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { version } from "../version.ts";
 import { AgentDirectory } from "./agent-directory.ts";
 import {
@@ -14,18 +24,27 @@ import {
   AgentMetricsStore,
   DEFAULT_AGENT_METRICS_LIMITS,
 } from "./agent-metrics-store.ts";
-import { openCollector } from "./collector-endpoint.ts";
+import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
-import { dataService, type OpenTarget } from "./data-service.ts";
-import { DeviceRegistry } from "./device-registry.ts";
+import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
+import { DeviceRegistry, type DeviceRuntime } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
+import {
+  DEFAULT_HANDSHAKE_LIMITS,
+  guardHandshakes,
+  type HandshakeGuard,
+  type HandshakeLimits,
+} from "./handshake-guard.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
+import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
+import { logOversizedMessages } from "./oversize-log.ts";
+import { routeApi } from "./route-api.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -40,6 +59,8 @@ export interface RunningGateway {
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
+  /** The built-in collector's Adj-RIB-In per device. */
+  readonly ribs: RibDirectory;
   close(): Promise<void>;
 }
 
@@ -49,6 +70,44 @@ export interface GatewayDeps {
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
+  /** Handshake timeout and cap on pending handshakes (tests shorten them). */
+  handshake?: Partial<HandshakeLimits>;
+  /** Failed-login throttling (tests shorten the block). */
+  login?: Partial<LoginLimits>;
+  /** How many sessions per interval log at their own levels (tests lower it). */
+  sessionLog?: Partial<SessionLogLimits>;
+}
+
+/** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
+export const SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
+
+/** How long a stop waits for collector sessions to carry their NOTIFICATION out. */
+const COLLECTOR_DRAIN_MS = 1_000;
+
+/** Resolves when `open` is empty (its members remove themselves), or after `ms`. */
+function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
+  if (open.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    for (const endpoint of open) {
+      endpoint.once("close", () => {
+        if (open.size > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    }
+  });
+}
+
+/** The gRPC server's options (pure): keepalive as long as the sessions tolerate. */
+export function gatewayServerOptions(): grpc.ServerOptions {
+  const keepalive = transportKeepalive();
+  return {
+    "grpc.keepalive_time_ms": keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": 1000,
+  };
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -87,27 +146,77 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
-  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
+  const collectors = new Set<CollectorEndpoint>();
+  const ribs = new RibDirectory();
+  const bmp =
+    config.bmp && config.bmp.length > 0
+      ? new BmpFeed({
+          stations: config.bmp,
+          sysName: `bgproxy gateway ${config.collector.routerId}`,
+          sysDescr: `bgproxy ${version}`,
+          clock,
+          logger: logger.child({ component: "gateway/bmp" }),
+        })
+      : undefined;
+  const monitored = (device: DeviceRuntime, session: SessionInfo): MonitoredSession => ({
+    device: device.config.name,
+    peerAddress: session.deviceIp,
+    peerPort: session.devicePort,
+    localAddress: session.proxyIp,
+    localPort: session.proxyPort,
+  });
+  const openTarget: OpenTarget = (device, session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(events, config.collector, clock, sessionLog));
+    const home = {
+      directory: ribs,
+      device: device.config.name,
+      address: device.config.ip,
+      ...(bmp
+        ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
+        : {}),
+    };
+    const endpoint = openCollector(events, config.collector, clock, sessionLog, home);
+    collectors.add(endpoint);
+    endpoint.once("close", () => collectors.delete(endpoint));
+    return Promise.resolve(endpoint);
   };
 
-  const server = new grpc.Server({
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_concurrent_streams": 1000,
+  // Timers of log summaries and throttles: they never keep the process alive.
+  const logClock: Clock = deps.clock ?? { now, schedule: backgroundClock.schedule };
+  // Made once the server is bound; told of good logins by the LoginGuard.
+  let guard: HandshakeGuard | undefined;
+  const logins = new LoginGuard(
+    config.accounts,
+    logger.child({ component: "gateway/auth" }),
+    logClock,
+    { ...DEFAULT_LOGIN_LIMITS, ...deps.login },
+    (peer) => guard?.loggedIn(peer),
+  );
+  const sessionLogs = new SessionLogBudget(logger.child({ component: "gateway/data" }), logClock, {
+    ...DEFAULT_SESSION_LOG_LIMITS,
+    ...deps.sessionLog,
   });
+  const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
-    control: controlService({ resolver, agents, logger, accounts: config.accounts }),
+    control: controlService({
+      resolver,
+      agents,
+      logger,
+      accounts: config.accounts,
+      logins,
+      clock: logClock,
+    }),
     data: dataService({
       accounts: config.accounts,
       resolver,
       openTarget,
       tracker,
+      ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
+      logins,
+      sessionLogs,
     }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
@@ -125,6 +234,8 @@ export async function startGateway(
   });
 
   raiseFlowControlWindows(server, log);
+  logOversizedMessages(server, log, logClock);
+  guard = guardHandshakes(server, log, { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake }, now);
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
@@ -136,8 +247,13 @@ export async function startGateway(
     now,
     processStats: readProcessStats,
   });
+  const routesApi = routeApi({ ribs, collectorId: config.collector.routerId, version, now });
   try {
-    http = startHttpApi(config.httpListen, routes, { post: receiver.routes() });
+    http = startHttpApi(
+      config.httpListen,
+      { ...routes, ...routesApi.routes },
+      { post: receiver.routes(), match: routesApi.match },
+    );
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
     } catch (err) {
@@ -145,6 +261,25 @@ export async function startGateway(
       throw err;
     }
   } catch (err) {
+    guard?.stop();
+    server.forceShutdown();
+    throw err;
+  }
+  const dumper = config.mrt
+    ? new MrtDumper(
+        config.mrt,
+        ribs,
+        config.collector.routerId,
+        clock,
+        logger.child({ component: "gateway/mrt" }),
+      )
+    : undefined;
+  try {
+    dumper?.start();
+    bmp?.start();
+  } catch (err) {
+    http.close();
+    exports?.close();
     server.forceShutdown();
     throw err;
   }
@@ -165,9 +300,21 @@ export async function startGateway(
     registry,
     agents,
     agentMetrics,
+    ribs,
     async close() {
+      dumper?.stop();
+      bmp?.stop();
       http.close();
       exports?.close();
+      guard?.stop();
+      // Routers in the collector hear why (Cease / Administrative Shutdown) before the
+      // streams close; the relay carries the NOTIFICATION and the end of each stream.
+      if (collectors.size > 0)
+        log.info("notifying collector sessions", { sessions: collectors.size });
+      for (const endpoint of collectors) endpoint.shutdown(SHUTDOWN_MESSAGE);
+      await drained(collectors, COLLECTOR_DRAIN_MS);
+      logins.flush();
+      sessionLogs.flush();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

@@ -202,5 +202,20 @@ describe.skipIf(!canRunNetns)(
       expect(other?.state).toBe("established");
       expect(other?.prefixes).toEqual({ ipv4: 2, ipv6: 1 });
     }, 30_000);
+
+    test("a gateway SIGTERM tells the router why: Cease / Administrative Shutdown with a message", async () => {
+      expect((await router?.protocolState("to_agent6"))?.info).toStartWith("Established");
+      expect(await gateway?.stop()).toBe(0);
+      // BIRD logs what it received; its protocol status is soon overwritten by redials.
+      const line = await waitUntil(
+        () =>
+          router
+            ?.logTail(200)
+            .split("\n")
+            .find((l) => /to_agent6: Received: Administrative shutdown/.test(l)),
+        { timeoutMs: 10_000, what: "BIRD to log the Administrative Shutdown", diagnostics },
+      );
+      expect(line).toContain('"bgproxy gateway shutting down"');
+    }, 30_000);
   },
 );
