@@ -197,6 +197,7 @@ export async function startGateway(
     ...DEFAULT_SESSION_LOG_LIMITS,
     ...deps.sessionLog,
   });
+  const streamsByPin = new Map<string, number>();
   const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
     control: controlService({
@@ -204,6 +205,7 @@ export async function startGateway(
       agents,
       logger,
       accounts: config.accounts,
+      ...(config.name === undefined ? {} : { name: config.name }),
       logins,
       clock: logClock,
     }),
@@ -215,6 +217,8 @@ export async function startGateway(
       ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
+      ...(config.name === undefined ? {} : { name: config.name }),
+      pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       logins,
       sessionLogs,
     }),
@@ -240,6 +244,8 @@ export async function startGateway(
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
     version,
+    ...(config.name === undefined ? {} : { gateway: config.name }),
+    streamsByPin,
     registry,
     agents,
     agentMetrics,
@@ -284,6 +290,7 @@ export async function startGateway(
     throw err;
   }
   log.info("gateway started", {
+    ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
     exports:
