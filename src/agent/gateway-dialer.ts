@@ -8,7 +8,7 @@ import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
 import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { userAgent } from "../version.ts";
-import { ReapingCredentials } from "./reaping-credentials.ts";
+import { ActiveCalls, ReapingCredentials } from "./reaping-credentials.ts";
 
 /**
  * How the agent dials the gateway: target, TLS trust, HTTP CONNECT proxy and HTTP/2
@@ -125,21 +125,23 @@ export class GatewayDialer {
     const verify = verifiesIpSan(config)
       ? { checkServerIdentity: ipIdentityCheck(config.target.host) }
       : {};
-    this.credentials = new ReapingCredentials(
-      config.insecure
-        ? grpc.credentials.createInsecure()
-        : grpc.credentials.createSsl(trustedRoots(config), null, null, verify),
-    );
+    this.credentials = config.insecure
+      ? grpc.credentials.createInsecure()
+      : grpc.credentials.createSsl(trustedRoots(config), null, null, verify);
     this.target = channelTarget(config);
   }
 
-  /** A new client with its own HTTP/2 connection (opened lazily by grpc-js). */
+  /**
+   * A new client with its own HTTP/2 connection (opened lazily by grpc-js). Its connections
+   * that grpc-js abandons are reaped, but never while the client has an active call.
+   */
   client(): ProxyClient {
-    return new ProxyServiceClient(
-      this.target,
-      this.credentials,
-      channelOptions(this.config),
-    ) as unknown as ProxyClient;
+    const calls = new ActiveCalls();
+    const credentials = new ReapingCredentials(this.credentials, undefined, () => calls.busy);
+    return new ProxyServiceClient(this.target, credentials, {
+      ...channelOptions(this.config),
+      interceptors: [calls.interceptor],
+    }) as unknown as ProxyClient;
   }
 
   /** For logs and status: where the gateway is (never with credentials). */
