@@ -10,6 +10,7 @@ import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import { SessionObserver } from "./session-observer.ts";
+import type { SessionTable } from "./session-table.ts";
 
 /**
  * The gateway's side of a Data stream: authenticate, find the device, open its target
@@ -39,6 +40,8 @@ export interface DataServiceDeps {
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** Live sessions by device: the duplicate-device rule, and ending sessions on reload. */
+  sessions?: SessionTable;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -89,6 +92,27 @@ export function dataService(
       call.end();
       return;
     }
+    // Ends the session from outside (a reload removed or changed its device).
+    let relay: StreamRelay | undefined;
+    let endedBy: string | undefined;
+    const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, (why) => {
+      endedBy ??= why;
+      relay?.abort("aborted", new Error(why));
+    });
+    if (claimed?.kind === "refused") {
+      const fields = { device: device.config.name, relayed_by: claimed.holder };
+      if (claimed.firstRefusal) {
+        log.warn(
+          "refused a second agent for a device another agent relays (first one stays)",
+          fields,
+        );
+      } else log.debug("refused a second agent for a device another agent relays", fields);
+      call.emit("error", {
+        code: grpc.status.ALREADY_EXISTS,
+        details: "device is relayed by another agent",
+      });
+      return;
+    }
     call.sendMetadata(countersMetadata(0, 0));
 
     let cancelled = false;
@@ -104,13 +128,15 @@ export function dataService(
       released = true;
       device.sessions--;
       deps.agents?.sessionClosed(agent.instance);
+      if (claimed?.kind === "claimed") claimed.claim.release();
     };
     deps
       .openTarget(device, session, log)
       .then((target) => {
-        if (cancelled) {
+        if (cancelled || endedBy) {
           target.destroy();
           release();
+          if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
         log.info("relaying session", {
@@ -119,7 +145,7 @@ export function dataService(
         });
         const forwarded = device.config.target.kind === "forward";
         const observer = forwarded ? observeDevice(device) : undefined;
-        const relay = new StreamRelay(target, call, {
+        relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
@@ -134,8 +160,8 @@ export function dataService(
             if (forwarded) settleDevice(device);
             const fields = {
               reason,
-              bytes_up: relay.counters.bytesToSocket,
-              bytes_down: relay.counters.bytesFromSocket,
+              bytes_up: relay?.counters.bytesToSocket ?? 0,
+              bytes_down: relay?.counters.bytesFromSocket ?? 0,
               ...(error ? { error: errorMessage(error) } : {}),
             };
             if (reason === "closed") log.info("session closed", fields);

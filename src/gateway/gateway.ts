@@ -21,9 +21,11 @@ import { DeviceResolver } from "./device-resolver.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
+import { type GatewayReload, reloadGateway } from "./gateway-reload.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
-import { type HttpApi, startHttpApi } from "./http-api.ts";
+import { type HttpApi, jsonResponse, startHttpApi } from "./http-api.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
+import { SessionTable } from "./session-table.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -38,6 +40,12 @@ export interface RunningGateway {
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
+  readonly sessions: SessionTable;
+  /**
+   * Re-reads the configuration (GatewayDeps.readConfig) and applies what changed; a bad
+   * file is refused with one log line and the running configuration stays.
+   */
+  reload(): GatewayReload;
   close(): Promise<void>;
 }
 
@@ -45,6 +53,8 @@ export interface GatewayDeps {
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
+  /** Reads the configuration again, for a reload (SIGHUP, POST /admin/reload). */
+  readConfig?: () => GatewayConfig;
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -69,6 +79,10 @@ export async function startGateway(
   const now = deps.now ?? Date.now;
   const log = logger.child({ component: "gateway" });
   const registry = new DeviceRegistry(config.devices);
+  const sessions = new SessionTable();
+  // What a reload may change in place: the accounts (this array), the collector's settings.
+  const accounts = [...config.accounts];
+  let running = config;
   const resolver = new DeviceResolver(registry, config.acceptAny);
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
@@ -76,7 +90,7 @@ export async function startGateway(
     now,
   );
   const receiver = new OtlpReceiver({
-    accounts: config.accounts,
+    accounts,
     logger,
     store: agentMetrics,
     now,
@@ -84,7 +98,7 @@ export async function startGateway(
   const openTarget: OpenTarget = (device, session, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(device, config.collector, session, sessionLog));
+    return Promise.resolve(openCollector(device, running.collector, session, sessionLog));
   };
 
   const server = new grpc.Server({
@@ -94,8 +108,8 @@ export async function startGateway(
     "grpc.max_concurrent_streams": 1000,
   });
   server.addService(proxyServiceDefinition, {
-    control: controlService({ resolver, agents, logger, accounts: config.accounts }),
-    data: dataService({ accounts: config.accounts, resolver, openTarget, logger, agents }),
+    control: controlService({ resolver, agents, logger, accounts }),
+    data: dataService({ accounts, resolver, openTarget, logger, agents, sessions }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -123,8 +137,20 @@ export async function startGateway(
     now,
     processStats: readProcessStats,
   });
+  const reload = (): GatewayReload =>
+    reloadGateway(running, deps.readConfig, { registry, sessions, accounts }, log, (next) => {
+      running = next;
+    });
+  const adminRoutes = {
+    "/admin/reload": async () => {
+      const outcome = reload();
+      return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
+    },
+  };
   try {
-    http = startHttpApi(config.httpListen, routes, { post: receiver.routes() });
+    http = startHttpApi(config.httpListen, routes, {
+      post: { ...receiver.routes(), ...adminRoutes },
+    });
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
     } catch (err) {
@@ -152,6 +178,8 @@ export async function startGateway(
     registry,
     agents,
     agentMetrics,
+    sessions,
+    reload,
     async close() {
       http.close();
       exports?.close();
