@@ -8,6 +8,7 @@ import type { FiveTuple } from "../proto/messages.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
+import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bgp-bridge.ts";
 import type { AgentIdentity } from "./call-metadata.ts";
 import { identityPairs, toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
@@ -139,6 +140,9 @@ export async function startAgent(
       identity,
       clock,
       logger: sessionLogger,
+      ...(config.bridgeTimeoutMs > 0
+        ? { bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs } }
+        : {}),
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());

@@ -123,6 +123,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     },
     export: { disabled: true, logUrl: REGIONS.iad1.logUrl, metricsUrl: REGIONS.iad1.metricsUrl },
     log,
+    bridgeTimeoutMs: AGENT_DEFAULTS.bridgeTimeoutS * 1000,
     heartbeat: {
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,
       timeoutMs: AGENT_DEFAULTS.heartbeatTimeoutS * 1000,

@@ -48,6 +48,11 @@ export interface AgentConfig {
   readonly proxy?: HttpProxy;
   /** Seconds between Control-stream keepalives, and how long without any answer before redial. */
   readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number };
+  /**
+   * BGP-aware bridging: how long a router's Established session is kept up while the far
+   * end is gone (docs/resilience.md); 0 = no bridging.
+   */
+  readonly bridgeTimeoutMs: number;
 }
 
 export type DeviceTarget =
