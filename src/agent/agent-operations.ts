@@ -4,22 +4,19 @@ import { hostPort } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
 import { teeLogger } from "../core/log-tee.ts";
 import type { Logger } from "../core/logger.ts";
+import type { ExportStats } from "../export/export-stats.ts";
 import { LogExporter } from "../export/log-export.ts";
 import { MetricsExporter } from "../export/metrics-export.ts";
 import type { OtlpResource } from "../export/otlp-attributes.ts";
 import { fetchPost, type HttpPost, OtlpSender, safeUrl } from "../export/otlp-sender.ts";
-import { agentMetricFamilies } from "../metrics/agent-metrics.ts";
 import { type ProcessStats, readProcessStats } from "../metrics/process-stats.ts";
-import { agentChecks } from "../status/agent-checks.ts";
-import { DEFAULT_HEALTH_LIMITS, type HealthLimits, HealthMonitor } from "../status/agent-health.ts";
-import type {
-  AgentConfigView,
-  AgentSnapshot,
-  AgentStatusInput,
-  ExportStats,
-} from "../status/agent-snapshot.ts";
-import { AgentTelemetry } from "../status/agent-telemetry.ts";
+import { exportHeaders } from "../proto/metadata.ts";
 import { trustedRoots } from "./gateway-dialer.ts";
+import { agentChecks } from "./status/agent-checks.ts";
+import { DEFAULT_HEALTH_LIMITS, type HealthLimits, HealthMonitor } from "./status/agent-health.ts";
+import { agentMetricFamilies } from "./status/agent-metrics.ts";
+import type { AgentConfigView, AgentSnapshot, AgentStatus } from "./status/agent-snapshot.ts";
+import { AgentTelemetry } from "./status/agent-telemetry.ts";
 import { type StatusServer, startStatusServer } from "./status-server.ts";
 
 /**
@@ -51,7 +48,7 @@ export interface AgentOperations {
   /** The status server's port (after start). */
   readonly port: number;
   /** Bind the status server, start the health checks and the exports. */
-  start(status: () => AgentStatusInput): void;
+  start(status: () => AgentStatus): void;
   snapshot(): AgentSnapshot;
   close(): Promise<void>;
 }
@@ -120,13 +117,13 @@ export function createAgentOperations(
     instance: identity.instance,
     extra: { "host.name": hostname(), "bgproxy.site_id": config.siteId },
   };
-  const headers = {
-    "x-ch-auth-email": config.email,
-    "x-ch-auth-api-token": config.token,
+  const headers = exportHeaders({
+    email: config.email,
+    token: config.token,
+    siteId: config.siteId,
     instance: identity.instance,
     version: identity.version,
-    sid: String(config.siteId),
-  };
+  });
   const sender = (url: string, what: string) =>
     new OtlpSender({
       url,
@@ -154,7 +151,7 @@ export function createAgentOperations(
       )
     : baseLogger;
 
-  let statusOf: (() => AgentStatusInput) | undefined;
+  let statusOf: (() => AgentStatus) | undefined;
   let server: StatusServer | undefined;
   let health: HealthMonitor | undefined;
   let metricsExporter: MetricsExporter | undefined;

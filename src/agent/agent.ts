@@ -5,38 +5,27 @@ import { normalizeIp } from "../core/address.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { FiveTuple } from "../proto/messages.ts";
+import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
 import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bgp-bridge.ts";
-import type { AgentIdentity } from "./call-metadata.ts";
-import { identityPairs, toMetadata } from "./call-metadata.ts";
+import { toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
 import { ControlCache } from "./control-cache.ts";
-import { ControlChannel, type ControlStatus } from "./control-channel.ts";
+import { ControlChannel } from "./control-channel.ts";
 import { DenyList } from "./deny-list.ts";
 import { GatewayDialer } from "./gateway-dialer.ts";
-import { Md5Admission } from "./md5-admission.ts";
-import { type Md5Status, Md5Support, md5DisabledStatus } from "./md5-support.ts";
+import { Md5Admission } from "./md5/md5-admission.ts";
+import { Md5Support, md5DisabledStatus } from "./md5/md5-support.ts";
 import { RouterListener } from "./router-listener.ts";
-import { RouterSession, type SessionSnapshot } from "./router-session.ts";
+import { RouterSession } from "./router-session.ts";
+import type { AgentStatus } from "./status/agent-snapshot.ts";
 
 /**
  * `bgproxy agent`: router listeners, the Control stream, the Data connection pool and the
  * sessions between them.
  */
-export interface AgentStatus {
-  instance: string;
-  control: ControlStatus;
-  listeners: string[];
-  sessions: SessionSnapshot[];
-  denyListSize: number;
-  blockedAttempts: number;
-  sessionsTotal: number;
-  pool: { connections: number; streams: number[] };
-  md5: Md5Status;
-}
-
 export interface RunningAgent {
   readonly instance: string;
   /** Listener addresses as bound (real ports when 0 was asked for). */

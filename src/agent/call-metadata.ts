@@ -1,32 +1,19 @@
 import * as grpc from "@grpc/grpc-js";
 import type { FiveTuple, KeyVal } from "../proto/messages.ts";
+import {
+  type AgentIdentity,
+  AUTH_HEADERS,
+  counterPairs,
+  fiveTupleToMetadataPairs,
+  identityPairs,
+  MetadataKey,
+  type MetadataPairs,
+} from "../proto/metadata.ts";
 
 /**
  * The gRPC metadata the agent sends, as pure lists of pairs (so tests and logs can see
  * them) and as grpc.Metadata. Header names are those of the wire contract.
  */
-export interface AgentIdentity {
-  email: string;
-  token: string;
-  siteId: number;
-  version: string;
-  instance: string;
-}
-
-export type MetadataPairs = Array<[key: string, value: string]>;
-
-/** Both calls: credentials (under both token header names), site, version, instance. */
-export function identityPairs(id: AgentIdentity): MetadataPairs {
-  return [
-    ["x-ch-auth-email", id.email],
-    ["x-ch-auth-api-token", id.token],
-    ["x-ch-auth-token", id.token],
-    ["sid", String(id.siteId)],
-    ["version", id.version],
-    ["instance", id.instance],
-  ];
-}
-
 export interface DataCallParams {
   identity: AgentIdentity;
   tuple: FiveTuple;
@@ -40,18 +27,11 @@ export interface DataCallParams {
 const VALID_KEY = /^[0-9a-z_.-]+$/;
 /** What HTTP/2 header values may hold (printable ASCII); "-bin" values are base64. */
 const VALID_VALUE = /^[ -~]*$/;
-const RESERVED = new Set(["x-ch-auth-email", "x-ch-auth-api-token", "x-ch-auth-token"]);
+const RESERVED = new Set(AUTH_HEADERS);
 
 /** The Data call's metadata. Pairs from the gateway that HTTP/2 cannot carry are dropped. */
 export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; dropped: string[] } {
-  const pairs: MetadataPairs = [
-    ...identityPairs(p.identity),
-    ["proto", p.tuple.proto],
-    ["device-ip", p.tuple.deviceIp],
-    ["device-port", String(p.tuple.devicePort)],
-    ["proxy-ip", p.tuple.proxyIp],
-    ["proxy-port", String(p.tuple.proxyPort)],
-  ];
+  const pairs: MetadataPairs = [...identityPairs(p.identity), ...fiveTupleToMetadataPairs(p.tuple)];
   const dropped: string[] = [];
   for (const kv of p.serverPairs) {
     const key = kv.key.toLowerCase();
@@ -65,11 +45,7 @@ export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; droppe
     }
     for (const v of kv.val) pairs.push([key, v]);
   }
-  pairs.push(
-    ["session-id", p.sessionId],
-    ["counter-up", String(p.counterUp)],
-    ["counter-down", String(p.counterDown)],
-  );
+  pairs.push([MetadataKey.SESSION_ID, p.sessionId], ...counterPairs(p.counterUp, p.counterDown));
   return { pairs, dropped };
 }
 

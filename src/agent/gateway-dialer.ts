@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import type { AgentConfig, HostPort } from "../config/types.ts";
-import { hostPort } from "../core/address.ts";
+import { formatHostPort } from "../config/address.ts";
+import type { AgentConfig } from "../config/types.ts";
 import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
 import { userAgent } from "../version.ts";
@@ -25,10 +25,6 @@ const SYSTEM_CA_BUNDLES = [
   "/etc/ssl/cert.pem", // Alpine, OpenWrt
   "/etc/ssl/ca-bundle.pem", // openSUSE
 ];
-
-export function formatHostPort(hp: HostPort): string {
-  return hostPort(hp.host, hp.port);
-}
 
 /** The name the gateway's certificate must carry: --tls-server-name, else the target host. */
 export function tlsServerName(config: AgentConfig): string | undefined {

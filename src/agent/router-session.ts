@@ -7,17 +7,12 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
+import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import type { BridgeOptions } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
-import {
-  type AgentIdentity,
-  dataCallPairs,
-  metadataMap,
-  pairsMap,
-  toMetadata,
-} from "./call-metadata.ts";
+import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
 
 /**
@@ -245,15 +240,14 @@ export class RouterSession {
 
   private onServerMetadata(md: grpc.Metadata): void {
     this.serverMetadata = metadataMap(md);
-    const up = md.get("counter-up")[0];
-    const down = md.get("counter-down")[0];
+    const counters = readCounters(metadataReader(md));
     const relay = this.relay;
-    if (up === undefined || down === undefined || !relay) return;
+    if (!counters || !relay) return;
     // A new session: the gateway must not claim messages we never exchanged.
-    if (Number(up) !== 0 || Number(down) !== 0) {
+    if (counters.up !== 0 || counters.down !== 0) {
       this.logger.warn("gateway counters do not match this session: killing it", {
-        "counter-up": String(up),
-        "counter-down": String(down),
+        "counter-up": String(counters.up),
+        "counter-down": String(counters.down),
       });
       relay.abort("aborted", new Error("counter mismatch"));
     }

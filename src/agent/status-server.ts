@@ -1,15 +1,14 @@
-import { hostPort } from "../core/address.ts";
-import { BgpProxyError } from "../core/errors.ts";
-import { agentMetricFamilies } from "../metrics/agent-metrics.ts";
+import { type HttpServer, jsonResponse as json, serveHttp } from "../core/http-server.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from "../metrics/prometheus-text.ts";
-import type { AgentSnapshot } from "../status/agent-snapshot.ts";
+import { agentMetricFamilies } from "./status/agent-metrics.ts";
+import type { AgentSnapshot } from "./status/agent-snapshot.ts";
 import {
   findSession,
   renderAdminStatus,
   renderHealth,
   renderSession,
   renderSessions,
-} from "../status/agent-status-view.ts";
+} from "./status/agent-status-view.ts";
 
 /**
  * The agent's status and metrics endpoint (`--metrics-addr`:`--metrics-port`): the
@@ -17,21 +16,11 @@ import {
  * Prometheus `/metrics`. Every handler takes one snapshot and renders it with a pure
  * function; nothing here changes the agent.
  */
-export interface StatusServer {
-  readonly port: number;
-  close(): void;
-}
+export type StatusServer = HttpServer;
 
 export interface StatusListen {
   readonly addr: string;
   readonly port: number;
-}
-
-function json(body: unknown, pretty: boolean, status = 200): Response {
-  return new Response(`${JSON.stringify(body, null, pretty ? 2 : undefined)}\n`, {
-    status,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
 }
 
 const SESSIONS_PREFIX = "/admin/sessions/";
@@ -84,22 +73,11 @@ export function startStatusServer(
   listen: StatusListen,
   snapshot: () => AgentSnapshot,
 ): StatusServer {
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname: listen.addr,
-      port: listen.port,
-      fetch: (req) => statusResponse(req, snapshot),
-    });
-  } catch (err) {
-    throw new BgpProxyError(
-      "config",
-      `cannot listen for status and metrics on ${hostPort(listen.addr, listen.port)} (--metrics-addr/--metrics-port): ${(err as Error).message}`,
-      { retryable: false, cause: err },
-    );
-  }
-  return {
-    port: server.port ?? listen.port,
-    close: () => void server.stop(true),
-  };
+  return serveHttp({
+    host: listen.addr,
+    port: listen.port,
+    what: "status and metrics",
+    flags: "--metrics-addr/--metrics-port",
+    fetch: (req) => statusResponse(req, snapshot),
+  });
 }

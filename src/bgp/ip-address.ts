@@ -1,3 +1,4 @@
+import { ipv4ToNumber } from "../core/address.ts";
 import { BgpProxyError } from "../core/errors.ts";
 
 /**
@@ -13,23 +14,8 @@ function invalid(text: string, family: string): BgpProxyError {
 
 /** "192.0.2.1" → 4 bytes; throws a config error on anything else. */
 export function parseIpv4(text: string): Uint8Array {
-  const parts = text.split(".");
-  if (parts.length !== 4) throw invalid(text, "IPv4");
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? "";
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) throw invalid(text, "IPv4");
-    const v = Number(p);
-    if (v > 255) throw invalid(text, "IPv4");
-    out[i] = v;
-  }
-  return out;
-}
-
-/** "192.0.2.1" → 0xC0000201. */
-export function ipv4ToNumber(text: string): number {
-  const b = parseIpv4(text);
-  return ((b[0] ?? 0) * 0x1000000 + ((b[1] ?? 0) << 16) + ((b[2] ?? 0) << 8) + (b[3] ?? 0)) >>> 0;
+  const v = ipv4ToNumber(text);
+  return Uint8Array.of((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
 }
 
 /** 0xC0000201 → "192.0.2.1". */

@@ -1,3 +1,4 @@
+import { ipv4ToNumber } from "../core/address.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import { ByteWriter } from "./byte-writer.ts";
 import {
@@ -17,7 +18,7 @@ import {
   OptionalParameterType,
 } from "./constants.ts";
 import { encodeMessage } from "./header.ts";
-import { ipv4ToNumber, numberToIpv4 } from "./ip-address.ts";
+import { numberToIpv4 } from "./ip-address.ts";
 import { BgpNotificationError } from "./notification-error.ts";
 
 /** A decoded OPEN message (RFC 4271 §4.2). */

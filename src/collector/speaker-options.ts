@@ -1,6 +1,6 @@
 import { MAX_ASN } from "../bgp/constants.ts";
-import { ipv4ToNumber } from "../bgp/ip-address.ts";
 import type { BgpNotification } from "../bgp/notification.ts";
+import { ipv4ToNumber } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";

@@ -17,10 +17,6 @@ export function isHostname(text: string): boolean {
   return name.split(".").every((label) => LABEL.test(label));
 }
 
-export function ipv4ToNumber(ip: string): number {
-  return ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
 /** 127.0.0.0/8, ::1 (and its IPv4-mapped form) or "localhost". */
 export function isLoopbackHost(host: string): boolean {
   if (host.toLowerCase() === "localhost") return true;

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
-import { canonicalIp } from "../core/address.ts";
+import { canonicalIp, ipv4ToNumber } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
-import { ipv4ToNumber, isLoopbackHost } from "./address.ts";
+import { isLoopbackHost } from "./address.ts";
 import type { Environment } from "./flags.ts";
 import type { HostPort, HttpProxy } from "./types.ts";
 

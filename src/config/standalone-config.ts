@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { ConfigError } from "../core/errors.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { formatHostPort, isLoopbackHost, parseListenList } from "./address.ts";
 import { AGENT_DEFAULTS, REGIONS } from "./agent-flags.ts";
 import { deepFreeze } from "./deep-freeze.ts";
@@ -74,10 +74,6 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
   VERSION_FLAG,
   HELP_FLAG,
 ];
-
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {
   const s = new Settings(parseFlags(argv, STANDALONE_FLAGS, COMMAND), env, STANDALONE_FLAGS);

@@ -1,8 +1,21 @@
 import { isIP } from "node:net";
+import { BgpProxyError } from "./errors.ts";
 
 /** "ip:port", with IPv6 addresses in brackets. */
 export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** "192.0.2.1" → 0xC0000201; throws a config error on anything but a dotted quad. */
+export function ipv4ToNumber(text: string): number {
+  const parts = text.split(".");
+  const valid = (p: string) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255;
+  if (parts.length !== 4 || !parts.every(valid)) {
+    throw new BgpProxyError("config", `invalid IPv4 address: ${JSON.stringify(text)}`, {
+      retryable: false,
+    });
+  }
+  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
 }
 
 /** The canonical form of an IP literal (IPv6 lowercased and compressed), or undefined. */

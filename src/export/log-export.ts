@@ -2,7 +2,7 @@ import { Backoff } from "../core/backoff.ts";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { LogEntry } from "../core/log-tee.ts";
 import { redact } from "../core/logger.ts";
-import type { ExportStats } from "../status/agent-snapshot.ts";
+import type { ExportStats } from "./export-stats.ts";
 import type { OtlpResource } from "./otlp-attributes.ts";
 import { encodeLogs } from "./otlp-logs.ts";
 import type { OtlpSender } from "./otlp-sender.ts";

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { MetricFamily } from "../metrics/registry.ts";
-import type { ExportStats } from "../status/agent-snapshot.ts";
+import type { ExportStats } from "./export-stats.ts";
 import type { OtlpResource } from "./otlp-attributes.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
 import type { OtlpSender } from "./otlp-sender.ts";

@@ -1,7 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
-import { authenticate, credentialsFrom } from "./auth.ts";
+import { metadataReader, readCallIdentity, readCredentials } from "../proto/metadata.ts";
+import { authenticate } from "./auth.ts";
 
 /**
  * What every call from an agent carries: who it is (authenticated account), its site,
@@ -16,12 +17,6 @@ export interface AgentCallInfo {
   peer: string;
 }
 
-export function metadataValue(md: grpc.Metadata, key: string): string | undefined {
-  const v = md.get(key)[0];
-  if (v === undefined) return undefined;
-  return typeof v === "string" ? v : Buffer.from(v).toString("utf8");
-}
-
 interface CallLike {
   readonly metadata: grpc.Metadata;
   getPeer(): string;
@@ -34,7 +29,8 @@ export function admitAgentCall(
   accounts: readonly AccountConfig[],
   logger: Logger,
 ): AgentCallInfo | undefined {
-  const creds = credentialsFrom(call.metadata);
+  const read = metadataReader(call.metadata);
+  const creds = readCredentials(read);
   const account = authenticate(creds, accounts);
   const peer = call.getPeer();
   if (!account) {
@@ -42,13 +38,5 @@ export function admitAgentCall(
     call.emit("error", { code: grpc.status.UNAUTHENTICATED, details: "invalid credentials" });
     return undefined;
   }
-  const sid = Number(metadataValue(call.metadata, "sid") ?? "0");
-  return {
-    account,
-    email: creds.email ?? "",
-    site: Number.isInteger(sid) && sid >= 0 ? sid : 0,
-    version: metadataValue(call.metadata, "version") ?? "",
-    instance: metadataValue(call.metadata, "instance") ?? "",
-    peer,
-  };
+  return { account, email: creds.email ?? "", ...readCallIdentity(read), peer };
 }

@@ -1,33 +1,13 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import type * as grpc from "@grpc/grpc-js";
+import { timingSafeEqual } from "node:crypto";
 import type { AccountConfig } from "../config/types.ts";
+import { sha256Hex } from "../core/sha256.ts";
+import type { AgentCredentials } from "../proto/metadata.ts";
 
 /**
- * Agent authentication: the e-mail and API token from the call metadata against the
- * configured accounts, which hold only the token's SHA-256. Either token header name of
- * the contract is accepted.
+ * Agent authentication: the e-mail and API token (read by src/proto/metadata.ts, either
+ * token header name of the contract) against the configured accounts, which hold only the
+ * token's SHA-256.
  */
-export interface AgentCredentials {
-  email?: string;
-  token?: string;
-}
-
-function first(md: grpc.Metadata, key: string): string | undefined {
-  const v = md.get(key)[0];
-  if (v === undefined) return undefined;
-  return typeof v === "string" ? v : Buffer.from(v).toString("utf8");
-}
-
-export function credentialsFrom(md: grpc.Metadata): AgentCredentials {
-  return {
-    email: first(md, "x-ch-auth-email"),
-    token: first(md, "x-ch-auth-api-token") ?? first(md, "x-ch-auth-token"),
-  };
-}
-
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
 
 /** The matching account, or undefined. Compares digests in constant time. */
 export function authenticate(

@@ -1,25 +1,23 @@
 import { Duplex } from "node:stream";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
 import type { CollectorConfig } from "../config/types.ts";
-import { systemClock } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { SessionInfo } from "./data-service.ts";
-import type { DeviceRuntime } from "./device-registry.ts";
+import type { SessionEvents } from "./device-tracker.ts";
 
 /**
  * The built-in collector as the far end of a relayed session: a byte stream (what the
  * relay expects of a daemon socket) around a passive BGP speaker. Bytes from the router are
  * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
- * The device's state and counters follow the speaker.
+ * The speaker's state and counts are reported to the session's `SessionEvents`.
  */
 class CollectorEndpoint extends Duplex {
   private readonly speaker: BgpSpeaker;
-  /** The speaker's UPDATE count already added to the device's. */
-  private updatesSeen = 0;
 
   constructor(
-    private readonly device: DeviceRuntime,
+    private readonly events: SessionEvents,
     collector: CollectorConfig,
+    clock: Clock,
     logger: Logger,
   ) {
     super({ allowHalfOpen: true });
@@ -27,12 +25,11 @@ class CollectorEndpoint extends Duplex {
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,
-      clock: systemClock,
+      clock,
       logger,
       onSend: (bytes) => this.push(bytes),
       onStateChange: (_from, to) => {
-        device.established = to === "Established";
-        device.lastChange = Date.now();
+        events.state(to === "Established");
         if (to === "Established") {
           const s = this.speaker.stats();
           logger.info("BGP session established", {
@@ -59,10 +56,7 @@ class CollectorEndpoint extends Duplex {
   ): void {
     this.speaker.receive(chunk);
     const s = this.speaker.stats();
-    this.device.counters.updates += s.updates - this.updatesSeen;
-    this.updatesSeen = s.updates;
-    this.device.counters.prefixes.ipv4 = s.prefixes.ipv4;
-    this.device.counters.prefixes.ipv6 = s.prefixes.ipv6;
+    this.events.counts(s.updates, s.prefixes);
     callback();
   }
 
@@ -78,19 +72,22 @@ class CollectorEndpoint extends Duplex {
     callback(error);
   }
 
-  /** No session, no routes: the device's prefix counts go back to zero. */
+  /** No BGP session, no routes: this session's prefixes no longer count. */
   private settle(): void {
-    this.device.established = false;
-    this.device.counters.prefixes.ipv4 = 0;
-    this.device.counters.prefixes.ipv6 = 0;
+    this.events.state(false);
   }
 }
 
 export function openCollector(
-  device: DeviceRuntime,
+  events: SessionEvents,
   collector: CollectorConfig,
-  _session: SessionInfo,
+  clock: Clock,
   logger: Logger,
 ): Duplex {
-  return new CollectorEndpoint(device, collector, logger.child({ component: "gateway/collector" }));
+  return new CollectorEndpoint(
+    events,
+    collector,
+    clock,
+    logger.child({ component: "gateway/collector" }),
+  );
 }

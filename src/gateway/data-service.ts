@@ -4,11 +4,13 @@ import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
-import { admitAgentCall, metadataValue } from "./agent-call.ts";
+import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import { SessionObserver } from "./session-observer.ts";
 import type { SessionTable } from "./session-table.ts";
 
@@ -25,10 +27,11 @@ export interface SessionInfo {
   agentInstance: string;
 }
 
-/** Opens the far end of a session for a device. */
+/** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
 export type OpenTarget = (
   device: DeviceRuntime,
   session: SessionInfo,
+  events: SessionEvents,
   logger: Logger,
 ) => Promise<Duplex>;
 
@@ -36,6 +39,8 @@ export interface DataServiceDeps {
   accounts: readonly AccountConfig[];
   resolver: DeviceResolver;
   openTarget: OpenTarget;
+  /** Folds every session's events into its device's state. */
+  tracker: DeviceTracker;
   logger: Logger;
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
@@ -56,13 +61,13 @@ export function dataService(
     const base = deps.logger.child({ component: "gateway/data" });
     const agent = admitAgentCall(call, deps.accounts, base);
     if (!agent) return;
-    const md = call.metadata;
+    const headers = readDataCallHeaders(metadataReader(call.metadata));
     const session: SessionInfo = {
-      sessionId: metadataValue(md, "session-id") ?? "",
-      deviceIp: metadataValue(md, "device-ip") ?? "",
-      devicePort: Number(metadataValue(md, "device-port") ?? 0),
-      proxyIp: metadataValue(md, "proxy-ip") ?? "",
-      proxyPort: Number(metadataValue(md, "proxy-port") ?? 0),
+      sessionId: headers.sessionId,
+      deviceIp: headers.deviceIp,
+      devicePort: headers.devicePort,
+      proxyIp: headers.proxyIp,
+      proxyPort: headers.proxyPort,
       agentInstance: agent.instance,
     };
     const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
@@ -79,8 +84,8 @@ export function dataService(
       call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
       return;
     }
-    const up = Number(metadataValue(md, "counter-up") ?? 0);
-    const down = Number(metadataValue(md, "counter-down") ?? 0);
+    const up = headers.counterUp;
+    const down = headers.counterDown;
     if (up !== 0 || down !== 0) {
       // A stream resuming a session this gateway does not hold: the counters cannot match.
       log.warn("unknown session resumed with non-zero counters: killing it", {
@@ -119,19 +124,18 @@ export function dataService(
     call.on("cancelled", () => {
       cancelled = true;
     });
-    device.sessions++;
-    device.sessionsTotal++;
+    const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      device.sessions--;
+      events.closed();
       deps.agents?.sessionClosed(agent.instance);
       if (claimed?.kind === "claimed") claimed.claim.release();
     };
     deps
-      .openTarget(device, session, log)
+      .openTarget(device, session, events, log)
       .then((target) => {
         if (cancelled || endedBy) {
           target.destroy();
@@ -144,7 +148,7 @@ export function dataService(
           target: device.config.target.kind,
         });
         const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? observeDevice(device) : undefined;
+        const observer = forwarded ? new SessionObserver(events) : undefined;
         relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -157,7 +161,6 @@ export function dataService(
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
             release();
-            if (forwarded) settleDevice(device);
             const fields = {
               reason,
               bytes_up: relay?.counters.bytesToSocket ?? 0,
@@ -178,28 +181,8 @@ export function dataService(
   };
 }
 
-/** A forwarded session's BGP state and counts, as the gateway sees them pass, on the device. */
-function observeDevice(device: DeviceRuntime): SessionObserver {
-  let updates = 0;
-  const observer: SessionObserver = new SessionObserver(() => {
-    device.established = observer.established;
-    device.counters.updates += observer.updates - updates;
-    updates = observer.updates;
-    device.counters.prefixes = observer.prefixes;
-    device.lastChange = Date.now();
-  });
-  return observer;
-}
-
-function settleDevice(device: DeviceRuntime): void {
-  if (device.sessions > 0) return;
-  device.established = false;
-  device.counters.prefixes = { ipv4: 0, ipv6: 0 };
-}
-
 function countersMetadata(up: number, down: number): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set("counter-up", String(up));
-  md.set("counter-down", String(down));
+  for (const [key, value] of counterPairs(up, down)) md.set(key, value);
   return md;
 }

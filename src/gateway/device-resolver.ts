@@ -9,18 +9,23 @@ export class DeviceResolver {
   constructor(
     private readonly registry: DeviceRegistry,
     private readonly acceptAny: boolean,
+    /** The injected clock's now(): when a device made on the fly appears. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   resolve(site: number, ip: string): DeviceRuntime | undefined {
     const found = this.registry.lookup(site, ip);
     if (found || !this.acceptAny) return found;
     const addr = normalizeIp(ip);
-    return this.registry.add({
-      name: `router-${addr}`,
-      id: this.registry.nextFreeId,
-      site: 0,
-      ip: addr,
-      target: { kind: "collector" },
-    });
+    return this.registry.add(
+      {
+        name: `router-${addr}`,
+        id: this.registry.nextFreeId,
+        site: 0,
+        ip: addr,
+        target: { kind: "collector" },
+      },
+      this.now(),
+    );
   }
 }

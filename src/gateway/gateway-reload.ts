@@ -26,6 +26,7 @@ export interface ReloadTargets {
   readonly sessions: SessionTable;
   /** The accounts the services authenticate against, replaced in place. */
   readonly accounts: AccountConfig[];
+  readonly now: () => number;
 }
 
 export function reloadGateway(
@@ -60,7 +61,7 @@ export function reloadGateway(
   let sessionsEnded = 0;
   if (!isEmptyPlan(plan)) {
     const removedKeys = new Set(plan.removed.map(deviceKey));
-    for (const device of targets.registry.reconfigure(plan)) {
+    for (const device of targets.registry.reconfigure(plan, targets.now())) {
       const removed = removedKeys.has(deviceKey(device.config));
       sessionsEnded += targets.sessions.endDevice(
         device,

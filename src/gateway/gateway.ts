@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
+import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
@@ -18,12 +20,13 @@ import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
+import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
 import { type GatewayReload, reloadGateway } from "./gateway-reload.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
-import { type HttpApi, jsonResponse, startHttpApi } from "./http-api.ts";
+import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
 import { SessionTable } from "./session-table.ts";
 
@@ -50,6 +53,8 @@ export interface RunningGateway {
 }
 
 export interface GatewayDeps {
+  /** Timers of the built-in collector and the time of device state changes. */
+  clock?: Clock;
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
@@ -76,14 +81,16 @@ export async function startGateway(
   logger: Logger,
   deps: GatewayDeps = {},
 ): Promise<RunningGateway> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = deps.now ?? (() => clock.now());
   const log = logger.child({ component: "gateway" });
-  const registry = new DeviceRegistry(config.devices);
+  const registry = new DeviceRegistry(config.devices, clock.now());
+  const tracker = new DeviceTracker(clock);
+  const resolver = new DeviceResolver(registry, config.acceptAny, now);
   const sessions = new SessionTable();
   // What a reload may change in place: the accounts (this array), the collector's settings.
   const accounts = [...config.accounts];
   let running = config;
-  const resolver = new DeviceResolver(registry, config.acceptAny);
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
     { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
@@ -95,10 +102,10 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
-  const openTarget: OpenTarget = (device, session, sessionLog) => {
+  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(device, running.collector, session, sessionLog));
+    return Promise.resolve(openCollector(events, running.collector, clock, sessionLog));
   };
 
   const server = new grpc.Server({
@@ -109,7 +116,7 @@ export async function startGateway(
   });
   server.addService(proxyServiceDefinition, {
     control: controlService({ resolver, agents, logger, accounts }),
-    data: dataService({ accounts, resolver, openTarget, logger, agents, sessions }),
+    data: dataService({ accounts, resolver, openTarget, tracker, logger, agents, sessions }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -138,7 +145,7 @@ export async function startGateway(
     processStats: readProcessStats,
   });
   const reload = (): GatewayReload =>
-    reloadGateway(running, deps.readConfig, { registry, sessions, accounts }, log, (next) => {
+    reloadGateway(running, deps.readConfig, { registry, sessions, accounts, now }, log, (next) => {
       running = next;
     });
   const adminRoutes = {

@@ -1,5 +1,5 @@
 import type { HostPort } from "../config/types.ts";
-import { BgpProxyError } from "../core/errors.ts";
+import { type HttpServer, jsonResponse, serveHttp } from "../core/http-server.ts";
 
 /**
  * The gateway's HTTP API. Handlers only read: each GET route renders a snapshot through a
@@ -9,10 +9,7 @@ import { BgpProxyError } from "../core/errors.ts";
 export type Route = (req: Request) => unknown;
 export type PostRoute = (req: Request) => Promise<Response>;
 
-export interface HttpApi {
-  readonly port: number;
-  close(): void;
-}
+export type HttpApi = HttpServer;
 
 export interface HttpApiOptions {
   readonly post?: Readonly<Record<string, PostRoute>>;
@@ -23,62 +20,40 @@ export interface HttpApiOptions {
   readonly maxBodyBytes?: number;
 }
 
-export function jsonResponse(body: unknown, pretty: boolean, status = 200): Response {
-  return new Response(`${JSON.stringify(body, null, pretty ? 2 : undefined)}\n`, {
-    status,
-    headers: { "content-type": "application/json" },
-  });
-}
-
 export function startHttpApi(
   listen: HostPort,
   routes: Readonly<Record<string, Route>>,
   options: HttpApiOptions = {},
 ): HttpApi {
   const post = options.post ?? {};
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      hostname: listen.host,
-      port: listen.port,
-      maxRequestBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
-      ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
-      async fetch(req) {
-        const url = new URL(req.url);
-        const pretty = url.searchParams.has("pretty");
-        if (req.method === "POST") {
-          const handler = post[url.pathname];
-          if (handler) return handler(req);
-        }
-        const route = routes[url.pathname];
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          return route || post[url.pathname]
-            ? jsonResponse({ error: "method not allowed" }, pretty, 405)
-            : jsonResponse({ error: `no such endpoint: ${url.pathname}` }, pretty, 404);
-        }
-        if (!route) {
-          return jsonResponse(
-            { error: `no such endpoint: ${url.pathname}` },
-            pretty,
-            post[url.pathname] ? 405 : 404,
-          );
-        }
-        const result = await route(req);
-        return result instanceof Response ? result : jsonResponse(result, pretty);
-      },
-    });
-  } catch (err) {
-    throw new BgpProxyError(
-      "config",
-      `cannot listen for ${options.what ?? "HTTP"} on ${listen.host}:${listen.port}: ${(err as Error).message}`,
-      {
-        retryable: false,
-        cause: err,
-      },
-    );
-  }
-  return {
-    port: server.port ?? listen.port,
-    close: () => void server.stop(true),
-  };
+  return serveHttp({
+    host: listen.host,
+    port: listen.port,
+    what: options.what ?? "HTTP",
+    maxRequestBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
+    ...(options.tls ? { tls: options.tls } : {}),
+    async fetch(req) {
+      const url = new URL(req.url);
+      const pretty = url.searchParams.has("pretty");
+      if (req.method === "POST") {
+        const handler = post[url.pathname];
+        if (handler) return handler(req);
+      }
+      const route = routes[url.pathname];
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return route || post[url.pathname]
+          ? jsonResponse({ error: "method not allowed" }, pretty, 405)
+          : jsonResponse({ error: `no such endpoint: ${url.pathname}` }, pretty, 404);
+      }
+      if (!route) {
+        return jsonResponse(
+          { error: `no such endpoint: ${url.pathname}` },
+          pretty,
+          post[url.pathname] ? 405 : 404,
+        );
+      }
+      const result = await route(req);
+      return result instanceof Response ? result : jsonResponse(result, pretty);
+    },
+  });
 }

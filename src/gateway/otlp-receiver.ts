@@ -3,10 +3,11 @@ import type { AccountConfig } from "../config/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { LogFields, Logger } from "../core/logger.ts";
 import { rfc3339Nano } from "../core/timestamp.ts";
+import type { ExportSignal } from "../export/export-stats.ts";
 import { OtlpDecodeError } from "../export/otlp-error.ts";
 import { decodeLogs } from "../export/otlp-logs.ts";
 import { decodeMetrics } from "../export/otlp-metrics.ts";
-import type { ExportSignal } from "../status/agent-snapshot.ts";
+import { type HeaderReader, MetadataKey, readCredentials } from "../proto/metadata.ts";
 import type { AgentMetricsStore } from "./agent-metrics-store.ts";
 import { authenticate } from "./auth.ts";
 
@@ -95,9 +96,8 @@ export class OtlpReceiver {
       this.outcome(signal, "unsupported");
       return status(415, 3, "only OTLP/JSON (content-type application/json) is accepted");
     }
-    const email = req.headers.get("x-ch-auth-email") ?? undefined;
-    const token =
-      req.headers.get("x-ch-auth-api-token") ?? req.headers.get("x-ch-auth-token") ?? undefined;
+    const read: HeaderReader = (name) => req.headers.get(name) ?? undefined;
+    const { email, token } = readCredentials(read);
     const account = authenticate({ email, token }, this.deps.accounts);
     if (!account) {
       this.outcome(signal, "unauthorized");
@@ -128,7 +128,7 @@ export class OtlpReceiver {
       this.outcome(signal, "invalid");
       return status(400, 3, `cannot read the body: ${errorMessage(err)}`);
     }
-    const headerInstance = req.headers.get("instance") ?? undefined;
+    const headerInstance = read(MetadataKey.INSTANCE);
     try {
       return signal === "logs"
         ? this.acceptLogs(body, headerInstance)

@@ -3,12 +3,14 @@ import { BgpFramer } from "../bgp/framer.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
 import { decodeUpdate, type UpdateDecodeOptions } from "../bgp/update.ts";
 import { RouteCounter } from "../collector/route-counter.ts";
+import type { SessionEvents } from "./device-tracker.ts";
 
 /**
  * Watches a forwarded session's bytes, both ways, without touching them: whether BGP is
  * Established (OPEN and KEEPALIVE seen in each direction, no NOTIFICATION since), and the
  * router's UPDATEs and prefixes. The daemon owns the session; anything the observer cannot
- * parse only stops the observing, never the relay.
+ * parse only stops the observing, never the relay. What it sees is reported to the
+ * session's `SessionEvents` (state on each change, counts on each UPDATE).
  */
 type Direction = "router" | "daemon";
 
@@ -24,7 +26,13 @@ export class SessionObserver {
   private broken?: string;
   updates = 0;
 
-  constructor(private readonly onChange: () => void = () => {}) {}
+  constructor(private readonly events?: Pick<SessionEvents, "state" | "counts">) {}
+
+  private onChange(): void {
+    if (!this.events) return;
+    this.events.state(this.established);
+    this.events.counts(this.updates, this.prefixes);
+  }
 
   get established(): boolean {
     return this.confirmed.router && this.confirmed.daemon;

@@ -40,6 +40,118 @@ export const MetadataKey = {
 /** One of the header names above. */
 export type MetadataKeyName = (typeof MetadataKey)[keyof typeof MetadataKey];
 
+/** The credential headers: never taken from the gateway's ControlResponse, never logged. */
+export const AUTH_HEADERS: readonly string[] = [
+  MetadataKey.AUTH_EMAIL,
+  MetadataKey.AUTH_API_TOKEN,
+  MetadataKey.AUTH_TOKEN,
+];
+
+/** Header pairs in order; a key may repeat. */
+export type MetadataPairs = Array<[key: string, value: string]>;
+
+/** Who an agent is, as both calls carry it. */
+export interface AgentIdentity {
+  email: string;
+  token: string;
+  siteId: number;
+  version: string;
+  instance: string;
+}
+
+/** Credentials as a call or an HTTP request carries them (either may be missing). */
+export interface AgentCredentials {
+  email?: string;
+  token?: string;
+}
+
+/** Reads one header by name: grpc.Metadata through `readMetadataString`, or HTTP headers. */
+export type HeaderReader = (name: string) => string | undefined;
+
+/** Both calls: credentials (under both token header names), site, version, instance. */
+export function identityPairs(id: AgentIdentity): MetadataPairs {
+  return [
+    [MetadataKey.AUTH_EMAIL, id.email],
+    [MetadataKey.AUTH_API_TOKEN, id.token],
+    [MetadataKey.AUTH_TOKEN, id.token],
+    [MetadataKey.SITE_ID, String(id.siteId)],
+    [MetadataKey.VERSION, id.version],
+    [MetadataKey.INSTANCE, id.instance],
+  ];
+}
+
+/** The OTLP export's HTTP headers: the identity with the token under one name. */
+export function exportHeaders(id: AgentIdentity): Record<string, string> {
+  return {
+    [MetadataKey.AUTH_EMAIL]: id.email,
+    [MetadataKey.AUTH_API_TOKEN]: id.token,
+    [MetadataKey.INSTANCE]: id.instance,
+    [MetadataKey.VERSION]: id.version,
+    [MetadataKey.SITE_ID]: String(id.siteId),
+  };
+}
+
+/** E-mail and token; the token under either of the contract's names (the reference's first). */
+export function readCredentials(get: HeaderReader): AgentCredentials {
+  return {
+    email: get(MetadataKey.AUTH_EMAIL),
+    token: get(MetadataKey.AUTH_API_TOKEN) ?? get(MetadataKey.AUTH_TOKEN),
+  };
+}
+
+/** Site (a bad or missing value is 0, "any site"), version and instance of a call. */
+export function readCallIdentity(get: HeaderReader): {
+  site: number;
+  version: string;
+  instance: string;
+} {
+  const sid = Number(get(MetadataKey.SITE_ID) ?? "0");
+  return {
+    site: Number.isInteger(sid) && sid >= 0 ? sid : 0,
+    version: get(MetadataKey.VERSION) ?? "",
+    instance: get(MetadataKey.INSTANCE) ?? "",
+  };
+}
+
+/** A Data call's session headers as the gateway reads them (missing values empty or 0). */
+export interface DataCallHeaders {
+  sessionId: string;
+  deviceIp: string;
+  devicePort: number;
+  proxyIp: string;
+  proxyPort: number;
+  counterUp: number;
+  counterDown: number;
+}
+
+export function readDataCallHeaders(get: HeaderReader): DataCallHeaders {
+  return {
+    sessionId: get(MetadataKey.SESSION_ID) ?? "",
+    deviceIp: get(MetadataKey.DEVICE_IP) ?? "",
+    devicePort: Number(get(MetadataKey.DEVICE_PORT) ?? 0),
+    proxyIp: get(MetadataKey.PROXY_IP) ?? "",
+    proxyPort: Number(get(MetadataKey.PROXY_PORT) ?? 0),
+    counterUp: Number(get(MetadataKey.COUNTER_UP) ?? 0),
+    counterDown: Number(get(MetadataKey.COUNTER_DOWN) ?? 0),
+  };
+}
+
+/** The message counters of a Data call, as header pairs. */
+export function counterPairs(up: number, down: number): MetadataPairs {
+  return [
+    [MetadataKey.COUNTER_UP, String(up)],
+    [MetadataKey.COUNTER_DOWN, String(down)],
+  ];
+}
+
+/** The counters the gateway answered with, or undefined when either header is absent. */
+export function readCounters(get: HeaderReader): { up: number; down: number } | undefined {
+  const up = get(MetadataKey.COUNTER_UP);
+  const down = get(MetadataKey.COUNTER_DOWN);
+  if (up === undefined || down === undefined) return undefined;
+  return { up: Number(up), down: Number(down) };
+}
+
 /**
  * The 5-tuple as the Data call's header pairs, in the spec's order: proto, device-ip,
  * device-port, proxy-ip, proxy-port (ports in decimal).
@@ -61,5 +173,10 @@ export function fiveTupleToMetadataPairs(tuple: FiveTuple): Array<[MetadataKeyNa
 export function readMetadataString(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
   if (value === undefined) return undefined;
-  return typeof value === "string" ? value : value.toString("utf8");
+  return typeof value === "string" ? value : Buffer.from(value).toString("utf8");
+}
+
+/** A HeaderReader over grpc.Metadata. */
+export function metadataReader(metadata: Metadata): HeaderReader {
+  return (key) => readMetadataString(metadata, key);
 }

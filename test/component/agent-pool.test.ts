@@ -9,13 +9,15 @@ import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { startAgent } from "../../src/agent/agent.ts";
-import { metadataValue } from "../../src/gateway/agent-call.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { AgentDirectory } from "../../src/gateway/agent-directory.ts";
 import { controlService } from "../../src/gateway/control-service.ts";
 import { dataService } from "../../src/gateway/data-service.ts";
 import { DeviceRegistry } from "../../src/gateway/device-registry.ts";
 import { DeviceResolver } from "../../src/gateway/device-resolver.ts";
+import { DeviceTracker } from "../../src/gateway/device-tracker.ts";
 import { connectForward } from "../../src/gateway/forward-target.ts";
+import { MetadataKey, readMetadataString } from "../../src/proto/metadata.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
@@ -44,6 +46,7 @@ async function startObservedGateway(daemonPort: number) {
     accounts: config.accounts,
     resolver,
     logger,
+    tracker: new DeviceTracker(systemClock),
     openTarget: (device) => {
       const target = device.config.target;
       if (target.kind !== "forward") throw new Error("forward devices only");
@@ -61,7 +64,7 @@ async function startObservedGateway(daemonPort: number) {
     data(call) {
       const peer = call.getPeer();
       dataCalls.push({
-        sessionId: metadataValue(call.metadata, "session-id") ?? "",
+        sessionId: readMetadataString(call.metadata, MetadataKey.SESSION_ID) ?? "",
         peerPort: Number(peer.slice(peer.lastIndexOf(":") + 1)),
       });
       data(call);

@@ -11,7 +11,7 @@ import { gunzipSync } from "node:zlib";
 import { synFilter } from "../../native/bpf.ts";
 import { PacketSocket } from "../../native/packet-socket.ts";
 import { deleteTcpMd5Key, probeTcpAo, probeTcpMd5, setTcpMd5Key } from "../../native/tcp-md5.ts";
-import { parseSynPacket } from "../../src/agent/syn-packet.ts";
+import { parseSynPacket } from "../../src/agent/md5/syn-packet.ts";
 import { md5KeyPeersOf } from "../support/md5-topology.ts";
 import { isRoot } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";

@@ -10,9 +10,9 @@
  * through KENTIK_API_TOKEN, not argv; proxy variables are cleared so gRPC stays on loopback.
  */
 
-import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { sha256Hex } from "../../src/core/sha256.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import type { Netns } from "./netns.ts";
 import { type ManagedProcess, run, spawnManaged } from "./process.ts";
@@ -33,10 +33,6 @@ const NO_PROXY_ENV: Record<string, string | undefined> = {
   NO_PROXY: "*",
   no_proxy: "*",
 };
-
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 export interface GatewayDevice {
   name: string;

@@ -14,6 +14,7 @@
  * is slow to connect (GoBGP) pays its delay once. The router's AS is ROUTER_AS and the
  * collector's (built-in and BIRD) COLLECTOR_AS.
  */
+import { expect } from "bun:test";
 import {
   type BgproxyProcess,
   type DeviceView,
@@ -233,4 +234,60 @@ export async function startInteropStack(): Promise<InteropStack> {
     waitCollectorRoutes,
     stop,
   };
+}
+
+/**
+ * Announce, count: the router has announced 3 IPv4 and 2 IPv6 prefixes on every session; the
+ * built-in collector's device shows exactly those counts, Established, with UPDATEs counted.
+ */
+export async function expectAnnouncedCounts(
+  stack: InteropStack,
+  router?: () => string,
+): Promise<DeviceView> {
+  const device = await stack.waitDevice(
+    stack.sessions.collector.device,
+    "prefixes {ipv4: 3, ipv6: 2}",
+    (d) => d.prefixes.ipv4 === 3 && d.prefixes.ipv6 === 2,
+    router,
+  );
+  expect(device.state).toBe("established");
+  expect(device.updates).toBeGreaterThan(0);
+  return device;
+}
+
+/**
+ * Withdraw, count: `withdraw` makes the router withdraw one IPv4 and one IPv6 prefix. Both
+ * relayed devices (collector and forward) drop to 2 + 1 and stay Established, BIRD holds
+ * exactly `remaining`, more UPDATEs were counted, no session was re-opened, and neither the
+ * agent nor the gateway complained. The caller checks the router's own view of its sessions.
+ */
+export async function expectWithdrawnCounts(
+  stack: InteropStack,
+  withdraw: () => unknown,
+  remaining: readonly string[],
+  router?: () => string,
+): Promise<void> {
+  const { collector, forward } = stack.sessions;
+  const before = await stack.gateway.device(collector.device);
+  const forwardBefore = await stack.gateway.device(forward.device);
+  await withdraw();
+  for (const s of [collector, forward]) {
+    const device = await stack.waitDevice(
+      s.device,
+      "prefixes {ipv4: 2, ipv6: 1}",
+      (d) => d.prefixes.ipv4 === 2 && d.prefixes.ipv6 === 1,
+      router,
+    );
+    expect(device.state).toBe("established");
+  }
+  expect(await stack.waitCollectorRoutes(remaining, router)).toEqual([...remaining]);
+  const after = await stack.gateway.device(collector.device);
+  expect(after.updates).toBeGreaterThan(before.updates);
+  expect(after.sessions_total).toBe(before.sessions_total);
+  expect((await stack.gateway.device(forward.device)).sessions_total).toBe(
+    forwardBefore.sessions_total,
+  );
+  // Nothing in these sessions made the agent or the gateway complain.
+  expect(stack.complaints(collector)).toEqual([]);
+  expect(stack.complaints(forward)).toEqual([]);
 }

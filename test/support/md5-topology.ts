@@ -9,7 +9,7 @@
  * its `md5keys:` field are returned.
  */
 import { join, resolve } from "node:path";
-import { type TcpMd5Counters, tcpMd5Counters } from "../../src/agent/tcp-md5-counters.ts";
+import { type TcpMd5Counters, tcpMd5Counters } from "../../src/agent/md5/tcp-md5-counters.ts";
 import { BgproxyProcess, E2E_EMAIL, E2E_TOKEN } from "./bgproxy-process.ts";
 import { buildFixture } from "./c-program.ts";
 import type { Netns } from "./netns.ts";

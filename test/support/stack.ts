@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig, DeviceConfig, GatewayConfig } from "../../src/config/types.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/core/logger.ts";
-import { sha256Hex } from "../../src/gateway/auth.ts";
+import { sha256Hex } from "../../src/core/sha256.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 
 export const TEST_EMAIL = "ops@example.net";

@@ -1,15 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import {
-  type AgentIdentity,
   type DataCallParams,
   dataCallPairs,
-  identityPairs,
   metadataMap,
   pairsMap,
   toMetadata,
 } from "../../src/agent/call-metadata.ts";
 import type { KeyVal } from "../../src/proto/messages.ts";
+import { type AgentIdentity, identityPairs } from "../../src/proto/metadata.ts";
 
 const identity: AgentIdentity = {
   email: "ops@example.com",

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ControlCache } from "../../src/agent/control-cache.ts";
 import type { ControlChannel } from "../../src/agent/control-channel.ts";
 import { DenyList } from "../../src/agent/deny-list.ts";
-import { Md5Admission, type SignatureGate } from "../../src/agent/md5-admission.ts";
+import { Md5Admission, type SignatureGate } from "../../src/agent/md5/md5-admission.ts";
 import { BgpProxyError } from "../../src/core/errors.ts";
 import { ControlAction, type ControlResponse, type FiveTuple } from "../../src/proto/messages.ts";
 import { captureLogs } from "../support/log-capture.ts";

@@ -4,8 +4,8 @@ import {
   type KeyedListener,
   Md5KeyManager,
   ZERO_TTL_KEY_SECONDS,
-} from "../../src/agent/md5-key-manager.ts";
-import type { SynPacket } from "../../src/agent/syn-packet.ts";
+} from "../../src/agent/md5/md5-key-manager.ts";
+import type { SynPacket } from "../../src/agent/md5/syn-packet.ts";
 import { BgpProxyError } from "../../src/core/errors.ts";
 import { ControlAction, type ControlResponse, type FiveTuple } from "../../src/proto/messages.ts";
 import { captureLogs } from "../support/log-capture.ts";

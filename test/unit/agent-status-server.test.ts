@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import type { HealthStatus } from "../../src/agent/status/agent-health.ts";
 import { statusResponse } from "../../src/agent/status-server.ts";
-import type { HealthStatus } from "../../src/status/agent-health.ts";
 import { NOW, snapshot } from "../fixtures/status/snapshot.ts";
 
 function get(path: string, health: HealthStatus = "ok", method = "GET"): Response {

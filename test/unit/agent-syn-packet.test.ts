@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseSynPacket } from "../../src/agent/syn-packet.ts";
+import { parseSynPacket } from "../../src/agent/md5/syn-packet.ts";
 import {
   ACK,
   aoOption,

@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import type { SynPacket } from "../../src/agent/syn-packet.ts";
+import type { SynPacket } from "../../src/agent/md5/syn-packet.ts";
 import {
   type CaptureSource,
   SWEEP_MS,
   SynWatcher,
   type WatchedListener,
-} from "../../src/agent/syn-watcher.ts";
+} from "../../src/agent/md5/syn-watcher.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { LINUX_SYN_OPTIONS, md5Option, tcpPacket } from "../support/tcp-packets.ts";

@@ -5,7 +5,7 @@ import {
   parseNetstat,
   readTcpMd5Counters,
   tcpMd5Counters,
-} from "../../src/agent/tcp-md5-counters.ts";
+} from "../../src/agent/md5/tcp-md5-counters.ts";
 import { makeTempDir } from "../support/tempdir.ts";
 
 // Shortened from a real /proc/net/netstat (Linux 6.x): the column order varies by version.

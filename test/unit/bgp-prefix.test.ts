@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import {
   formatIpv4,
   formatIpv6,
-  ipv4ToNumber,
   numberToIpv4,
   parseIpv4,
   parseIpv6,
@@ -15,6 +14,7 @@ import {
   prefixFromNlri,
   prefixToString,
 } from "../../src/bgp/prefix.ts";
+import { ipv4ToNumber } from "../../src/core/address.ts";
 import { BgpProxyError } from "../../src/core/errors.ts";
 import { hex, toHex } from "../fixtures/bgp/hex.ts";
 

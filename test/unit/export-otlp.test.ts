@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { agentMetricFamilies } from "../../src/agent/status/agent-metrics.ts";
 import { unixNanos } from "../../src/core/timestamp.ts";
 import {
   fromKeyValues,
@@ -9,7 +10,6 @@ import {
 import { OtlpDecodeError } from "../../src/export/otlp-error.ts";
 import { decodeLogs, encodeLogs, type LogEntry, levelOf } from "../../src/export/otlp-logs.ts";
 import { decodeMetrics, encodeMetrics } from "../../src/export/otlp-metrics.ts";
-import { agentMetricFamilies } from "../../src/metrics/agent-metrics.ts";
 import { renderPrometheusText } from "../../src/metrics/prometheus-text.ts";
 import { golden, NOW, snapshot } from "../fixtures/status/snapshot.ts";
 

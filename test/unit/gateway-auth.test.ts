@@ -1,7 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../../src/config/types.ts";
-import { authenticate, credentialsFrom, sha256Hex } from "../../src/gateway/auth.ts";
+import { sha256Hex } from "../../src/core/sha256.ts";
+import { authenticate } from "../../src/gateway/auth.ts";
+import {
+  type AgentCredentials,
+  metadataReader,
+  readCredentials,
+} from "../../src/proto/metadata.ts";
+
+function credentialsFrom(m: grpc.Metadata): AgentCredentials {
+  return readCredentials(metadataReader(m));
+}
 
 const accounts: AccountConfig[] = [
   { email: "Ops@Example.com", tokenSha256: sha256Hex("tok-ops"), companyId: 1001 },

@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
+import { sha256Hex } from "../../src/core/sha256.ts";
 import { encodeLogs } from "../../src/export/otlp-logs.ts";
 import { encodeMetrics } from "../../src/export/otlp-metrics.ts";
 import type { AgentCallInfo } from "../../src/gateway/agent-call.ts";
 import { AgentMetricsStore } from "../../src/gateway/agent-metrics-store.ts";
 import { renderAgents } from "../../src/gateway/agent-view.ts";
-import { sha256Hex } from "../../src/gateway/auth.ts";
 import { OtlpReceiver } from "../../src/gateway/otlp-receiver.ts";
 import { escapeHtml, formatAge, renderStatusPage } from "../../src/gateway/status-page.ts";
 import type { MetricFamily } from "../../src/metrics/registry.ts";

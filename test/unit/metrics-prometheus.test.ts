@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { agentMetricFamilies, MAX_DEVICE_SERIES } from "../../src/metrics/agent-metrics.ts";
+import { agentMetricFamilies, MAX_DEVICE_SERIES } from "../../src/agent/status/agent-metrics.ts";
 import { gatewayMetricFamilies } from "../../src/metrics/gateway-metrics.ts";
 import {
   escapeHelp,

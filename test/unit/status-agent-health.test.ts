@@ -4,7 +4,7 @@ import {
   type AgentCheckInput,
   agentChecks,
   heartbeatFreshMs,
-} from "../../src/status/agent-checks.ts";
+} from "../../src/agent/status/agent-checks.ts";
 import {
   type CheckOutcome,
   DEFAULT_HEALTH_LIMITS,
@@ -12,7 +12,7 @@ import {
   HealthMonitor,
   healthReport,
   settle,
-} from "../../src/status/agent-health.ts";
+} from "../../src/agent/status/agent-health.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 

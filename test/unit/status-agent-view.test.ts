@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { rfc3339Nano } from "../../src/core/timestamp.ts";
 import {
   findSession,
   renderAdminStatus,
   renderHealth,
   renderSession,
   renderSessions,
-} from "../../src/status/agent-status-view.ts";
+} from "../../src/agent/status/agent-status-view.ts";
+import { rfc3339Nano } from "../../src/core/timestamp.ts";
 import {
   CONFIG_VIEW,
   CONTROL,
@@ -75,7 +75,19 @@ describe("/admin/status", () => {
     expect(view.ControlStream.DurationMs).toBe(NOW + 1_000 - CONTROL.since);
     expect(view.Heartbeats.MsSinceLastRx).toBe(NOW + 1_000 - (CONTROL.lastRx ?? 0));
     expect(view.Config.MD5Interface).toBe("eth1");
-    const noMd5 = renderAdminStatus(status({ md5: undefined }), CONFIG_VIEW, NOW);
+    const noMd5 = renderAdminStatus(
+      status({
+        md5: {
+          enabled: false,
+          interface: "any",
+          keysInstalled: 0,
+          tcpAo: "not probed",
+          kernelCounters: null,
+        },
+      }),
+      CONFIG_VIEW,
+      NOW,
+    );
     expect(noMd5.Config.MD5Interface).toBe("any");
   });
 

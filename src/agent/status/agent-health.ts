@@ -1,6 +1,6 @@
-import type { Clock, TimerHandle } from "../core/clock.ts";
-import type { Logger } from "../core/logger.ts";
-import { StateMachine } from "../core/state-machine.ts";
+import type { Clock, TimerHandle } from "../../core/clock.ts";
+import type { Logger } from "../../core/logger.ts";
+import { StateMachine } from "../../core/state-machine.ts";
 
 /**
  * The agent's health, as `GET /hc` reports it (the reference product's five values):

@@ -1,4 +1,4 @@
-import type { ControlStatus } from "../agent/control-channel.ts";
+import type { ControlStatus } from "../control-channel.ts";
 import type { CheckOutcome } from "./agent-health.ts";
 
 /**

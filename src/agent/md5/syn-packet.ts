@@ -1,4 +1,4 @@
-import { normalizeIp } from "../core/address.ts";
+import { normalizeIp } from "../../core/address.ts";
 
 /**
  * A captured TCP SYN, parsed from its IP header on (pure): addresses and ports, and whether

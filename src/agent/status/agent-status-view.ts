@@ -1,9 +1,9 @@
-import type { SessionSnapshot } from "../agent/router-session.ts";
-import { canonicalDeviceIp, hostPort } from "../core/address.ts";
-import { REDACTED } from "../core/logger.ts";
-import { rfc3339Nano } from "../core/timestamp.ts";
+import { canonicalDeviceIp, hostPort } from "../../core/address.ts";
+import { REDACTED } from "../../core/logger.ts";
+import { rfc3339Nano } from "../../core/timestamp.ts";
+import type { SessionSnapshot } from "../router-session.ts";
 import type { HealthReport } from "./agent-health.ts";
-import type { AgentConfigView, AgentStatusInput } from "./agent-snapshot.ts";
+import type { AgentConfigView, AgentStatus } from "./agent-snapshot.ts";
 
 /**
  * The agent's status API, with the reference product's JSON field names and shapes (pure
@@ -74,7 +74,7 @@ export function renderHealth(report: HealthReport): HealthView {
 }
 
 export function renderAdminStatus(
-  status: AgentStatusInput,
+  status: AgentStatus,
   config: AgentConfigView,
   now: number,
 ): AdminStatusView {

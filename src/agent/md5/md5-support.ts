@@ -1,5 +1,5 @@
-import { synFilter } from "../../native/bpf.ts";
-import { PacketSocket } from "../../native/packet-socket.ts";
+import { synFilter } from "../../../native/bpf.ts";
+import { PacketSocket } from "../../../native/packet-socket.ts";
 import {
   addTcpAoKey,
   deleteTcpAoKey,
@@ -8,12 +8,12 @@ import {
   probeTcpMd5,
   setTcpMd5Key,
   type TcpAoSupport,
-} from "../../native/tcp-md5.ts";
-import { normalizeIp } from "../core/address.ts";
-import type { Clock } from "../core/clock.ts";
-import { BgpProxyError, ConfigError, errorMessage } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
-import type { ControlResponse, FiveTuple } from "../proto/messages.ts";
+} from "../../../native/tcp-md5.ts";
+import { normalizeIp } from "../../core/address.ts";
+import type { Clock } from "../../core/clock.ts";
+import { BgpProxyError, ConfigError, errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { ControlResponse, FiveTuple } from "../../proto/messages.ts";
 import type { SignatureGate } from "./md5-admission.ts";
 import {
   type KeyedListener,

@@ -1,10 +1,10 @@
-import { BgpProxyError } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
-import type { ControlResponse, FiveTuple } from "../proto/messages.ts";
-import { Admission, type AdmissionDecision } from "./admission.ts";
-import type { ControlCache } from "./control-cache.ts";
-import type { ControlChannel } from "./control-channel.ts";
-import type { DenyList } from "./deny-list.ts";
+import { BgpProxyError } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { ControlResponse, FiveTuple } from "../../proto/messages.ts";
+import { Admission, type AdmissionDecision } from "../admission.ts";
+import type { ControlCache } from "../control-cache.ts";
+import type { ControlChannel } from "../control-channel.ts";
+import type { DenyList } from "../deny-list.ts";
 
 /**
  * Admission with TCP-MD5 support on: every fresh answer also feeds the key table, and a connection

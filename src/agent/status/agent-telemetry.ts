@@ -1,5 +1,5 @@
-import type { SessionSnapshot } from "../agent/router-session.ts";
-import { Histogram, type HistogramSample } from "../metrics/registry.ts";
+import { Histogram, type HistogramSample } from "../../metrics/registry.ts";
+import type { SessionSnapshot } from "../router-session.ts";
 import type { RelayTotals } from "./agent-snapshot.ts";
 
 /**

@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
-import type { FiveTuple } from "../proto/messages.ts";
+import type { Clock, TimerHandle } from "../../core/clock.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { FiveTuple } from "../../proto/messages.ts";
 import { parseSynPacket, type SynPacket } from "./syn-packet.ts";
 
 /**

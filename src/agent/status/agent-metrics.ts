@@ -1,8 +1,8 @@
-import type { ControlState } from "../agent/control-channel.ts";
-import { HEALTH_STATUSES } from "../status/agent-health.ts";
-import type { AgentSnapshot } from "../status/agent-snapshot.ts";
-import { addProcessMetrics } from "./process-metrics.ts";
-import { type MetricFamily, MetricsRegistry } from "./registry.ts";
+import { addProcessMetrics } from "../../metrics/process-metrics.ts";
+import { type MetricFamily, MetricsRegistry } from "../../metrics/registry.ts";
+import type { ControlState } from "../control-channel.ts";
+import { HEALTH_STATUSES } from "./agent-health.ts";
+import type { AgentSnapshot } from "./agent-snapshot.ts";
 
 /**
  * The agent's metrics, from a snapshot (pure): what `GET /metrics` renders and what the

@@ -1,8 +1,8 @@
-import { normalizeIp } from "../core/address.ts";
-import type { Clock, TimerHandle } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
-import { ControlAction, type ControlResponse, type FiveTuple } from "../proto/messages.ts";
+import { normalizeIp } from "../../core/address.ts";
+import type { Clock, TimerHandle } from "../../core/clock.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { ControlAction, type ControlResponse, type FiveTuple } from "../../proto/messages.ts";
 import type { SynPacket } from "./syn-packet.ts";
 
 /**
