@@ -10,7 +10,7 @@ import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.
 import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
-import type { BridgeOptions } from "./bridge/bgp-bridge.ts";
+import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
@@ -58,6 +58,8 @@ export interface SessionSnapshot {
   messagesUp: number;
   messagesDown: number;
   bufferedBytes: number;
+  /** BGP-aware bridging of the session, when it is on. */
+  bridge?: BridgeSnapshot;
 }
 
 export class RouterSession {
@@ -73,6 +75,8 @@ export class RouterSession {
   private bridge?: SessionBridge;
   private response?: ControlResponse;
   private redial?: { timer?: { cancel(): void }; delayMs: number };
+  /** What the Data streams before the current one relayed (a bridged session has several). */
+  private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
 
   constructor(
     private readonly socket: Socket,
@@ -196,6 +200,15 @@ export class RouterSession {
   /** The far end was lost and the bridge keeps the router's session: dial a new stream. */
   private bridgeFarEnd(why: string): void {
     this.logger.warn("far end lost: keeping the router's BGP session up", { reason: why });
+    const c = this.relay?.counters;
+    const e = this.earlierStreams;
+    this.earlierStreams = {
+      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
+      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
+      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
+      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
+    };
+    this.relay = undefined;
     this.channel?.release();
     this.channel = undefined;
     this.call = undefined;
@@ -223,6 +236,7 @@ export class RouterSession {
 
   snapshot(): SessionSnapshot {
     const c = this.relay?.counters;
+    const e = this.earlierStreams;
     return {
       sessionId: this.sessionId,
       tuple: this.tuple,
@@ -230,11 +244,12 @@ export class RouterSession {
       connectedSince: this.connectedSince,
       deviceName: this.deviceName,
       serverMetadata: this.serverMetadata,
-      bytesUp: c?.bytesFromSocket ?? 0,
-      bytesDown: c?.bytesToSocket ?? 0,
-      messagesUp: c?.messagesSent ?? 0,
-      messagesDown: c?.messagesReceived ?? 0,
+      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
+      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
+      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
+      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
+      ...(this.bridge ? { bridge: this.bridge.bridge.snapshot() } : {}),
     };
   }
 

@@ -118,9 +118,20 @@ describe("BGP-aware bridging across a gateway restart", () => {
       timeoutMs: 2_000,
       what: "a KEEPALIVE from the bridge",
     });
+    const admin = async (path: string) =>
+      (await fetch(`http://127.0.0.1:${agent.metricsPort}${path}`)).text();
+    const listed = JSON.parse(await admin("/admin/sessions")) as {
+      Sessions: { Connected: boolean; Bridging?: boolean }[];
+    };
+    expect(listed.Sessions).toMatchObject([{ Connected: false, Bridging: true }]);
+    expect(await admin("/metrics")).toContain("bgproxy_agent_sessions_bridging 1\n");
     // The router changes its table while bridged: that UPDATE is dropped, the refresh resends it.
     router.prefixes = [...router.prefixes, "192.0.2.0/24"];
     router.announce();
+    await waitUntil(() => agent.status().sessions[0]?.bridge?.routerUpdatesDropped === 1, {
+      timeoutMs: 2_000,
+      what: "the router's UPDATE to be dropped",
+    });
 
     const second = await startGateway(
       gatewayConfig({ devices: [DEVICE], listen: { host: "127.0.0.1", port: first.port } }),
@@ -142,6 +153,16 @@ describe("BGP-aware bridging across a gateway restart", () => {
     expect(router.count(MessageType.OPEN)).toBe(1);
     expect(agent.status().sessions[0]?.state).toBe("relaying");
     expect(agent.status().sessionsTotal).toBe(1);
+    const metrics = await admin("/metrics");
+    for (const line of [
+      "bgproxy_agent_sessions_bridging 0",
+      "bgproxy_agent_bridged_total 1",
+      "bgproxy_agent_bridge_resumes_total 1",
+      "bgproxy_agent_route_refreshes_sent_total 1",
+      "bgproxy_agent_bridge_dropped_updates_total 1",
+    ]) {
+      expect(metrics).toContain(`${line}\n`);
+    }
   }, 30_000);
 
   test("a router without route refresh is closed when the gateway goes, as without bridging", async () => {

@@ -84,6 +84,16 @@ export interface BridgeStats {
   routerBytesDropped: number;
 }
 
+/** A bridge's state and counters, for status pages and metrics. */
+export type BridgeSnapshot = { readonly state: BridgeState } & Readonly<BridgeStats>;
+
+/** True in the states where the router's session is kept up without a far end. */
+export function isBridgingState(state: BridgeState): boolean {
+  return (
+    state === "bridging" || state === "reattach-open-sent" || state === "reattach-open-confirm"
+  );
+}
+
 const NO_ACTIONS: readonly BridgeAction[] = [];
 
 export class BgpBridge {
@@ -117,6 +127,10 @@ export class BgpBridge {
 
   get state(): BridgeState {
     return this.current;
+  }
+
+  snapshot(): BridgeSnapshot {
+    return { state: this.current, ...this.stats };
   }
 
   /** Why bridging would not apply if the far end were lost now (undefined: it would). */
@@ -252,7 +266,7 @@ export class BgpBridge {
   }
 
   private isBridging(): boolean {
-    return this.current === "bridging" || this.isReattaching();
+    return isBridgingState(this.current);
   }
 
   private watchRouter(type: number, message: Uint8Array | undefined): void {

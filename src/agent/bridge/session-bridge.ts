@@ -8,6 +8,7 @@ import {
   type BridgeOptions,
   type BridgeState,
   DEFAULT_BRIDGE_OPTIONS,
+  isBridgingState,
 } from "./bgp-bridge.ts";
 
 /**
@@ -64,8 +65,7 @@ export class SessionBridge {
 
   /** True while the router's session is kept up without a far end. */
   get bridging(): boolean {
-    const s = this.bridge.state;
-    return s === "bridging" || s === "reattach-open-sent" || s === "reattach-open-confirm";
+    return isBridgingState(this.bridge.state);
   }
 
   /** The "socket" for a new Data stream's relay. After a loss, the router's OPEN goes first. */
