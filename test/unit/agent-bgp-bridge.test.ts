@@ -308,3 +308,24 @@ function resumedFrom(b: Bridge): void {
   b.fromFarEnd(encodeKeepalive(), 2_200);
   expect(b.state).toBe("established");
 }
+
+describe("End-of-RIB markers from the far end", () => {
+  const IPV4_EOR = `${MARKER}00170200000000`;
+  const IPV6_EOR = `${MARKER}001d0200000006800f03000201`;
+  const bytes = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
+
+  test("are no routes: bridging still applies", () => {
+    const b = established();
+    expect(sent(b.fromFarEnd(bytes(IPV4_EOR + IPV6_EOR), 1), "toRouter")).toEqual([
+      IPV4_EOR + IPV6_EOR,
+    ]);
+    expect(b.bridgeBlocker).toBeUndefined();
+  });
+
+  test("a withdrawal of the same length is a route: bridging no longer applies", () => {
+    const b = established();
+    // withdrawn length 3: 10.0.0.0/16 withdrawn, no attributes (26 octets).
+    b.fromFarEnd(bytes(`${MARKER}001a02000310 0a00 0000`.replaceAll(" ", "")), 1);
+    expect(b.bridgeBlocker).toBe("the far end sent the router routes");
+  });
+});

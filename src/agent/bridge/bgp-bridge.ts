@@ -9,6 +9,7 @@ import {
   configurationChanged,
   gaveUp,
   holdTimerExpired,
+  isEndOfRib,
   unexpectedMessage,
 } from "./bridge-messages.ts";
 import { farEndMismatches, type SessionTerms, sessionTerms } from "./far-end-check.ts";
@@ -292,8 +293,10 @@ export class BgpBridge {
       this.farConfirmed = false;
       if (this.current === "established") this.markUnsafe("the far end sent a second OPEN");
     } else if (type === MessageType.KEEPALIVE && this.farOpen) this.farConfirmed = true;
-    else if (type === MessageType.UPDATE) this.markUnsafe("the far end sent the router routes");
-    else if (type === MessageType.NOTIFICATION) this.markUnsafe("the far end sent a NOTIFICATION");
+    else if (type === MessageType.UPDATE && !(message && isEndOfRib(message))) {
+      this.markUnsafe("the far end sent the router routes");
+    } else if (type === MessageType.NOTIFICATION)
+      this.markUnsafe("the far end sent a NOTIFICATION");
   }
 
   private maybeEstablished(): void {

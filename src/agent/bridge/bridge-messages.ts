@@ -1,7 +1,7 @@
 import { CeaseSubcode, ErrorCode, FsmErrorSubcode } from "../../bgp/constants.ts";
 import { encodeNotification, shutdownCommunication } from "../../bgp/notification.ts";
 
-/** The NOTIFICATIONs the BGP bridge writes itself, whole messages. */
+/** The NOTIFICATIONs the BGP bridge writes itself, and the one UPDATE it recognises. */
 
 /** Hold Timer Expired (4/0): a side was silent for the hold time. */
 export function holdTimerExpired(): Uint8Array {
@@ -33,4 +33,21 @@ export function unexpectedMessage(state: "opensent" | "openconfirm" | "establish
     established: FsmErrorSubcode.UNEXPECTED_MESSAGE_IN_ESTABLISHED,
   }[state];
   return encodeNotification({ code: ErrorCode.FSM, subcode });
+}
+
+/**
+ * An RFC 4724 End-of-RIB marker (whole message): an UPDATE with nothing in it (IPv4
+ * unicast), or with only an empty MP_UNREACH_NLRI. It carries no route.
+ */
+export function isEndOfRib(message: Uint8Array): boolean {
+  const u16 = (i: number) => ((message[i] as number) << 8) | (message[i + 1] as number);
+  if (message.length === 23) return u16(19) === 0 && u16(21) === 0;
+  // withdrawn 0, attributes 6: flags, type 15 (MP_UNREACH_NLRI), length 3, AFI, SAFI.
+  return (
+    message.length === 29 &&
+    u16(19) === 0 &&
+    u16(21) === 6 &&
+    message[24] === 15 &&
+    message[25] === 3
+  );
 }

@@ -3,12 +3,16 @@ import { HEADER_LENGTH, MessageType } from "../../bgp/constants.ts";
 /**
  * Follows BGP message boundaries through a byte stream without copying it: for every
  * message that ends inside a pushed chunk, the visitor gets its type, the offset in that
- * chunk just past its last octet, and — for every type but UPDATE — the whole message
- * (header included). UPDATEs are skipped by length, so a full table costs a few integer
+ * chunk just past its last octet, and — for every type but UPDATE, and for UPDATEs of at
+ * most KEPT_UPDATE_LENGTH octets (End-of-RIB markers) — the whole message (header
+ * included). Other UPDATEs are skipped by length, so a full table costs a few integer
  * operations per message. Only the header is checked (its length field); the marker and
  * the rest are the far end's business, as in a plain relay. A length outside 19..max makes
  * the cursor fail for good (`failed`).
  */
+/** The longest UPDATE kept whole: an RFC 4724 End-of-RIB marker for a family (29 octets). */
+export const KEPT_UPDATE_LENGTH = 29;
+
 export type MessageVisitor = (type: number, end: number, message: Uint8Array | undefined) => void;
 
 export class MessageCursor {
@@ -71,7 +75,8 @@ export class MessageCursor {
     }
     this.type = type;
     this.remaining = length - HEADER_LENGTH;
-    this.kept = type === MessageType.UPDATE ? undefined : new Uint8Array(length);
+    const skip = type === MessageType.UPDATE && length > KEPT_UPDATE_LENGTH;
+    this.kept = skip ? undefined : new Uint8Array(length);
     this.keptFill = 0;
     // A header-only message (KEEPALIVE) completes at once: `push` sees remaining 0.
     return true;
