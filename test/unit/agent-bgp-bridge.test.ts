@@ -20,6 +20,8 @@ const HOLD_TIMER_EXPIRED = `${MARKER}0015030400`;
 const CEASE_OTHER_CONFIG_CHANGE = `${MARKER}0015030606`;
 const FSM_UNEXPECTED_IN_ESTABLISHED = `${MARKER}0015030503`;
 const FSM_UNEXPECTED_IN_OPENSENT = `${MARKER}0015030501`;
+const IPV4_EOR = `${MARKER}00170200000000`;
+const IPV6_EOR = `${MARKER}001d0200000006800f03000201`;
 
 const BOTH_FAMILIES = [
   { afi: Afi.IPV4, safi: Safi.UNICAST },
@@ -207,6 +209,8 @@ describe("BgpBridge re-attaching a far end", () => {
     const after = encodeKeepalive();
     const a3 = b.fromFarEnd(new Uint8Array([...encodeKeepalive(), ...after]), 2_200);
     expect(sent(a3, "toRouter")).toEqual([RR_IPV4_UNICAST, RR_IPV6_UNICAST, KEEPALIVE]);
+    // End-of-RIB to the far end first: stale routes of the old session go before the refresh.
+    expect(sent(a3, "toFarEnd")).toEqual([IPV4_EOR, IPV6_EOR]);
     expect(b.state).toBe("established");
     expect(b.stats).toMatchObject({ bridged: 1, resumed: 1, routeRefreshesSent: 2 });
     const u = update();
@@ -310,8 +314,6 @@ function resumedFrom(b: Bridge): void {
 }
 
 describe("End-of-RIB markers from the far end", () => {
-  const IPV4_EOR = `${MARKER}00170200000000`;
-  const IPV6_EOR = `${MARKER}001d0200000006800f03000201`;
   const bytes = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
 
   test("are no routes: bridging still applies", () => {

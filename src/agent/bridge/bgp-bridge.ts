@@ -7,6 +7,7 @@ import { encodeRouteRefresh } from "../../bgp/route-refresh.ts";
 import { BgpProxyError } from "../../core/errors.ts";
 import {
   configurationChanged,
+  endOfRib,
   gaveUp,
   holdTimerExpired,
   isEndOfRib,
@@ -360,6 +361,11 @@ export class BgpBridge {
       return false;
     }
     if (this.current === "reattach-open-confirm" && type === MessageType.KEEPALIVE) {
+      // End-of-RIB first: a far end that kept the old session's routes as stale (graceful
+      // restart, RFC 4724) drops them now; the router's refresh then sends the whole table.
+      for (const f of this.terms?.families ?? []) {
+        this.out.push({ kind: "toFarEnd", bytes: endOfRib(f.afi, f.safi) });
+      }
       for (const f of this.terms?.families ?? []) {
         this.out.push({ kind: "toRouter", bytes: encodeRouteRefresh(f.afi, f.safi) });
         this.stats.routeRefreshesSent++;

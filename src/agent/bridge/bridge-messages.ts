@@ -1,4 +1,14 @@
-import { CeaseSubcode, ErrorCode, FsmErrorSubcode } from "../../bgp/constants.ts";
+import {
+  Afi,
+  AttrFlag,
+  AttrType,
+  CeaseSubcode,
+  ErrorCode,
+  FsmErrorSubcode,
+  MessageType,
+  Safi,
+} from "../../bgp/constants.ts";
+import { encodeMessage } from "../../bgp/header.ts";
 import { encodeNotification, shutdownCommunication } from "../../bgp/notification.ts";
 
 /** The NOTIFICATIONs the BGP bridge writes itself, and the one UPDATE it recognises. */
@@ -49,5 +59,30 @@ export function isEndOfRib(message: Uint8Array): boolean {
     u16(21) === 6 &&
     message[24] === 15 &&
     message[25] === 3
+  );
+}
+
+/**
+ * The End-of-RIB marker for a family (RFC 4724): an empty UPDATE for IPv4 unicast, an
+ * UPDATE with an empty MP_UNREACH_NLRI otherwise.
+ */
+export function endOfRib(afi: number, safi: number): Uint8Array {
+  if (afi === Afi.IPV4 && safi === Safi.UNICAST) {
+    return encodeMessage(MessageType.UPDATE, new Uint8Array(4));
+  }
+  return encodeMessage(
+    MessageType.UPDATE,
+    Uint8Array.of(
+      0,
+      0,
+      0,
+      6,
+      AttrFlag.OPTIONAL,
+      AttrType.MP_UNREACH_NLRI,
+      3,
+      afi >>> 8,
+      afi & 0xff,
+      safi,
+    ),
   );
 }
