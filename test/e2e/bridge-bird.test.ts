@@ -24,7 +24,7 @@ const V4 = ["10.255.230.0/24", "10.255.231.0/24", "10.255.232.0/24"];
 const V6 = ["fd00:255:230::/48", "fd00:255:231::/48"];
 const GRPC = "127.0.0.1:19443";
 
-describe.skipIf(!canRunNetns)(`e2e bridging: the gateway killed and restarted${skipNote}`, () => {
+describe.skipIf(!canRunNetns)(`e2e bridging: the gateway killed or stopped, and restarted${skipNote}`, () => {
   let topo: RelayTopology;
   let router: Bird | undefined;
   let gateway: GatewayProcess | undefined;
@@ -127,5 +127,25 @@ describe.skipIf(!canRunNetns)(`e2e bridging: the gateway killed and restarted${s
     expect(details).not.toContain("Last error");
     const log = router ? readFileSync(router.logPath, "utf8") : "";
     expect(log).not.toMatch(/to_agent: (Received|Error)/);
+  }, 90_000);
+
+  test("SIGTERM and restart: the same, and the session still never left Established", async () => {
+    const before = await established();
+    const takeovers = agent?.find("a new far end took over the router's session").length ?? 0;
+    await gateway?.stop();
+    gateway = await startGatewayProcess({
+      netns: topo.proxy,
+      dir: topo.dir,
+      spec,
+      listen: GRPC,
+      label: "gateway-3",
+    });
+    await waitUntil(
+      () => (agent?.find("a new far end took over the router's session").length ?? 0) > takeovers,
+      { timeoutMs: 30_000, what: "a second take-over", diagnostics },
+    );
+    await fullTable(gateway);
+    const after = await established();
+    expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
   }, 90_000);
 });
