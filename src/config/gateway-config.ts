@@ -13,7 +13,7 @@ import {
 } from "./flags.ts";
 import { parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
-import { parseLogLevel, quote } from "./scalars.ts";
+import { parseLogLevel, parseSecondsAsMs, quote } from "./scalars.ts";
 import type { GatewayConfig, HostPort } from "./types.ts";
 
 const COMMAND = "bgproxy gateway";
@@ -67,6 +67,13 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
     help: "Log level: error, warn, info, debug or trace",
   },
   { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  {
+    name: "drain-timeout",
+    kind: "string",
+    valueName: "seconds",
+    defaultText: "10",
+    help: "On SIGTERM, how long Data streams drained with RESTART may take to end",
+  },
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -75,7 +82,14 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
 export interface GatewayFlags
   extends Pick<
     GatewayConfig,
-    "listen" | "httpListen" | "exportListen" | "insecure" | "tlsCert" | "tlsKey" | "log"
+    | "listen"
+    | "httpListen"
+    | "exportListen"
+    | "insecure"
+    | "tlsCert"
+    | "tlsKey"
+    | "log"
+    | "drainTimeoutMs"
   > {
   readonly configFile: string;
 }
@@ -139,7 +153,15 @@ export function parseGatewayFlags(
     ...(tlsCert === undefined ? {} : { tlsCert }),
     ...(tlsKey === undefined ? {} : { tlsKey }),
     log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
+    ...drainTimeout(s.get("drain-timeout")),
   };
+}
+
+/** `--drain-timeout`: seconds (0 = stop without waiting). */
+function drainTimeout(setting: Setting | undefined): { drainTimeoutMs?: number } {
+  if (!setting) return {};
+  if (setting.value.trim() === "0") return { drainTimeoutMs: 0 };
+  return { drainTimeoutMs: parseSecondsAsMs(setting, 3600) };
 }
 
 /**
@@ -164,6 +186,7 @@ export function parseGatewayConfig(
     devices: file.devices,
     acceptAny: false,
     log: flags.log,
+    ...(flags.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: flags.drainTimeoutMs }),
   });
 }
 

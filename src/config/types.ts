@@ -100,6 +100,8 @@ export interface GatewayConfig {
   readonly devices: readonly DeviceConfig[];
   /** Accept any router as a collector device (standalone without a device list). */
   readonly acceptAny: boolean;
+  /** How long stopping waits for drained sessions (RESTART sent) to end; default 10 s. */
+  readonly drainTimeoutMs?: number;
   readonly log: LogConfig;
 }
 

@@ -100,10 +100,20 @@ export function dataService(
     // Ends the session from outside (a reload removed or changed its device).
     let relay: StreamRelay | undefined;
     let endedBy: string | undefined;
-    const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, (why) => {
-      endedBy ??= why;
-      relay?.abort("aborted", new Error(why));
+    const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, {
+      end: (why) => {
+        endedBy ??= why;
+        relay?.abort("aborted", new Error(why));
+      },
+      restart: () => {
+        if (relay) relay.restart();
+        else endedBy ??= "the gateway is draining";
+      },
     });
+    if (claimed?.kind === "draining") {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
+      return;
+    }
     if (claimed?.kind === "refused") {
       const fields = { device: device.config.name, relayed_by: claimed.holder };
       if (claimed.firstRefusal) {
@@ -123,6 +133,8 @@ export function dataService(
     let cancelled = false;
     call.on("cancelled", () => {
       cancelled = true;
+      // The agent cancelled the call: the relay may not hear of it otherwise.
+      relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
     });
     const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);

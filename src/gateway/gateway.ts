@@ -49,8 +49,16 @@ export interface RunningGateway {
    * file is refused with one log line and the running configuration stays.
    */
   reload(): GatewayReload;
+  /**
+   * Starts a drain: new Data streams are refused, every live one gets a graceful RESTART.
+   * Returns how many sessions were asked to restart. close() drains first.
+   */
+  drain(): number;
   close(): Promise<void>;
 }
+
+/** How long close() waits for drained sessions to end. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export interface GatewayDeps {
   /** Timers of the built-in collector and the time of device state changes. */
@@ -148,7 +156,22 @@ export async function startGateway(
     reloadGateway(running, deps.readConfig, { registry, sessions, accounts, now }, log, (next) => {
       running = next;
     });
+  const drain = (): number => {
+    const already = sessions.draining;
+    const n = sessions.drain(now());
+    if (!already) log.info("draining: RESTART sent on every Data stream", { sessions: n });
+    return n;
+  };
+  /** Resolves when every session has ended, or after `ms`. */
+  const drained = async (ms: number) => {
+    const until = now() + ms;
+    while (sessions.size > 0 && now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (sessions.size > 0) log.warn("drain timed out", { sessions: sessions.size });
+  };
   const adminRoutes = {
+    "/admin/drain": async () => jsonResponse({ kind: "draining", sessions: drain() }, false),
     "/admin/reload": async () => {
       const outcome = reload();
       return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
@@ -187,7 +210,12 @@ export async function startGateway(
     agentMetrics,
     sessions,
     reload,
+    drain,
     async close() {
+      // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
+      // (bridging) and reach the next gateway.
+      const live = drain();
+      if (live > 0) await drained(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       http.close();
       exports?.close();
       await new Promise<void>((resolve) => {

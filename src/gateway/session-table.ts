@@ -12,7 +12,11 @@ import type { DeviceRuntime } from "./device-registry.ts";
  * (device, holder, newcomer) is reported as `firstRefusal` so that it is logged once; the
  * memory of it clears when the device has no session left.
  */
-export type EndSession = (why: string) => void;
+/** How the table reaches a live session: end it (KILL), or restart it (graceful RESTART). */
+export interface SessionControls {
+  end(why: string): void;
+  restart(): void;
+}
 
 export interface SessionClaim {
   readonly device: DeviceRuntime;
@@ -28,24 +32,46 @@ export type ClaimResult =
       /** The agent instance that relays the device now. */
       readonly holder: string;
       readonly firstRefusal: boolean;
-    };
+    }
+  /** The gateway is draining: new sessions go elsewhere. */
+  | { readonly kind: "draining" };
 
 interface Entry {
   readonly agentInstance: string;
   readonly sessionId: string;
-  readonly end: EndSession;
+  readonly controls: SessionControls;
 }
 
 export class SessionTable {
   private readonly live = new Map<DeviceRuntime, Set<Entry>>();
   private readonly refusals = new Map<DeviceRuntime, Set<string>>();
+  private drainingSince?: number;
+
+  /** True once a drain started: every new claim is refused. */
+  get draining(): boolean {
+    return this.drainingSince !== undefined;
+  }
+
+  /** Starts a drain: no new sessions, a graceful RESTART on every live one; returns how many. */
+  drain(now: number): number {
+    this.drainingSince ??= now;
+    let n = 0;
+    for (const entries of this.live.values()) {
+      for (const e of [...entries]) {
+        e.controls.restart();
+        n++;
+      }
+    }
+    return n;
+  }
 
   claim(
     device: DeviceRuntime,
     agentInstance: string,
     sessionId: string,
-    end: EndSession,
+    controls: SessionControls,
   ): ClaimResult {
+    if (this.draining) return { kind: "draining" };
     const entries = this.live.get(device) ?? new Set<Entry>();
     const holder = [...entries].find((e) => e.agentInstance !== agentInstance);
     if (holder) {
@@ -56,7 +82,7 @@ export class SessionTable {
       this.refusals.set(device, seen);
       return { kind: "refused", holder: holder.agentInstance, firstRefusal };
     }
-    const entry: Entry = { agentInstance, sessionId, end };
+    const entry: Entry = { agentInstance, sessionId, controls };
     entries.add(entry);
     this.live.set(device, entries);
     let released = false;
@@ -84,7 +110,7 @@ export class SessionTable {
     const entries = this.live.get(device);
     if (!entries) return 0;
     const all = [...entries];
-    for (const e of all) e.end(why);
+    for (const e of all) e.controls.end(why);
     return all.length;
   }
 

@@ -165,6 +165,39 @@ describe("BGP-aware bridging across a gateway restart", () => {
     }
   }, 30_000);
 
+  test("a drain sends RESTART: the agent answers, bridges, and resumes on the next gateway", async () => {
+    const { first, agent, closeFirst, routerPort } = await setUp();
+    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
+    const res = await fetch(`http://127.0.0.1:${first.httpPort}/admin/drain`, { method: "POST" });
+    expect(await res.json()).toEqual({ kind: "draining", sessions: 1 });
+    // The agent answered the RESTART: the gateway's session ended at once, not at a timeout.
+    await waitUntil(() => first.sessions.size === 0, { timeoutMs: 2_000, what: "no session left" });
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 2_000,
+      what: "the agent's session to be bridging",
+    });
+    // A draining gateway refuses new streams: the session stays bridged until the next one.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(first.sessions.size).toBe(0);
+    expect(agent.status().sessions[0]?.bridge?.resumed).toBe(0);
+    const stopping = Date.now();
+    await closeFirst();
+    expect(Date.now() - stopping).toBeLessThan(3_000);
+    const second = await startGateway(
+      gatewayConfig({ devices: [DEVICE], listen: { host: "127.0.0.1", port: first.port } }),
+      testLogger(),
+    );
+    cleanups.push(() => second.close());
+    await waitUntil(() => second.registry.all()[0]?.established && prefixesOf(second) === 2, {
+      timeoutMs: 15_000,
+      what: "the next gateway's collector Established with the router's 2 prefixes",
+    });
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.count(MessageType.ROUTE_REFRESH)).toBe(1);
+    expect(router.socket.destroyed).toBe(false);
+  }, 30_000);
+
   test("a router without route refresh is closed when the gateway goes, as without bridging", async () => {
     const { first, closeFirst, routerPort } = await setUp();
     const router = new Router(routerPort, ["198.51.100.0/24"], false);

@@ -95,7 +95,9 @@ export class SessionBridge {
       }
       return false;
     }
-    this.apply(this.bridge.routerClosed(`${reason}: ${why}`));
+    // The owner ends the session itself: the bridge only closes (no event back).
+    this.bridge.routerClosed(`${reason}: ${why}`);
+    this.timer?.cancel();
     if (reason === "killed" || reason === "aborted") this.resetRouter();
     else this.router.destroy();
     return false;
