@@ -9,17 +9,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type BgproxyProcess,
-  type GatewayFileSpec,
-  type GatewayProcess,
-  renderGatewayToml,
-  startAgentProcess,
-  startGatewayProcess,
-} from "../support/bgproxy-process.ts";
+import { type GatewayFileSpec, renderGatewayToml } from "../support/bgproxy-process.ts";
 import { Bird, type BirdConfig, sinceMs } from "../support/bird.ts";
-import { destroyAllNetns } from "../support/netns.ts";
-import { createRelayTopology, type RelayTopology } from "../support/relay-topology.ts";
+import { type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -27,19 +19,12 @@ const ROUTER_AS = 65001;
 const COLLECTOR_AS = 64512;
 
 describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`, () => {
-  let topo: RelayTopology;
+  let stack: BridgeStack;
   let router: Bird | undefined;
-  let gateway: GatewayProcess | undefined;
-  let agent: BgproxyProcess | undefined;
   let spec: GatewayFileSpec;
   let routerConfig: BirdConfig;
-
   const diagnostics = () =>
-    [
-      router ? `--- router BIRD\n${router.logTail(20)}` : "",
-      agent ? `--- agent\n${agent.tail(25)}` : "",
-      gateway ? `--- gateway\n${gateway.tail(25)}` : "",
-    ].join("\n");
+    stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
 
   const established = async (protocol: string) => {
     const bird = router;
@@ -53,25 +38,20 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     );
   };
 
-  const sighup = () => {
-    const pid = gateway?.process.pid;
-    if (!pid) throw new Error("gateway not started");
-    process.kill(pid, "SIGHUP");
-  };
+  const sighup = () => process.kill(stack.gateway.process.pid, "SIGHUP");
 
   beforeAll(async () => {
-    topo = await createRelayTopology({ collector: false });
-    const { rp } = topo;
-    spec = {
-      collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
-      devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-    };
-    gateway = await startGatewayProcess({ netns: topo.proxy, dir: topo.dir, spec });
-    agent = await startAgentProcess({
-      netns: topo.proxy,
-      listen: [`${rp.b.ipv4}:179`, `[${rp.b.ipv6}]:179`],
-      target: gateway.target,
+    stack = await startBridgeStack({
+      collector: false,
+      grpc: "127.0.0.1:19446",
+      spec: ({ rp }) => ({
+        collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
+        devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
+      }),
+      listen: ({ rp }) => [`${rp.b.ipv4}:179`, `[${rp.b.ipv6}]:179`],
     });
+    spec = stack.spec;
+    const { rp } = stack.topo;
     routerConfig = {
       routerId: rp.a.ipv4,
       asn: ROUTER_AS,
@@ -87,20 +67,18 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
       static4: ["10.255.220.0/24", "10.255.221.0/24"],
       static6: ["fd00:255:220::/48"],
     };
-    router = await Bird.start(routerConfig, { netns: topo.router, label: "router" });
+    router = await Bird.start(routerConfig, { netns: stack.topo.router, label: "router" });
   }, 60_000);
 
   afterAll(async () => {
     await router?.stop();
-    await agent?.stop();
-    await gateway?.stop();
-    await destroyAllNetns();
+    await stack?.stop();
   }, 30_000);
 
   test("SIGHUP adds a device: its router reaches Established, the other session stays up", async () => {
-    const { rp } = topo;
+    const { rp } = stack.topo;
     const before = await established("to_agent4");
-    const pid = gateway?.process.pid;
+    const pid = stack.gateway.process.pid;
 
     spec = {
       ...spec,
@@ -109,9 +87,9 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
         { name: "edge-r1-v6", id: 1002, ip: rp.a.ipv6, target: "collector" },
       ],
     };
-    writeFileSync(join(topo.dir, "gateway.toml"), renderGatewayToml(spec));
+    writeFileSync(join(stack.topo.dir, "gateway.toml"), renderGatewayToml(spec));
     sighup();
-    const reloaded = await gateway?.waitForRecord("reloaded", 10_000);
+    const reloaded = await stack.gateway.waitForRecord("reloaded", 10_000);
     expect(reloaded).toMatchObject({ added: "edge-r1-v6", removed: "", sessions_ended: 0 });
 
     // Only now does the router try its IPv6 session (an unknown device would be deny-listed).
@@ -132,7 +110,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     await established("to_agent6");
     const device = await waitUntil(
       async () => {
-        const d = await gateway?.device("edge-r1-v6");
+        const d = await stack.gateway.device("edge-r1-v6");
         return d?.state === "established" && d.prefixes.ipv4 === 2 && d.prefixes.ipv6 === 1
           ? d
           : undefined;
@@ -142,23 +120,23 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     expect(device.sessions).toBe(1);
 
     // No restart: the same gateway process, started once; the first session never dropped.
-    expect(gateway?.process.pid).toBe(pid);
-    expect(gateway?.process.running).toBe(true);
-    expect(gateway?.find("gateway started")).toHaveLength(1);
+    expect(stack.gateway.process.pid).toBe(pid);
+    expect(stack.gateway.process.running).toBe(true);
+    expect(stack.gateway.find("gateway started")).toHaveLength(1);
     const after = await established("to_agent4");
     expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
-    expect((await gateway?.device("edge-r1"))?.sessions_total).toBe(1);
+    expect((await stack.gateway.device("edge-r1"))?.sessions_total).toBe(1);
   }, 60_000);
 
   test("a broken file on SIGHUP is refused with one line; both devices stay", async () => {
-    writeFileSync(join(topo.dir, "gateway.toml"), "[[device]]\nname = \n");
+    writeFileSync(join(stack.topo.dir, "gateway.toml"), "[[device]]\nname = \n");
     sighup();
-    const refused = await gateway?.waitForRecord(/^reload refused/, 10_000);
+    const refused = await stack.gateway.waitForRecord(/^reload refused/, 10_000);
     expect(refused?.level).toBe("error");
-    expect(gateway?.find(/^reload refused/)).toHaveLength(1);
-    expect(gateway?.process.running).toBe(true);
-    const names = (await gateway?.devices())?.map((d) => d.name).sort();
+    expect(stack.gateway.find(/^reload refused/)).toHaveLength(1);
+    expect(stack.gateway.process.running).toBe(true);
+    const names = (await stack.gateway.devices())?.map((d) => d.name).sort();
     expect(names).toEqual(["edge-r1", "edge-r1-v6"]);
-    expect((await gateway?.device("edge-r1-v6"))?.state).toBe("established");
+    expect((await stack.gateway.device("edge-r1-v6"))?.state).toBe("established");
   }, 30_000);
 });

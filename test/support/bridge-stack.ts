@@ -1,0 +1,105 @@
+/**
+ * The stack of the resilience end-to-end tests (bridging, reload): the relay topology
+ * (relay-topology.ts), `bgproxy gateway` in P on a fixed gRPC address (so that it can be
+ * killed or stopped and started again where the agent dials), and `bgproxy agent` in P.
+ * The router daemon (and a far-end daemon in C, if any) are the test's own.
+ */
+import {
+  type BgproxyProcess,
+  type GatewayFileSpec,
+  type GatewayProcess,
+  startAgentProcess,
+  startGatewayProcess,
+} from "./bgproxy-process.ts";
+import { destroyAllNetns } from "./netns.ts";
+import { createRelayTopology, type RelayTopology } from "./relay-topology.ts";
+
+export interface BridgeStack {
+  readonly topo: RelayTopology;
+  /** The gateway running now (a new one after `restartGateway`). */
+  readonly gateway: GatewayProcess;
+  readonly agent: BgproxyProcess;
+  readonly spec: GatewayFileSpec;
+  /** Stops the gateway (SIGKILL, or SIGTERM: a drain); its log stays readable. */
+  stopGateway(how: "kill" | "term"): Promise<GatewayProcess>;
+  /** Starts a new gateway on the same address with the same file. */
+  startGatewayAgain(): Promise<GatewayProcess>;
+  /** Both: returns the stopped gateway. */
+  restartGateway(how: "kill" | "term"): Promise<GatewayProcess>;
+  /** Log tails of the bgproxy processes after `extra` (the daemons' tails). */
+  diagnostics(extra?: string): string;
+  stop(): Promise<void>;
+}
+
+export interface BridgeStackOptions {
+  /** With a far-end namespace C (forward targets). */
+  collector: boolean;
+  /** The gateway's gRPC address inside P, fixed so that a restarted gateway is found. */
+  grpc: string;
+  spec(topo: RelayTopology): GatewayFileSpec;
+  /** The agent's router-facing listeners, e.g. [`${rp.b.ipv4}:179`]. */
+  listen(topo: RelayTopology): string[];
+}
+
+export async function startBridgeStack(options: BridgeStackOptions): Promise<BridgeStack> {
+  const topo = await createRelayTopology({ collector: options.collector });
+  const spec = options.spec(topo);
+  let gateway: GatewayProcess | undefined;
+  let agent: BgproxyProcess | undefined;
+  let restarts = 0;
+  const stop = async () => {
+    await agent?.stop();
+    await gateway?.stop();
+    await destroyAllNetns();
+  };
+  const startGateway = (label: string) =>
+    startGatewayProcess({ netns: topo.proxy, dir: topo.dir, spec, listen: options.grpc, label });
+  try {
+    gateway = await startGateway("gateway");
+    agent = await startAgentProcess({
+      netns: topo.proxy,
+      listen: options.listen(topo),
+      target: options.grpc,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const ag = agent;
+  let gw = gateway;
+  const stopGateway = async (how: "kill" | "term") => {
+    if (how === "kill") await gw.process.stop({ signal: "SIGKILL" });
+    else await gw.stop();
+    return gw;
+  };
+  const startGatewayAgain = async () => {
+    restarts++;
+    gw = await startGateway(`gateway-${restarts + 1}`);
+    gateway = gw;
+    return gw;
+  };
+  return {
+    topo,
+    get gateway() {
+      return gw;
+    },
+    agent: ag,
+    spec,
+    stopGateway,
+    startGatewayAgain,
+    async restartGateway(how) {
+      const stopped = await stopGateway(how);
+      await startGatewayAgain();
+      return stopped;
+    },
+    diagnostics: (extra = "") =>
+      [extra, `--- agent\n${ag.tail(30)}`, `--- gateway\n${gw.tail(20)}`].join("\n"),
+    stop,
+  };
+}
+
+/** The agent's log lines of a lost far end and of a new far end taking over. */
+export const BRIDGE_LOG = {
+  lost: "far end lost: keeping the router's BGP session up",
+  tookOver: "a new far end took over the router's session",
+} as const;
