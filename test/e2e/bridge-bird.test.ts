@@ -2,7 +2,8 @@
  * BGP-aware bridging with real processes: a BIRD router in namespace R peers with
  * `bgproxy agent` in P, relayed to `bgproxy gateway` (built-in collector) in P
  * (test/support/bridge-stack.ts). The gateway is killed with SIGKILL, or stopped with
- * SIGTERM (a drain: RESTART on the Data stream), and started again on the same address:
+ * SIGTERM (a drain: RESTART on the Data stream), and started again on the same address, or
+ * the agent's HTTP/2 connection is reset:
  * the router's session never leaves Established (BIRD's "since" is unchanged, no error),
  * and the new gateway's collector ends up with exactly the router's prefixes, sent again
  * through a route refresh.
@@ -12,14 +13,16 @@ import { readFileSync } from "node:fs";
 import type { GatewayProcess } from "../support/bgproxy-process.ts";
 import { Bird, sinceMs } from "../support/bird.ts";
 import { BRIDGE_LOG, type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import { run } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const V4 = ["10.255.230.0/24", "10.255.231.0/24", "10.255.232.0/24"];
 const V6 = ["fd00:255:230::/48", "fd00:255:231::/48"];
+const GRPC_PORT = "19443";
 
 describe.skipIf(!canRunNetns)(
-  `e2e bridging: the gateway killed or stopped, and restarted${skipNote}`,
+  `e2e bridging: the gateway killed, stopped or its connection reset${skipNote}`,
   () => {
     let stack: BridgeStack;
     let router: Bird | undefined;
@@ -60,7 +63,7 @@ describe.skipIf(!canRunNetns)(
     beforeAll(async () => {
       stack = await startBridgeStack({
         collector: false,
-        grpc: "127.0.0.1:19443",
+        grpc: `127.0.0.1:${GRPC_PORT}`,
         spec: ({ rp }) => ({
           collector: { asn: 64512, routerId: "192.0.2.1" },
           devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
@@ -130,5 +133,24 @@ describe.skipIf(!canRunNetns)(
       const after = await established();
       expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
     }, 90_000);
+
+    test("an HTTP/2 connection reset (ss -K): bridged onto a new connection to the same gateway", async () => {
+      const before = await established();
+      const seen = takeovers();
+      const sessionsBefore = (await stack.gateway.device("edge-r1")).sessions_total;
+      // Destroy the agent's TCP connections to the gateway (the kernel resets them).
+      await run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", GRPC_PORT], {
+        netns: stack.topo.proxy.name,
+      });
+      await waitUntil(() => takeovers() > seen, {
+        timeoutMs: 30_000,
+        what: "a take-over after the reset",
+        diagnostics,
+      });
+      const device = await fullTable(stack.gateway);
+      expect(device.sessions_total).toBe(sessionsBefore + 1);
+      const after = await established();
+      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+    }, 60_000);
   },
 );
