@@ -34,8 +34,13 @@ export interface BridgeStack {
 export interface BridgeStackOptions {
   /** With a far-end namespace C (forward targets). */
   collector: boolean;
-  /** The gateway's gRPC address inside P, fixed so that a restarted gateway is found. */
-  grpc: string;
+  /**
+   * The gateway's gRPC address, fixed so that a restarted gateway is found: inside P, or
+   * (with `gatewayInC`) a function of the topology giving an address in C.
+   */
+  grpc: string | ((topo: RelayTopology) => string);
+  /** Run the gateway in C (needs `collector: true`): agent and gateway then talk over a veth. */
+  gatewayInC?: boolean;
   spec(topo: RelayTopology): GatewayFileSpec;
   /** The agent's router-facing listeners, e.g. [`${rp.b.ipv4}:179`]. */
   listen(topo: RelayTopology): string[];
@@ -44,6 +49,9 @@ export interface BridgeStackOptions {
 export async function startBridgeStack(options: BridgeStackOptions): Promise<BridgeStack> {
   const topo = await createRelayTopology({ collector: options.collector });
   const spec = options.spec(topo);
+  const grpc = typeof options.grpc === "string" ? options.grpc : options.grpc(topo);
+  const gatewayNetns = options.gatewayInC ? topo.collector : topo.proxy;
+  if (!gatewayNetns) throw new Error("gatewayInC needs the collector namespace");
   let gateway: GatewayProcess | undefined;
   let agent: BgproxyProcess | undefined;
   let restarts = 0;
@@ -53,13 +61,13 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     await destroyAllNetns();
   };
   const startGateway = (label: string) =>
-    startGatewayProcess({ netns: topo.proxy, dir: topo.dir, spec, listen: options.grpc, label });
+    startGatewayProcess({ netns: gatewayNetns, dir: topo.dir, spec, listen: grpc, label });
   try {
     gateway = await startGateway("gateway");
     agent = await startAgentProcess({
       netns: topo.proxy,
       listen: options.listen(topo),
-      target: options.grpc,
+      target: grpc,
     });
   } catch (err) {
     await stop();
