@@ -72,9 +72,10 @@ export class PacketSocket {
 
   /**
    * Raise the receive buffer to `bytes`: SO_RCVBUFFORCE (CAP_NET_ADMIN), or SO_RCVBUF within
-   * net.core.rmem_max. Throws "unsupported" when neither reaches `bytes`.
+   * net.core.rmem_max (Docker's default capabilities have no NET_ADMIN). Throws
+   * "unsupported" when the buffer stays under `minimumBytes` (as getsockopt reports it).
    */
-  setReceiveBuffer(bytes: number): ReceiveBuffer {
+  setReceiveBuffer(bytes: number, minimumBytes = bytes): ReceiveBuffer {
     let forced = true;
     if (libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, packInt(bytes)) < 0) {
       const errno = lastErrno();
@@ -85,11 +86,12 @@ export class PacketSocket {
     const value = new Uint8Array(4);
     check(libc.getsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, value)[0], "getsockopt(SO_RCVBUF)");
     const effectiveBytes = parseInt32(value);
-    if (effectiveBytes < bytes) {
+    if (effectiveBytes < minimumBytes) {
       throw new BgpProxyError(
         "unsupported",
-        `missing CAP_NET_ADMIN: the SYN capture buffer needs ${bytes} bytes and got ` +
-          `${effectiveBytes} (grant CAP_NET_ADMIN, or raise net.core.rmem_max to at least ${bytes})`,
+        `missing CAP_NET_ADMIN: the SYN capture buffer needs at least ${minimumBytes} bytes ` +
+          `and got ${effectiveBytes} (in Docker: docker run --cap-add NET_ADMIN; elsewhere grant ` +
+          `CAP_NET_ADMIN, or raise net.core.rmem_max to at least ${bytes})`,
       );
     }
     return { effectiveBytes, forced };

@@ -12,7 +12,8 @@
  *
  * Release flags: --minify (about 0.5 MB less), no source map, and no .env/bunfig.toml
  * autoloading (a daemon must not pick up a stray .env from its working directory). Not
- * used: --bytecode (needs CommonJS; src/main.ts uses top-level await); `strip` (removes the
+ * used: --bytecode (CommonJS fails on src/main.ts's top-level await; ESM bytecode adds 4.4
+ * MiB: bun scripts/size-report.ts); `strip` (removes the
  * appended program: the result is a bare Bun runtime that prints "1.4.5").
  * Cross-compiling downloads Bun's runtime for the target once (kept in Bun's cache).
  */

@@ -7,7 +7,10 @@
  *    scripts/package-apt-packages.txt (BGPROXY_SKIP_APT=1 turns that off);
  * 2. unless --no-build: scripts/build.ts (all targets, with .xz) then scripts/package.ts;
  * 3. `bun test test/package` (FILTERs select files), counted from its JUnit report as
- *    scripts/test-run.ts counts; a failed build or packaging counts as one failure.
+ *    scripts/test-run.ts counts; a failed build or packaging counts as one failure. The
+ *    feed proofs build the real opkg, apk-tools 3 and usign from ../shared/tools/
+ *    pkg-managers (beside the clone) and report themselves skipped when it is absent; the
+ *    image proofs need buildah (both about a minute).
  * Prints the time of each step and ends with `N passed, N failed, N skipped`.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";

@@ -1,39 +1,52 @@
 /**
  * OS packages from the binaries of `npm run build` (`npm run package`):
  *
- *   bun scripts/package.ts [--format deb,rpm,ipk,apk] [--dist DIR]
+ *   bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk,image] [--dist DIR]
  *                          [--apk-key PRIVATE.pem [--apk-key-name NAME.rsa.pub]]
+ *                          [--usign-key SECRET] [--openwrt-apk-key PRIVATE.pem]
  *
  * Writes into DIR/packages/ (DIR default dist/):
  *   bgproxy_<ver>_{amd64,arm64}.deb              Debian/Ubuntu (dpkg-deb), glibc build
  *   bgproxy-<ver>-1.{x86_64,aarch64}.rpm         RHEL/Fedora/SUSE (rpmbuild), glibc build
- *   openwrt/bgproxy_<ver>_<arch>.ipk             OpenWrt opkg, musl build: x86_64,
- *                                                aarch64_generic, aarch64_cortex-a53/-a72
- *   alpine/{x86_64,aarch64}/bgproxy-<ver>.apk    Alpine (apk v2), musl build
+ *   openwrt/bgproxy_<ver>_<arch>.ipk             OpenWrt 24.10 (opkg), musl build: x86_64,
+ *                                                aarch64_generic, aarch64_cortex-a53/-a72,
+ *   openwrt/Packages{,.gz,.sig}                  and their feed, signed with usign
+ *   openwrt-apk/<arch>/bgproxy-<ver>.apk         OpenWrt 25.x (apk v3), same arches,
+ *   openwrt-apk/<arch>/packages.adb              and its signed index (one per arch)
+ *   alpine/{x86_64,aarch64}/bgproxy-<ver>.apk    Alpine (apk v2), musl build,
+ *   alpine/<arch>/APKINDEX.tar.gz                and its RSA-signed index
+ *   keys/                                        the public keys of the feeds
  *   SHA256SUMS
+ * and DIR/image/rootfs-{amd64,arm64}/, the container image's files for
+ * image/docker/Dockerfile (scripts/packaging/container-rootfs.ts).
  * Sources: image/ (units, init scripts, configs, maintainer scripts) and dist/build-info.json.
  * The .deb and .rpm need dpkg-deb and rpmbuild (Debian packages dpkg and rpm); the .ipk and
  * .apk are written by scripts/packaging/ipk.ts and apk.ts. --apk-key signs the .apk files
- * (RSA, SHA-256) for a repository whose public key is in /etc/apk/keys/NAME.rsa.pub.
+ * (RSA, SHA-256) for a repository whose public key is in /etc/apk/keys/NAME.rsa.pub; the
+ * same key signs APKINDEX.tar.gz. --usign-key (`usign -G` secret key) signs the opkg feed,
+ * --openwrt-apk-key (EC P-256 or RSA PEM) packages.adb. A key not given is made here,
+ * throwaway: its public half is in keys/, the private half is not kept.
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { apkFileName, apkStreams, concatStreams, opensslSigner } from "./packaging/apk.ts";
+import { opensslSigner } from "./packaging/apk.ts";
 import { type BuildInfo, readBuildInfo, renderSums, sha256Hex } from "./packaging/build-info.ts";
+import { rootfsMissing, stageRootfs } from "./packaging/container-rootfs.ts";
 import { buildDeb } from "./packaging/deb.ts";
-import { ipkArchive, ipkData, ipkFileName } from "./packaging/ipk.ts";
-import { buildRpm } from "./packaging/rpm.ts";
 import {
-  APK_ARCH,
-  type Arch,
-  binaryName,
-  IPK_ARCHES,
-  type Target,
-  targetFor,
-} from "./packaging/targets.ts";
+  alpineFiles,
+  apk3Files,
+  ipkPackages,
+  opkgFeedFiles,
+  publicKeys,
+  repositoryKeys,
+} from "./packaging/device-repositories.ts";
+import type { OpkgFeedEntry } from "./packaging/feeds.ts";
+import { buildRpm } from "./packaging/rpm.ts";
+import { type Arch, binaryName, type Target, targetFor } from "./packaging/targets.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const FORMATS = ["deb", "rpm", "ipk", "apk"] as const;
+const FORMATS = ["deb", "rpm", "ipk", "apk3", "apk", "image"] as const;
 type Format = (typeof FORMATS)[number];
 const ARCHES: readonly Arch[] = ["x64", "arm64"];
 const TOOLS: Partial<Record<Format, string>> = { deb: "dpkg-deb", rpm: "rpmbuild" };
@@ -43,11 +56,13 @@ interface Options {
   dist: string;
   apkKey?: string;
   apkKeyName?: string;
+  usignKey?: string;
+  openwrtApkKey?: string;
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `package: ${message}\nusage: bun scripts/package.ts [--format deb,rpm,ipk,apk] [--dist DIR] [--apk-key PEM [--apk-key-name NAME]]\n`,
+    `package: ${message}\nusage: bun scripts/package.ts [--format deb,rpm,ipk,apk3,apk,image] [--dist DIR] [--apk-key PEM [--apk-key-name NAME]] [--usign-key SECRET] [--openwrt-apk-key PEM]\n`,
   );
   process.exit(2);
 }
@@ -57,6 +72,8 @@ function parseArgs(argv: readonly string[]): Options {
   let dist = join(ROOT, "dist");
   let apkKey: string | undefined;
   let apkKeyName: string | undefined;
+  let usignKey: string | undefined;
+  let openwrtApkKey: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     const value = () => argv[++i] ?? usage(`${arg} needs a value`);
@@ -70,11 +87,15 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (arg === "--dist") dist = resolve(value());
     else if (arg === "--apk-key") apkKey = resolve(value());
     else if (arg === "--apk-key-name") apkKeyName = value();
+    else if (arg === "--usign-key") usignKey = resolve(value());
+    else if (arg === "--openwrt-apk-key") openwrtApkKey = resolve(value());
     else usage(`unknown argument ${arg}`);
   }
   return {
     formats,
     dist,
+    ...(usignKey ? { usignKey } : {}),
+    ...(openwrtApkKey ? { openwrtApkKey } : {}),
     ...(apkKey ? { apkKey, apkKeyName: apkKeyName ?? `${basename(apkKey, ".pem")}.rsa.pub` } : {}),
   };
 }
@@ -150,36 +171,56 @@ async function main(): Promise<void> {
   };
   await Promise.all([worker(), worker()]);
 
-  for (const arch of ARCHES) {
-    const musl = options.formats.some((f) => f === "ipk" || f === "apk")
-      ? await binary(info, options.dist, targetFor(arch, "musl"))
-      : undefined;
-    if (musl && options.formats.includes("ipk")) {
-      made.push(
-        ...(await timed(`ipk ${arch}`, async () => {
-          const data = ipkData(info, musl);
-          return IPK_ARCHES[arch].map((ipkArch) =>
-            write(
-              join(out, "openwrt", ipkFileName(info, ipkArch)),
-              ipkArchive(info, ipkArch, data, musl),
-            ),
-          );
-        })),
-      );
+  const devices = options.formats.filter((f) => f === "ipk" || f === "apk3" || f === "apk");
+  if (devices.length > 0) {
+    const keys = repositoryKeys(options);
+    if (keys.throwaway.length > 0) {
+      console.log(`  throwaway keys (not kept) sign: ${keys.throwaway.join(", ")}`);
     }
-    if (musl && options.formats.includes("apk")) {
-      const signer =
-        options.apkKey && options.apkKeyName
-          ? opensslSigner(options.apkKey, options.apkKeyName)
-          : undefined;
-      made.push(
-        ...(await timed(`apk ${arch}`, async () => [
-          write(
-            join(out, "alpine", APK_ARCH[arch], apkFileName(info)),
-            concatStreams(await apkStreams(info, arch, musl, signer)),
-          ),
-        ])),
-      );
+    const put = (files: Map<string, Uint8Array>) =>
+      [...files].map(([name, bytes]) => write(join(out, name), bytes));
+    const signer =
+      options.apkKey && options.apkKeyName
+        ? opensslSigner(options.apkKey, options.apkKeyName)
+        : undefined;
+    const feed: OpkgFeedEntry[] = [];
+    for (const arch of ARCHES) {
+      const musl = await binary(info, options.dist, targetFor(arch, "musl"));
+      if (devices.includes("ipk")) {
+        await timed(`ipk ${arch}`, async () => {
+          const entries = ipkPackages(info, arch, musl);
+          feed.push(...entries);
+          return [];
+        });
+      }
+      if (devices.includes("apk3")) {
+        made.push(
+          ...(await timed(`apk3 ${arch}`, async () => put(apk3Files(info, arch, musl, keys)))),
+        );
+      }
+      if (devices.includes("apk")) {
+        made.push(
+          ...(await timed(`apk ${arch}`, async () =>
+            put(await alpineFiles(info, arch, musl, keys, signer)),
+          )),
+        );
+      }
+    }
+    if (feed.length > 0)
+      made.push(...(await timed("opkg feed", async () => put(opkgFeedFiles(feed, keys)))));
+    made.push(...put(publicKeys(keys)));
+  }
+  if (options.formats.includes("image")) {
+    for (const arch of ARCHES) {
+      const target = targetFor(arch, "glibc");
+      const bytes = await binary(info, options.dist, target);
+      const why = rootfsMissing(bytes, arch);
+      if (why) {
+        console.log(`  image ${arch}: left out (${why})`);
+        continue;
+      }
+      const root = stageRootfs(options.dist, arch, join(options.dist, binaryName(target)), bytes);
+      console.log(`  image ${arch}: ${relative(ROOT, root)}/`);
     }
   }
   rmSync(work, { recursive: true, force: true });
@@ -190,6 +231,7 @@ async function main(): Promise<void> {
       sha256: sha256Hex(await Bun.file(f).bytes()),
     })),
   );
+  mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "SHA256SUMS"), renderSums(sums));
   console.log(`wrote ${made.length} packages and ${relative(ROOT, out)}/SHA256SUMS`);
 }

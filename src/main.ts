@@ -15,6 +15,19 @@ function die(message: string, code: 1 | 2): never {
   process.exit(code);
 }
 
+/**
+ * Signals are caught from the very start. Reading a big gateway file takes a while (about
+ * a second for 100,000 devices) and is synchronous: a SIGTERM that arrives meanwhile is
+ * noted and acted on as soon as the reading is done, rather than killing the process
+ * half-way (exit 143). `onSignal` is replaced once a role is running.
+ */
+let pendingSignal: string | undefined;
+let onSignal = (signal: string) => {
+  pendingSignal ??= signal;
+};
+process.on("SIGINT", () => onSignal("SIGINT"));
+process.on("SIGTERM", () => onSignal("SIGTERM"));
+
 function readInvocation(): Invocation {
   try {
     return readCommandLine();
@@ -33,10 +46,9 @@ async function run(
   const root = createLogger({ level: log.level, human: log.human });
   const logger = root.child({ component: "main" });
   routeGrpcLogs(root.child({ component: "grpc" }));
-  // Signals are handled from the start: one that arrives while the role is starting stops
-  // it as soon as it is up, instead of killing the process half-way.
+  // A signal that arrives while the role is starting stops it as soon as it is up,
+  // instead of killing the process half-way.
   let running: { close(): Promise<void> } | undefined;
-  let pendingSignal: string | undefined;
   let stoppingAt: number | undefined;
   const stop = (signal: string) => {
     if (!running) {
@@ -59,8 +71,13 @@ async function run(
       },
     );
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  onSignal = stop;
+  // Let a signal that came during the (synchronous) config load be delivered first.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (pendingSignal) {
+    logger.info("stopped before starting", { signal: pendingSignal });
+    process.exit(0);
+  }
   try {
     running = await start(root);
   } catch (err) {

@@ -57,8 +57,10 @@ export async function startStandalone(
     agent,
     gateway,
     async close() {
-      await agent.close();
+      // Gateway first: its collector sends each router Cease / Administrative Shutdown
+      // through the agent, which must still be relaying to carry it.
       await gateway.close();
+      await agent.close();
     },
   };
 }

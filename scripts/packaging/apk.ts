@@ -14,7 +14,15 @@
  * `apk add --allow-untrusted`.
  */
 import type { BuildInfo } from "./build-info.ts";
-import { gzip, imageFile, LICENSE, MAINTAINER, type PayloadFile, SUMMARY } from "./payload.ts";
+import {
+  gzip,
+  imageFile,
+  KBGP_LINK,
+  LICENSE,
+  MAINTAINER,
+  type PayloadFile,
+  SUMMARY,
+} from "./payload.ts";
 import { parentDirectories, type TarEntry, tarArchive } from "./tar-writer.ts";
 import { APK_ARCH, type Arch } from "./targets.ts";
 
@@ -23,6 +31,7 @@ export const APK_DEPENDS = ["libstdc++", "libgcc"];
 export function apkPayload(binary: Uint8Array): PayloadFile[] {
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
+    KBGP_LINK,
     { path: "/etc/init.d/bgproxy", mode: 0o755, data: imageFile("alpine/bgproxy.initd") },
     // Holds the API token.
     { path: "/etc/conf.d/bgproxy", mode: 0o600, data: imageFile("alpine/bgproxy.confd") },
@@ -64,13 +73,21 @@ function dataEntries(files: readonly PayloadFile[]): TarEntry[] {
     ...[...files]
       .sort((a, b) => a.path.localeCompare(b.path))
       .map(
-        (f): TarEntry => ({
-          type: "file",
-          path: f.path.slice(1),
-          mode: f.mode,
-          data: f.data,
-          pax: { "APK-TOOLS.checksum.SHA1": sha1Hex(f.data) },
-        }),
+        (f): TarEntry =>
+          f.symlink !== undefined
+            ? {
+                type: "symlink",
+                path: f.path.slice(1),
+                target: f.symlink,
+                pax: { "APK-TOOLS.checksum.SHA1": sha1Hex(new TextEncoder().encode(f.symlink)) },
+              }
+            : {
+                type: "file",
+                path: f.path.slice(1),
+                mode: f.mode,
+                data: f.data,
+                pax: { "APK-TOOLS.checksum.SHA1": sha1Hex(f.data) },
+              },
       ),
   ];
 }
@@ -107,6 +124,8 @@ export interface ApkSigner {
 }
 
 export interface ApkStreams {
+  /** The .PKGINFO inside `control` (for the repository index). */
+  readonly pkginfo: string;
   readonly signature?: Uint8Array;
   readonly control: Uint8Array;
   readonly data: Uint8Array;
@@ -123,6 +142,7 @@ export async function apkStreams(
   const files = apkPayload(binary);
   const data = gzip(tarArchive(dataEntries(files), { mtime }));
   const installed = files.reduce((n, f) => n + f.data.length, 0);
+  const pkginfoText = pkginfo(info, arch, installed, sha256Hex(data));
   const control = gzip(
     tarArchive(
       [
@@ -130,7 +150,7 @@ export async function apkStreams(
           type: "file",
           path: ".PKGINFO",
           mode: 0o644,
-          data: new TextEncoder().encode(pkginfo(info, arch, installed, sha256Hex(data))),
+          data: new TextEncoder().encode(pkginfoText),
         },
         {
           type: "file",
@@ -142,7 +162,7 @@ export async function apkStreams(
       { mtime, endOfArchive: false },
     ),
   );
-  if (!signer) return { control, data };
+  if (!signer) return { pkginfo: pkginfoText, control, data };
   const signature = gzip(
     tarArchive(
       [
@@ -156,7 +176,7 @@ export async function apkStreams(
       { mtime, endOfArchive: false },
     ),
   );
-  return { signature, control, data };
+  return { pkginfo: pkginfoText, signature, control, data };
 }
 
 export function concatStreams(s: ApkStreams): Uint8Array {

@@ -4,7 +4,15 @@
  * overrides). The tree is staged with modes and times set, then `dpkg-deb --build
  * --root-owner-group` makes the archive (ar of debian-binary, control.tar.xz, data.tar.xz).
  */
-import { chmodSync, linkSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import type { BuildInfo } from "./build-info.ts";
 import { minimumGlibc, readElf } from "./elf.ts";
@@ -13,10 +21,13 @@ import {
   gzip,
   imageFile,
   installedKib,
+  KBGP_LINK,
+  KBGP_MAN_LINK,
   MAINTAINER,
   PACKAGE_NAME,
   type PayloadFile,
   SUMMARY,
+  stageFile,
   systemdDistroFiles,
   systemdUnits,
 } from "./payload.ts";
@@ -45,6 +56,8 @@ export function debPayload(info: BuildInfo, binary: Uint8Array): PayloadFile[] {
   const doc = `/usr/share/doc/${PACKAGE_NAME}`;
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
+    KBGP_LINK,
+    KBGP_MAN_LINK,
     ...systemdUnits("/lib/systemd/system"),
     ...systemdDistroFiles(),
     { path: `${doc}/copyright`, mode: 0o644, data: imageFile("debian/copyright") },
@@ -128,12 +141,11 @@ export async function buildDeb(
   rmSync(stage, { recursive: true, force: true });
   const epoch = info.versions.sourceDateEpoch;
   for (const f of files) {
-    const target = join(stage, f.path);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    if (f.data === binary) linkSync(binaryPath, target);
-    else writeFileSync(target, f.data);
-    chmodSync(target, f.mode);
-    utimesSync(target, epoch, epoch);
+    const target = stageFile(stage, f, (t) => {
+      if (f.data === binary) linkSync(binaryPath, t);
+      else writeFileSync(t, f.data);
+    });
+    lutimesSync(target, epoch, epoch);
   }
   const control = join(stage, "DEBIAN");
   mkdirSync(control, { mode: 0o755 });
@@ -151,6 +163,7 @@ export async function buildDeb(
       "md5sums",
       files
         .filter((f) => !f.conffile)
+        .filter((f) => f.symlink === undefined)
         .map((f) => `${md5Hex(f.data)}  ${f.path.slice(1)}\n`)
         .join(""),
       0o644,

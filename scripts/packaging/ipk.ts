@@ -12,7 +12,15 @@
  * default_postinst create the bgproxy user and group.
  */
 import type { BuildInfo } from "./build-info.ts";
-import { DESCRIPTION, gzip, imageFile, LICENSE, MAINTAINER, type PayloadFile } from "./payload.ts";
+import {
+  DESCRIPTION,
+  gzip,
+  imageFile,
+  KBGP_LINK,
+  LICENSE,
+  MAINTAINER,
+  type PayloadFile,
+} from "./payload.ts";
 import { parentDirectories, type TarEntry, tarArchive } from "./tar-writer.ts";
 
 export const IPK_DEPENDS = ["libc", "libstdcpp6", "libgcc1"];
@@ -20,6 +28,7 @@ export const IPK_DEPENDS = ["libc", "libstdcpp6", "libgcc1"];
 export function ipkPayload(binary: Uint8Array): PayloadFile[] {
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
+    KBGP_LINK,
     { path: "/etc/init.d/bgproxy", mode: 0o755, data: imageFile("openwrt/bgproxy.init") },
     // Holds the API token.
     {
@@ -47,7 +56,10 @@ function dataEntries(files: readonly PayloadFile[]): TarEntry[] {
     { type: "dir", path: ".", mode: 0o755 },
     ...parentDirectories(paths),
     ...files.map(
-      (f): TarEntry => ({ type: "file", path: `.${f.path}`, mode: f.mode, data: f.data }),
+      (f): TarEntry =>
+        f.symlink !== undefined
+          ? { type: "symlink", path: `.${f.path}`, target: f.symlink }
+          : { type: "file", path: `.${f.path}`, mode: f.mode, data: f.data },
     ),
   ];
 }

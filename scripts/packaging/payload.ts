@@ -3,8 +3,8 @@
  * taken from image/ and dist/. Each format (deb.ts, rpm.ts, ipk.ts, apk.ts) lists its own
  * payload from these pieces; this module only reads and describes them.
  */
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
 export const ROOT = resolve(import.meta.dir, "..", "..");
@@ -17,7 +17,25 @@ export interface PayloadFile {
   readonly data: Uint8Array;
   /** Kept across upgrades when the administrator changed it. */
   readonly conffile?: boolean;
+  /** A symbolic link to this target (relative to the link's directory); `data` is empty. */
+  readonly symlink?: string;
 }
+
+/** kbgp(1) is bgproxy(1), which describes the kbgp command. */
+export const KBGP_MAN_LINK: PayloadFile = {
+  path: "/usr/share/man/man1/kbgp.1.gz",
+  mode: 0o777,
+  data: new Uint8Array(0),
+  symlink: "bgproxy.1.gz",
+};
+
+/** /usr/bin/kbgp → bgproxy: the reference product's command (the binary runs the agent). */
+export const KBGP_LINK: PayloadFile = {
+  path: "/usr/bin/kbgp",
+  mode: 0o777,
+  data: new Uint8Array(0),
+  symlink: "bgproxy",
+};
 
 /** A file of image/ (path relative to it). */
 export function imageFile(relativePath: string): Uint8Array {
@@ -62,6 +80,13 @@ export function systemdDistroFiles(): PayloadFile[] {
       data: imageFile("default/bgproxy.env.sample"),
       conffile: true,
     },
+    // The reference product's sample, for its install steps (`cp kbgp.env.sample kbgp.env`).
+    {
+      path: "/etc/default/kbgp.env.sample",
+      mode: 0o644,
+      data: imageFile("default/bgproxy.env.sample"),
+      conffile: true,
+    },
     {
       path: "/etc/default/bgproxy-gateway.env.sample",
       mode: 0o644,
@@ -82,13 +107,26 @@ export function systemdDistroFiles(): PayloadFile[] {
   ];
 }
 
-/** Both systemd units under `unitDir` (/lib/systemd/system on Debian 12, /usr/lib/... on RPM). */
+/**
+ * Both systemd units under `unitDir` (/lib/systemd/system on Debian 12, /usr/lib/... on RPM),
+ * and kbgp.service, a link to bgproxy.service: a unit file symlinked in the unit directory is
+ * an alias, so `systemctl restart kbgp` works before anything is enabled (the unit's
+ * Alias=kbgp.service also makes `systemctl enable` link it).
+ */
 export function systemdUnits(unitDir: string): PayloadFile[] {
-  return ["bgproxy.service", "bgproxy-gateway.service"].map((name) => ({
-    path: `${unitDir}/${name}`,
-    mode: 0o644,
-    data: imageFile(`systemd/${name}`),
-  }));
+  return [
+    ...["bgproxy.service", "bgproxy-gateway.service"].map((name) => ({
+      path: `${unitDir}/${name}`,
+      mode: 0o644,
+      data: imageFile(`systemd/${name}`),
+    })),
+    {
+      path: `${unitDir}/kbgp.service`,
+      mode: 0o777,
+      data: new Uint8Array(0),
+      symlink: "bgproxy.service",
+    },
+  ];
 }
 
 /** Sum of file sizes rounded up to KiB, plus one KiB per directory, as dpkg counts. */
@@ -99,4 +137,17 @@ export function installedKib(files: readonly PayloadFile[]): number {
     for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }
   return files.reduce((kib, f) => kib + Math.ceil(f.data.length / 1024), 0) + dirs.size;
+}
+
+/** Writes `f` under `stage` (a file, or a symbolic link). */
+export function stageFile(stage: string, f: PayloadFile, write: (target: string) => void): string {
+  const target = join(stage, f.path);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  if (f.symlink !== undefined) {
+    symlinkSync(f.symlink, target);
+    return target;
+  }
+  write(target);
+  chmodSync(target, f.mode);
+  return target;
 }

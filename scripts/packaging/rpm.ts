@@ -4,15 +4,26 @@
  * /usr/lib/systemd/system, the sysusers.d entry, the samples (%config(noreplace)), the man
  * page and the licence text. rpmbuild adds the ELF dependencies (libc.so.6 ...) itself.
  */
-import { chmodSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { BuildInfo } from "./build-info.ts";
-import { IMAGE, imageFile, type PayloadFile, systemdDistroFiles, systemdUnits } from "./payload.ts";
+import {
+  IMAGE,
+  imageFile,
+  KBGP_LINK,
+  KBGP_MAN_LINK,
+  type PayloadFile,
+  stageFile,
+  systemdDistroFiles,
+  systemdUnits,
+} from "./payload.ts";
 import { type Arch, binaryName, RPM_ARCH, targetFor } from "./targets.ts";
 
 export function rpmPayload(binary: Uint8Array): PayloadFile[] {
   return [
     { path: "/usr/bin/bgproxy", mode: 0o755, data: binary },
+    KBGP_LINK,
+    KBGP_MAN_LINK,
     ...systemdUnits("/usr/lib/systemd/system"),
     ...systemdDistroFiles(),
     {
@@ -41,11 +52,10 @@ export async function buildRpm(
   const stage = join(top, "stage");
   rmSync(top, { recursive: true, force: true });
   for (const f of files) {
-    const target = join(stage, f.path);
-    mkdirSync(dirname(target), { recursive: true });
-    if (f.path === "/usr/bin/bgproxy") cpSync(binaryPath, target);
-    else writeFileSync(target, f.data);
-    chmodSync(target, f.mode);
+    stageFile(stage, f, (t) => {
+      if (f.path === "/usr/bin/bgproxy") cpSync(binaryPath, t);
+      else writeFileSync(t, f.data);
+    });
   }
   const rpmOut = join(top, "out");
   const argv = [

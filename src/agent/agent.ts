@@ -2,8 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import {
+  DEFAULT_SESSION_LOG_LIMITS,
+  SessionLogBudget,
+  type SessionLogLimits,
+} from "../core/session-log-budget.ts";
 import type { FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { version } from "../version.ts";
@@ -40,6 +45,8 @@ export interface AgentDeps {
   clock?: Clock;
   /** Health, export and process-stats knobs of the operations surface (tests). */
   operations?: AgentOperationsOptions;
+  /** How many sessions per interval log at their own levels (tests lower it). */
+  sessionLog?: Partial<SessionLogLimits>;
 }
 
 export async function startAgent(
@@ -105,6 +112,10 @@ export async function startAgent(
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const sessionLogger = logger.child({ component: "proxy/client-data" });
+  const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
+    ...DEFAULT_SESSION_LOG_LIMITS,
+    ...deps.sessionLog,
+  });
   const gate = admission;
 
   const onConnection = (socket: Socket) => {
@@ -128,10 +139,9 @@ export async function startAgent(
       pool,
       identity,
       clock,
-      logger: sessionLogger,
-      ...(config.bridgeTimeoutMs > 0
-        ? { bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs } }
-        : {}),
+      logger: sessionLogs.forSession(sessionLogger),
+      // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
+      bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());
@@ -194,6 +204,7 @@ export async function startAgent(
       pool.close();
       md5?.close();
       await Promise.all(closing);
+      sessionLogs.flush();
       log.info("agent stopped");
       await ops.close();
     },

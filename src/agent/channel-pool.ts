@@ -1,3 +1,4 @@
+import { connectivityState } from "@grpc/grpc-js";
 import type { Logger } from "../core/logger.ts";
 import type { ProxyClient } from "../proto/service.ts";
 
@@ -17,6 +18,8 @@ interface Connection {
   id: number;
   client: ProxyClient;
   streams: number;
+  /** Seen in TRANSIENT_FAILURE while busy: no new streams. */
+  broken?: boolean;
 }
 
 export class ChannelPool {
@@ -37,9 +40,11 @@ export class ChannelPool {
   /** A stream slot on the least loaded connection with room, opening one if none has. */
   acquire(): PooledChannel {
     if (this.closed) throw new Error("channel pool closed");
+    this.dropBroken();
     let conn: Connection | undefined;
     for (const c of this.connections) {
-      if (c.streams < this.streamsPerConnection && (!conn || c.streams < conn.streams)) conn = c;
+      const room = !c.broken && c.streams < this.streamsPerConnection;
+      if (room && (!conn || c.streams < conn.streams)) conn = c;
     }
     if (!conn) {
       conn = { id: this.nextId++, client: this.newClient(), streams: 0 };
@@ -63,18 +68,40 @@ export class ChannelPool {
     };
   }
 
+  /**
+   * A connection in TRANSIENT_FAILURE (the link broke; grpc-js redials it after its own
+   * backoff, up to 30 s) would fail a new stream at once: idle ones are closed so that a
+   * waiting router gets a fresh connection now, busy ones just get no new streams.
+   */
+  private dropBroken(): void {
+    for (const c of [...this.connections]) {
+      const state = c.client.getChannel?.().getConnectivityState(false);
+      if (state !== connectivityState.TRANSIENT_FAILURE) continue;
+      if (c.streams > 0) {
+        c.broken = true; // closed when its last stream ends
+        continue;
+      }
+      this.remove(c, "closed broken gRPC connection");
+    }
+  }
+
   private release(conn: Connection): void {
     conn.streams--;
     if (conn.streams > 0 || this.closed) return;
+    if (conn.broken) {
+      this.remove(conn, "closed broken gRPC connection");
+      return;
+    }
     const idle = this.connections.filter((c) => c.streams === 0);
     if (idle.length <= 1) return; // keep one warm connection
+    this.remove(conn, "closed spare gRPC connection");
+  }
+
+  private remove(conn: Connection, why: string): void {
     const index = this.connections.indexOf(conn);
     if (index >= 0) this.connections.splice(index, 1);
     conn.client.close();
-    this.logger.debug("closed spare gRPC connection", {
-      connection: conn.id,
-      connections: this.connections.length,
-    });
+    this.logger.debug(why, { connection: conn.id, connections: this.connections.length });
   }
 
   /** Connections open now, and streams on each. */

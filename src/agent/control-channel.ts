@@ -31,6 +31,8 @@ const TRANSITIONS: Record<ControlState, readonly ControlState[]> = {
 
 /** How long a router connection may wait for the gateway's answer. */
 export const CONTROL_REQUEST_TIMEOUT_MS = 15_000;
+/** A router waiting while the stream is down redials at once, but not more often than this. */
+export const MIN_REDIAL_MS = 1_000;
 /** A stream up this long resets the backoff to its initial delay. */
 const STABLE_AFTER_MS = 30_000;
 
@@ -89,6 +91,8 @@ export class ControlChannel {
   private stableTimer?: TimerHandle;
   private keepaliveSentAt?: number;
   private connectedAt = 0;
+  /** The credentials were refused: only the (long) auth backoff redials. */
+  private authRefused = false;
   private messagesRx = 0;
   private reconnects = 0;
   private lastTx?: number;
@@ -144,7 +148,22 @@ export class ControlChannel {
     );
     this.pending.set(key, { request, promise, resolve, reject, timer });
     if (this.machine.is("ready", "connecting")) this.send(request);
+    else if (this.machine.is("backoff")) this.redialForWaitingRouter();
     return promise;
+  }
+
+  /**
+   * A router is waiting for an answer while the stream is down (a WAN blip just healed,
+   * perhaps): end the backoff now rather than make it wait up to a minute. Not after
+   * refused credentials, and not within MIN_REDIAL_MS of the last dial: a burst of
+   * routers cannot turn this into a retry storm.
+   */
+  private redialForWaitingRouter(): void {
+    if (this.authRefused) return;
+    if (this.options.clock.now() - this.connectedAt < MIN_REDIAL_MS) return;
+    this.retryTimer?.cancel();
+    this.options.logger.info("a router is waiting: redialling the gateway now");
+    this.connect();
   }
 
   status(): ControlStatus {
@@ -196,6 +215,7 @@ export class ControlChannel {
   private onReady(call: ControlCall): void {
     if (call !== this.call || !this.machine.is("connecting")) return;
     this.machine.moveTo("ready");
+    this.authRefused = false;
     this.options.logger.info("control stream connected");
     this.lastRx = this.options.clock.now();
     this.stableTimer = this.options.clock.schedule(STABLE_AFTER_MS, () => {
@@ -248,6 +268,7 @@ export class ControlChannel {
     const code = (err as grpc.ServiceError).code;
     const auth = code === grpc.status.UNAUTHENTICATED || code === grpc.status.PERMISSION_DENIED;
     const delay = auth ? this.authBackoff.next() : this.backoff.next();
+    this.authRefused = auth;
     this.lastError = auth ? "credentials refused by the gateway" : errorMessage(err);
     this.stopStream();
     this.machine.moveTo("backoff", this.lastError);

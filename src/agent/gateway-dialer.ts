@@ -6,6 +6,7 @@ import { formatHostPort } from "../config/address.ts";
 import type { AgentConfig } from "../config/types.ts";
 import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
+import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { userAgent } from "../version.ts";
 import { ReapingCredentials } from "./reaping-credentials.ts";
 
@@ -33,13 +34,14 @@ export function tlsServerName(config: AgentConfig): string | undefined {
 
 /** Channel arguments for grpc-js (pure: no I/O). */
 export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
+  const keepalive = transportKeepalive();
   const options: grpc.ChannelOptions = {
     "grpc.primary_user_agent": userAgent,
     "grpc.use_local_subchannel_pool": 1,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
-    "grpc.keepalive_time_ms": 20_000,
-    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_time_ms": keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.initial_reconnect_backoff_ms": 1_000,
     "grpc.max_reconnect_backoff_ms": 30_000,

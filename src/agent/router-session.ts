@@ -249,7 +249,9 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
-      ...(this.bridge ? { bridge: this.bridge.bridge.snapshot() } : {}),
+      ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
+        ? { bridge: this.bridge.bridge.snapshot() }
+        : {}),
     };
   }
 

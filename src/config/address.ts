@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { canonicalDeviceIp, canonicalIp, hostPort } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
+import { echo, mark } from "./redaction.ts";
 import type { HostPort } from "./types.ts";
 
 /**
@@ -80,20 +81,20 @@ const HOST_EXPECTATION: Record<HostRule, string> = {
  * Parses "host:port"; `label` names the flag or key. Throws e.g. `--listen "1.2.3.4": missing port (expected host:port, e.g. ...)`.
  */
 export function parseHostPort(text: string, label: string, rules: HostPortRules): HostPort {
-  const fail = (why: string) => new ConfigError(`${label} ${JSON.stringify(text)}: ${why}`);
+  const fail = (why: string) => new ConfigError(`${label} ${echo(text)}: ${why}`);
   if (text.trim() === "") throw new ConfigError(`${label} is empty (expected host:port)`);
   const parts = split(text.trim(), rules.example);
   if (typeof parts === "string") throw fail(parts);
   const { host, port: portText } = parts;
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-  if (Number.isNaN(port)) throw fail(`port ${JSON.stringify(portText)} is not a number`);
+  if (Number.isNaN(port)) throw fail(`port ${echo(portText)} is not a number`);
   const minPort = rules.portZero ? 0 : 1;
   if (port < minPort || port > 65535) throw fail(`port ${port} is out of range ${minPort}-65535`);
   const bracketed = text.trim().startsWith("[");
   const canonical = checkHost(host, bracketed, rules.hosts);
   if (canonical === undefined) {
     const what = bracketed ? "an IPv6 address" : HOST_EXPECTATION[rules.hosts];
-    throw fail(`${JSON.stringify(host)} is not ${what}`);
+    throw fail(`${echo(host)} is not ${what}`);
   }
   return { host: canonical, port };
 }
@@ -112,11 +113,11 @@ export function parseListenList(
     if (value.trim() === "") throw new ConfigError(`${label} is empty (expected host:port)`);
     for (const item of value.split(",")) {
       if (item.trim() === "") {
-        throw new ConfigError(`${label} ${JSON.stringify(value)} has an empty item`);
+        throw new ConfigError(`${label} ${echo(value)} has an empty item`);
       }
       const hp = parseHostPort(item, label, rules);
       if (out.some((o) => o.host === hp.host && o.port === hp.port)) {
-        throw new ConfigError(`${label} lists ${formatHostPort(hp)} twice`);
+        throw new ConfigError(`${label} lists ${mark(formatHostPort(hp))} twice`);
       }
       out.push(hp);
     }

@@ -174,6 +174,20 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     md5: {
       enabled: s.bool("enable-md5-support", false),
       interface: md5Interface ? parseInterfaceName(md5Interface) : AGENT_DEFAULTS.md5Interface,
+      // Tuning, environment only: the SYN capture's receive buffer (default 4 MiB).
+      ...(env.BGPROXY_MD5_CAPTURE_BUFFER_BYTES
+        ? {
+            captureBufferBytes: parseInteger(
+              {
+                value: env.BGPROXY_MD5_CAPTURE_BUFFER_BYTES,
+                label: "BGPROXY_MD5_CAPTURE_BUFFER_BYTES",
+                fromEnv: true,
+              },
+              65536,
+              1 << 30,
+            ),
+          }
+        : {}),
     },
     metrics: {
       addr: metricsAddr(s.get("metrics-addr")),

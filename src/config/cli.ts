@@ -6,6 +6,7 @@ import { AGENT_FLAGS } from "./agent-flags.ts";
 import { type Environment, type FlagSpec, type FlagValues, parseFlags } from "./flags.ts";
 import { GATEWAY_FLAGS, loadGatewayConfig } from "./gateway-config.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
+import { isKbgp, roleArguments } from "./program-name.ts";
 import { quote } from "./scalars.ts";
 import { parseStandaloneConfig, STANDALONE_FLAGS } from "./standalone-config.ts";
 import type { AgentConfig, GatewayConfig, StandaloneConfig } from "./types.ts";
@@ -121,7 +122,9 @@ export function parseCommandLine(
 
 /** The process's own arguments and environment: the one place that reads them. */
 export function readCommandLine(): Invocation {
-  return parseCommandLine(process.argv.slice(2), process.env);
+  // Compiled: argv0 is the name it was called by; `bun src/main.ts`: argv[1] is the script.
+  const called = [process.argv0, process.argv[1] ?? ""].find(isKbgp) ?? process.argv0;
+  return parseCommandLine(roleArguments(called, process.argv.slice(2)), process.env);
 }
 
 /** The flag table for --help: name, placeholder, description, env var, default. */

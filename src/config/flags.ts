@@ -1,4 +1,5 @@
 import { ConfigError } from "../core/errors.ts";
+import { echo, mark } from "./redaction.ts";
 
 /**
  * Command-line flags, tokenised by us rather than by cac: cac's parser (mri) turns
@@ -91,13 +92,12 @@ export function parseFlags(
     const arg = argv[i] ?? "";
     if (arg === "--") {
       const stray = argv[i + 1];
-      if (stray !== undefined)
-        throw new ConfigError(`unexpected argument ${JSON.stringify(stray)}`);
+      if (stray !== undefined) throw new ConfigError(`unexpected argument ${echo(stray)}`);
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
       throw new ConfigError(
-        `unexpected argument ${JSON.stringify(arg)} (${command} takes only flags; see ${command} --help)`,
+        `unexpected argument ${echo(arg)} (${command} takes only flags; see ${command} --help)`,
       );
     }
     const dashes = arg.startsWith("--") ? 2 : 1;
@@ -107,16 +107,15 @@ export function parseFlags(
     const inline = eq < 0 ? undefined : body.slice(eq + 1);
     const spec = name === "" ? undefined : findSpec(specs, name, dashes);
     if (!spec) {
-      throw new ConfigError(`unknown flag ${"-".repeat(dashes)}${name} (see ${command} --help)`);
+      const given = mark(`${"-".repeat(dashes)}${name}`);
+      throw new ConfigError(`unknown flag ${given} (see ${command} --help)`);
     }
     const flag = `--${spec.name}`;
     if (spec.kind === "bool") {
       if (inline !== undefined) {
         const b = parseBoolish(inline, spec.numeric);
         if (b === undefined) {
-          throw new ConfigError(
-            `${flag} must be ${boolExpectation(spec)}, got ${JSON.stringify(inline)}`,
-          );
+          throw new ConfigError(`${flag} must be ${boolExpectation(spec)}, got ${echo(inline)}`);
         }
         add(spec.name, String(b));
         continue;
@@ -200,7 +199,7 @@ export class Settings {
     const b = parseBoolish(setting.value, spec.numeric);
     if (b === undefined) {
       throw new ConfigError(
-        `${setting.label} must be ${boolExpectation(spec)}, got ${JSON.stringify(setting.value)}`,
+        `${setting.label} must be ${boolExpectation(spec)}, got ${echo(setting.value)}`,
       );
     }
     return b;

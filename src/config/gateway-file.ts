@@ -1,8 +1,9 @@
 import { canonicalDeviceIp, canonicalIp } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import { parseHostPort } from "./address.ts";
-import { withSecretsScrubbed } from "./redaction.ts";
-import { syntaxErrorLine, TomlLines } from "./toml-lines.ts";
+import { echo, mark, redactEchoes, withSecretsScrubbed } from "./redaction.ts";
+import { rawValuesOf, syntaxErrorLine, TomlLines } from "./toml-lines.ts";
+import { parseTomlInSlices } from "./toml-slices.ts";
 import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";
 
 /**
@@ -38,7 +39,7 @@ function isTable(v: unknown): v is Table {
 
 /** A value as an error shows it. */
 function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+  if (typeof v === "string") return echo(v, 80);
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return "an array";
   if (isTable(v)) return "a table";
@@ -47,19 +48,24 @@ function describe(v: unknown): string {
 
 /** Reads one file's tables, blaming errors on a key path and its line. */
 class FileReader {
-  private readonly lines: TomlLines;
+  private linesMemo: TomlLines | undefined;
 
   constructor(
     private readonly fileName: string,
-    text: string,
-  ) {
-    this.lines = new TomlLines(text);
+    private readonly text: string,
+  ) {}
+
+  /** Made only when an error needs a line number: a big valid file never pays for it. */
+  private get lines(): TomlLines {
+    this.linesMemo ??= new TomlLines(this.text);
+    return this.linesMemo;
   }
 
-  fail(path: string, message: string): never {
+  /** `shown`: the path as the error shows it (an unknown key name marked as echoed). */
+  fail(path: string, message: string, shown = path): never {
     const line = this.lines.lineOf(path);
     const where = line === undefined ? this.fileName : `${this.fileName}:${line}`;
-    throw new ConfigError(`${where}: ${path} ${message}`);
+    throw new ConfigError(`${where}: ${shown} ${message}`);
   }
 
   /** Re-throws a ConfigError from a value parser with this file's location in front. */
@@ -70,7 +76,7 @@ class FileReader {
       if (!(err instanceof ConfigError)) throw err;
       const line = this.lines.lineOf(path);
       throw new ConfigError(
-        `${this.fileName}${line === undefined ? "" : `:${line}`}: ${err.message}`,
+        `${this.fileName}${line === undefined ? "" : `:${line}`}: ${err.marked}`,
       );
     }
   }
@@ -79,7 +85,8 @@ class FileReader {
     for (const key of Object.keys(table)) {
       if (!keys.includes(key)) {
         const at = path === "" ? key : `${path}.${key}`;
-        this.fail(at, `is not a known key (expected one of: ${keys.join(", ")})`);
+        const shown = path === "" ? mark(key) : `${path}.${mark(key)}`;
+        this.fail(at, `is not a known key (expected one of: ${keys.join(", ")})`, shown);
       }
     }
   }
@@ -207,29 +214,60 @@ function device(r: FileReader, t: Table, path: string): DeviceConfig {
   return { name, id, site, ip, ...(md5Key === undefined ? {} : { md5Key }), target };
 }
 
+/** Fails on the first entry whose `key` an earlier entry already has: one pass, one map. */
+function firstRepeat<T>(items: readonly T[], key: (item: T) => string | number) {
+  const seen = new Map<string | number, number>();
+  for (let i = 0; i < items.length; i++) {
+    const k = key(items[i] as T);
+    const first = seen.get(k);
+    if (first !== undefined) return { first, again: i };
+    seen.set(k, i);
+  }
+  return undefined;
+}
+
 function checkUnique(r: FileReader, devices: readonly DeviceConfig[], accounts: AccountConfig[]) {
-  devices.forEach((d, i) => {
-    const first = devices.findIndex((o) => o.site === d.site && o.ip === d.ip);
-    if (first < i) {
-      r.fail(`device[${i + 1}].ip`, `${d.ip} in site ${d.site} is already device[${first + 1}]`);
-    }
-    const sameId = devices.findIndex((o) => o.id === d.id);
-    if (sameId < i) r.fail(`device[${i + 1}].id`, `${d.id} is already device[${sameId + 1}]'s id`);
-  });
-  accounts.forEach((a, i) => {
-    const first = accounts.findIndex((o) => o.tokenSha256 === a.tokenSha256);
-    if (first < i)
-      r.fail(`account[${i + 1}].token_sha256`, `is the same as account[${first + 1}]'s`);
-  });
+  const repeats = [
+    { field: "ip", at: firstRepeat(devices, (d) => `${d.site} ${d.ip}`) },
+    { field: "id", at: firstRepeat(devices, (d) => d.id) },
+    { field: "name", at: firstRepeat(devices, (d) => d.name) },
+  ].filter((x) => x.at !== undefined);
+  // Report the earliest repeated device, as a reader going down the file meets it.
+  repeats.sort((a, b) => (a.at?.again ?? 0) - (b.at?.again ?? 0));
+  const [repeat] = repeats;
+  if (repeat?.at !== undefined) {
+    const { first, again } = repeat.at;
+    const d = devices[again] as DeviceConfig;
+    const path = `device[${again + 1}].${repeat.field}`;
+    if (repeat.field === "ip")
+      r.fail(path, `${d.ip} in site ${d.site} is already device[${first + 1}]`);
+    if (repeat.field === "id") r.fail(path, `${d.id} is already device[${first + 1}]'s id`);
+    r.fail(path, `${echo(d.name, 80)} is already device[${first + 1}]'s name`);
+  }
+  const token = firstRepeat(accounts, (a) => a.tokenSha256);
+  if (token !== undefined) {
+    r.fail(
+      `account[${token.again + 1}].token_sha256`,
+      `is the same as account[${token.first + 1}]'s`,
+    );
+  }
 }
 
-/** The md5_key strings in a parsed document, whatever their validity: to scrub from errors. */
-function md5Keys(root: unknown): string[] {
-  const devices = isTable(root) && Array.isArray(root.device) ? root.device : [];
-  return devices.flatMap((d) => (isTable(d) && typeof d.md5_key === "string" ? [d.md5_key] : []));
+/** The raw texts of md5_key values, and their lines, in a text that may not parse. */
+function rawMd5Keys(text: string) {
+  const values = rawValuesOf(text, "md5_key");
+  const secrets = values.flatMap(({ raw }) => {
+    const inner = /^("""|'''|"|')(.*?)(\1|$)/.exec(raw)?.[2];
+    return inner === undefined || inner === "" ? [raw] : [raw, inner];
+  });
+  return { lines: new Set(values.map((v) => v.line)), secrets };
 }
 
-function parseToml(text: string, fileName: string): unknown {
+function parseToml(
+  text: string,
+  fileName: string,
+  mapDevice: (entry: unknown, index: number) => unknown,
+): unknown {
   const parses = (t: string) => {
     try {
       Bun.TOML.parse(t);
@@ -239,14 +277,26 @@ function parseToml(text: string, fileName: string): unknown {
     }
   };
   try {
-    return Bun.TOML.parse(text);
+    return parseTomlInSlices(
+      text,
+      (t) => Bun.TOML.parse(t),
+      "device",
+      mapDevice,
+      () => Bun.gc(false),
+    );
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const message = (err instanceof Error ? err.message : String(err)).replace(
       /^TOML Parse error:\s*/,
       "",
     );
     const line = syntaxErrorLine(text, parses);
-    throw new ConfigError(`${fileName}:${line}: TOML syntax error: ${message}`);
+    const keys = rawMd5Keys(text);
+    // On an md5_key's own line, the parser's words may hold any part of the key: drop them.
+    const why = keys.lines.has(line)
+      ? "in the value of md5_key (not shown: it is a secret; quote it)"
+      : redactEchoes(mark(message), keys.secrets);
+    throw new ConfigError(`${fileName}:${line}: TOML syntax error: ${why}`);
   }
 }
 
@@ -259,11 +309,16 @@ export function parseGatewayFile(
   fileName: string,
   options: GatewayFileOptions = { requireAccount: true },
 ): GatewayFile {
-  const root = parseToml(text, fileName);
+  const r = new FileReader(fileName, text);
   return withSecretsScrubbed(
-    () => md5Keys(root),
+    () => rawMd5Keys(text).secrets,
     () => {
-      const r = new FileReader(fileName, text);
+      // Devices are checked as their slice of the file is parsed (see toml-slices.ts).
+      const root = parseToml(text, fileName, (entry, index) => {
+        const path = `device[${index + 1}]`;
+        if (!isTable(entry)) return r.fail(path, `must be a table, got ${describe(entry)}`);
+        return device(r, entry, path);
+      });
       if (!isTable(root)) throw new ConfigError(`${fileName}: not a TOML document`);
       r.known(root, "", ROOT_KEYS);
       const accounts = r.tables(root, "account").map(({ table, path }) => account(r, table, path));
@@ -271,7 +326,8 @@ export function parseGatewayFile(
         r.fail("account", "is required: add at least one [[account]] with email and token_sha256");
       }
       const coll = collector(r, root);
-      const devices = r.tables(root, "device").map(({ table, path }) => device(r, table, path));
+      const devices = root.device === undefined ? [] : (root.device as DeviceConfig[]);
+      if (!Array.isArray(devices)) r.fail("device", "must be an array of tables ([[device]])");
       checkUnique(r, devices, accounts);
       return { accounts, collector: coll, devices };
     },

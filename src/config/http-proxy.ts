@@ -3,6 +3,7 @@ import { canonicalIp, ipv4ToNumber } from "../core/address.ts";
 import { ConfigError } from "../core/errors.ts";
 import { isLoopbackHost } from "./address.ts";
 import type { Environment } from "./flags.ts";
+import { echo } from "./redaction.ts";
 import type { HostPort, HttpProxy } from "./types.ts";
 
 /**
@@ -35,7 +36,7 @@ export function resolveHttpProxy(
 
 /** The URL as it may appear in an error: any user:password replaced. */
 function masked(url: string): string {
-  return JSON.stringify(url.replace(/\/\/[^/]*@/, "//***@"));
+  return echo(url.replace(/\/\/[^/]*@/, "//***@"));
 }
 
 /** Parses an http:// proxy URL; `name` is the env var it came from, for errors. */

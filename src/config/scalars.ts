@@ -1,6 +1,7 @@
 import { ConfigError } from "../core/errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../core/logger.ts";
 import type { Setting } from "./flags.ts";
+import { echo } from "./redaction.ts";
 
 /**
  * Parsers for single values from flags and env. Each takes a Setting (the value and the
@@ -9,8 +10,7 @@ import type { Setting } from "./flags.ts";
 
 /** A value as shown in an error: quoted, escaped, and cut if very long. */
 export function quote(value: string): string {
-  const cut = value.length > 120 ? `${value.slice(0, 120)}...` : value;
-  return JSON.stringify(cut);
+  return echo(value);
 }
 
 export function invalid(setting: Setting, expectation: string): ConfigError {

@@ -119,7 +119,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     },
     export: { disabled: true, logUrl: REGIONS.iad1.logUrl, metricsUrl: REGIONS.iad1.metricsUrl },
     log,
-    bridgeTimeoutMs: AGENT_DEFAULTS.bridgeTimeoutS * 1000,
+    // Agent and gateway stop together: nothing to bridge to.
+    bridgeTimeoutMs: 0,
     heartbeat: {
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,
       timeoutMs: AGENT_DEFAULTS.heartbeatTimeoutS * 1000,

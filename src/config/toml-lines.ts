@@ -129,3 +129,27 @@ export function syntaxErrorLine(text: string, parses: (text: string) => boolean)
   }
   return Math.min(lastOk + 1, lines.length);
 }
+
+/** A `key = value` line whose last key part is the one asked for, with its raw value text. */
+export interface RawValue {
+  readonly line: number;
+  readonly raw: string;
+}
+
+/**
+ * Every line that sets `key` (as the last part of its dotted key), with the value's raw
+ * text as written: for keeping a secret out of a syntax error when the document does not
+ * parse, so no value is known yet.
+ */
+export function rawValuesOf(text: string, key: string): RawValue[] {
+  const found: RawValue[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    const t = line.trim();
+    if (t.startsWith("[") || t.startsWith("#")) return;
+    const path = readKeyPath(t, 0);
+    if (!path || t[path.end] !== "=" || path.parts.at(-1) !== key) return;
+    const raw = t.slice(path.end + 1).trim();
+    if (raw !== "") found.push({ line: index + 1, raw });
+  });
+  return found;
+}

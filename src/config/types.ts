@@ -37,7 +37,12 @@ export interface AgentConfig {
   readonly siteId: number;
   /** At most this many Data streams per HTTP/2 connection. */
   readonly multi: number;
-  readonly md5: { readonly enabled: boolean; readonly interface: string };
+  readonly md5: {
+    readonly enabled: boolean;
+    readonly interface: string;
+    /** The SYN capture's receive buffer; CAPTURE_BUFFER_BYTES when absent. */
+    readonly captureBufferBytes?: number;
+  };
   readonly metrics: { readonly addr: string; readonly port: number };
   readonly export: {
     readonly disabled: boolean;

@@ -17,3 +17,13 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(t) };
   },
 };
+
+/** The system clock with timers that do not keep the process alive (log summaries). */
+export const backgroundClock: Clock = {
+  now: () => Date.now(),
+  schedule(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return { cancel: () => clearTimeout(t) };
+  },
+};

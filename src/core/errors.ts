@@ -27,10 +27,22 @@ export class BgpProxyError extends Error {
   }
 }
 
+/**
+ * Brackets around a value that a config error echoes (see config/redaction.ts `echo`):
+ * redaction finds echoed values by these positions, never by searching the text.
+ */
+export const ECHO_OPEN = "\uE000";
+export const ECHO_CLOSE = "\uE001";
+const ECHO_MARK = /[\uE000\uE001]/g;
+
 export class ConfigError extends BgpProxyError {
-  constructor(message: string) {
-    super("config", message, { retryable: false });
+  /** The message with every echoed value between ECHO_OPEN and ECHO_CLOSE. */
+  readonly marked: string;
+
+  constructor(marked: string) {
+    super("config", marked.replace(ECHO_MARK, ""), { retryable: false });
     this.name = "ConfigError";
+    this.marked = marked;
   }
 }
 

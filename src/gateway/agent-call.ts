@@ -1,8 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
-import type { Logger } from "../core/logger.ts";
 import { metadataReader, readCallIdentity, readCredentials } from "../proto/metadata.ts";
-import { authenticate } from "./auth.ts";
+import type { LoginGuard } from "./login-guard.ts";
 
 /**
  * What every call from an agent carries: who it is (authenticated account), its site,
@@ -23,20 +22,25 @@ interface CallLike {
   emit(event: "error", err: Partial<grpc.StatusObject>): boolean;
 }
 
-/** Authenticate a call; on failure answer UNAUTHENTICATED and return undefined. */
-export function admitAgentCall(
-  call: CallLike,
-  accounts: readonly AccountConfig[],
-  logger: Logger,
-): AgentCallInfo | undefined {
+/**
+ * Authenticate a call; on failure answer UNAUTHENTICATED (or, for an address that failed
+ * too often, RESOURCE_EXHAUSTED) and return undefined. The guard logs refusals.
+ */
+export function admitAgentCall(call: CallLike, guard: LoginGuard): AgentCallInfo | undefined {
   const read = metadataReader(call.metadata);
   const creds = readCredentials(read);
-  const account = authenticate(creds, accounts);
   const peer = call.getPeer();
-  if (!account) {
-    logger.warn("refused an agent: invalid credentials", { email: creds.email ?? "", peer });
+  const outcome = guard.login(creds, peer);
+  if (outcome.kind === "throttled") {
+    call.emit("error", {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: `too many failed logins from this address: retry in ${Math.ceil(outcome.retryAfterMs / 1000)} s`,
+    });
+    return undefined;
+  }
+  if (outcome.kind === "invalid") {
     call.emit("error", { code: grpc.status.UNAUTHENTICATED, details: "invalid credentials" });
     return undefined;
   }
-  return { account, email: creds.email ?? "", ...readCallIdentity(read), peer };
+  return { account: outcome.account, email: creds.email ?? "", ...readCallIdentity(read), peer };
 }

@@ -3,6 +3,7 @@ import { BgpSpeaker } from "../collector/bgp-speaker.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import type { ClosingCause } from "./data-service.ts";
 import type { SessionEvents } from "./device-tracker.ts";
 
 /**
@@ -11,8 +12,10 @@ import type { SessionEvents } from "./device-tracker.ts";
  * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
  * The speaker's state and counts are reported to the session's `SessionEvents`.
  */
-class CollectorEndpoint extends Duplex {
+export class CollectorEndpoint extends Duplex implements ClosingCause {
   private readonly speaker: BgpSpeaker;
+  /** Why the router side ends when the relay ends it: the router's FIN unless told otherwise. */
+  private closeCause = "the router closed the session";
 
   constructor(
     private readonly events: SessionEvents,
@@ -60,10 +63,29 @@ class CollectorEndpoint extends Duplex {
     callback();
   }
 
-  /** The router's side ended (FIN through the relay): the session is over. */
+  /**
+   * The router's side ended: a FIN through the relay, or a stream that was cut. grpc-js
+   * ends a cut stream's readable side before it says "cancelled" (next tick), so the close
+   * waits one turn of the event loop for closingBecause.
+   */
   override _final(callback: (error?: Error | null) => void): void {
-    this.speaker.close("the router closed the session");
-    callback();
+    setImmediate(() => {
+      this.speaker.close(this.closeCause);
+      callback();
+    });
+  }
+
+  closingBecause(cause: string): void {
+    this.closeCause = cause;
+  }
+
+  /**
+   * A graceful stop: Cease / Administrative Shutdown with `message` as the RFC 8203
+   * shutdown communication, then the end of the stream (the relay carries both).
+   */
+  shutdown(message: string): void {
+    this.closeCause = message;
+    this.speaker.shutdown(message);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -83,7 +105,7 @@ export function openCollector(
   collector: CollectorConfig,
   clock: Clock,
   logger: Logger,
-): Duplex {
+): CollectorEndpoint {
   return new CollectorEndpoint(
     events,
     collector,

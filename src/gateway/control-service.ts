@@ -1,9 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
+import type { AccountConfig } from "../config/types.ts";
+import { backgroundClock, type Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import { RepeatedLog } from "../core/repeated-log.ts";
 import { ControlAction, type ControlRequest, type ControlResponse } from "../proto/messages.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
+import { LoginGuard } from "./login-guard.ts";
 
 /**
  * The gateway's side of the Control stream: answers each ControlRequest with the device's
@@ -18,7 +22,10 @@ export interface ControlServiceDeps {
   resolver: DeviceResolver;
   agents: AgentDirectory;
   logger: Logger;
-  accounts: Parameters<typeof admitAgentCall>[1];
+  accounts: readonly AccountConfig[];
+  /** Shared by the gateway's services; made here when absent (tests). */
+  logins?: LoginGuard;
+  clock?: Clock;
 }
 
 /** The answer to one ControlRequest (pure). */
@@ -65,9 +72,15 @@ export function controlAnswer(
 export function controlService(
   deps: ControlServiceDeps,
 ): grpc.handleBidiStreamingCall<ControlRequest, ControlResponse> {
+  const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
+  // Many agents, or many connections behind one, may ask about the same unknown device.
+  const blocked = new RepeatedLog(
+    deps.logger.child({ component: "gateway/control" }),
+    deps.clock ?? backgroundClock,
+  );
   return (call) => {
     const log = deps.logger.child({ component: "gateway/control" });
-    const agent = admitAgentCall(call, deps.accounts, log);
+    const agent = admitAgentCall(call, logins);
     if (!agent) return;
     const entry = deps.agents.connected(agent);
     call.sendMetadata(new grpc.Metadata());
@@ -84,7 +97,7 @@ export function controlService(
       }
       const device = deps.resolver.resolve(agent.site, request.deviceIp);
       if (!device) {
-        log.warn("blocked an unknown device", {
+        blocked.warn(`${agent.site}|${request.deviceIp}`, "blocked an unknown device", {
           device_ip: request.deviceIp,
           site: agent.site,
           ttl_seconds: BLOCK_TTL_SECONDS,

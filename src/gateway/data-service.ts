@@ -1,8 +1,10 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { AccountConfig } from "../config/types.ts";
+import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
@@ -11,6 +13,7 @@ import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
+import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
 import type { SessionTable } from "./session-table.ts";
 
@@ -25,6 +28,25 @@ export interface SessionInfo {
   proxyIp: string;
   proxyPort: number;
   agentInstance: string;
+}
+
+/** A target that can be told why its router side is about to end, for its own logs. */
+export interface ClosingCause {
+  closingBecause(cause: string): void;
+}
+
+function canBeTold(target: object): target is ClosingCause {
+  return typeof (target as Partial<ClosingCause>).closingBecause === "function";
+}
+
+/**
+ * A cancelled stream (the link or the agent went away) ends the target's router side like
+ * a FIN would, since the stream's readable side ends too: the target hears why first.
+ */
+function tellCause(call: DataCall, target: ClosingCause): void {
+  call.once("cancelled", () => {
+    target.closingBecause("the agent's stream was cut (agent link lost or agent stopped)");
+  });
 }
 
 /** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
@@ -47,6 +69,10 @@ export interface DataServiceDeps {
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
   /** Live sessions by device: the duplicate-device rule, and ending sessions on reload. */
   sessions?: SessionTable;
+  /** Shared by the gateway's services; made here when absent (tests). */
+  logins?: LoginGuard;
+  /** Keeps a flood of sessions from burying the journal; none: every session logs. */
+  sessionLogs?: SessionLogBudget;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -57,9 +83,11 @@ type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
+  const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
   return (call: DataCall) => {
-    const base = deps.logger.child({ component: "gateway/data" });
-    const agent = admitAgentCall(call, deps.accounts, base);
+    const data = deps.logger.child({ component: "gateway/data" });
+    const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
+    const agent = admitAgentCall(call, logins);
     if (!agent) return;
     const headers = readDataCallHeaders(metadataReader(call.metadata));
     const session: SessionInfo = {
@@ -155,6 +183,7 @@ export function dataService(
           if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
+        if (canBeTold(target)) tellCause(call, target);
         log.info("relaying session", {
           device: device.config.name,
           target: device.config.target.kind,

@@ -2,12 +2,18 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
+import {
+  DEFAULT_SESSION_LOG_LIMITS,
+  SessionLogBudget,
+  type SessionLogLimits,
+} from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
+import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { version } from "../version.ts";
 import { AgentDirectory } from "./agent-directory.ts";
 import {
@@ -15,7 +21,7 @@ import {
   AgentMetricsStore,
   DEFAULT_AGENT_METRICS_LIMITS,
 } from "./agent-metrics-store.ts";
-import { openCollector } from "./collector-endpoint.ts";
+import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget } from "./data-service.ts";
 import { DeviceRegistry } from "./device-registry.ts";
@@ -26,8 +32,16 @@ import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
 import { type GatewayReload, reloadGateway } from "./gateway-reload.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
+import {
+  DEFAULT_HANDSHAKE_LIMITS,
+  guardHandshakes,
+  type HandshakeGuard,
+  type HandshakeLimits,
+} from "./handshake-guard.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
+import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
+import { logOversizedMessages } from "./oversize-log.ts";
 import { SessionTable } from "./session-table.ts";
 
 /**
@@ -68,6 +82,44 @@ export interface GatewayDeps {
   agentMetrics?: Partial<AgentMetricsLimits>;
   /** Reads the configuration again, for a reload (SIGHUP, POST /admin/reload). */
   readConfig?: () => GatewayConfig;
+  /** Handshake timeout and cap on pending handshakes (tests shorten them). */
+  handshake?: Partial<HandshakeLimits>;
+  /** Failed-login throttling (tests shorten the block). */
+  login?: Partial<LoginLimits>;
+  /** How many sessions per interval log at their own levels (tests lower it). */
+  sessionLog?: Partial<SessionLogLimits>;
+}
+
+/** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
+export const SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
+
+/** How long a stop waits for collector sessions to carry their NOTIFICATION out. */
+const COLLECTOR_DRAIN_MS = 1_000;
+
+/** Resolves when `open` is empty (its members remove themselves), or after `ms`. */
+function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
+  if (open.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    for (const endpoint of open) {
+      endpoint.once("close", () => {
+        if (open.size > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    }
+  });
+}
+
+/** The gRPC server's options (pure): keepalive as long as the sessions tolerate. */
+export function gatewayServerOptions(): grpc.ServerOptions {
+  const keepalive = transportKeepalive();
+  return {
+    "grpc.keepalive_time_ms": keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": 1000,
+  };
 }
 
 function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
@@ -110,21 +162,52 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
+  const collectors = new Set<CollectorEndpoint>();
   const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    return Promise.resolve(openCollector(events, running.collector, clock, sessionLog));
+    const endpoint = openCollector(events, running.collector, clock, sessionLog);
+    collectors.add(endpoint);
+    endpoint.once("close", () => collectors.delete(endpoint));
+    return Promise.resolve(endpoint);
   };
 
-  const server = new grpc.Server({
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_concurrent_streams": 1000,
+  // Timers of log summaries and throttles: they never keep the process alive.
+  const logClock: Clock = deps.clock ?? { now, schedule: backgroundClock.schedule };
+  // Made once the server is bound; told of good logins by the LoginGuard.
+  let guard: HandshakeGuard | undefined;
+  const logins = new LoginGuard(
+    accounts,
+    logger.child({ component: "gateway/auth" }),
+    logClock,
+    { ...DEFAULT_LOGIN_LIMITS, ...deps.login },
+    (peer) => guard?.loggedIn(peer),
+  );
+  const sessionLogs = new SessionLogBudget(logger.child({ component: "gateway/data" }), logClock, {
+    ...DEFAULT_SESSION_LOG_LIMITS,
+    ...deps.sessionLog,
   });
+  const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
-    control: controlService({ resolver, agents, logger, accounts }),
-    data: dataService({ accounts, resolver, openTarget, tracker, logger, agents, sessions }),
+    control: controlService({
+      resolver,
+      agents,
+      logger,
+      accounts,
+      logins,
+      clock: logClock,
+    }),
+    data: dataService({
+      accounts,
+      resolver,
+      openTarget,
+      tracker,
+      logger,
+      agents,
+      logins,
+      sessionLogs,
+      sessions,
+    }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -141,6 +224,8 @@ export async function startGateway(
   });
 
   raiseFlowControlWindows(server, log);
+  logOversizedMessages(server, log, logClock);
+  guard = guardHandshakes(server, log, { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake }, now);
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
@@ -163,7 +248,7 @@ export async function startGateway(
     return n;
   };
   /** Resolves when every session has ended, or after `ms`. */
-  const drained = async (ms: number) => {
+  const sessionsEnded = async (ms: number) => {
     const until = now() + ms;
     while (sessions.size > 0 && now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -188,6 +273,7 @@ export async function startGateway(
       throw err;
     }
   } catch (err) {
+    guard?.stop();
     server.forceShutdown();
     throw err;
   }
@@ -215,9 +301,18 @@ export async function startGateway(
       // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
       // (bridging) and reach the next gateway.
       const live = drain();
-      if (live > 0) await drained(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      if (live > 0) await sessionsEnded(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       http.close();
       exports?.close();
+      guard?.stop();
+      // Routers in the collector hear why (Cease / Administrative Shutdown) before the
+      // streams close; the relay carries the NOTIFICATION and the end of each stream.
+      if (collectors.size > 0)
+        log.info("notifying collector sessions", { sessions: collectors.size });
+      for (const endpoint of collectors) endpoint.shutdown(SHUTDOWN_MESSAGE);
+      await drained(collectors, COLLECTOR_DRAIN_MS);
+      logins.flush();
+      sessionLogs.flush();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

@@ -150,14 +150,14 @@ export class StreamRelay {
   }
 
   /**
-   * Start a graceful RESTART (a draining gateway): stop reading the socket and send
-   * RESTART; the peer's RESTART (or the call's end) finishes the relay. The call is ended
+   * Start a graceful RESTART (a draining gateway): stop passing the socket's bytes on and
+   * send RESTART; the peer's RESTART (or the call's end) finishes the relay. The call is ended
    * then, not now: a gRPC server cannot half-close without ending the RPC, which would cut
    * off the peer's answer.
    */
   restart(): void {
     if (this.finished || this.restarting) return;
-    this.socket.pause();
+    // The socket keeps flowing (its end must still be seen); what it reads is dropped.
     this.sendRestart();
   }
 

@@ -160,4 +160,17 @@ describe.skipIf(!isRoot)(`native TCP-MD5 and SYN capture on this kernel${note}`,
     expect(r.out).toMatch(/^unsupported missing CAP_NET_ADMIN/);
     expect(r.out).toContain(`net.core.rmem_max to at least ${want}`);
   });
+
+  test("without CAP_NET_ADMIN a smaller buffer is accepted down to the minimum (Docker's default capabilities)", () => {
+    const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+    const r = withoutCapability(
+      "net_admin",
+      `import { PacketSocket } from "${ROOT_DIR}native/packet-socket.ts";
+       const s = PacketSocket.open();
+       const b = s.setReceiveBuffer(${rmemMax * 4}, ${rmemMax});
+       console.log(JSON.stringify(b));`,
+    );
+    // SO_RCVBUF is capped at rmem_max and the kernel reports twice that.
+    expect(JSON.parse(r.out)).toEqual({ effectiveBytes: 2 * rmemMax, forced: false });
+  });
 });

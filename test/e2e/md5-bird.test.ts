@@ -14,6 +14,7 @@
  * fails closed with one line when a capability is missing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import {
   type BgproxyProcess,
   type DeviceView,
@@ -29,7 +30,7 @@ import {
   startMd5Agent,
 } from "../support/md5-topology.ts";
 import { addAddress, destroyAllNetns } from "../support/netns.ts";
-import { run } from "../support/process.ts";
+import { run, spawnManaged } from "../support/process.ts";
 import { createRelayTopology, hostIn, type RelayTopology } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -261,6 +262,33 @@ describe.skipIf(!canRunNetns)(`e2e TCP-MD5: start-up fails closed${skipNote}`, (
     );
     expect(r.stdout).not.toContain("agent started");
   }, 20_000);
+
+  test("without CAP_NET_ADMIN (Docker's default capabilities): starts on a smaller capture buffer, with a warning naming --cap-add NET_ADMIN", async () => {
+    const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+    // Ask for more than rmem_max allows, so that the fallback shows on any host.
+    const proc = spawnManaged(
+      [
+        "setpriv",
+        "--bounding-set=-net_admin",
+        "--",
+        ...md5AgentArgv({ target: "127.0.0.1:1", listen: ["127.0.0.1:0"] }),
+      ],
+      {
+        label: "agent-no-net-admin",
+        env: { ...AGENT_ENV, BGPROXY_MD5_CAPTURE_BUFFER_BYTES: String(rmemMax * 4) },
+      },
+    );
+    try {
+      const line = await proc.waitForLine(/"msg":"SYN capture receive buffer limited/, 15_000);
+      const record = JSON.parse(line.input ?? "{}");
+      expect(record.level).toBe("warn");
+      expect(record.msg).toContain("--cap-add NET_ADMIN");
+      expect(record.receive_buffer_bytes).toBe(2 * rmemMax);
+      await proc.waitForLine(/"msg":"TCP-MD5 support enabled"/, 15_000);
+    } finally {
+      await proc.stop();
+    }
+  }, 30_000);
 
   test("an unknown --md5-listen-interface: exit 2, one line", async () => {
     const r = await run(

@@ -90,6 +90,9 @@ describe.skipIf(!canRunNetns)(
         netns: topo.proxy,
         listen: [`${rp.b.ipv4}:179`, `[${rp.b.ipv6}]:179`],
         target: gateway.target,
+        // Without bridging: a gateway stop must reach the router as a Cease (last test);
+        // with it, the session would be carried over (test/e2e/bridge-bird.test.ts).
+        extraArgs: ["--bridge-timeout", "0"],
       });
       routerConfig = {
         routerId: rp.a.ipv4,
@@ -201,6 +204,21 @@ describe.skipIf(!canRunNetns)(
       const other = await gateway?.device("edge-r1-v6");
       expect(other?.state).toBe("established");
       expect(other?.prefixes).toEqual({ ipv4: 2, ipv6: 1 });
+    }, 30_000);
+
+    test("a gateway SIGTERM tells the router why: Cease / Administrative Shutdown with a message", async () => {
+      expect((await router?.protocolState("to_agent6"))?.info).toStartWith("Established");
+      expect(await gateway?.stop()).toBe(0);
+      // BIRD logs what it received; its protocol status is soon overwritten by redials.
+      const line = await waitUntil(
+        () =>
+          router
+            ?.logTail(200)
+            .split("\n")
+            .find((l) => /to_agent6: Received: Administrative shutdown/.test(l)),
+        { timeoutMs: 10_000, what: "BIRD to log the Administrative Shutdown", diagnostics },
+      );
+      expect(line).toContain('"bgproxy gateway shutting down"');
     }, 30_000);
   },
 );

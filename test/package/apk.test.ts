@@ -256,6 +256,25 @@ describe(`OpenRC scripts${missing("shellcheck", "busybox")}`, () => {
         "eerror: Set KENTIK_API_EMAIL and KENTIK_API_TOKEN in /etc/conf.d/bgproxy",
       );
       expect(empty.stdout).toContain("rc=1");
+
+      // /etc/default/kbgp.env fills in what /etc/conf.d/bgproxy leaves empty; conf.d wins.
+      const dir = makeTempDir("openrc-kbgp-env");
+      try {
+        const env = join(dir, "kbgp.env");
+        writeFileSync(
+          env,
+          'KENTIK_API_EMAIL=env@example.net\nexport KENTIK_API_TOKEN="env-token"\nKENTIK_REGION=fra1\n',
+        );
+        const filled = await run([
+          "busybox",
+          "sh",
+          "-c",
+          `RC_SVCNAME=bgproxy; . '${join(IMAGE, "alpine", "bgproxy.confd")}'; KENTIK_API_EMAIL=conf@example.net; . '${join(IMAGE, "alpine", "bgproxy.initd")}'; KBGP_ENV='${env}'; eerror() { echo "eerror: $*"; }; start_pre; echo "rc=$? $KENTIK_API_EMAIL $KENTIK_API_TOKEN $KENTIK_REGION"`,
+        ]);
+        expect(filled.stdout.trim()).toBe("rc=0 conf@example.net env-token fra1");
+      } finally {
+        removeTempDir(dir);
+      }
     },
   );
 });

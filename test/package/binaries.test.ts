@@ -5,7 +5,7 @@
  * session through `bgproxy standalone`.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { minimumGlibc, readElf, readSection } from "../../scripts/packaging/elf.ts";
 import { findTarget, QEMU, type Target } from "../../scripts/packaging/targets.ts";
@@ -110,6 +110,31 @@ describe("x64 glibc binary on this machine", () => {
       for (const role of ["agent", "gateway", "standalone"]) expect(help.stdout).toContain(role);
       const agentHelp = await run([binaryPath(x64), "agent", "--help"]);
       expect(agentHelp.stdout).toContain("--enable-md5-support");
+    },
+  );
+
+  test.skipIf(process.arch !== "x64")(
+    "called through a kbgp symlink it is the agent, with the reference manual's flags",
+    async () => {
+      const dir = makeTempDir("kbgp");
+      try {
+        const kbgp = join(dir, "kbgp");
+        symlinkSync(binaryPath(x64), kbgp);
+        const help = await run([kbgp, "--help"]);
+        expect(help.stdout).toContain("--enable-md5-support");
+        // No token: the agent's own configuration error (exit 2), the same for both forms.
+        const env = { KENTIK_API_TOKEN: undefined, KENTIK_API_EMAIL: undefined };
+        const viaLink = await run([kbgp, "--email", "ops@example.net"], { check: false, env });
+        const leadingFlag = await run([binaryPath(x64), "--email", "ops@example.net"], {
+          check: false,
+          env,
+        });
+        expect(viaLink.code).toBe(2);
+        expect(viaLink.stderr).toMatch(/token/i);
+        expect(leadingFlag).toEqual(viaLink);
+      } finally {
+        removeTempDir(dir);
+      }
     },
   );
 

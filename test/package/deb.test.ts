@@ -54,13 +54,17 @@ function contents(listing: string): Map<string, { mode: string; owner: string; s
 
 const EXPECTED_FILES: Record<string, string> = {
   "/usr/bin/bgproxy": "-rwxr-xr-x",
+  "/usr/bin/kbgp": "lrwxrwxrwx",
   "/lib/systemd/system/bgproxy.service": "-rw-r--r--",
+  "/lib/systemd/system/kbgp.service": "lrwxrwxrwx",
   "/lib/systemd/system/bgproxy-gateway.service": "-rw-r--r--",
   "/usr/lib/sysusers.d/bgproxy.conf": "-rw-r--r--",
   "/etc/default/bgproxy.env.sample": "-rw-r--r--",
+  "/etc/default/kbgp.env.sample": "-rw-r--r--",
   "/etc/default/bgproxy-gateway.env.sample": "-rw-r--r--",
   "/etc/bgproxy/gateway.toml.sample": "-rw-r--r--",
   "/usr/share/man/man1/bgproxy.1.gz": "-rw-r--r--",
+  "/usr/share/man/man1/kbgp.1.gz": "lrwxrwxrwx",
   "/usr/share/doc/bgproxy/copyright": "-rw-r--r--",
   "/usr/share/doc/bgproxy/changelog.gz": "-rw-r--r--",
   "/usr/share/lintian/overrides/bgproxy": "-rw-r--r--",
@@ -68,6 +72,7 @@ const EXPECTED_FILES: Record<string, string> = {
 
 const CONFFILES = [
   "/etc/default/bgproxy.env.sample",
+  "/etc/default/kbgp.env.sample",
   "/etc/default/bgproxy-gateway.env.sample",
   "/etc/bgproxy/gateway.toml.sample",
 ];
@@ -119,7 +124,7 @@ describe(`.deb control data and contents${missing("dpkg-deb")}`, () => {
         for (const [path, mode] of Object.entries(EXPECTED_FILES)) {
           expect({ path, mode: files.get(path)?.mode }).toEqual({ path, mode });
         }
-        const regular = [...files].filter(([, f]) => f.mode.startsWith("-"));
+        const regular = [...files].filter(([, f]) => /^[-l]/.test(f.mode));
         expect(regular.map(([p]) => p).sort()).toEqual(Object.keys(EXPECTED_FILES).sort());
         for (const [, f] of files) expect(f.owner).toBe("root/root");
         const glibc = findTarget(arch === "x64" ? "linux-x64" : "linux-arm64");

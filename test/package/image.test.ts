@@ -6,11 +6,13 @@
  * Debian).
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { systemdUnits } from "../../scripts/packaging/payload.ts";
 import { DEB_ARCH, findTarget, TARGETS } from "../../scripts/packaging/targets.ts";
-import { spawnManaged } from "../support/process.ts";
-import { binaryPath, IMAGE, imageText, ROOT } from "./support/artifacts.ts";
+import { run, spawnManaged } from "../support/process.ts";
+import { makeTempDir, removeTempDir } from "../support/tempdir.ts";
+import { binaryPath, IMAGE, imageText, missing, ROOT } from "./support/artifacts.ts";
 
 /** systemd unit → section → key → values (repeated keys kept in order). */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
@@ -40,7 +42,11 @@ describe("systemd units", () => {
     expect(one("User")).toBe("bgproxy");
     expect(one("Group")).toBe("bgproxy");
     expect(one("ExecStart")).toBe("/usr/bin/bgproxy agent $BGPROXY_OPTS");
-    expect(one("EnvironmentFile")).toBe("/etc/default/bgproxy.env");
+    // The reference product's env file first, ours last (it wins); neither is required.
+    expect(service?.get("EnvironmentFile")).toEqual([
+      "-/etc/default/kbgp.env",
+      "-/etc/default/bgproxy.env",
+    ]);
     expect(one("Restart")).toBe("on-failure");
     expect(one("RestartPreventExitStatus")).toBe("2");
     const caps = "CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_NET_ADMIN";
@@ -77,6 +83,37 @@ describe("systemd units", () => {
     expect(one("Restart")).toBe("on-failure");
     expect(one("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
   });
+});
+
+describe(`kbgp.service, the reference product's unit name${missing("systemctl")}`, () => {
+  test.skipIf(missing("systemctl") !== "")(
+    "systemctl --root: `systemctl enable kbgp` enables bgproxy.service, which is aliased as kbgp",
+    async () => {
+      const root = makeTempDir("systemd-root");
+      try {
+        const units = join(root, "lib/systemd/system");
+        mkdirSync(units, { recursive: true });
+        mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+        // As the .deb installs them (scripts/packaging/payload.ts systemdUnits).
+        for (const f of systemdUnits("/lib/systemd/system")) {
+          if (f.symlink) symlinkSync(f.symlink, join(root, f.path));
+          else writeFileSync(join(root, f.path), f.data);
+        }
+        await run(["systemctl", `--root=${root}`, "enable", "kbgp.service"]);
+        const wants = join(root, "etc/systemd/system/multi-user.target.wants");
+        expect(readlinkSync(join(wants, "bgproxy.service"))).toBe(
+          "/lib/systemd/system/bgproxy.service",
+        );
+        const state = await run(
+          ["systemctl", `--root=${root}`, "is-enabled", "bgproxy.service", "kbgp.service"],
+          { check: false },
+        );
+        expect(state.stdout.split("\n").filter(Boolean)).toEqual(["enabled", "alias"]);
+      } finally {
+        removeTempDir(root);
+      }
+    },
+  );
 });
 
 /** KEY=VALUE lines of an env file; `uncomment` also takes the commented examples. */
@@ -176,36 +213,32 @@ describe("Dockerfile", () => {
     .filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))
     .map((l) => l.trim());
 
-  test("two stages on debian:12-slim; exec-form entrypoint; agent by default", () => {
+  test("FROM scratch (nothing pulled); exec-form entrypoint; agent by default", () => {
     const from = instructions.filter((l) => l.startsWith("FROM "));
-    expect(from).toEqual([
-      "FROM --platform=$BUILDPLATFORM debian:12-slim AS pick",
-      "FROM debian:12-slim",
-    ]);
+    expect(from).toEqual(["FROM scratch"]);
     const entrypoint = instructions.find((l) => l.startsWith("ENTRYPOINT "));
     expect(JSON.parse(entrypoint?.slice("ENTRYPOINT ".length) ?? "")).toEqual(["/usr/bin/bgproxy"]);
     const cmd = instructions.find((l) => l.startsWith("CMD "));
     expect(JSON.parse(cmd?.slice("CMD ".length) ?? "")).toEqual(["agent"]);
+    // No RUN: a build needs no container runtime and no base image.
+    expect(instructions.some((l) => l.startsWith("RUN "))).toBe(false);
     // No secrets baked in: the token comes with `docker run -e`.
     expect(instructions.some((l) => /^(ENV|ARG) .*KENTIK_API_TOKEN/.test(l))).toBe(false);
     expect(dockerfile).toContain("--network host");
   });
 
-  test("what it copies exists after npm run build and passes its .dockerignore", () => {
-    const copies = instructions.filter((l) => l.startsWith("COPY ") && !l.includes("--from="));
-    const sources = copies.flatMap((l) => l.split(/\s+/).slice(1, -1));
-    expect(sources).toEqual(["dist/bgproxy-linux-x64", "dist/bgproxy-linux-arm64"]);
+  test("what it copies is staged by npm run package and passes its .dockerignore", () => {
+    const copies = instructions.filter((l) => l.startsWith("COPY "));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile build argument
+    expect(copies).toEqual(["COPY dist/image/rootfs-${TARGETARCH}/ /"]);
     const ignore = imageText("docker/Dockerfile.dockerignore")
       .split("\n")
       .filter((l) => l !== "" && !l.startsWith("#"));
-    expect(ignore[0]).toBe("*");
-    for (const s of sources) {
-      expect(ignore).toContain(`!${s}`);
-      expect(existsSync(join(ROOT, s))).toBe(true);
-    }
-    // The binaries it picks by TARGETARCH are the glibc builds, named as Docker names arches.
+    expect(ignore).toEqual(["*", "!dist/image/"]);
+    // One root filesystem per Docker TARGETARCH, each with the glibc build of that arch.
     for (const t of TARGETS.filter((t) => t.libc === "glibc")) {
-      expect(dockerfile).toContain(`${DEB_ARCH[t.arch]}) bin=bgproxy-${t.name} ;;`);
+      const root = join(ROOT, "dist", "image", `rootfs-${DEB_ARCH[t.arch]}`);
+      expect(existsSync(join(root, "usr", "bin", "bgproxy"))).toBe(true);
       expect(existsSync(binaryPath(t))).toBe(true);
     }
   });

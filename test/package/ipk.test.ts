@@ -4,7 +4,7 @@
  * command line then handed to the real binary, which must accept it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { IPK_DEPENDS, ipkFileName } from "../../scripts/packaging/ipk.ts";
@@ -153,8 +153,6 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
       enabled: "0",
       email: "",
       token: "",
-      region: "iad1",
-      site: "0",
       md5: "0",
       metrics_addr: "127.0.0.1",
       metrics_port: "20920",
@@ -181,6 +179,35 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
       expect(r.stderr).toContain("bgproxy: set email and token in /etc/config/bgproxy");
     });
 
+    test(`${shell.name}: /etc/default/kbgp.env fills in what UCI leaves empty; UCI wins`, async () => {
+      const uci = parseUci(imageText("openwrt/bgproxy.config"));
+      const main = uci.get("main");
+      main?.options.set("enabled", "1");
+      main?.options.set("email", "uci@example.net");
+      const env = join(work, "kbgp.env");
+      writeFileSync(
+        env,
+        [
+          "KENTIK_API_EMAIL=env@example.net",
+          'KENTIK_API_TOKEN="env-token"',
+          "export KENTIK_REGION=fra1",
+          "KENTIK_ENABLE_MD5=true",
+          "KENTIK_SITE='7'",
+          "",
+        ].join("\n"),
+      );
+      const r = await runProcdInit(shell.argv, init, uci, work, {
+        UJAIL: "/nonexistent/ujail",
+        KBGP_ENV: env,
+      });
+      const flag = (name: string) => r.command[r.command.indexOf(name) + 1];
+      expect(flag("--email")).toBe("uci@example.net");
+      expect(flag("--region")).toBe("fra1");
+      expect(flag("--site-id")).toBe("7");
+      expect(flag("--enable-md5-support")).toBe("true");
+      expect(Object.fromEntries(r.env)).toEqual({ KENTIK_API_TOKEN: "env-token" });
+    });
+
     test(`${shell.name}: enabled defaults → agent flags, token in the environment, respawn, logd`, async () => {
       const uci = parseUci(imageText("openwrt/bgproxy.config"));
       const main = uci.get("main");
@@ -193,14 +220,10 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
         "agent",
         "--email",
         "ops@example.net",
-        "--region",
-        "iad1",
         "--listen",
         "0.0.0.0:179",
         "--listen",
         "[::]:179",
-        "--site-id",
-        "0",
         "--metrics-addr",
         "127.0.0.1",
         "--metrics-port",

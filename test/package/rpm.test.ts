@@ -18,14 +18,18 @@ const skip = missing("rpm", "rpm2cpio", "cpio");
 
 const FILES: Record<string, string> = {
   "/usr/bin/bgproxy": "-rwxr-xr-x",
+  "/usr/bin/kbgp": "lrwxrwxrwx",
   "/usr/lib/systemd/system/bgproxy.service": "-rw-r--r--",
+  "/usr/lib/systemd/system/kbgp.service": "lrwxrwxrwx",
   "/usr/lib/systemd/system/bgproxy-gateway.service": "-rw-r--r--",
   "/usr/lib/sysusers.d/bgproxy.conf": "-rw-r--r--",
   "/etc/bgproxy": "drwxr-xr-x",
   "/etc/bgproxy/gateway.toml.sample": "-rw-r--r--",
   "/etc/default/bgproxy.env.sample": "-rw-r--r--",
+  "/etc/default/kbgp.env.sample": "-rw-r--r--",
   "/etc/default/bgproxy-gateway.env.sample": "-rw-r--r--",
   "/usr/share/man/man1/bgproxy.1.gz": "-rw-r--r--",
+  "/usr/share/man/man1/kbgp.1.gz": "lrwxrwxrwx",
   "/usr/share/licenses/bgproxy/copyright": "-rw-r--r--",
 };
 
@@ -57,7 +61,7 @@ describe(`RPM packages${skip}`, () => {
         const listing = (await run(["rpm", "-qlvp", rpm(arch)])).stdout.trim().split("\n");
         const files = new Map(
           listing.map((l) => {
-            const parts = l.split(/\s+/);
+            const parts = l.replace(/ -> \S+$/, "").split(/\s+/);
             return [parts.at(-1) ?? "", { mode: parts[0], owner: `${parts[2]}/${parts[3]}` }];
           }),
         );
@@ -106,7 +110,7 @@ describe(`RPM packages${skip}`, () => {
             sha256(await Bun.file(binaryPath(targetFor(arch, "glibc"))).bytes()),
           );
           const unit = readFileSync(join(dir, "usr/lib/systemd/system/bgproxy.service"), "utf8");
-          expect(unit).toContain("EnvironmentFile=/etc/default/bgproxy.env");
+          expect(unit).toContain("EnvironmentFile=-/etc/default/bgproxy.env");
         } finally {
           removeTempDir(dir);
         }

@@ -37,6 +37,8 @@ export interface Md5AgentOptions {
   interface?: string;
   label?: string;
   startTimeoutMs?: number;
+  /** Extra environment (e.g. BGPROXY_MD5_CAPTURE_BUFFER_BYTES). */
+  env?: Record<string, string>;
 }
 
 /** The argv of `bgproxy agent --enable-md5-support ...` (plain gRPC, no export, debug logs). */
@@ -69,7 +71,7 @@ export async function startMd5Agent(options: Md5AgentOptions): Promise<BgproxyPr
     netns: options.netns.name,
     label: options.label ?? "agent",
     cwd: ROOT,
-    env: AGENT_ENV,
+    env: { ...AGENT_ENV, ...options.env },
   });
   const agent = new BgproxyProcess(proc);
   try {

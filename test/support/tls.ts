@@ -6,6 +6,7 @@
  * Bun's TLS client refuses an IP literal as ServerName: dial "localhost" or "gateway.test"
  * (or set grpc.ssl_target_name_override), not 127.0.0.1.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./process.ts";
@@ -150,5 +151,18 @@ export async function makeTestPki(): Promise<TestPki> {
     clientCert: readFileSync(path("client.crt")),
     clientKey: readFileSync(path("client.key")),
     remove: () => removeTempDir(dir),
+  };
+}
+
+/** A PKI made once for a test file (beforeAll) and removed after it (afterAll). */
+export function useTestPki(): () => TestPki {
+  let pki: TestPki | undefined;
+  beforeAll(async () => {
+    pki = await makeTestPki();
+  });
+  afterAll(() => pki?.remove());
+  return () => {
+    if (!pki) throw new Error("the test PKI is made in beforeAll");
+    return pki;
   };
 }

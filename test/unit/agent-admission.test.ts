@@ -199,3 +199,43 @@ describe("Admission: pushes", () => {
     expect(d).toMatchObject({ kind: "proceed", cached: true, response: { deviceName: "pushed" } });
   });
 });
+
+describe("Admission: concurrent connections from one address", () => {
+  test("share one ControlRequest: a burst from an unknown address asks once", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { admission, request, logs } = setup(async (t) => {
+      await gate;
+      return answer(t, { action: ControlAction.BLOCK_IP, ttlSeconds: 0 });
+    });
+    const burst = Array.from({ length: 50 }, (_, i) =>
+      admission.admit({ ...tuple, devicePort: 40_000 + i }, `s${i}`),
+    );
+    release();
+    const decisions = await Promise.all(burst);
+    expect(request).toHaveBeenCalledTimes(1);
+    expect(decisions.every((d) => d.kind === "blocked")).toBe(true);
+    expect(logs.find(DENY_MSG).length).toBeLessThanOrEqual(1);
+  });
+
+  test("a proceed answer is shared only as far as its TTL counter allows", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { admission, request } = setup(async (t) => {
+      await gate;
+      return answer(t, { ttlSeconds: 60, ttlCounter: 3 });
+    });
+    const burst = Array.from({ length: 5 }, (_, i) =>
+      admission.admit({ ...tuple, devicePort: 40_000 + i }, `s${i}`),
+    );
+    release();
+    const decisions = await Promise.all(burst);
+    expect(decisions.every((d) => d.kind === "proceed")).toBe(true);
+    // One answer used by the asker and, through the cache, by two more; then one more ask.
+    expect(request).toHaveBeenCalledTimes(2);
+  });
+});

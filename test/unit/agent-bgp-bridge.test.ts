@@ -331,3 +331,30 @@ describe("End-of-RIB markers from the far end", () => {
     expect(b.bridgeBlocker).toBe("the far end sent the router routes");
   });
 });
+
+describe("a RESTART for a session that cannot be bridged", () => {
+  const message = Buffer.from("bgproxy gateway shutting down").toString("hex");
+  const ADMIN_SHUTDOWN = `${MARKER}00330306021d${message}`;
+
+  test("tells the router why: Cease / Administrative Shutdown, then closes", () => {
+    const b = established(routerOpen({}, false));
+    const a = b.farEndLost(10, "restart", true);
+    expect(sent(a, "toRouter")).toEqual([ADMIN_SHUTDOWN]);
+    expect(closes(a)).toEqual(["closeRouter"]);
+  });
+
+  test("with bridging off (giveUpMs 0) too; a plain loss closes without a word", () => {
+    const off = () => {
+      const b = new BgpBridge({ giveUpMs: 0, handshakeMs: 30_000 });
+      b.fromRouter(routerOpen(), 0);
+      b.fromFarEnd(farOpen(), 0);
+      b.fromFarEnd(encodeKeepalive(), 0);
+      b.fromRouter(encodeKeepalive(), 0);
+      return b;
+    };
+    const b1 = off();
+    expect(b1.bridgeBlocker).toBe("bridging is off");
+    expect(sent(b1.farEndLost(10, "restart", true), "toRouter")).toEqual([ADMIN_SHUTDOWN]);
+    expect(sent(off().farEndLost(10, "stream reset"), "toRouter")).toEqual([]);
+  });
+});

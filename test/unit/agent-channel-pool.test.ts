@@ -1,4 +1,5 @@
 import { describe, expect, mock, test } from "bun:test";
+import { connectivityState as ConnectivityState } from "@grpc/grpc-js";
 import { ChannelPool, type PooledChannel } from "../../src/agent/channel-pool.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import type { ProxyClient } from "../../src/proto/service.ts";
@@ -109,5 +110,32 @@ describe("ChannelPool", () => {
     expect(logs.find("closed spare gRPC connection")).toMatchObject([
       { level: "debug", connection: 2, connections: 1 },
     ]);
+  });
+});
+
+describe("ChannelPool: a broken connection", () => {
+  test("gets no new stream: a router waiting dials a fresh connection at once", () => {
+    const states = new Map<number, number>();
+    const clients: (FakeClient & { getChannel: () => unknown })[] = [];
+    const factory = () => {
+      const n = clients.length + 1;
+      const client = {
+        n,
+        close: mock(() => {}),
+        getChannel: () => ({
+          getConnectivityState: () => states.get(n) ?? ConnectivityState.READY,
+        }),
+      };
+      clients.push(client);
+      return client as unknown as ProxyClient;
+    };
+    const pool = new ChannelPool(factory, 2, silentLogger);
+    const a = pool.acquire();
+    a.release();
+    states.set(1, ConnectivityState.TRANSIENT_FAILURE);
+    const b = pool.acquire();
+    expect(clientOf(b).n).toBe(2);
+    expect(clients[0]?.close).toHaveBeenCalledTimes(1);
+    expect(pool.stats).toEqual({ connections: 1, streams: [1] });
   });
 });

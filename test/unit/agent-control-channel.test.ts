@@ -492,3 +492,37 @@ describe("ControlChannel: close()", () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe("ControlChannel: a router waiting while the stream is down", () => {
+  test("redials at once instead of waiting out the backoff", () => {
+    const { channel, clients, clock } = setup({
+      backoff: new Backoff({ initialMs: 30_000, maxMs: 60_000, multiplier: 2, jitter: 0 }),
+    });
+    channel.start();
+    clients[0]?.call.fail(grpc.status.UNAVAILABLE);
+    expect(channel.state).toBe("backoff");
+    clock.advance(2_000);
+    void channel.request(tuple).catch(() => {});
+    expect(clients).toHaveLength(2);
+    expect(channel.state).toBe("connecting");
+    expect(clients[1]?.call.requests()).toHaveLength(1);
+  });
+
+  test("but not more than once a second, and never after refused credentials", () => {
+    const { channel, clients, clock } = setup({
+      backoff: new Backoff({ initialMs: 30_000, maxMs: 60_000, multiplier: 2, jitter: 0 }),
+    });
+    channel.start();
+    clients[0]?.call.fail(grpc.status.UNAVAILABLE);
+    void channel.request(tuple).catch(() => {});
+    // Within a second of the last dial: wait for the backoff.
+    expect(clients).toHaveLength(1);
+    clock.advance(1_000);
+    void channel.request({ ...tuple, devicePort: 2 }).catch(() => {});
+    expect(clients).toHaveLength(2);
+    clients[1]?.call.fail(grpc.status.UNAUTHENTICATED);
+    clock.advance(5_000);
+    void channel.request({ ...tuple, devicePort: 3 }).catch(() => {});
+    expect(clients).toHaveLength(2);
+  });
+});

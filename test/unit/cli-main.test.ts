@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROLES } from "../../src/config/cli.ts";
 import { version } from "../../src/version.ts";
+import { makeTempDir, removeTempDir } from "../support/tempdir.ts";
 
 /** Runs the real entry point in a child process with a clean environment. */
 const ROOT = join(import.meta.dir, "..", "..");
@@ -93,4 +95,61 @@ describe("bgproxy (the process)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toStartWith('bgproxy: unknown command "frobnicate"');
   });
+});
+
+describe("bgproxy gateway and a signal during a long config load", () => {
+  test("SIGTERM while reading 150,000 devices stops cleanly (exit 0), not exit 143", async () => {
+    const dir = makeTempDir("sigterm-load");
+    try {
+      const devices = Array.from(
+        { length: 150_000 },
+        (_, i) =>
+          `[[device]]\nname = "d${i}"\nid = ${i + 1}\nip = "10.${i >> 16}.${(i >> 8) & 255}.${i & 255}"\ntarget = "collector"\n`,
+      );
+      const file = join(dir, "gateway.toml");
+      writeFileSync(
+        file,
+        `[[account]]\nemail = "a@b.c"\ntoken_sha256 = "${"a".repeat(64)}"\n[collector]\nasn = 64512\nrouter_id = "192.0.2.1"\n${devices.join("\n")}`,
+      );
+      const child = Bun.spawn({
+        cmd: [
+          BUN,
+          "src/main.ts",
+          "gateway",
+          "--config",
+          file,
+          "--insecure",
+          "--listen",
+          "127.0.0.1:0",
+          "--http-listen",
+          "127.0.0.1:0",
+        ],
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      // Signal once the file is being parsed (RSS well above a started Bun's), so that the
+      // signal lands during the load even on a busy machine, never before main.ts runs.
+      const rss = () => {
+        try {
+          const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+          return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+        } catch {
+          return 0;
+        }
+      };
+      for (let i = 0; i < 2_000 && rss() < 120 * 2 ** 20 && child.exitCode === null; i++) {
+        await Bun.sleep(5);
+      }
+      child.kill("SIGTERM");
+      const code = await child.exited;
+      const out = await new Response(child.stdout).text();
+      expect(child.signalCode).toBeNull();
+      expect(code).toBe(0);
+      expect(out).toMatch(/stopped before starting|stopping/);
+    } finally {
+      removeTempDir(dir);
+    }
+  }, 30_000);
 });

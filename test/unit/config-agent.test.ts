@@ -372,6 +372,8 @@ describe("the token never appears in an error", () => {
     ["--metrics-export-url", token],
     [token],
     [`--unknown=${token}`],
+    [`--${token}`],
+    ["--listen", `${token}:179,${token}:179`],
     ["--insecure", "--email", "a b", token],
   ];
   for (const argv of cases) {
@@ -390,6 +392,13 @@ describe("the token never appears in an error", () => {
     const message = errorOf(["--token", quoted, "--region", quoted], { KENTIK_API_EMAIL: "x@y" });
     expect(message).not.toContain(quoted);
     expect(message).not.toContain(JSON.stringify(quoted).slice(1, -1));
+  });
+
+  test("a token that occurs in ordinary words garbles nothing", () => {
+    for (const token of ["e", "red", "act", "multi"]) {
+      const message = errorOf(["--token", token, "--multi", "x"], { KENTIK_API_EMAIL: "a@b.c" });
+      expect(message).toBe('--multi must be an integer from 1 to 65535, got "x"');
+    }
   });
 
   test("a bad token is refused without echoing it", () => {

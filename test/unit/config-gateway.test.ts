@@ -300,6 +300,11 @@ describe("errors name the key path and line", () => {
       `${FILE}:25: device[2].id 1001 is already device[1]'s id`,
     ],
     [
+      "duplicate name",
+      withLine(24, 'name = "edge-1"'),
+      `${FILE}:24: device[2].name "edge-1" is already device[1]'s name`,
+    ],
+    [
       "duplicate account token",
       withLine(
         9,
@@ -334,6 +339,32 @@ describe("errors name the key path and line", () => {
     const message = errorOf(text);
     expect(message).toContain("device[1].target");
     expect(message).not.toContain("s3cret-md5");
+  });
+
+  test("an unquoted md5_key is not echoed in the TOML syntax error", () => {
+    const message = errorOf(withLine(20, "md5_key = SEKRITbare"));
+    expect(message).toStartWith(`${FILE}:20: TOML syntax error`);
+    expect(message).not.toContain("SEKRITbare");
+  });
+
+  test("a syntax error on another line that quotes an md5_key does not echo it", () => {
+    const message = errorOf(withLine(21, "target = s3cret-md5"));
+    expect(message).toStartWith(`${FILE}:21: TOML syntax error: [redacted]`);
+    expect(message).not.toContain("s3cret-md5");
+  });
+
+  test("an md5_key used as a key name is not echoed", () => {
+    const message = errorOf(withLine(21, 's3cret-md5 = "collector"'));
+    expect(message).toStartWith(`${FILE}:21: device[1].[redacted] is not a known key`);
+  });
+
+  test("an md5_key that occurs in ordinary words garbles nothing", () => {
+    for (const key of ["e", "red", "act", "device"]) {
+      const text = withLine(20, `md5_key = "${key}"`).replace('"collector"\n\n', '"foo"\n\n');
+      expect(errorOf(text)).toBe(
+        `${FILE}:21: device[1].target must be "collector" or "forward", got "foo"`,
+      );
+    }
   });
 
   test("a too-long md5_key is not echoed", () => {

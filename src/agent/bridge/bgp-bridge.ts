@@ -6,6 +6,7 @@ import { type BgpOpen, decodeOpen } from "../../bgp/open.ts";
 import { encodeRouteRefresh } from "../../bgp/route-refresh.ts";
 import { BgpProxyError } from "../../core/errors.ts";
 import {
+  administrativeShutdown,
   configurationChanged,
   endOfRib,
   gaveUp,
@@ -138,6 +139,7 @@ export class BgpBridge {
   /** Why bridging would not apply if the far end were lost now (undefined: it would). */
   get bridgeBlocker(): string | undefined {
     if (this.current !== "established") return `session ${this.current}`;
+    if (this.options.giveUpMs <= 0) return "bridging is off";
     if (this.unsafe) return this.unsafe;
     if (this.far.midMessage) return "a message to the router is half sent";
     return undefined;
@@ -194,7 +196,12 @@ export class BgpBridge {
   }
 
   /** The far end is gone (stream ended, gateway restarted, daemon connection lost). */
-  farEndLost(now: number, why: string): readonly BridgeAction[] {
+  /**
+   * The far end is gone. `restart`: it said so (a draining gateway's RESTART); a session
+   * that cannot be bridged then hears why, as from the gateway's own collector on a stop:
+   * Cease / Administrative Shutdown, when the router's stream is at a message boundary.
+   */
+  farEndLost(now: number, why: string, restart = false): readonly BridgeAction[] {
     if (this.current === "closed" || this.current === "bridging") return NO_ACTIONS;
     if (this.isReattaching()) {
       this.move("bridging", `the new far end was lost too: ${why}`);
@@ -202,6 +209,9 @@ export class BgpBridge {
     }
     const blocker = this.bridgeBlocker;
     if (blocker) {
+      if (restart && this.current === "established" && !this.far.midMessage) {
+        this.out.push({ kind: "toRouter", bytes: administrativeShutdown() });
+      }
       this.close(`far end lost (${why}); no bridging: ${blocker}`);
       return this.flush();
     }

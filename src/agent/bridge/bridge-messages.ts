@@ -27,6 +27,18 @@ export function gaveUp(seconds: number): Uint8Array {
   });
 }
 
+/** What a router hears when its gateway drains and its session cannot be carried over. */
+export const GATEWAY_SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
+
+/** Cease/Administrative Shutdown (RFC 8203 communication): the gateway is going away. */
+export function administrativeShutdown(): Uint8Array {
+  return encodeNotification({
+    code: ErrorCode.CEASE,
+    subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
+    data: shutdownCommunication(GATEWAY_SHUTDOWN_MESSAGE),
+  });
+}
+
 /** Cease/Other Configuration Change: the new far end does not match the session. */
 export function configurationChanged(): Uint8Array {
   return encodeNotification({

@@ -88,7 +88,9 @@ export class SessionBridge {
     this.port = undefined;
     if (this.routerDone) return false;
     if (FAR_END_LOST.has(reason) && this.bridge.state !== "closed" && !this.routerEnded) {
-      this.apply(this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`));
+      this.apply(
+        this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
+      );
       if (this.bridging) {
         this.router.resume();
         return true;
@@ -138,7 +140,11 @@ export class SessionBridge {
       port.push(null);
       return;
     }
-    this.router.end();
+    // Passed on as the router's FIN — after whatever the relay's end brings first (a
+    // RESTART's Cease is written by farEndLost, which follows in the same turn).
+    setImmediate(() => {
+      if (!this.routerDone) this.router.end();
+    });
   }
 
   resumeRouter(): void {

@@ -42,6 +42,13 @@ export interface Md5Status {
 
 /** Receive buffer of the capture socket: room for thousands of SYNs (~1-2 KiB each in the kernel). */
 export const CAPTURE_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * The least the capture runs with (as getsockopt reports it, twice what was set): without
+ * CAP_NET_ADMIN (Docker's default capabilities) the buffer is what net.core.rmem_max allows,
+ * 2 x 212992 bytes on a default kernel, and a burst of 300 simultaneous signed SYNs fits in
+ * it (test/e2e/md5-burst.test.ts); below half of that it fails, naming --cap-add NET_ADMIN.
+ */
+export const MINIMUM_CAPTURE_BUFFER_BYTES = 212_992;
 
 /** A router listener as the TCP-MD5 code sees it. */
 export interface Md5Listener {
@@ -95,12 +102,25 @@ export class Md5Support implements SignatureGate {
    * socket (CAP_NET_RAW), its buffer (CAP_NET_ADMIN), the interface. Throws a BgpProxyError
    * whose message is the one line to print.
    */
-  static probe(config: { interface: string }, logger: Logger): Md5Support {
+  static probe(
+    config: { interface: string; captureBufferBytes?: number },
+    logger: Logger,
+  ): Md5Support {
     let socket: PacketSocket | undefined;
     try {
       probeTcpMd5();
       socket = PacketSocket.open();
-      const buffer = socket.setReceiveBuffer(CAPTURE_BUFFER_BYTES);
+      const wanted = config.captureBufferBytes ?? CAPTURE_BUFFER_BYTES;
+      const buffer = socket.setReceiveBuffer(
+        wanted,
+        Math.min(wanted, MINIMUM_CAPTURE_BUFFER_BYTES),
+      );
+      if (!buffer.forced && buffer.effectiveBytes < wanted) {
+        logger.warn(
+          "SYN capture receive buffer limited by net.core.rmem_max (no CAP_NET_ADMIN): a large burst of connections may lose SYNs; docker run --cap-add NET_ADMIN, or sysctl net.core.rmem_max=4194304, gives it the full size",
+          { receive_buffer_bytes: buffer.effectiveBytes, wanted_bytes: wanted },
+        );
+      }
       PacketSocket.interfaceIndex(config.interface);
       return new Md5Support(config.interface, socket, buffer.effectiveBytes, probeTcpAo(), logger);
     } catch (err) {
