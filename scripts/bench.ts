@@ -32,6 +32,7 @@ import { type BenchMode, FULL, QUICK } from "./bench/modes.ts";
 import { headlineTable, renderScenario, type ScenarioResult, targetTable } from "./bench/report.ts";
 import { runConvergence } from "./bench/scenario-convergence.ts";
 import { runLatency } from "./bench/scenario-latency.ts";
+import { runRib } from "./bench/scenario-rib.ts";
 import { runScale } from "./bench/scenario-scale.ts";
 import { runSlowFarEnd } from "./bench/scenario-slow-far-end.ts";
 import { runThroughput } from "./bench/scenario-throughput.ts";
@@ -45,6 +46,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   scale: runScale,
   latency: runLatency,
   slow: runSlowFarEnd,
+  rib: runRib,
 };
 
 interface Options {

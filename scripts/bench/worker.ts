@@ -12,6 +12,7 @@ import { runPump } from "./bgp-pump.ts";
 import { runSink } from "./bgp-sink.ts";
 import { runEcho } from "./keepalive-echo.ts";
 import { runPing } from "./keepalive-ping.ts";
+import { runRibFeed, runRibHolder } from "./rib-roles.ts";
 import { runSwarm } from "./session-swarm.ts";
 import { runSpeakers } from "./speaker-sink.ts";
 
@@ -24,6 +25,8 @@ const ROLES: Record<string, (args: any) => Promise<void>> = {
   swarm: runSwarm,
   speakers: runSpeakers,
   agent: runAgentHost,
+  rib: runRibHolder,
+  ribfeed: runRibFeed,
 };
 
 const [role = "", json = "{}"] = process.argv.slice(2);

@@ -71,6 +71,8 @@ export class BgpSpeaker {
   private readonly opts: BgpSpeakerOptions;
 
   private closed = false;
+  /** The whole OPEN messages, for a monitor's Peer Up. */
+  private readonly opens: { received?: Uint8Array; sent?: Uint8Array } = {};
   private peer: BgpOpen | undefined;
   private fourOctetAs = false;
   private holdTime: number;
@@ -188,12 +190,20 @@ export class BgpSpeaker {
       }
       case MessageType.OPEN:
         if (state !== "Active") throw this.unexpected(frame);
+        this.opens.received = frame.message;
         this.handleOpen(decodeOpen(frame.body));
         return;
       case MessageType.KEEPALIVE:
         if (state === "OpenConfirm") {
           this.establishedAt = this.clock.now();
           this.fsm.transition("Established");
+          if (this.opens.received && this.opens.sent) {
+            this.opts.monitor?.up({
+              receivedOpen: this.opens.received,
+              sentOpen: this.opens.sent,
+              fourOctetAs: this.fourOctetAs,
+            });
+          }
           this.logger.info("session established", {
             peer_asn: this.peer?.asn,
             hold_time: this.holdTime,
@@ -204,7 +214,7 @@ export class BgpSpeaker {
         return;
       case MessageType.UPDATE:
         if (state !== "Established") throw this.unexpected(frame);
-        this.handleUpdate(frame.body);
+        this.handleUpdate(frame.body, frame.message);
         return;
       case MessageType.ROUTE_REFRESH:
         if (state !== "Established") throw this.unexpected(frame);
@@ -249,21 +259,20 @@ export class BgpSpeaker {
       hold_time: this.holdTime,
       four_octet_as: this.fourOctetAs,
     });
-    this.send(
-      encodeOpen({
-        asn: this.localAsn,
-        holdTime: this.ourHoldTime,
-        routerId: this.routerId,
-        capabilities: {
-          multiprotocol: [
-            { afi: Afi.IPV4, safi: Safi.UNICAST },
-            { afi: Afi.IPV6, safi: Safi.UNICAST },
-          ],
-          routeRefresh: true,
-          fourOctetAs: true,
-        },
-      }),
-    );
+    this.opens.sent = encodeOpen({
+      asn: this.localAsn,
+      holdTime: this.ourHoldTime,
+      routerId: this.routerId,
+      capabilities: {
+        multiprotocol: [
+          { afi: Afi.IPV4, safi: Safi.UNICAST },
+          { afi: Afi.IPV6, safi: Safi.UNICAST },
+        ],
+        routeRefresh: true,
+        fourOctetAs: true,
+      },
+    });
+    this.send(this.opens.sent);
     this.fsm.transition("OpenSent");
     this.send(encodeKeepalive());
     this.fsm.transition("OpenConfirm");
@@ -275,7 +284,7 @@ export class BgpSpeaker {
     }
   }
 
-  private handleUpdate(body: Uint8Array): void {
+  private handleUpdate(body: Uint8Array, message: Uint8Array): void {
     const update = decodeUpdate(body, {
       fourOctetAs: this.fourOctetAs,
       external: this.peer?.asn !== this.localAsn,
@@ -286,6 +295,8 @@ export class BgpSpeaker {
       this.logger.warn("malformed UPDATE treated as withdraw (RFC 7606)", { errors });
     }
     const eor = this.routes.apply(update);
+    this.opts.rib?.apply(update);
+    this.opts.monitor?.update(message, update);
     if (eor) {
       this.logger.info("End-of-RIB received", { family: eor, prefixes: this.routes.table[eor] });
       this.opts.onEndOfRib?.(eor);
@@ -355,6 +366,14 @@ export class BgpSpeaker {
     if (this.closed) return;
     this.closed = true;
     this.timers.cancel();
+    this.opts.rib?.clear();
+    if (this.establishedAt !== undefined && this.opts.monitor) {
+      const n = reason.notification;
+      this.opts.monitor.down({
+        local: reason.kind !== "notification-received",
+        ...(n ? { notification: encodeNotification(n) } : {}),
+      });
+    }
     try {
       if (this.fsm.state !== "Idle") this.fsm.transition("Idle");
     } catch (err) {

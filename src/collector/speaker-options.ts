@@ -1,5 +1,6 @@
 import { MAX_ASN } from "../bgp/constants.ts";
 import type { BgpNotification } from "../bgp/notification.ts";
+import type { DecodedUpdate } from "../bgp/update.ts";
 import { ipv4ToNumber } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
@@ -34,6 +35,22 @@ export interface BgpSpeakerOptions {
   onStateChange?: (from: SpeakerState, to: SpeakerState) => void;
   /** The peer finished its initial table for a family (RFC 4724 End-of-RIB). */
   onEndOfRib?: (family: "ipv4" | "ipv6") => void;
+  /**
+   * Where decoded UPDATEs go besides the counters (the Adj-RIB-In): `apply` per UPDATE,
+   * `clear` when the session ends. Without one, nothing beyond counting is done.
+   */
+  rib?: { apply(update: DecodedUpdate): void; clear(): void };
+  /** Told about the session as BMP reports it (src/bmp/bmp-feed.ts SessionMonitor). */
+  monitor?: SpeakerMonitor;
+}
+
+export interface SpeakerMonitor {
+  /** Established: both OPENs, whole messages. */
+  up(opens: { receivedOpen: Uint8Array; sentOpen: Uint8Array; fourOctetAs: boolean }): void;
+  /** One UPDATE from the peer, whole, and its decoding. */
+  update(message: Uint8Array, decoded: DecodedUpdate): void;
+  /** An Established session ended; the NOTIFICATION (whole message) if one was sent or received. */
+  down(reason: { local: boolean; notification?: Uint8Array }): void;
 }
 
 /**

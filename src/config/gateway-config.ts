@@ -184,6 +184,8 @@ export function parseGatewayConfig(
     accounts: file.accounts,
     collector: file.collector,
     devices: file.devices,
+    ...(file.mrt ? { mrt: file.mrt } : {}),
+    ...(file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: false,
     log: flags.log,
     ...(flags.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: flags.drainTimeoutMs }),

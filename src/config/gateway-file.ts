@@ -4,7 +4,14 @@ import { parseHostPort } from "./address.ts";
 import { echo, mark, redactEchoes, withSecretsScrubbed } from "./redaction.ts";
 import { rawValuesOf, syntaxErrorLine, TomlLines } from "./toml-lines.ts";
 import { parseTomlInSlices } from "./toml-slices.ts";
-import type { AccountConfig, CollectorConfig, DeviceConfig, DeviceTarget } from "./types.ts";
+import type {
+  AccountConfig,
+  BmpStationConfig,
+  CollectorConfig,
+  DeviceConfig,
+  DeviceTarget,
+  MrtDumpConfig,
+} from "./types.ts";
 
 /**
  * The gateway's TOML file: who may connect ([[account]]), the built-in collector
@@ -18,6 +25,8 @@ export interface GatewayFile {
   readonly accounts: readonly AccountConfig[];
   readonly collector: CollectorConfig;
   readonly devices: readonly DeviceConfig[];
+  readonly mrt?: MrtDumpConfig;
+  readonly bmp: readonly BmpStationConfig[];
 }
 
 export interface GatewayFileOptions {
@@ -28,7 +37,9 @@ export interface GatewayFileOptions {
 type Table = Record<string, unknown>;
 
 const MAX_UINT32 = 4294967295;
-const ROOT_KEYS = ["account", "collector", "device"];
+const ROOT_KEYS = ["account", "collector", "device", "mrt", "bmp"];
+const MRT_KEYS = ["dir", "interval", "keep"];
+const BMP_KEYS = ["address", "buffer_bytes"];
 const ACCOUNT_KEYS = ["email", "token_sha256", "company_id"];
 const COLLECTOR_KEYS = ["asn", "router_id", "hold_time"];
 const DEVICE_KEYS = ["name", "id", "site", "ip", "md5_key", "target", "forward", "forward_source"];
@@ -164,6 +175,32 @@ function collector(r: FileReader, root: Table): CollectorConfig {
     r.fail("collector.hold_time", `must be 0 or from 3 to 65535, got ${holdTime}`);
   }
   return { asn, routerId, holdTime };
+}
+
+function mrt(r: FileReader, root: Table): MrtDumpConfig | undefined {
+  const t = root.mrt;
+  if (t === undefined) return undefined;
+  if (!isTable(t)) r.fail("mrt", "must be a table ([mrt])");
+  r.known(t, "mrt", MRT_KEYS);
+  return {
+    dir: r.str(t, "mrt", "dir", true) ?? "",
+    intervalSeconds: r.int(t, "mrt", "interval", 10, 86400, 300),
+    keep: r.int(t, "mrt", "keep", 1, 100000, 24),
+  };
+}
+
+function bmpStation(r: FileReader, t: Table, path: string): BmpStationConfig {
+  r.known(t, path, BMP_KEYS);
+  const text = r.str(t, path, "address", true) ?? "";
+  const address = r.at(`${path}.address`, () =>
+    parseHostPort(text, `${path}.address`, {
+      hosts: "any",
+      portZero: false,
+      example: "192.0.2.9:1790",
+    }),
+  );
+  const bufferBytes = r.int(t, path, "buffer_bytes", 65536, 1 << 30, 16 << 20);
+  return { address, bufferBytes };
 }
 
 function deviceTarget(r: FileReader, t: Table, path: string): DeviceTarget {
@@ -329,7 +366,9 @@ export function parseGatewayFile(
       const devices = root.device === undefined ? [] : (root.device as DeviceConfig[]);
       if (!Array.isArray(devices)) r.fail("device", "must be an array of tables ([[device]])");
       checkUnique(r, devices, accounts);
-      return { accounts, collector: coll, devices };
+      const dumps = mrt(r, root);
+      const bmp = r.tables(root, "bmp").map(({ table, path }) => bmpStation(r, table, path));
+      return { accounts, collector: coll, devices, bmp, ...(dumps ? { mrt: dumps } : {}) };
     },
   );
 }

@@ -133,6 +133,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     accounts: [{ email: STANDALONE_EMAIL, tokenSha256: sha256Hex(token), companyId: 1 }],
     collector: file?.collector ?? STANDALONE_DEFAULTS.collector,
     devices: file?.devices ?? [],
+    ...(file?.mrt ? { mrt: file.mrt } : {}),
+    ...(file && file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: file === undefined,
     log,
   };

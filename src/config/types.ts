@@ -89,6 +89,21 @@ export interface CollectorConfig {
   readonly holdTime: number;
 }
 
+/** [mrt]: periodic MRT TABLE_DUMP_V2 files of the collector's Adj-RIB-In. */
+export interface MrtDumpConfig {
+  readonly dir: string;
+  readonly intervalSeconds: number;
+  /** Files kept per device (older ones are removed). */
+  readonly keep: number;
+}
+
+/** [[bmp]]: a BMP station (RFC 7854) the gateway feeds. */
+export interface BmpStationConfig {
+  readonly address: HostPort;
+  /** Bytes held for the station while it is unreachable; beyond that, the RIB is re-sent. */
+  readonly bufferBytes: number;
+}
+
 export interface GatewayConfig {
   readonly listen: HostPort;
   readonly httpListen: HostPort;
@@ -103,6 +118,8 @@ export interface GatewayConfig {
   readonly accounts: readonly AccountConfig[];
   readonly collector: CollectorConfig;
   readonly devices: readonly DeviceConfig[];
+  readonly mrt?: MrtDumpConfig;
+  readonly bmp?: readonly BmpStationConfig[];
   /** Accept any router as a collector device (standalone without a device list). */
   readonly acceptAny: boolean;
   /** How long stopping waits for drained sessions (RESTART sent) to end; default 10 s. */

@@ -1,5 +1,8 @@
 import { Duplex } from "node:stream";
+import { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../collector/bgp-speaker.ts";
+import type { RibDirectory } from "../collector/rib-directory.ts";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
@@ -10,21 +13,37 @@ import type { SessionEvents } from "./device-tracker.ts";
  * The built-in collector as the far end of a relayed session: a byte stream (what the
  * relay expects of a daemon socket) around a passive BGP speaker. Bytes from the router are
  * fed to the speaker; what it sends (OPEN, KEEPALIVE, NOTIFICATION) is read by the relay.
- * The speaker's state and counts are reported to the session's `SessionEvents`.
+ * The speaker's state and counts are reported to the session's `SessionEvents`; with a
+ * `RibHome`, the speaker keeps an Adj-RIB-In, listed in the directory while the session lasts.
  */
+export interface RibHome {
+  readonly directory: RibDirectory;
+  readonly device: string;
+  /** The router's address as the gateway knows the device. */
+  readonly address: string;
+  /** A BMP monitor for this session, fed from the speaker (when BMP is on). */
+  readonly monitorFor?: (rib: AdjRibIn) => SpeakerMonitor;
+}
+
 export class CollectorEndpoint extends Duplex implements ClosingCause {
   private readonly speaker: BgpSpeaker;
   /** Why the router side ends when the relay ends it: the router's FIN unless told otherwise. */
   private closeCause = "the router closed the session";
+  /** Unregisters this session's Adj-RIB-In from the directory. */
+  private detachRib: () => void = () => {};
 
   constructor(
     private readonly events: SessionEvents,
     collector: CollectorConfig,
     clock: Clock,
     logger: Logger,
+    home?: RibHome,
   ) {
     super({ allowHalfOpen: true });
+    const rib = home ? new AdjRibIn() : undefined;
     this.speaker = new BgpSpeaker({
+      ...(rib ? { rib } : {}),
+      ...(rib && home?.monitorFor ? { monitor: home.monitorFor(rib) } : {}),
       localAsn: collector.asn,
       routerId: collector.routerId,
       holdTime: collector.holdTime,
@@ -46,6 +65,22 @@ export class CollectorEndpoint extends Duplex implements ClosingCause {
         logger.info(`BGP session closed: ${reason.message}`, { kind: reason.kind });
         this.settle();
         this.push(null);
+      },
+    });
+    if (home && rib) this.detachRib = this.attachRib(home, rib);
+  }
+
+  private attachRib(home: RibHome, rib: AdjRibIn): () => void {
+    let establishedAt = 0;
+    return home.directory.attach({
+      device: home.device,
+      address: home.address,
+      rib,
+      peer: () => {
+        const s = this.speaker.stats();
+        if (s.peerAsn === undefined || s.peerRouterId === undefined) return undefined;
+        establishedAt ||= Math.floor((s.establishedAt ?? 0) / 1000);
+        return { asn: s.peerAsn, routerId: s.peerRouterId, establishedAt };
       },
     });
   }
@@ -96,6 +131,7 @@ export class CollectorEndpoint extends Duplex implements ClosingCause {
 
   /** No BGP session, no routes: this session's prefixes no longer count. */
   private settle(): void {
+    this.detachRib();
     this.events.state(false);
   }
 }
@@ -105,11 +141,13 @@ export function openCollector(
   collector: CollectorConfig,
   clock: Clock,
   logger: Logger,
+  home?: RibHome,
 ): CollectorEndpoint {
   return new CollectorEndpoint(
     events,
     collector,
     clock,
     logger.child({ component: "gateway/collector" }),
+    home,
   );
 }

@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
 import { backgroundClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -73,6 +74,8 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
+  /** The BMP feed's monitor for a forwarded session, when BMP is on. */
+  monitor?: (device: DeviceRuntime, session: SessionInfo) => SpeakerMonitor | undefined;
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -189,7 +192,9 @@ export function dataService(
           target: device.config.target.kind,
         });
         const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded ? new SessionObserver(events) : undefined;
+        const observer = forwarded
+          ? new SessionObserver(events, deps.monitor?.(device, session))
+          : undefined;
         relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
@@ -201,6 +206,7 @@ export function dataService(
           abortCall: () =>
             call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
+            observer?.ended();
             release();
             const fields = {
               reason,

@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
+import type { AdjRibIn } from "../collector/adj-rib-in.ts";
+import { MrtDumper } from "../collector/mrt-dumper.ts";
+import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
@@ -23,8 +27,8 @@ import {
 } from "./agent-metrics-store.ts";
 import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
-import { dataService, type OpenTarget } from "./data-service.ts";
-import { DeviceRegistry } from "./device-registry.ts";
+import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
+import { DeviceRegistry, type DeviceRuntime } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
@@ -42,6 +46,7 @@ import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
 import { logOversizedMessages } from "./oversize-log.ts";
+import { routeApi } from "./route-api.ts";
 import { SessionTable } from "./session-table.ts";
 
 /**
@@ -57,6 +62,8 @@ export interface RunningGateway {
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
+  /** The built-in collector's Adj-RIB-In per device. */
+  readonly ribs: RibDirectory;
   readonly sessions: SessionTable;
   /**
    * Re-reads the configuration (GatewayDeps.readConfig) and applies what changed; a bad
@@ -163,10 +170,36 @@ export async function startGateway(
     now,
   });
   const collectors = new Set<CollectorEndpoint>();
-  const openTarget: OpenTarget = (device, _session, events, sessionLog) => {
+  const ribs = new RibDirectory();
+  const bmp =
+    config.bmp && config.bmp.length > 0
+      ? new BmpFeed({
+          stations: config.bmp,
+          sysName: `bgproxy gateway ${config.collector.routerId}`,
+          sysDescr: `bgproxy ${version}`,
+          clock,
+          logger: logger.child({ component: "gateway/bmp" }),
+        })
+      : undefined;
+  const monitored = (device: DeviceRuntime, session: SessionInfo): MonitoredSession => ({
+    device: device.config.name,
+    peerAddress: session.deviceIp,
+    peerPort: session.devicePort,
+    localAddress: session.proxyIp,
+    localPort: session.proxyPort,
+  });
+  const openTarget: OpenTarget = (device, session, events, sessionLog) => {
     const target = device.config.target;
     if (target.kind === "forward") return connectForward(target.forward, target.source);
-    const endpoint = openCollector(events, running.collector, clock, sessionLog);
+    const home = {
+      directory: ribs,
+      device: device.config.name,
+      address: device.config.ip,
+      ...(bmp
+        ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
+        : {}),
+    };
+    const endpoint = openCollector(events, running.collector, clock, sessionLog, home);
     collectors.add(endpoint);
     endpoint.once("close", () => collectors.delete(endpoint));
     return Promise.resolve(endpoint);
@@ -202,6 +235,7 @@ export async function startGateway(
       resolver,
       openTarget,
       tracker,
+      ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
       logins,
@@ -262,10 +296,13 @@ export async function startGateway(
       return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
     },
   };
+  const routesApi = routeApi({ ribs, collectorId: config.collector.routerId, version, now });
   try {
-    http = startHttpApi(config.httpListen, routes, {
-      post: { ...receiver.routes(), ...adminRoutes },
-    });
+    http = startHttpApi(
+      config.httpListen,
+      { ...routes, ...routesApi.routes },
+      { post: { ...receiver.routes(), ...adminRoutes }, match: routesApi.match },
+    );
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
     } catch (err) {
@@ -274,6 +311,24 @@ export async function startGateway(
     }
   } catch (err) {
     guard?.stop();
+    server.forceShutdown();
+    throw err;
+  }
+  const dumper = config.mrt
+    ? new MrtDumper(
+        config.mrt,
+        ribs,
+        config.collector.routerId,
+        clock,
+        logger.child({ component: "gateway/mrt" }),
+      )
+    : undefined;
+  try {
+    dumper?.start();
+    bmp?.start();
+  } catch (err) {
+    http.close();
+    exports?.close();
     server.forceShutdown();
     throw err;
   }
@@ -294,6 +349,7 @@ export async function startGateway(
     registry,
     agents,
     agentMetrics,
+    ribs,
     sessions,
     reload,
     drain,
@@ -302,6 +358,8 @@ export async function startGateway(
       // (bridging) and reach the next gateway.
       const live = drain();
       if (live > 0) await sessionsEnded(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      dumper?.stop();
+      bmp?.stop();
       http.close();
       exports?.close();
       guard?.stop();

@@ -18,6 +18,8 @@ export interface HttpApiOptions {
   /** What the listener is for, in errors: "HTTP" by default. */
   readonly what?: string;
   readonly maxBodyBytes?: number;
+  /** GET routes with parameters in the path (e.g. /api/devices/{name}/routes). */
+  readonly match?: (pathname: string) => Route | undefined;
 }
 
 export function startHttpApi(
@@ -39,7 +41,7 @@ export function startHttpApi(
         const handler = post[url.pathname];
         if (handler) return handler(req);
       }
-      const route = routes[url.pathname];
+      const route = routes[url.pathname] ?? options.match?.(url.pathname);
       if (req.method !== "GET" && req.method !== "HEAD") {
         return route || post[url.pathname]
           ? jsonResponse({ error: "method not allowed" }, pretty, 405)

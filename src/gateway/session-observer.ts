@@ -3,6 +3,7 @@ import { BgpFramer } from "../bgp/framer.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
 import { decodeUpdate, type UpdateDecodeOptions } from "../bgp/update.ts";
 import { RouteCounter } from "../collector/route-counter.ts";
+import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { SessionEvents } from "./device-tracker.ts";
 
 /**
@@ -26,7 +27,20 @@ export class SessionObserver {
   private broken?: string;
   updates = 0;
 
-  constructor(private readonly events?: Pick<SessionEvents, "state" | "counts">) {}
+  /** Whole OPEN messages, for the monitor's Peer Up. */
+  private readonly openMessages: Partial<Record<Direction, Uint8Array>> = {};
+
+  constructor(
+    private readonly events?: Pick<SessionEvents, "state" | "counts">,
+    /** Told what the session does, as BMP reports it (the gateway's BMP feed). */
+    private readonly monitor?: SpeakerMonitor,
+  ) {}
+
+  /** The relay ended: an Established session is over (no NOTIFICATION seen). */
+  ended(): void {
+    if (this.established) this.monitor?.down({ local: false });
+    this.broken ??= "the session ended";
+  }
 
   private onChange(): void {
     if (!this.events) return;
@@ -59,17 +73,23 @@ export class SessionObserver {
     if (this.broken) return;
     try {
       for (const frame of this.framers[direction].push(chunk))
-        this.onMessage(direction, frame.type, frame.body);
+        this.onMessage(direction, frame.type, frame.body, frame.message);
     } catch (err) {
       this.broken = (err as Error).message;
       this.reset();
     }
   }
 
-  private onMessage(direction: Direction, type: number, body: Uint8Array): void {
+  private onMessage(
+    direction: Direction,
+    type: number,
+    body: Uint8Array,
+    message: Uint8Array,
+  ): void {
     switch (type) {
       case MessageType.OPEN:
         this.opens[direction] = decodeOpen(body);
+        if (this.monitor) this.openMessages[direction] = message;
         this.confirmed[direction] = false;
         this.decodeOptions = undefined;
         break;
@@ -77,15 +97,27 @@ export class SessionObserver {
         if (this.opens[direction] && !this.confirmed[direction]) {
           this.confirmed[direction] = true;
           this.onChange();
+          const { router, daemon } = this.openMessages;
+          if (this.established && router && daemon) {
+            this.monitor?.up({
+              receivedOpen: router,
+              sentOpen: daemon,
+              fourOctetAs: this.options().fourOctetAs,
+            });
+          }
         }
         break;
       case MessageType.NOTIFICATION:
+        if (this.established)
+          this.monitor?.down({ local: direction === "daemon", notification: message });
         this.reset();
         break;
       case MessageType.UPDATE:
         if (direction === "router" && this.established) {
           this.updates++;
-          this.counter.apply(decodeUpdate(body, this.options()));
+          const update = decodeUpdate(body, this.options());
+          this.counter.apply(update);
+          this.monitor?.update(message, update);
           this.onChange();
         }
         break;

@@ -4,7 +4,8 @@ import type { DeviceView } from "./device-view.ts";
 
 /**
  * The gateway's HTML status page at `/` (pure renderer): devices with their session state
- * and prefix counts, and connected agents with their heartbeat age. Plain HTML and a
+ * and prefix counts, connected agents with their heartbeat age, and a prefix search form
+ * (answered by /lookup). Plain HTML and a
  * little CSS, no script; it reloads itself every 10 s. Every value is escaped.
  */
 export interface StatusPageInput {
@@ -21,6 +22,17 @@ export function escapeHtml(text: string): string {
     .replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;")
     .replaceAll("'", "&#39;");
+}
+
+/** The search form, also on the lookup page (lookup-page.ts). */
+export function searchForm(query = ""): string {
+  return [
+    '<form class="search" action="/lookup" method="get">',
+    '<label for="q">Prefix search</label> ',
+    `<input id="q" name="q" type="search" placeholder="192.0.2.1 or 2001:db8::/32" value="${escapeHtml(query)}">`,
+    ' <button type="submit">Look up</button>',
+    "</form>",
+  ].join("");
 }
 
 const num = new Intl.NumberFormat("en-US");
@@ -121,6 +133,7 @@ export function renderStatusPage(input: StatusPageInput, heartbeatWarnMs = 30_00
     `<p class="meta">version ${escapeHtml(input.version)} · ${escapeHtml(rfc3339Nano(input.now).slice(0, 19).replace("T", " "))} UTC · ` +
       `${plural(input.devices.length, "device")}, ${num.format(established)} established · ` +
       `${plural(input.agents.length, "agent")} connected</p>`,
+    searchForm(),
     table(
       "Devices",
       [

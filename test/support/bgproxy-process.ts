@@ -50,6 +50,10 @@ export interface GatewayFileSpec {
   accounts?: readonly { email: string; token: string }[];
   collector: { asn: number; routerId: string; holdTime?: number };
   devices: readonly GatewayDevice[];
+  /** [mrt]: periodic MRT dumps. */
+  mrt?: { dir: string; interval?: number; keep?: number };
+  /** [[bmp]] stations, "host:port". */
+  bmp?: readonly string[];
 }
 
 const str = (s: string) => JSON.stringify(s);
@@ -86,6 +90,12 @@ export function renderGatewayToml(spec: GatewayFileSpec): string {
     if (d.forward !== undefined) lines.push(`forward = ${str(d.forward)}`);
     if (d.forwardSource !== undefined) lines.push(`forward_source = ${str(d.forwardSource)}`);
   }
+  if (spec.mrt) {
+    lines.push("", "[mrt]", `dir = ${str(spec.mrt.dir)}`);
+    if (spec.mrt.interval !== undefined) lines.push(`interval = ${spec.mrt.interval}`);
+    if (spec.mrt.keep !== undefined) lines.push(`keep = ${spec.mrt.keep}`);
+  }
+  for (const b of spec.bmp ?? []) lines.push("", "[[bmp]]", `address = ${str(b)}`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -71,6 +71,8 @@ export interface BirdConfig {
   static4?: readonly string[];
   /** IPv6 prefixes to announce (static, unreachable), e.g. "fd00:255:100::/48". */
   static6?: readonly string[];
+  /** BIRD statements run for every static route, e.g. "bgp_community.add((65001,100));". */
+  staticAttributes?: string;
   /** Seconds before the first outgoing connection (BIRD's default is 5); default 1. */
   connectDelay?: number;
   /** Seconds before reconnecting after an error, as [min, max] (BIRD: 60, 300); default [1, 5]. */
@@ -115,14 +117,15 @@ export function renderBirdConfig(config: BirdConfig, logFile: string): string {
     "",
     "protocol device { scan time 10; }",
   ];
+  const attrs = config.staticAttributes ? ` { ${config.staticAttributes} }` : "";
   if (config.static4 && config.static4.length > 0) {
     lines.push("protocol static static4 {", "  ipv4;");
-    for (const p of config.static4) lines.push(`  route ${p} unreachable;`);
+    for (const p of config.static4) lines.push(`  route ${p} unreachable${attrs};`);
     lines.push("}");
   }
   if (config.static6 && config.static6.length > 0) {
     lines.push("protocol static static6 {", "  ipv6;");
-    for (const p of config.static6) lines.push(`  route ${p} unreachable;`);
+    for (const p of config.static6) lines.push(`  route ${p} unreachable${attrs};`);
     lines.push("}");
   }
   for (const n of config.neighbors) {

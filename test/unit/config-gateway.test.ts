@@ -145,7 +145,7 @@ describe("errors name the key path and line", () => {
     [
       "unknown top-level table",
       withLine(11, "[colector]"),
-      `${FILE}:11: colector is not a known key (expected one of: account, collector, device)`,
+      `${FILE}:11: colector is not a known key (expected one of: account, collector, device, mrt, bmp)`,
     ],
     [
       "unknown collector key",

@@ -12,7 +12,9 @@ import { dirname, join, normalize, relative } from "node:path";
 const LAYERS: readonly (readonly string[])[] = [
   ["core", "version.ts"],
   ["bgp", "proto", "config", "metrics"],
+  ["mrt"],
   ["collector", "relay", "export"],
+  ["bmp"],
   ["agent", "gateway"],
   ["standalone.ts"],
   ["main.ts"],
