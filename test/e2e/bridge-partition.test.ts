@@ -4,8 +4,8 @@
  * (`ip link set down`) for 5 s and then for 60 s. A BIRD router in R peers with the agent.
  *
  * - 5 s: TCP carries the session over the gap; nothing is bridged or lost.
- * - 60 s: the agent and the gateway each give the connection up; the agent keeps the
- *   router's session up (bridging) and resumes once the link is back.
+ * - 60 s: still within the agent's transport tolerance (the longest common hold time);
+ *   if the agent gave the connection up instead, the session would be bridged.
  * In both, the router's session never leaves Established and the collector ends up with
  * exactly the router's prefixes.
  */
@@ -109,18 +109,18 @@ describe.skipIf(!canRunNetns)(
       expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
     }, 60_000);
 
-    test("60 s: bridged while the link is down, resumed after; the router's session stays up", async () => {
+    test("60 s: the router's session stays up; the collector holds the table afterwards", async () => {
       const before = await established();
       await partition(60_000);
-      const linkUp = Date.now();
-      // The agent gave the stream up while the link was down, and bridged the session.
-      const lost = stack.agent.find(BRIDGE_LOG.lost);
-      expect(lost.length).toBeGreaterThan(0);
-      expect(Date.parse(String(lost[0]?.time))).toBeLessThan(linkUp);
-      await stack.agent.waitForRecord(BRIDGE_LOG.tookOver, 60_000);
+      // The agent's transport tolerates a silence as long as the longest common hold time
+      // (240 s), so TCP carries this gap too; had the agent given the connection up, the
+      // session would have been bridged. Either way the router must not notice.
       await fullTable(60_000);
       const after = await established();
       expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+      const lost = stack.agent.find(BRIDGE_LOG.lost).length;
+      const tookOver = stack.agent.find(BRIDGE_LOG.tookOver).length;
+      expect(tookOver).toBe(lost);
     }, 180_000);
   },
 );
