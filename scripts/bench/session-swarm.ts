@@ -4,7 +4,8 @@
  * flight), each doing OPEN (4-octet AS 4200000000+i, its source as router ID, the hold time
  * given) and KEEPALIVE, then sending a KEEPALIVE every third of the negotiated hold time;
  * `announce` has every established session announce its own block of /24s (packed UPDATEs);
- * `status` counts; `close` ends them all.
+ * `status` counts; `reconnect` reopens the sessions that closed (to the same address, from
+ * the same source, as a router whose session dropped does); `close` ends them all.
  */
 import { connect, type Socket } from "node:net";
 import { MessageType } from "../../src/bgp/constants.ts";
@@ -17,6 +18,9 @@ interface Session {
   index: number;
   source: string;
   asn: number;
+  host: string;
+  port: number;
+  holdTime: number;
   socket: Socket;
   state: "connecting" | "open-sent" | "established" | "closed";
   error?: string;
@@ -87,6 +91,9 @@ export async function runSwarm(): Promise<void> {
       index: sessions.length + i,
       source,
       asn: 4_200_000_000 + sessions.length + i,
+      host,
+      port,
+      holdTime,
       socket: undefined as unknown as Socket,
       state: "connecting",
       keepalivesIn: 0,
@@ -135,6 +142,28 @@ export async function runSwarm(): Promise<void> {
     return { sessions: live.length, prefixes, bytes, elapsedMs: nowMs() - t0 };
   };
 
+  const reconnect = async (command: Fields): Promise<Fields> => {
+    const timeoutMs = (command.timeoutMs as number | undefined) ?? 30_000;
+    const closed = sessions.filter((s) => s.state === "closed");
+    for (const s of closed) {
+      s.state = "connecting";
+      delete s.error;
+    }
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all(
+      closed.map((s) =>
+        Promise.race([
+          open(s, s.host, s.port, s.holdTime),
+          Bun.sleep(Math.max(1, deadline - Date.now())),
+        ]),
+      ),
+    );
+    return {
+      reopened: closed.length,
+      established: closed.filter((s) => s.state === "established").length,
+    };
+  };
+
   const status = (): Fields => {
     const count = (st: Session["state"]) => sessions.filter((s) => s.state === st).length;
     return {
@@ -158,6 +187,6 @@ export async function runSwarm(): Promise<void> {
     return { closed: n };
   };
 
-  serveCommands({ connect: connectAll, announce, status, close: closeAll });
+  serveCommands({ connect: connectAll, announce, status, reconnect, close: closeAll });
   emit("ready");
 }

@@ -1,6 +1,7 @@
 import { ConfigError } from "../core/errors.ts";
 import { parseHostPort } from "./address.ts";
 import { EXPORT_PORT } from "./agent-flags.ts";
+import { parseConfigSource, readConfigSource } from "./config-directory.ts";
 import { deepFreeze } from "./deep-freeze.ts";
 import {
   type Environment,
@@ -28,8 +29,18 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
   {
     name: "config",
     kind: "string",
-    valueName: "file",
-    help: "TOML file with [[account]], [collector] and [[device]] tables (required)",
+    valueName: "file|dir",
+    help:
+      "TOML file with [[account]], [collector] and [[device]] tables, or a directory whose " +
+      "*.toml files (lexical order) are read as one (required)",
+  },
+  {
+    name: "name",
+    kind: "string",
+    valueName: "name",
+    env: "BGPROXY_GATEWAY_NAME",
+    defaultText: "the host name",
+    help: "This gateway's name: its backend-pin for a load balancer, and its label in /metrics",
   },
   {
     name: "listen",
@@ -82,6 +93,7 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
 export interface GatewayFlags
   extends Pick<
     GatewayConfig,
+    | "name"
     | "listen"
     | "httpListen"
     | "exportListen"
@@ -104,11 +116,33 @@ export function parseListenAddress(setting: Setting | undefined, fallback: HostP
   });
 }
 
-function readableFile(setting: Setting | undefined, io: ConfigIo): string | undefined {
+function readableFile(
+  setting: Setting | undefined,
+  io: ConfigIo,
+  directoryToo = false,
+): string | undefined {
   if (!setting) return undefined;
+  if (directoryToo && io.listDirectory?.(setting.value) !== undefined) return setting.value;
   const problem = setting.value === "" ? "empty path" : io.fileProblem(setting.value);
   if (problem) throw new ConfigError(`${setting.label} ${quote(setting.value)}: ${problem}`);
   return setting.value;
+}
+
+/** A gateway name usable as a header value (backend-pin) and as an HAProxy server name. */
+export const GATEWAY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/** `--name` (or the host name). */
+function gatewayName(setting: Setting | undefined, io: ConfigIo): string | undefined {
+  const value = setting?.value ?? io.hostname?.();
+  if (value === undefined) return undefined;
+  if (!GATEWAY_NAME_PATTERN.test(value)) {
+    const what = setting ? setting.label : "the host name (the default of --name)";
+    throw new ConfigError(
+      `${what} must be 1 to 253 letters, digits, ".", "_" or "-" (starting with a letter or ` +
+        `digit), got ${quote(value)}`,
+    );
+  }
+  return value;
 }
 
 /** `--export-listen`: an address, or "off" for none. */
@@ -128,7 +162,8 @@ export function parseGatewayFlags(
   if (!config || config.value === "") {
     throw new ConfigError("missing --config FILE (the gateway's TOML file)");
   }
-  const configFile = readableFile(config, io) ?? config.value;
+  const configFile = readableFile(config, io, true) ?? config.value;
+  const name = gatewayName(s.get("name"), io);
   const insecure = s.bool("insecure", false);
   const cert = s.get("tls-cert");
   const key = s.get("tls-key");
@@ -146,6 +181,7 @@ export function parseGatewayFlags(
   const tlsKey = readableFile(key, io);
   return {
     configFile,
+    ...(name === undefined ? {} : { name }),
     listen: parseListenAddress(s.get("listen"), GATEWAY_DEFAULTS.listen),
     httpListen: parseListenAddress(s.get("http-listen"), GATEWAY_DEFAULTS.httpListen),
     ...exportListen(s.get("export-listen")),
@@ -175,6 +211,7 @@ export function parseGatewayConfig(
 ): GatewayConfig {
   const file = parseGatewayFile(text, fileName);
   return deepFreeze({
+    ...(flags.name === undefined ? {} : { name: flags.name }),
     listen: flags.listen,
     httpListen: flags.httpListen,
     ...(flags.exportListen === undefined ? {} : { exportListen: flags.exportListen }),
@@ -209,5 +246,7 @@ export function loadGatewayConfig(
   io: ConfigIo = systemIo,
 ): GatewayConfig {
   const flags = parseGatewayFlags(argv, env, io);
-  return parseGatewayConfig(readConfigFile(flags.configFile, io), flags.configFile, flags);
+  return parseConfigSource(readConfigSource(flags.configFile, io), (text, name) =>
+    parseGatewayConfig(text, name, flags),
+  );
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 
 /**
  * The few things config parsing needs from the outside world, injected so that the
@@ -12,6 +13,10 @@ export interface ConfigIo {
   readText(path: string): string;
   /** A fresh random secret (standalone's API token). */
   randomToken(): string;
+  /** The names in `path` when it is a directory, else undefined (`--config DIR`). */
+  listDirectory?(path: string): string[] | undefined;
+  /** This machine's host name: a gateway's default name. */
+  hostname?(): string;
 }
 
 function reason(err: unknown): string {
@@ -52,4 +57,12 @@ export const systemIo: ConfigIo = {
   randomToken() {
     return `${randomUUID()}${randomUUID()}`.replaceAll("-", "");
   },
+  listDirectory(path) {
+    try {
+      return statSync(path).isDirectory() ? readdirSync(path) : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  hostname: () => hostname(),
 };

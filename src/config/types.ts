@@ -105,6 +105,12 @@ export interface BmpStationConfig {
 }
 
 export interface GatewayConfig {
+  /**
+   * This gateway's name among its peers behind a load balancer (`--name`, default the host
+   * name): sent as `backend-pin` in ControlResponse metadata, shown by /api/devices and
+   * /metrics. Undefined (in-process tests, standalone): no pin.
+   */
+  readonly name?: string;
   readonly listen: HostPort;
   readonly httpListen: HostPort;
   /**

@@ -4,6 +4,7 @@ import { backgroundClock, type Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { RepeatedLog } from "../core/repeated-log.ts";
 import { ControlAction, type ControlRequest, type ControlResponse } from "../proto/messages.ts";
+import { backendPinMetadata } from "../proto/metadata.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
@@ -26,13 +27,19 @@ export interface ControlServiceDeps {
   /** Shared by the gateway's services; made here when absent (tests). */
   logins?: LoginGuard;
   clock?: Clock;
+  /** This gateway's name, sent as `backend-pin` with every "proceed" answer. */
+  name?: string;
 }
 
-/** The answer to one ControlRequest (pure). */
+/**
+ * The answer to one ControlRequest (pure). A "proceed" answer carries `backend-pin: <pin>`
+ * when the gateway has a name, so the session's Data streams can be routed back to it.
+ */
 export function controlAnswer(
   request: ControlRequest,
   device: { id: number; name: string; md5Key?: string } | undefined,
   companyId: number,
+  pin?: string,
 ): ControlResponse {
   const base = {
     proto: request.proto,
@@ -62,6 +69,7 @@ export function controlAnswer(
     ttlSeconds: PROCEED_TTL_SECONDS,
     ttlCounter: 0,
     action: ControlAction.UNSPECIFIED,
+    metadata: pin === undefined ? [] : backendPinMetadata(pin),
     companyId,
     deviceId: device.id,
     deviceName: device.name,
@@ -113,6 +121,7 @@ export function controlService(
             md5Key: device.config.md5Key,
           },
           agent.account.companyId,
+          deps.name,
         ),
       );
     });

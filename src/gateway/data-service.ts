@@ -7,7 +7,12 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
-import { counterPairs, metadataReader, readDataCallHeaders } from "../proto/metadata.ts";
+import {
+  counterPairs,
+  metadataReader,
+  readBackendPin,
+  readDataCallHeaders,
+} from "../proto/metadata.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -76,6 +81,18 @@ export interface DataServiceDeps {
   sessionLogs?: SessionLogBudget;
   /** The BMP feed's monitor for a forwarded session, when BMP is on. */
   monitor?: (device: DeviceRuntime, session: SessionInfo) => SpeakerMonitor | undefined;
+  /** This gateway's name: a stream's `backend-pin` is compared with it. */
+  name?: string;
+  /** Told, per accepted stream, whether its backend-pin named this gateway. */
+  pinned?: (outcome: PinOutcome) => void;
+}
+
+/** A Data stream's `backend-pin` against the gateway's name. */
+export type PinOutcome = "self" | "other" | "none";
+
+export function pinOutcome(pin: string | undefined, name: string | undefined): PinOutcome {
+  if (pin === undefined || pin === "") return "none";
+  return pin === name ? "self" : "other";
 }
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
@@ -160,6 +177,13 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0));
+    const pin = readBackendPin(metadataReader(call.metadata));
+    const outcome = pinOutcome(pin, deps.name);
+    deps.pinned?.(outcome);
+    if (outcome === "other") {
+      // The gateway the pin names is gone (or the balancer ignores the pin): serve it here.
+      log.info("serving a session pinned to another gateway", { backend_pin: pin });
+    }
 
     let cancelled = false;
     call.on("cancelled", () => {

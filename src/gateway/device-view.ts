@@ -14,9 +14,11 @@ export interface DeviceView {
   updates: number;
   prefixes: { ipv4: number; ipv6: number };
   md5: boolean;
+  /** The gateway that renders this view (`--name`), when it has one: its sessions are here. */
+  gateway?: string;
 }
 
-export function renderDevices(devices: readonly DeviceRuntime[]): DeviceView[] {
+export function renderDevices(devices: readonly DeviceRuntime[], gateway?: string): DeviceView[] {
   return devices.map((d) => ({
     name: d.config.name,
     id: d.config.id,
@@ -32,5 +34,6 @@ export function renderDevices(devices: readonly DeviceRuntime[]): DeviceView[] {
     updates: d.counters.updates,
     prefixes: { ipv4: d.counters.prefixes.ipv4, ipv6: d.counters.prefixes.ipv6 },
     md5: Boolean(d.config.md5Key),
+    ...(gateway === undefined ? {} : { gateway }),
   }));
 }

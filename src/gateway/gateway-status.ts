@@ -19,6 +19,10 @@ import { renderStatusPage } from "./status-page.ts";
  */
 export interface GatewayStatusSources {
   readonly version: string;
+  /** The gateway's name (`--name`), shown with its devices and metrics. */
+  readonly gateway?: string;
+  /** Data streams by backend-pin outcome ("self", "other", "none"). */
+  readonly streamsByPin?: ReadonlyMap<string, number>;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
@@ -28,7 +32,7 @@ export interface GatewayStatusSources {
 }
 
 export function gatewayStatusRoutes(src: GatewayStatusSources): Record<string, Route> {
-  const devices = (): DeviceView[] => renderDevices(src.registry.all());
+  const devices = (): DeviceView[] => renderDevices(src.registry.all(), src.gateway);
   const agents = (): AgentView[] =>
     renderAgents({
       entries: src.agents.all(),
@@ -54,6 +58,8 @@ export function gatewayStatusRoutes(src: GatewayStatusSources): Record<string, R
       const receiver = src.receiver.stats();
       const own = gatewayMetricFamilies({
         version: src.version,
+        ...(src.gateway === undefined ? {} : { gateway: src.gateway }),
+        ...(src.streamsByPin === undefined ? {} : { streamsByPin: src.streamsByPin }),
         devices: devices(),
         agentsConnected: src.agents.all().length,
         exportRequests: receiver.requests,

@@ -220,6 +220,7 @@ export async function startGateway(
     ...DEFAULT_SESSION_LOG_LIMITS,
     ...deps.sessionLog,
   });
+  const streamsByPin = new Map<string, number>();
   const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
     control: controlService({
@@ -227,6 +228,7 @@ export async function startGateway(
       agents,
       logger,
       accounts,
+      ...(config.name === undefined ? {} : { name: config.name }),
       logins,
       clock: logClock,
     }),
@@ -238,6 +240,8 @@ export async function startGateway(
       ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
       logger,
       agents,
+      ...(config.name === undefined ? {} : { name: config.name }),
+      pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       logins,
       sessionLogs,
       sessions,
@@ -264,6 +268,8 @@ export async function startGateway(
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
     version,
+    ...(config.name === undefined ? {} : { gateway: config.name }),
+    streamsByPin,
     registry,
     agents,
     agentMetrics,
@@ -333,6 +339,7 @@ export async function startGateway(
     throw err;
   }
   log.info("gateway started", {
+    ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
     http: hostPort(config.httpListen.host, http.port),
     exports:

@@ -22,6 +22,14 @@ export interface GatewayDeviceFigures {
 
 export interface GatewayMetricsInput {
   readonly version: string;
+  /**
+   * The gateway's name (`--name`). When set, `bgproxy_gateway_info`, the session gauges and
+   * the Data-stream counter carry it as label `gateway`, so one Prometheus query over all
+   * gateways behind a balancer says who holds what.
+   */
+  readonly gateway?: string;
+  /** Data streams accepted since start, by their `backend-pin`: "self", "other" or "none". */
+  readonly streamsByPin?: ReadonlyMap<string, number>;
   readonly devices: readonly GatewayDeviceFigures[];
   readonly agentsConnected: number;
   /** Export requests by "signal|outcome", items by "signal|accepted|rejected". */
@@ -40,10 +48,12 @@ function split(key: string): [string, string] {
 
 export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[] {
   const r = new MetricsRegistry();
-  r.gauge("bgproxy_gateway_info", "Gateway version (always 1)", ["version"]).set(
-    { version: input.version },
-    1,
-  );
+  const gw: Record<string, string> = input.gateway === undefined ? {} : { gateway: input.gateway };
+  const gwLabels = Object.keys(gw);
+  r.gauge("bgproxy_gateway_info", "Gateway version and name (always 1)", [
+    "version",
+    ...gwLabels,
+  ]).set({ version: input.version, ...gw }, 1);
   r.gauge("bgproxy_gateway_agents_connected", "Agents whose Control stream is up").set(
     {},
     input.agentsConnected,
@@ -51,10 +61,22 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
   const byState = r.gauge("bgproxy_gateway_devices", "Known devices by session state", ["state"]);
   for (const s of STATES)
     byState.set({ state: s }, input.devices.filter((d) => d.state === s).length);
-  r.gauge("bgproxy_gateway_sessions_active", "Sessions relayed now, over all devices").set(
-    {},
+  r.gauge(
+    "bgproxy_gateway_sessions_active",
+    "Sessions relayed now, over all devices",
+    gwLabels,
+  ).set(
+    gw,
     input.devices.reduce((a, d) => a + d.sessions, 0),
   );
+  const streams = r.counter(
+    "bgproxy_gateway_data_streams_total",
+    'Data streams accepted, by backend-pin: "self" (names this gateway), "other", "none"',
+    [...gwLabels, "pin"],
+  );
+  for (const [pin, n] of [...(input.streamsByPin ?? [])].sort()) {
+    streams.setTotal({ ...gw, pin }, n);
+  }
   r.counter(
     "bgproxy_gateway_sessions_total",
     "Sessions started since start, over all devices",
@@ -69,7 +91,10 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
     "1 while the device's BGP session is Established",
     labels,
   );
-  const sessions = r.gauge("bgproxy_gateway_device_sessions", "Sessions of the device now", labels);
+  const sessions = r.gauge("bgproxy_gateway_device_sessions", "Sessions of the device now", [
+    ...labels,
+    ...gwLabels,
+  ]);
   const updates = r.counter(
     "bgproxy_gateway_device_updates_total",
     "BGP UPDATE messages received from the device",
@@ -83,7 +108,7 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
     for (const d of input.devices) {
       const l = { device: d.name, device_ip: d.ip };
       established.set(l, d.state === "established" ? 1 : 0);
-      sessions.set(l, d.sessions);
+      sessions.set({ ...l, ...gw }, d.sessions);
       updates.setTotal(l, d.updates);
       prefixes.set({ ...l, afi: "ipv4" }, d.prefixes.ipv4);
       prefixes.set({ ...l, afi: "ipv6" }, d.prefixes.ipv6);

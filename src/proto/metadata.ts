@@ -35,6 +35,11 @@ export const MetadataKey = {
   COUNTER_UP: "counter-up",
   /** Data: DataResponse messages already received (agent) or sent (gateway) in the session. */
   COUNTER_DOWN: "counter-down",
+  /**
+   * ControlResponse, copied by the agent onto the Data call: the name of the gateway that
+   * answered, so that a load balancer can route the session's Data streams to it.
+   */
+  BACKEND_PIN: "backend-pin",
 } as const;
 
 /** One of the header names above. */
@@ -134,6 +139,16 @@ export function readDataCallHeaders(get: HeaderReader): DataCallHeaders {
     counterUp: Number(get(MetadataKey.COUNTER_UP) ?? 0),
     counterDown: Number(get(MetadataKey.COUNTER_DOWN) ?? 0),
   };
+}
+
+/** The ControlResponse.metadata a gateway called `name` answers with. */
+export function backendPinMetadata(name: string): Array<{ key: string; val: string[] }> {
+  return [{ key: MetadataKey.BACKEND_PIN, val: [name] }];
+}
+
+/** The `backend-pin` a Data call carries, or undefined. */
+export function readBackendPin(get: HeaderReader): string | undefined {
+  return get(MetadataKey.BACKEND_PIN);
 }
 
 /** The message counters of a Data call, as header pairs. */

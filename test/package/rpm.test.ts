@@ -74,6 +74,7 @@ describe(`RPM packages${skip}`, () => {
           "/etc/bgproxy/gateway.toml.sample",
           "/etc/default/bgproxy-gateway.env.sample",
           "/etc/default/bgproxy.env.sample",
+          "/etc/default/kbgp.env.sample",
         ]);
         const requires = (await run(["rpm", "-qp", "--requires", rpm(arch)])).stdout.split("\n");
         // rpmbuild read the ELF: glibc 2.17 symbols, nothing beyond libc.

@@ -172,6 +172,12 @@ export interface GatewayStartOptions {
   /** Where the TOML is written. */
   dir: string;
   spec: GatewayFileSpec;
+  /** Read this file or directory instead of writing `spec` to `dir`/gateway.toml. */
+  config?: string;
+  /** `--name`: the gateway's backend-pin. */
+  name?: string;
+  /** `--export-listen` (default: the gateway's own default, port 4318). */
+  exportListen?: string;
   /** gRPC listen address, default 127.0.0.1:0. */
   listen?: string;
   /** HTTP API address, default 127.0.0.1:0. */
@@ -212,12 +218,17 @@ export class GatewayProcess extends BgproxyProcess {
    * (no curl needed), bounded by a 3 s abort and a 5 s kill.
    */
   async api<T>(path: string): Promise<T> {
+    return JSON.parse(await this.apiText(path)) as T;
+  }
+
+  /** GET a text endpoint (e.g. /metrics) of the HTTP API from inside the namespace. */
+  async apiText(path: string): Promise<string> {
     const url = `http://127.0.0.1:${this.httpPort}${path}`;
     const r = await run([process.execPath, "-e", FETCH_SCRIPT, url], {
       netns: this.netns.name,
       timeoutMs: 5000,
     });
-    return JSON.parse(r.stdout) as T;
+    return r.stdout;
   }
 
   devices(): Promise<DeviceView[]> {
@@ -236,8 +247,8 @@ export type { DeviceView };
 
 /** Write the config, start `bgproxy gateway` and wait for its "gateway started" line. */
 export async function startGatewayProcess(options: GatewayStartOptions): Promise<GatewayProcess> {
-  const configPath = join(options.dir, "gateway.toml");
-  writeFileSync(configPath, renderGatewayToml(options.spec));
+  const configPath = options.config ?? join(options.dir, "gateway.toml");
+  if (options.config === undefined) writeFileSync(configPath, renderGatewayToml(options.spec));
   const label = options.label ?? "gateway";
   const proc = spawnManaged(
     [
@@ -253,6 +264,8 @@ export async function startGatewayProcess(options: GatewayStartOptions): Promise
       "--insecure",
       "--log-level",
       options.logLevel ?? "debug",
+      ...(options.name === undefined ? [] : ["--name", options.name]),
+      ...(options.exportListen === undefined ? [] : ["--export-listen", options.exportListen]),
     ],
     { netns: options.netns.name, label, cwd: ROOT, env: NO_PROXY_ENV },
   );
@@ -276,6 +289,8 @@ export interface AgentStartOptions {
   listen: readonly string[];
   /** The gateway's host:port. */
   target: string;
+  /** Dial with TLS, trusting `caFile` and verifying `serverName`, instead of --insecure. */
+  tls?: { caFile: string; serverName: string };
   email?: string;
   token?: string;
   logLevel?: "info" | "debug" | "trace";
@@ -301,7 +316,9 @@ export async function startAgentProcess(options: AgentStartOptions): Promise<Bgp
       options.listen.join(","),
       "--target",
       options.target,
-      "--insecure",
+      ...(options.tls
+        ? ["--ca-file", options.tls.caFile, "--tls-server-name", options.tls.serverName]
+        : ["--insecure"]),
       "--email",
       options.email ?? E2E_EMAIL,
       "--disable-log-export",

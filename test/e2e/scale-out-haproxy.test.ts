@@ -1,0 +1,339 @@
+/**
+ * Scale-out behind a real HAProxy, with the shipped image/haproxy/haproxy.cfg as it is
+ * (its addresses come from environment variables):
+ *
+ *   R: 25 light BGP routers (the session swarm) + one BIRD router
+ *     --rp-->  P: two `bgproxy agent`s (TLS to HAProxy, verifying gateway.test)
+ *     --pc-->  C: HAProxy (TLS terminated, h2c to the gateways) + gateways gw-a and gw-b
+ *
+ * Both gateways read one configuration directory (--config DIR: a base file and a devices
+ * file) and differ only in --name. Checked: the sessions are spread over the gateways;
+ * every Data stream lands on the gateway its backend-pin names (each gateway counts the
+ * pins of the streams it accepted: all "self"); killing a gateway brings its sessions back
+ * on the other one within seconds (there is no bridging yet: the routers reconnect); after
+ * an HAProxy soft reload (-sf, -x) every session is up within seconds and new sessions
+ * connect. A lossless reload does NOT hold yet: see the last test's comment.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  type BgproxyProcess,
+  type DeviceView,
+  type GatewayProcess,
+  startAgentProcess,
+} from "../support/bgproxy-process.ts";
+import { Bird } from "../support/bird.ts";
+import { checkHaproxyConfig, type Haproxy } from "../support/haproxy.ts";
+import { addAddress, destroyAllNetns } from "../support/netns.ts";
+import { createRelayTopology, hostIn, type RelayTopology } from "../support/relay-topology.ts";
+import { canRunNetns, skipNote } from "../support/root.ts";
+import { RouterSwarm } from "../support/router-swarm.ts";
+import { GATEWAY_NAMES, HAPROXY_CFG, ScaleOutStack } from "../support/scale-out-stack.ts";
+import { waitUntil } from "../support/wait.ts";
+
+const COLLECTOR_AS = 64512;
+/** Swarm routers: hosts .10 to .34 of the router link; the last one joins after the reload. */
+const SWARM_HOSTS = Array.from({ length: 25 }, (_, i) => 10 + i);
+/** Routers of the agent that goes through the passthrough frontend: hosts .40 to .43. */
+const PASSTHROUGH_HOSTS = [40, 41, 42, 43];
+const FIRST_WAVE = 24;
+const HOLD_TIME = 9;
+const NAMES = GATEWAY_NAMES;
+
+/** The value of one sample line of a Prometheus text (exact series as written), or 0. */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const held = (devices: readonly DeviceView[]) => devices.reduce((n, d) => n + d.sessions, 0);
+
+const haproxyMissing = Bun.which("haproxy") === null;
+
+describe.skipIf(!canRunNetns || haproxyMissing)(
+  `e2e scale-out: agents -> HAProxy -> two gateways, sessions pinned${
+    haproxyMissing ? " [skipped: haproxy not installed (Debian package haproxy)]" : skipNote
+  }`,
+  () => {
+    let topo: RelayTopology;
+    let stack: ScaleOutStack | undefined;
+    let swarm: RouterSwarm | undefined;
+    let bird: Bird | undefined;
+    let agentAddress: string[] = [];
+    let sources: string[] = [];
+    let passthroughSources: string[] = [];
+    let passthroughAgent: BgproxyProcess | undefined;
+    let birdIp = "";
+    const gateway = (name: string) => stack?.gateways.get(name) as GatewayProcess;
+    const haproxy = () => stack?.haproxy as Haproxy;
+
+    const diagnostics = () =>
+      [
+        stack?.tails() ?? "",
+        swarm ? `--- swarm\n${swarm.tail(10)}` : "",
+        bird ? `--- BIRD\n${bird.logTail(10)}` : "",
+      ].join("\n");
+
+    const devicesOf = async (name: string): Promise<DeviceView[]> => {
+      const g = stack?.gateways.get(name);
+      if (!g?.process.running) return [];
+      return g.devices();
+    };
+
+    const birdEstablished = async () =>
+      (await bird?.protocolState("to_agent"))?.info.startsWith("Established") === true;
+
+    beforeAll(async () => {
+      topo = await createRelayTopology({
+        collector: true,
+        extraRouterHosts: [...SWARM_HOSTS, ...PASSTHROUGH_HOSTS],
+      });
+      const { rp } = topo;
+      await addAddress(topo.proxy, rp.b.ifname, `${hostIn(rp, 3)}/24`);
+      agentAddress = [rp.b.ipv4, hostIn(rp, 3)];
+      sources = SWARM_HOSTS.map((h) => hostIn(rp, h));
+      passthroughSources = PASSTHROUGH_HOSTS.map((h) => hostIn(rp, h));
+      birdIp = rp.a.ipv4;
+      // One configuration for both gateways: a directory of two files.
+      stack = await ScaleOutStack.start({
+        topo,
+        collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
+        devices: [
+          { name: "bird-r1", id: 1, ip: birdIp, target: "collector" },
+          ...[...sources, ...passthroughSources].map((ip, i) => ({
+            name: `swarm-${i + 1}`,
+            id: 100 + i,
+            ip,
+            target: "collector" as const,
+          })),
+        ],
+        agentAddresses: agentAddress,
+      });
+      swarm = await RouterSwarm.start(topo.router);
+    }, 90_000);
+
+    afterAll(async () => {
+      await bird?.stop();
+      await swarm?.stop();
+      await passthroughAgent?.stop();
+      await stack?.stop();
+      await destroyAllNetns();
+    }, 60_000);
+
+    test("the shipped haproxy.cfg passes `haproxy -c`", async () => {
+      expect(await checkHaproxyConfig(HAPROXY_CFG, stack?.env ?? {})).toContain(
+        "Configuration file is valid",
+      );
+    });
+
+    test("sessions spread over the gateways; every Data stream lands where its pin says", async () => {
+      const s = swarm as RouterSwarm;
+      const half = FIRST_WAVE / 2;
+      const [one, two] = await Promise.all([
+        s.connect(agentAddress[0] ?? "", 179, sources.slice(0, half), { holdTime: HOLD_TIME }),
+        s.connect(agentAddress[1] ?? "", 179, sources.slice(half, FIRST_WAVE), {
+          holdTime: HOLD_TIME,
+        }),
+      ]);
+      expect([one.established, two.established]).toEqual([half, half]);
+      bird = await Bird.start(
+        {
+          routerId: birdIp,
+          asn: 65001,
+          neighbors: [
+            {
+              name: "to_agent",
+              address: agentAddress[0] ?? "",
+              asn: COLLECTOR_AS,
+              localAddress: birdIp,
+              import: "none",
+              ipv6: false,
+              holdTime: HOLD_TIME,
+            },
+          ],
+          static4: ["10.255.210.0/24"],
+        },
+        { netns: topo.router, label: "bird" },
+      );
+      const views = await waitUntil(
+        async () => {
+          const v = await Promise.all(NAMES.map(devicesOf));
+          const total = v.reduce((n, d) => n + held(d), 0);
+          return total === FIRST_WAVE + 1 && (await birdEstablished()) ? v : undefined;
+        },
+        { timeoutMs: 30_000, what: "25 sessions held by the gateways", diagnostics },
+      );
+      // Spread: both gateways hold sessions; each device is on exactly one gateway.
+      for (const v of views) expect(held(v)).toBeGreaterThan(0);
+      const holder = new Map<string, string>();
+      for (const v of views) {
+        for (const d of v.filter((x) => x.sessions > 0)) {
+          expect(holder.has(d.name)).toBe(false);
+          holder.set(d.name, d.gateway ?? "");
+        }
+      }
+      expect(holder.size).toBe(FIRST_WAVE + 1);
+      // Each gateway says so in /metrics, and every stream it accepted carried its own pin.
+      for (const [i, name] of NAMES.entries()) {
+        const metrics = await gateway(name).apiText("/metrics");
+        const mine = held(views[i] ?? []);
+        expect(sample(metrics, `bgproxy_gateway_sessions_active{gateway="${name}"}`)).toBe(mine);
+        expect(
+          sample(metrics, `bgproxy_gateway_data_streams_total{gateway="${name}",pin="self"}`),
+        ).toBe(mine);
+        for (const pin of ["other", "none"]) {
+          expect(
+            sample(metrics, `bgproxy_gateway_data_streams_total{gateway="${name}",pin="${pin}"}`),
+          ).toBe(0);
+        }
+      }
+      // HAProxy sees both gateways up.
+      const servers = (await haproxy().servers()).filter((x) => x.proxy === "gateways");
+      expect(servers.map((x) => [x.server, x.status])).toEqual([
+        ["gw-a", "UP"],
+        ["gw-b", "UP"],
+      ]);
+    }, 90_000);
+
+    test("killing a gateway brings its sessions back on the other within seconds", async () => {
+      const counts = await Promise.all(NAMES.map(async (n) => held(await devicesOf(n))));
+      const victim = (counts[0] ?? 0) >= (counts[1] ?? 0) ? NAMES[0] : NAMES[1];
+      const survivor = victim === NAMES[0] ? NAMES[1] : NAMES[0];
+      const killedAt = Date.now();
+      await gateway(victim).process.stop({ signal: "SIGKILL" });
+      const s = swarm as RouterSwarm;
+      await waitUntil(
+        async () => {
+          await s.reconnect(5_000);
+          const v = await devicesOf(survivor);
+          return held(v) === FIRST_WAVE + 1 && (await birdEstablished()) ? v : undefined;
+        },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 500,
+          what: `all sessions on ${survivor}`,
+          diagnostics,
+        },
+      );
+      const seconds = (Date.now() - killedAt) / 1000;
+      console.log(`sessions of ${victim} back on ${survivor} after ${seconds.toFixed(1)} s`);
+      expect(seconds).toBeLessThan(30);
+      expect((await s.status()).established).toBe(FIRST_WAVE);
+      for (const d of await devicesOf(survivor)) expect(d.gateway).toBe(survivor);
+      // HAProxy's health checks mark it down after two failed checks (inter 1s fall 2).
+      await waitUntil(
+        async () => {
+          const servers = await haproxy().servers();
+          const down = servers.find((x) => x.proxy === "gateways" && x.server === victim);
+          return down?.status.startsWith("DOWN");
+        },
+        { timeoutMs: 10_000, what: `HAProxy: ${victim} DOWN`, diagnostics },
+      );
+    }, 60_000);
+
+    test("after an HAProxy soft reload every session is up within seconds; new ones connect", async () => {
+      // What a lossless reload would show: no session restarted. What happens: the old
+      // HAProxy sends GOAWAY on every agent connection it terminates TLS for and keeps
+      // serving the open streams, but 10-12 s later the agent itself destroys those
+      // connections (its ReapingCredentials reaps the socket of the subchannel grpc-js
+      // dropped; docs/scale-out.md, "Reloading HAProxy"). Until that is fixed the routers
+      // reconnect, and this test checks that they are all back within seconds.
+      const survivor = NAMES.find((n) => gateway(n).process.running) ?? NAMES[1];
+      const gw = gateway(survivor);
+      const s = swarm as RouterSwarm;
+      const startedBefore = (await gw.devices()).reduce((n, d) => n + d.sessions_total, 0);
+      const h = haproxy();
+      await h.reload();
+      const reloadedAt = Date.now();
+      // Longer than a hold time and than the ~10 s after which the old connections close;
+      // note when the first session restarts.
+      let firstRestart: number | undefined;
+      while (Date.now() - reloadedAt < (HOLD_TIME + 6) * 1000) {
+        await Bun.sleep(500);
+        const started = (await gw.devices()).reduce((n, d) => n + d.sessions_total, 0);
+        if (firstRestart === undefined && started > startedBefore) firstRestart = Date.now();
+      }
+      const checkedAt = Date.now();
+      await waitUntil(
+        async () => {
+          await s.reconnect(5_000);
+          const v = await gw.devices();
+          return held(v) === FIRST_WAVE + 1 && (await birdEstablished()) ? v : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: "all sessions after the reload", diagnostics },
+      );
+      const restarted =
+        (await gw.devices()).reduce((n, d) => n + d.sessions_total, 0) - startedBefore;
+      const first =
+        firstRestart === undefined
+          ? "none"
+          : `${((firstRestart - reloadedAt) / 1000).toFixed(1)} s`;
+      console.log(
+        `HAProxy reload: ${restarted} of ${FIRST_WAVE + 1} sessions restarted, the first ` +
+          `${first} after the reload; all up ${((Date.now() - checkedAt) / 1000).toFixed(1)} s ` +
+          "after the check",
+      );
+      expect((await s.status()).established).toBe(FIRST_WAVE);
+      const late = await s.connect(agentAddress[1] ?? "", 179, sources.slice(FIRST_WAVE), {
+        holdTime: HOLD_TIME,
+      });
+      expect(late.established).toBe(1);
+      await waitUntil(async () => held(await gw.devices()) === FIRST_WAVE + 2, {
+        timeoutMs: 10_000,
+        what: "the late session on the gateway",
+        diagnostics,
+      });
+    }, 90_000);
+
+    test("TLS passthrough frontend: an agent's sessions are relayed and survive a soft reload", async () => {
+      // HAProxy forwards the agent's bytes (here cleartext HTTP/2, as it would forward TLS).
+      // It speaks no HTTP/2, so a reload sends no GOAWAY and the old process keeps the
+      // connections: no session restarts. (Only one gateway is left at this point, so the
+      // source stickiness of `balance source` is not what this checks.)
+      const { rp, pc } = topo;
+      await addAddress(topo.proxy, rp.b.ifname, `${hostIn(rp, 4)}/24`);
+      passthroughAgent = await startAgentProcess({
+        netns: topo.proxy,
+        listen: [`${hostIn(rp, 4)}:179`],
+        target: `${pc?.b.ipv4}:9444`,
+        label: "agent-passthrough",
+        logLevel: "info",
+      });
+      const s = swarm as RouterSwarm;
+      const opened = await s.connect(hostIn(rp, 4), 179, passthroughSources, {
+        holdTime: HOLD_TIME,
+      });
+      expect(opened.established).toBe(passthroughSources.length);
+      const mine = (v: DeviceView[]) =>
+        v.filter((d) => passthroughSources.includes(d.ip) && d.sessions > 0);
+      const holderOf = async () => {
+        for (const name of NAMES) {
+          if (
+            (await devicesOf(name)).some((d) => passthroughSources.includes(d.ip) && d.sessions > 0)
+          ) {
+            return name;
+          }
+        }
+        return undefined;
+      };
+      const holder = await waitUntil(
+        async () => {
+          const name = await holderOf();
+          return name && mine(await devicesOf(name)).length === passthroughSources.length
+            ? name
+            : undefined;
+        },
+        { timeoutMs: 20_000, what: "the passthrough sessions on one gateway", diagnostics },
+      );
+      const started = (v: DeviceView[]) =>
+        v
+          .filter((d) => passthroughSources.includes(d.ip))
+          .reduce((n, d) => n + d.sessions_total, 0);
+      const before = started(await devicesOf(holder));
+      await haproxy().reload();
+      await Bun.sleep((HOLD_TIME + 6) * 1000);
+      const after = await devicesOf(holder);
+      expect(mine(after).length).toBe(passthroughSources.length);
+      expect(started(after)).toBe(before);
+    }, 60_000);
+  },
+);
