@@ -10,8 +10,13 @@
  * exactly the router's prefixes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Bird, sinceMs } from "../support/bird.ts";
-import { BRIDGE_LOG, type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import { type Bird, sinceMs } from "../support/bird.ts";
+import {
+  BRIDGE_LOG,
+  type BridgeStack,
+  startBridgeStack,
+  startRouterBird,
+} from "../support/bridge-stack.ts";
 import { run } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -70,25 +75,7 @@ describe.skipIf(!canRunNetns)(
         }),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
-      const { rp } = stack.topo;
-      router = await Bird.start(
-        {
-          routerId: rp.a.ipv4,
-          asn: 65001,
-          neighbors: [
-            {
-              name: "to_agent",
-              address: rp.b.ipv4,
-              asn: 64512,
-              localAddress: rp.a.ipv4,
-              import: "none",
-            },
-          ],
-          static4: V4,
-          static6: V6,
-        },
-        { netns: stack.topo.router, label: "router" },
-      );
+      router = await startRouterBird(stack, V4, V6);
     }, 60_000);
 
     afterAll(async () => {

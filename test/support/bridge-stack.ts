@@ -11,6 +11,7 @@ import {
   startAgentProcess,
   startGatewayProcess,
 } from "./bgproxy-process.ts";
+import { Bird } from "./bird.ts";
 import { destroyAllNetns } from "./netns.ts";
 import { createRelayTopology, type RelayTopology } from "./relay-topology.ts";
 
@@ -111,3 +112,30 @@ export const BRIDGE_LOG = {
   lost: "far end lost: keeping the router's BGP session up",
   tookOver: "a new far end took over the router's session",
 } as const;
+
+/** A BIRD router in R (AS 65001) whose protocol "to_agent" peers with the agent (AS 64512). */
+export function startRouterBird(
+  stack: BridgeStack,
+  static4: readonly string[],
+  static6: readonly string[],
+): Promise<Bird> {
+  const { rp } = stack.topo;
+  return Bird.start(
+    {
+      routerId: rp.a.ipv4,
+      asn: 65001,
+      neighbors: [
+        {
+          name: "to_agent",
+          address: rp.b.ipv4,
+          asn: 64512,
+          localAddress: rp.a.ipv4,
+          import: "none",
+        },
+      ],
+      static4: [...static4],
+      static6: [...static6],
+    },
+    { netns: stack.topo.router, label: "router" },
+  );
+}
