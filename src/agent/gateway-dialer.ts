@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { checkServerIdentity, type PeerCertificate, rootCertificates } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { formatHostPort } from "../config/address.ts";
 import type { AgentConfig } from "../config/types.ts";
@@ -32,6 +32,33 @@ export function tlsServerName(config: AgentConfig): string | undefined {
   return config.tlsServerName ?? (isIP(config.target.host) ? undefined : config.target.host);
 }
 
+/**
+ * The DNS name that stands for an IP `--target` in TLS: the address's reverse-DNS name
+ * (1.2.0.192.in-addr.arpa). Bun's TLS client refuses an IP address as ServerName, and
+ * grpc-js always sets one, so it gets this name; the certificate is then checked against
+ * the target's IP address by ipIdentityCheck, never against this name.
+ */
+export function ipStandInName(ip: string): string {
+  if (isIP(ip) === 4) return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
+  const groups = ip.split("::");
+  const head = (groups[0] ?? "").split(":").filter((g) => g !== "");
+  const tail = (groups[1] ?? "").split(":").filter((g) => g !== "");
+  const zeros = Array(8 - head.length - tail.length).fill("0");
+  const nibbles = [...head, ...(groups.length > 1 ? zeros : []), ...tail]
+    .map((g) => g.padStart(4, "0"))
+    .join("");
+  return `${[...nibbles].reverse().join(".")}.ip6.arpa`;
+}
+
+/** TLS to an IP target without --tls-server-name: the certificate must carry that IP as a SAN. */
+function ipIdentityCheck(ip: string) {
+  return (_standIn: string, cert: PeerCertificate) => checkServerIdentity(ip, cert);
+}
+
+function verifiesIpSan(config: AgentConfig): boolean {
+  return !config.insecure && !config.tlsServerName && isIP(config.target.host) !== 0;
+}
+
 /** Channel arguments for grpc-js (pure: no I/O). */
 export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   const keepalive = transportKeepalive();
@@ -50,6 +77,8 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   if (serverName) {
     options["grpc.ssl_target_name_override"] = serverName;
     options["grpc.default_authority"] = serverName;
+  } else if (verifiesIpSan(config)) {
+    options["grpc.ssl_target_name_override"] = ipStandInName(config.target.host);
   }
   if (config.proxy) {
     options["grpc.http_connect_target"] = `dns:${formatHostPort(config.target)}`;
@@ -85,15 +114,13 @@ export class GatewayDialer {
   private readonly target: string;
 
   constructor(private readonly config: AgentConfig) {
-    if (!config.insecure && isIP(config.target.host) && !config.tlsServerName) {
-      throw new ConfigError(
-        `--target ${formatHostPort(config.target)} is an IP address: give --tls-server-name (the name in the gateway's certificate) or use a DNS name`,
-      );
-    }
+    const verify = verifiesIpSan(config)
+      ? { checkServerIdentity: ipIdentityCheck(config.target.host) }
+      : {};
     this.credentials = new ReapingCredentials(
       config.insecure
         ? grpc.credentials.createInsecure()
-        : grpc.credentials.createSsl(trustedRoots(config)),
+        : grpc.credentials.createSsl(trustedRoots(config), null, null, verify),
     );
     this.target = channelTarget(config);
   }

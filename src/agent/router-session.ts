@@ -88,7 +88,7 @@ export class RouterSession {
       "peer-addr": hostPort(tuple.deviceIp, tuple.devicePort),
       "local-addr": hostPort(tuple.proxyIp, tuple.proxyPort),
       device_ip: tuple.deviceIp,
-      session_id: this.sessionId,
+      "session-id": this.sessionId,
     });
     this.machine = new StateMachine<SessionState>(
       "session",

@@ -204,10 +204,7 @@ export class BgpSpeaker {
               fourOctetAs: this.fourOctetAs,
             });
           }
-          this.logger.info("session established", {
-            peer_asn: this.peer?.asn,
-            hold_time: this.holdTime,
-          });
+          // The transition is logged at debug; the collector endpoint logs it at info.
         } else if (state !== "Established") {
           throw this.unexpected(frame);
         }
@@ -379,7 +376,8 @@ export class BgpSpeaker {
     } catch (err) {
       this.logger.error("state change failed", { error: errorMessage(err) });
     }
-    this.logger.info("session closed", { reason: reason.message });
+    // Debug: the collector endpoint logs the close, with its cause, at info.
+    this.logger.debug("session closed", { reason: reason.message });
     try {
       this.opts.onClose?.(reason);
     } catch (err) {

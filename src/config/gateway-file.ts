@@ -60,6 +60,8 @@ function describe(v: unknown): string {
 /** Reads one file's tables, blaming errors on a key path and its line. */
 class FileReader {
   private linesMemo: TomlLines | undefined;
+  /** The md5_key values met so far, valid or not: kept out of errors. */
+  readonly md5Keys: string[] = [];
 
   constructor(
     private readonly fileName: string,
@@ -243,6 +245,8 @@ function device(r: FileReader, t: Table, path: string): DeviceConfig {
   if (ip === undefined) {
     r.fail(`${path}.ip`, `must be an IPv4 or IPv6 address (no brackets), got ${describe(ipText)}`);
   }
+  const key = t.md5_key;
+  if (typeof key === "string") r.md5Keys.push(key);
   const md5Key = r.str(t, path, "md5_key", false);
   if (md5Key !== undefined && Buffer.byteLength(md5Key) > 80) {
     r.fail(`${path}.md5_key`, `must be 1 to 80 bytes long, got ${Buffer.byteLength(md5Key)}`);
@@ -348,7 +352,8 @@ export function parseGatewayFile(
 ): GatewayFile {
   const r = new FileReader(fileName, text);
   return withSecretsScrubbed(
-    () => rawMd5Keys(text).secrets,
+    // As written (also in a file that does not parse), and as parsed (escapes undone).
+    () => [...rawMd5Keys(text).secrets, ...r.md5Keys],
     () => {
       // Devices are checked as their slice of the file is parsed (see toml-slices.ts).
       const root = parseToml(text, fileName, (entry, index) => {

@@ -118,7 +118,7 @@ export function dataService(
       proxyPort: headers.proxyPort,
       agentInstance: agent.instance,
     };
-    const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
+    const log = base.child({ device_ip: session.deviceIp, "session-id": session.sessionId });
     if (!session.sessionId || !session.deviceIp) {
       call.emit("error", {
         code: grpc.status.INVALID_ARGUMENT,

@@ -358,6 +358,16 @@ describe("errors name the key path and line", () => {
     expect(message).toStartWith(`${FILE}:21: device[1].[redacted] is not a known key`);
   });
 
+  test("an md5_key written with escapes is not echoed in its plain form either", () => {
+    const text = withLine(20, 'md5_key = "\\u0041BCsecret"').replace(
+      'target = "collector"\n\n',
+      'target = "ABCsecret"\n\n',
+    );
+    const message = errorOf(text);
+    expect(message).toContain("device[1].target");
+    expect(message).not.toContain("ABCsecret");
+  });
+
   test("an md5_key that occurs in ordinary words garbles nothing", () => {
     for (const key of ["e", "red", "act", "device"]) {
       const text = withLine(20, `md5_key = "${key}"`).replace('"collector"\n\n', '"foo"\n\n');
