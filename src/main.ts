@@ -4,7 +4,7 @@ import { type Invocation, printHelp, readCommandLine } from "./config/cli.ts";
 import type { LogConfig } from "./config/types.ts";
 import { BgpProxyError, ConfigError, errorMessage } from "./core/errors.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
-import { startGateway } from "./gateway/gateway.ts";
+import { type RunningGateway, startGateway } from "./gateway/gateway.ts";
 import { routeGrpcLogs } from "./proto/grpc-logging.ts";
 import { startStandalone } from "./standalone.ts";
 import { version } from "./version.ts";
@@ -103,9 +103,17 @@ switch (invocation.kind) {
   case "agent":
     await run(invocation.config.log, "agent", (l) => startAgent(invocation.config, l));
     break;
-  case "gateway":
-    await run(invocation.config.log, "gateway", (l) => startGateway(invocation.config, l));
+  case "gateway": {
+    const { config, reread } = invocation;
+    let gateway: RunningGateway | undefined;
+    // SIGHUP (systemctl reload, OpenRC/procd reload): re-read the file, apply what changed.
+    process.on("SIGHUP", () => gateway?.reload());
+    await run(config.log, "gateway", async (l) => {
+      gateway = await startGateway(config, l, { readConfig: reread });
+      return gateway;
+    });
     break;
+  }
   case "standalone":
     await run(invocation.config.agent.log, "standalone", (l) =>
       startStandalone(invocation.config, l),

@@ -14,6 +14,7 @@ import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
+import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bgp-bridge.ts";
 import { toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
 import { ControlCache } from "./control-cache.ts";
@@ -140,6 +141,8 @@ export async function startAgent(
       identity,
       clock,
       logger: sessionLogs.forSession(sessionLogger),
+      // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
+      bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());

@@ -11,21 +11,29 @@ import { type AgentIdentity, metadataReader, readCounters } from "../proto/metad
 import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
+import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
+import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
 
 /**
  * One router TCP connection on the agent: admitted through the gateway's Control answer,
- * then relayed over its own Data stream until either side closes.
+ * then relayed over its own Data stream until either side closes. With bridging on, a lost
+ * far end does not end an Established BGP session: the session is "bridging" (see
+ * bridge/session-bridge.ts) while new Data streams are dialled.
  */
-export type SessionState = "admitting" | "opening" | "relaying" | "closed";
+export type SessionState = "admitting" | "opening" | "relaying" | "bridging" | "closed";
 
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   admitting: ["opening", "closed"],
   opening: ["relaying", "closed"],
-  relaying: ["closed"],
+  relaying: ["bridging", "closed"],
+  bridging: ["relaying", "closed"],
   closed: [],
 };
+
+/** Delay between Data stream attempts for a bridged session (the bridge bounds the total). */
+export const BRIDGE_REDIAL_MS = { first: 250, max: 5_000 } as const;
 
 export interface RouterSessionDeps {
   admission: Admission;
@@ -34,6 +42,8 @@ export interface RouterSessionDeps {
   clock: Clock;
   logger: Logger;
   highWaterMark?: number;
+  /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
+  bridge?: BridgeOptions;
   onClosed: (session: RouterSession) => void;
 }
 
@@ -49,6 +59,8 @@ export interface SessionSnapshot {
   messagesUp: number;
   messagesDown: number;
   bufferedBytes: number;
+  /** BGP-aware bridging of the session, when it is on. */
+  bridge?: BridgeSnapshot;
 }
 
 export class RouterSession {
@@ -61,6 +73,11 @@ export class RouterSession {
   private call?: grpc.ClientDuplexStream<DataMessage, DataMessage>;
   private deviceName?: string;
   private serverMetadata?: Record<string, string[]>;
+  private bridge?: SessionBridge;
+  private response?: ControlResponse;
+  private redial?: { timer?: { cancel(): void }; delayMs: number };
+  /** What the Data streams before the current one relayed (a bridged session has several). */
+  private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
 
   constructor(
     private readonly socket: Socket,
@@ -119,7 +136,13 @@ export class RouterSession {
 
   private openDataStream(response: ControlResponse): void {
     this.deviceName = response.deviceName || undefined;
+    this.response = response;
     this.machine.moveTo("opening");
+    if (this.deps.bridge) this.bridge = this.newBridge(this.deps.bridge);
+    this.startStream(response);
+  }
+
+  private startStream(response: ControlResponse): void {
     const { pairs, dropped } = dataCallPairs({
       identity: this.deps.identity,
       tuple: this.tuple,
@@ -146,13 +169,67 @@ export class RouterSession {
       gateCallReads(call);
       this.onServerMetadata(md);
     });
-    this.relay = new StreamRelay(this.socket, call, {
+    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, call, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => call.cancel(),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });
     this.machine.moveTo("relaying");
     this.relay.start();
+  }
+
+  private newBridge(options: BridgeOptions): SessionBridge {
+    return new SessionBridge(
+      this.socket,
+      this.deps.clock,
+      {
+        onState: (from, to, reason) => {
+          this.logger.debug(`bridge ${from} -> ${to}`, { reason });
+          if (from === "reattach-open-confirm" && to === "established") {
+            this.redial = undefined;
+            this.logger.info("a new far end took over the router's session", { reason });
+          }
+        },
+        onRouterClosed: (reason) => {
+          this.logger.warn("router session closed by the bridge", { reason });
+          this.call?.cancel();
+          this.redial?.timer?.cancel();
+          this.finish();
+        },
+      },
+      options,
+    );
+  }
+
+  /** The far end was lost and the bridge keeps the router's session: dial a new stream. */
+  private bridgeFarEnd(why: string): void {
+    this.logger.warn("far end lost: keeping the router's BGP session up", { reason: why });
+    const c = this.relay?.counters;
+    const e = this.earlierStreams;
+    this.earlierStreams = {
+      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
+      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
+      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
+      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
+    };
+    this.relay = undefined;
+    this.channel?.release();
+    this.channel = undefined;
+    this.call = undefined;
+    if (this.machine.is("relaying")) this.machine.moveTo("bridging");
+    const delayMs = Math.min(
+      this.redial ? this.redial.delayMs * 2 : BRIDGE_REDIAL_MS.first,
+      BRIDGE_REDIAL_MS.max,
+    );
+    const timer = this.deps.clock.schedule(delayMs, () => {
+      if (!this.machine.is("bridging") || !this.response) return;
+      try {
+        this.startStream(this.response);
+      } catch (err) {
+        this.close(`cannot open a Data stream: ${errorMessage(err)}`);
+      }
+    });
+    this.redial = { timer, delayMs };
   }
 
   /** Abort the session (agent shutting down, KILL from an operator). */
@@ -163,6 +240,7 @@ export class RouterSession {
 
   snapshot(): SessionSnapshot {
     const c = this.relay?.counters;
+    const e = this.earlierStreams;
     return {
       sessionId: this.sessionId,
       tuple: this.tuple,
@@ -170,11 +248,14 @@ export class RouterSession {
       connectedSince: this.connectedSince,
       deviceName: this.deviceName,
       serverMetadata: this.serverMetadata,
-      bytesUp: c?.bytesFromSocket ?? 0,
-      bytesDown: c?.bytesToSocket ?? 0,
-      messagesUp: c?.messagesSent ?? 0,
-      messagesDown: c?.messagesReceived ?? 0,
+      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
+      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
+      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
+      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
+      ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
+        ? { bridge: this.bridge.bridge.snapshot() }
+        : {}),
     };
   }
 
@@ -205,12 +286,17 @@ export class RouterSession {
     if (reason === "closed") this.logger.info("session closed", fields);
     else this.logger.warn("session ended", fields);
     if (reason === "killed") this.deps.admission.forget(this.tuple.deviceIp);
+    if (this.bridge?.farEndLost(reason, error ? errorMessage(error) : reason)) {
+      this.bridgeFarEnd(error ? errorMessage(error) : reason);
+      return;
+    }
     this.finish();
   }
 
   private close(reason: string): void {
     if (this.machine.is("closed")) return;
     this.logger.debug("closing router connection", { reason });
+    this.redial?.timer?.cancel();
     if (!this.socket.destroyed) this.socket.destroy();
     this.call?.cancel();
     this.finish();

@@ -120,6 +120,14 @@ function heartbeat(s: Settings): AgentConfig["heartbeat"] {
   return { intervalMs, timeoutMs };
 }
 
+/** `--bridge-timeout`: seconds, 0 turning bridging off. */
+function bridgeTimeout(s: Settings): number {
+  const setting = s.get("bridge-timeout");
+  if (!setting) return AGENT_DEFAULTS.bridgeTimeoutS * 1000;
+  if (setting.value.trim() === "0") return 0;
+  return parseSecondsAsMs(setting, 86_400);
+}
+
 function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentConfig {
   const s = new Settings(parseFlags(argv, AGENT_FLAGS, COMMAND), env, AGENT_FLAGS);
   const { email, token } = credentials(s);
@@ -190,6 +198,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     log: parseLogConfig(s),
     ...withProxy(target, insecure, env),
     heartbeat: heartbeat(s),
+    bridgeTimeoutMs: bridgeTimeout(s),
   };
 }
 

@@ -73,6 +73,7 @@ export const AGENT_DEFAULTS = {
   md5Interface: "any",
   heartbeatIntervalS: 10,
   heartbeatTimeoutS: 30,
+  bridgeTimeoutS: 300,
 } as const;
 
 /**
@@ -215,6 +216,13 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     valueName: "seconds",
     defaultText: String(AGENT_DEFAULTS.heartbeatTimeoutS),
     help: "Seconds without any answer before the connection is redialled (> interval)",
+  },
+  {
+    name: "bridge-timeout",
+    kind: "string",
+    valueName: "seconds",
+    defaultText: String(AGENT_DEFAULTS.bridgeTimeoutS),
+    help: "Seconds a router's BGP session is kept up while the gateway is gone (0 = off)",
   },
   HELP_FLAG,
 ];

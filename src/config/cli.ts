@@ -29,7 +29,12 @@ export type Invocation =
   | { readonly kind: "help"; readonly role?: RoleName; readonly exitCode: 0 | 2 }
   | { readonly kind: "version" }
   | { readonly kind: "agent"; readonly config: AgentConfig }
-  | { readonly kind: "gateway"; readonly config: GatewayConfig }
+  | {
+      readonly kind: "gateway";
+      readonly config: GatewayConfig;
+      /** The same arguments and environment, the --config file read again (a reload). */
+      readonly reread: () => GatewayConfig;
+    }
   | { readonly kind: "standalone"; readonly config: StandaloneConfig };
 
 interface Role {
@@ -111,7 +116,11 @@ export function parseCommandLine(
     case "agent":
       return { kind: "agent", config: parseAgentConfig(rest, env, io) };
     case "gateway":
-      return { kind: "gateway", config: loadGatewayConfig(rest, env, io) };
+      return {
+        kind: "gateway",
+        config: loadGatewayConfig(rest, env, io),
+        reread: () => loadGatewayConfig(rest, env, io),
+      };
     case "standalone":
       return { kind: "standalone", config: parseStandaloneConfig(rest, env, io) };
   }

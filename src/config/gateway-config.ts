@@ -15,7 +15,7 @@ import {
 import { parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
-import { quote } from "./scalars.ts";
+import { parseSecondsAsMs, quote } from "./scalars.ts";
 import type { GatewayConfig, HostPort } from "./types.ts";
 
 const COMMAND = "bgproxy gateway";
@@ -73,6 +73,13 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
   },
   LOG_LEVEL_FLAG,
   HUMAN_LOGS_FLAG,
+  {
+    name: "drain-timeout",
+    kind: "string",
+    valueName: "seconds",
+    defaultText: "10",
+    help: "On SIGTERM, how long Data streams drained with RESTART may take to end",
+  },
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -81,7 +88,15 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
 export interface GatewayFlags
   extends Pick<
     GatewayConfig,
-    "name" | "listen" | "httpListen" | "exportListen" | "insecure" | "tlsCert" | "tlsKey" | "log"
+    | "name"
+    | "listen"
+    | "httpListen"
+    | "exportListen"
+    | "insecure"
+    | "tlsCert"
+    | "tlsKey"
+    | "log"
+    | "drainTimeoutMs"
   > {
   readonly configFile: string;
 }
@@ -169,7 +184,15 @@ export function parseGatewayFlags(
     ...(tlsCert === undefined ? {} : { tlsCert }),
     ...(tlsKey === undefined ? {} : { tlsKey }),
     log: parseLogConfig(s),
+    ...drainTimeout(s.get("drain-timeout")),
   };
+}
+
+/** `--drain-timeout`: seconds (0 = stop without waiting). */
+function drainTimeout(setting: Setting | undefined): { drainTimeoutMs?: number } {
+  if (!setting) return {};
+  if (setting.value.trim() === "0") return { drainTimeoutMs: 0 };
+  return { drainTimeoutMs: parseSecondsAsMs(setting, 3600) };
 }
 
 /**
@@ -197,6 +220,7 @@ export function parseGatewayConfig(
     ...(file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: false,
     log: flags.log,
+    ...(flags.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: flags.drainTimeoutMs }),
   });
 }
 

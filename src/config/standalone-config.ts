@@ -158,6 +158,8 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       metricsUrl: REGIONS.iad1.metricsUrl,
     },
     log,
+    // Agent and gateway stop together: nothing to bridge to.
+    bridgeTimeoutMs: 0,
     heartbeat: {
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,
       timeoutMs: AGENT_DEFAULTS.heartbeatTimeoutS * 1000,

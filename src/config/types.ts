@@ -57,6 +57,11 @@ export interface AgentConfig {
   readonly proxy?: HttpProxy;
   /** Seconds between Control-stream keepalives, and how long without any answer before redial. */
   readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number };
+  /**
+   * BGP-aware bridging: how long a router's Established session is kept up while the far
+   * end is gone (docs/resilience.md); 0 = no bridging.
+   */
+  readonly bridgeTimeoutMs: number;
 }
 
 export type DeviceTarget =
@@ -133,6 +138,8 @@ export interface GatewayConfig {
   readonly bmp?: readonly BmpStationConfig[];
   /** Accept any router as a collector device (standalone without a device list). */
   readonly acceptAny: boolean;
+  /** How long stopping waits for drained sessions (RESTART sent) to end; default 10 s. */
+  readonly drainTimeoutMs?: number;
   readonly log: LogConfig;
 }
 

@@ -22,6 +22,7 @@ import type { DeviceResolver } from "./device-resolver.ts";
 import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
+import type { SessionTable } from "./session-table.ts";
 
 /**
  * The gateway's side of a Data stream: authenticate, find the device, open its target
@@ -73,6 +74,8 @@ export interface DataServiceDeps {
   highWaterMark?: number;
   /** Told when an agent's Data stream starts and stops relaying (for /api/agents). */
   agents?: Pick<AgentDirectory, "sessionOpened" | "sessionClosed">;
+  /** Live sessions by device: the duplicate-device rule, and ending sessions on reload. */
+  sessions?: SessionTable;
   /** Shared by the gateway's services; made here when absent (tests). */
   logins?: LoginGuard;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
@@ -143,6 +146,37 @@ export function dataService(
       call.end();
       return;
     }
+    // Ends the session from outside (a reload removed or changed its device).
+    let relay: StreamRelay | undefined;
+    let endedBy: string | undefined;
+    const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, {
+      end: (why) => {
+        endedBy ??= why;
+        relay?.abort("aborted", new Error(why));
+      },
+      restart: () => {
+        if (relay) relay.restart();
+        else endedBy ??= "the gateway is draining";
+      },
+    });
+    if (claimed?.kind === "draining") {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
+      return;
+    }
+    if (claimed?.kind === "refused") {
+      const fields = { device: device.config.name, relayed_by: claimed.holder };
+      if (claimed.firstRefusal) {
+        log.warn(
+          "refused a second agent for a device another agent relays (first one stays)",
+          fields,
+        );
+      } else log.debug("refused a second agent for a device another agent relays", fields);
+      call.emit("error", {
+        code: grpc.status.ALREADY_EXISTS,
+        details: "device is relayed by another agent",
+      });
+      return;
+    }
     call.sendMetadata(countersMetadata(0, 0));
     gateCallReads(call);
     const pin = readBackendPin(metadataReader(call.metadata));
@@ -156,6 +190,8 @@ export function dataService(
     let cancelled = false;
     call.on("cancelled", () => {
       cancelled = true;
+      // The agent cancelled the call: the relay may not hear of it otherwise.
+      relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
     });
     const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);
@@ -165,13 +201,15 @@ export function dataService(
       released = true;
       events.closed();
       deps.agents?.sessionClosed(agent.instance);
+      if (claimed?.kind === "claimed") claimed.claim.release();
     };
     deps
       .openTarget(device, session, events, log)
       .then((target) => {
-        if (cancelled) {
+        if (cancelled || endedBy) {
           target.destroy();
           release();
+          if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
         if (canBeTold(target)) tellCause(call, target);
@@ -186,7 +224,7 @@ export function dataService(
           forwarded && how.observe !== false
             ? new SessionObserver(events, deps.monitor?.(device, session))
             : undefined;
-        const relay = new StreamRelay(target, call, {
+        relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
@@ -201,8 +239,8 @@ export function dataService(
             release();
             const fields = {
               reason,
-              bytes_up: relay.counters.bytesToSocket,
-              bytes_down: relay.counters.bytesFromSocket,
+              bytes_up: relay?.counters.bytesToSocket ?? 0,
+              bytes_down: relay?.counters.bytesFromSocket ?? 0,
               ...(error ? { error: errorMessage(error) } : {}),
             };
             if (reason === "closed") log.info("session closed", fields);

@@ -1,5 +1,6 @@
 import type { DeviceConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
+import { deviceKey, type ReloadPlan } from "./config-reload.ts";
 
 /**
  * The devices the gateway knows, looked up by (site, address), and each one's live state:
@@ -13,7 +14,8 @@ export interface DeviceBgpCounters {
 }
 
 export interface DeviceRuntime {
-  readonly config: DeviceConfig;
+  /** Replaced in place by a reload that changes only the device's name or id. */
+  config: DeviceConfig;
   sessions: number;
   sessionsTotal: number;
   /** BGP state and counters of the device's current session, when something parses it. */
@@ -61,6 +63,39 @@ export class DeviceRegistry {
     const runtime = newRuntime(config, now);
     this.devices.push(runtime);
     return runtime;
+  }
+
+  /**
+   * Applies a reload's device changes (see config-reload.ts). Returns the runtimes of the
+   * removed and restarted devices: their live sessions must end. A restarted device gets a
+   * fresh runtime, so the sessions that end only settle the old one.
+   */
+  reconfigure(plan: ReloadPlan, now: number = Date.now()): DeviceRuntime[] {
+    const byKey = new Map(this.devices.map((d) => [deviceKey(d.config), d]));
+    const ending: DeviceRuntime[] = [];
+    const drop = new Set<DeviceRuntime>();
+    for (const gone of plan.removed) {
+      const runtime = byKey.get(deviceKey(gone));
+      if (runtime) drop.add(runtime);
+    }
+    ending.push(...drop);
+    for (const { after } of plan.restarted) {
+      const i = this.devices.findIndex((d) => deviceKey(d.config) === deviceKey(after));
+      const old = this.devices[i];
+      if (!old) continue;
+      ending.push(old);
+      this.devices[i] = newRuntime(after, now);
+    }
+    for (const { after } of plan.updated) {
+      const runtime = byKey.get(deviceKey(after));
+      if (runtime) runtime.config = { ...after, ip: normalizeIp(after.ip) };
+    }
+    for (let i = this.devices.length - 1; i >= 0; i--) {
+      const d = this.devices[i];
+      if (d && drop.has(d)) this.devices.splice(i, 1);
+    }
+    for (const config of plan.added) this.devices.push(newRuntime(config, now));
+    return ending;
   }
 
   all(): readonly DeviceRuntime[] {

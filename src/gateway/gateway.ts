@@ -8,6 +8,7 @@ import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
+import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -33,6 +34,7 @@ import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
 import { connectForward } from "./forward-target.ts";
+import { type GatewayReload, reloadGateway } from "./gateway-reload.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
 import {
   DEFAULT_HANDSHAKE_LIMITS,
@@ -45,6 +47,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guar
 import { OtlpReceiver } from "./otlp-receiver.ts";
 import { logOversizedMessages } from "./oversize-log.ts";
 import { routeApi } from "./route-api.ts";
+import { SessionTable } from "./session-table.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -61,8 +64,22 @@ export interface RunningGateway {
   readonly agentMetrics: AgentMetricsStore;
   /** The built-in collector's Adj-RIB-In per device. */
   readonly ribs: RibDirectory;
+  readonly sessions: SessionTable;
+  /**
+   * Re-reads the configuration (GatewayDeps.readConfig) and applies what changed; a bad
+   * file is refused with one log line and the running configuration stays.
+   */
+  reload(): GatewayReload;
+  /**
+   * Starts a drain: new Data streams are refused, every live one gets a graceful RESTART.
+   * Returns how many sessions were asked to restart. close() drains first.
+   */
+  drain(): number;
   close(): Promise<void>;
 }
+
+/** How long close() waits for drained sessions to end. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export interface GatewayDeps {
   /** Timers of the built-in collector and the time of device state changes. */
@@ -70,6 +87,8 @@ export interface GatewayDeps {
   now?: () => number;
   /** Retention of the metrics agents export (tests shorten the expiry). */
   agentMetrics?: Partial<AgentMetricsLimits>;
+  /** Reads the configuration again, for a reload (SIGHUP, POST /admin/reload). */
+  readConfig?: () => GatewayConfig;
   /** Handshake timeout and cap on pending handshakes (tests shorten them). */
   handshake?: Partial<HandshakeLimits>;
   /** Failed-login throttling (tests shorten the block). */
@@ -135,13 +154,17 @@ export async function startGateway(
   const registry = new DeviceRegistry(config.devices, clock.now());
   const tracker = new DeviceTracker(clock);
   const resolver = new DeviceResolver(registry, config.acceptAny, now);
+  const sessions = new SessionTable();
+  // What a reload may change in place: the accounts (this array), the collector's settings.
+  const accounts = [...config.accounts];
+  let running = config;
   const agents = new AgentDirectory(now);
   const agentMetrics = new AgentMetricsStore(
     { ...DEFAULT_AGENT_METRICS_LIMITS, ...deps.agentMetrics },
     now,
   );
   const receiver = new OtlpReceiver({
-    accounts: config.accounts,
+    accounts,
     logger,
     store: agentMetrics,
     now,
@@ -176,7 +199,7 @@ export async function startGateway(
         ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
         : {}),
     };
-    const endpoint = openCollector(events, config.collector, clock, sessionLog, home);
+    const endpoint = openCollector(events, running.collector, clock, sessionLog, home);
     collectors.add(endpoint);
     endpoint.once("close", () => collectors.delete(endpoint));
     return Promise.resolve(endpoint);
@@ -187,7 +210,7 @@ export async function startGateway(
   // Made once the server is bound; told of good logins by the LoginGuard.
   let guard: HandshakeGuard | undefined;
   const logins = new LoginGuard(
-    config.accounts,
+    accounts,
     logger.child({ component: "gateway/auth" }),
     logClock,
     { ...DEFAULT_LOGIN_LIMITS, ...deps.login },
@@ -204,13 +227,13 @@ export async function startGateway(
       resolver,
       agents,
       logger,
-      accounts: config.accounts,
+      accounts,
       ...(config.name === undefined ? {} : { name: config.name }),
       logins,
       clock: logClock,
     }),
     data: dataService({
-      accounts: config.accounts,
+      accounts,
       resolver,
       openTarget,
       tracker,
@@ -221,6 +244,7 @@ export async function startGateway(
       pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       logins,
       sessionLogs,
+      sessions,
     }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
@@ -253,12 +277,37 @@ export async function startGateway(
     now,
     processStats: readProcessStats,
   });
+  const reload = (): GatewayReload =>
+    reloadGateway(running, deps.readConfig, { registry, sessions, accounts, now }, log, (next) => {
+      running = next;
+    });
+  const drain = (): number => {
+    const already = sessions.draining;
+    const n = sessions.drain(now());
+    if (!already) log.info("draining: RESTART sent on every Data stream", { sessions: n });
+    return n;
+  };
+  /** Resolves when every session has ended, or after `ms`. */
+  const sessionsEnded = async (ms: number) => {
+    const until = now() + ms;
+    while (sessions.size > 0 && now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (sessions.size > 0) log.warn("drain timed out", { sessions: sessions.size });
+  };
+  const adminRoutes = {
+    "/admin/drain": async () => jsonResponse({ kind: "draining", sessions: drain() }, false),
+    "/admin/reload": async () => {
+      const outcome = reload();
+      return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
+    },
+  };
   const routesApi = routeApi({ ribs, collectorId: config.collector.routerId, version, now });
   try {
     http = startHttpApi(
       config.httpListen,
       { ...routes, ...routesApi.routes },
-      { post: receiver.routes(), match: routesApi.match },
+      { post: { ...receiver.routes(), ...adminRoutes }, match: routesApi.match },
     );
     try {
       exports = startExportListener(config, receiver, routes["/hc"] ?? (() => ({})));
@@ -308,7 +357,14 @@ export async function startGateway(
     agents,
     agentMetrics,
     ribs,
+    sessions,
+    reload,
+    drain,
     async close() {
+      // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
+      // (bridging) and reach the next gateway.
+      const live = drain();
+      if (live > 0) await sessionsEnded(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       dumper?.stop();
       bmp?.stop();
       http.close();

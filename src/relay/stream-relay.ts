@@ -93,6 +93,7 @@ export class StreamRelay {
   private socketEnded = false;
   private callEnded = false;
   private finished = false;
+  private restarting = false;
   private graceTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -156,6 +157,30 @@ export class StreamRelay {
     socket.resume();
   }
 
+  /**
+   * Start a graceful RESTART (a draining gateway): stop passing the socket's bytes on and
+   * send RESTART; the peer's RESTART (or the call's end) finishes the relay. The call is ended
+   * then, not now: a gRPC server cannot half-close without ending the RPC, which would cut
+   * off the peer's answer.
+   */
+  restart(): void {
+    if (this.finished || this.restarting) return;
+    // The socket keeps flowing (its end must still be seen); what it reads is dropped.
+    this.sendRestart();
+  }
+
+  private sendRestart(): void {
+    if (this.restarting) return;
+    this.restarting = true;
+    const call = this.call;
+    if (call.writableEnded || call.destroyed) return;
+    try {
+      call.write({ action: DataAction.RESTART, data: [] } satisfies DataMessage);
+    } catch {
+      // the call is already gone
+    }
+  }
+
   /** Abort both sides now: KILL to the peer, RST to the socket. */
   abort(reason: RelayEndReason = "aborted", error?: Error): void {
     if (this.finished) return;
@@ -165,7 +190,7 @@ export class StreamRelay {
   }
 
   private fromSocket(chunk: Buffer): void {
-    if (this.finished) return;
+    if (this.finished || this.restarting) return;
     const length = chunk.length;
     this.counters.bytesFromSocket += length;
     this.options.tap?.fromSocket(chunk);
@@ -210,9 +235,12 @@ export class StreamRelay {
         this.options.abortCall();
         return;
       case DataAction.RESTART:
-        // Resuming on a new stream is not implemented yet: end the session cleanly.
+        // The wire contract's graceful RESTART: answer with ours (unless we started it),
+        // half-close, and end this stream; the session goes on on a new stream (the agent's
+        // bridging) or ends.
+        this.sendRestart();
+        this.endCall();
         this.socket.end();
-        this.call.end();
         this.finish("restart");
         return;
       default:

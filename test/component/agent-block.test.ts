@@ -10,7 +10,7 @@ import type { DeviceConfig } from "../../src/config/types.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
-import { waitUntil } from "../support/wait.ts";
+import { waitUntil, within } from "../support/wait.ts";
 
 const GATEWAY_BLOCK_LINE = "blocked an unknown device";
 const AGENT_BLOCK_LINE = "Deny-listed an INVALID / UNKNOWN device";
@@ -61,16 +61,6 @@ async function connectRouter(port: number, localAddress = "127.0.0.1"): Promise<
     socket.once("error", reject);
   });
   return { socket, received, closed };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 describe("agent deny-list", () => {

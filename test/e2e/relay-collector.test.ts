@@ -90,6 +90,9 @@ describe.skipIf(!canRunNetns)(
         netns: topo.proxy,
         listen: [`${rp.b.ipv4}:179`, `[${rp.b.ipv6}]:179`],
         target: gateway.target,
+        // Without bridging: a gateway stop must reach the router as a Cease (last test);
+        // with it, the session would be carried over (test/e2e/bridge-bird.test.ts).
+        extraArgs: ["--bridge-timeout", "0"],
       });
       routerConfig = {
         routerId: rp.a.ipv4,

@@ -81,6 +81,7 @@ describe("systemd units", () => {
     expect(one("AmbientCapabilities")).toBe("CAP_NET_BIND_SERVICE");
     expect(one("CapabilityBoundingSet")).toBe("CAP_NET_BIND_SERVICE");
     expect(one("Restart")).toBe("on-failure");
+    expect(one("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
   });
 });
 

@@ -297,6 +297,8 @@ export interface AgentStartOptions {
   label?: string;
   /** Bound on startup and on the first control stream, default 15 s. */
   startTimeoutMs?: number;
+  /** More flags, e.g. ["--bridge-timeout", "0"]. */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -324,6 +326,7 @@ export async function startAgentProcess(options: AgentStartOptions): Promise<Bgp
       "0",
       "--log-level",
       options.logLevel ?? "debug",
+      ...(options.extraArgs ?? []),
     ],
     {
       netns: options.netns.name,

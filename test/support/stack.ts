@@ -55,6 +55,7 @@ export function agentConfig(
     export: { logsDisabled: true, metricsDisabled: true, logUrl: "", metricsUrl: "" },
     log: { level: "info", human: true },
     heartbeat: { intervalMs: 10_000, timeoutMs: 30_000 },
+    bridgeTimeoutMs: 300_000,
     ...overrides,
   };
 }

@@ -57,6 +57,7 @@ describe("agent defaults", () => {
       },
       log: { level: "info", human: false },
       heartbeat: { intervalMs: 10_000, timeoutMs: 30_000 },
+      bridgeTimeoutMs: 300_000,
     });
   });
 
@@ -121,6 +122,8 @@ describe("every flag, as `--x v` and `--x=v`", () => {
     ["tls-server-name", "gw.example.net", (c) => c.tlsServerName, "gw.example.net"],
     ["heartbeat-interval", "5", (c) => c.heartbeat.intervalMs, 5000],
     ["heartbeat-timeout", "12.5", (c) => c.heartbeat.timeoutMs, 12_500],
+    ["bridge-timeout", "60", (c) => c.bridgeTimeoutMs, 60_000],
+    ["bridge-timeout", "0", (c) => c.bridgeTimeoutMs, 0],
   ];
   for (const [flag, value, get, want] of cases) {
     test(`--${flag}`, () => {

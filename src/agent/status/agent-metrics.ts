@@ -1,8 +1,9 @@
 import { addProcessMetrics } from "../../metrics/process-metrics.ts";
 import { type MetricFamily, MetricsRegistry } from "../../metrics/registry.ts";
+import { isBridgingState } from "../bridge/bgp-bridge.ts";
 import type { ControlState } from "../control-channel.ts";
 import { HEALTH_STATUSES } from "./agent-health.ts";
-import type { AgentSnapshot } from "./agent-snapshot.ts";
+import type { AgentSnapshot, BridgeTotals } from "./agent-snapshot.ts";
 
 /**
  * The agent's metrics, from a snapshot (pure): what `GET /metrics` renders and what the
@@ -22,6 +23,50 @@ const CONTROL_STATES: readonly ControlState[] = [
   "backoff",
   "closed",
 ];
+
+/**
+ * BGP-aware bridging (only when it is on): sessions bridging now, and totals over open and
+ * ended sessions.
+ */
+function addBridgeMetrics(r: MetricsRegistry, snap: AgentSnapshot): void {
+  if (!snap.bridgeTotals) return; // bridging is off
+  const bridges = snap.status.sessions.flatMap((s) => (s.bridge ? [s.bridge] : []));
+  r.gauge(
+    "bgproxy_agent_sessions_bridging",
+    "Router sessions kept up by the agent while their far end is gone",
+  ).set({}, bridges.filter((b) => isBridgingState(b.state)).length);
+  const total = (pick: (b: BridgeTotals) => number) =>
+    (snap.bridgeTotals ? pick(snap.bridgeTotals) : 0) +
+    bridges.reduce((acc, b) => acc + pick(b), 0);
+  const counters: [string, string, (b: BridgeTotals) => number][] = [
+    [
+      "bgproxy_agent_bridged_total",
+      "Times a far end was lost and the router's session kept up",
+      (b) => b.bridged,
+    ],
+    [
+      "bgproxy_agent_bridge_resumes_total",
+      "Times a new far end took over a bridged session",
+      (b) => b.resumed,
+    ],
+    [
+      "bgproxy_agent_route_refreshes_sent_total",
+      "ROUTE-REFRESH messages sent to routers after a bridge",
+      (b) => b.routeRefreshesSent,
+    ],
+    [
+      "bgproxy_agent_bridge_dropped_updates_total",
+      "Router UPDATEs dropped while bridging",
+      (b) => b.routerUpdatesDropped,
+    ],
+    [
+      "bgproxy_agent_bridge_dropped_bytes_total",
+      "Router bytes dropped while bridging",
+      (b) => b.routerBytesDropped,
+    ],
+  ];
+  for (const [name, help, pick] of counters) r.counter(name, help).setTotal({}, total(pick));
+}
 
 export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
   const r = new MetricsRegistry();
@@ -86,6 +131,8 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
       buffered.set({ device_ip: ip }, b);
     }
   }
+
+  addBridgeMetrics(r, snap);
 
   const c = status.control;
   r.gauge("bgproxy_agent_control_stream_up", "1 while the Control stream is connected").set(

@@ -42,6 +42,15 @@ export interface RelayTotals {
   readonly messagesDown: number;
 }
 
+/** Bridging counters summed over sessions that have ended (docs/resilience.md). */
+export interface BridgeTotals {
+  readonly bridged: number;
+  readonly resumed: number;
+  readonly routeRefreshesSent: number;
+  readonly routerUpdatesDropped: number;
+  readonly routerBytesDropped: number;
+}
+
 /**
  * Everything the agent's status endpoints read, taken at one instant: the agent's status,
  * the parts of its configuration the reference shows, the health report, counters folded
@@ -53,6 +62,8 @@ export interface AgentSnapshot {
   readonly config: AgentConfigView;
   readonly health: HealthReport;
   readonly closedTotals: RelayTotals;
+  /** Bridging counters of ended sessions (absent: nothing was bridged). */
+  readonly bridgeTotals?: BridgeTotals;
   readonly heartbeatRtt: HistogramSample;
   readonly exports: readonly ExportStats[];
   readonly process: ProcessStats;

@@ -1,6 +1,7 @@
 import { canonicalDeviceIp, hostPort } from "../../core/address.ts";
 import { REDACTED } from "../../core/logger.ts";
 import { rfc3339Nano } from "../../core/timestamp.ts";
+import { isBridgingState } from "../bridge/bgp-bridge.ts";
 import type { SessionSnapshot } from "../router-session.ts";
 import type { HealthReport } from "./agent-health.ts";
 import type { AgentConfigView, AgentStatus } from "./agent-snapshot.ts";
@@ -48,6 +49,8 @@ export interface SessionSummaryView {
   Time: string;
   DurationMs: number;
   Connected: boolean;
+  /** Only with bridging on: the agent keeps the session up while its far end is gone. */
+  Bridging?: boolean;
 }
 
 export interface SessionsView {
@@ -61,6 +64,15 @@ export interface SessionDetailView {
   ConnectedDurationMs: number;
   SessionID: string;
   ServerMetadata: Record<string, string[]>;
+  /** Only with bridging on (docs/resilience.md). */
+  Bridge?: {
+    State: string;
+    Bridged: number;
+    Resumed: number;
+    RouteRefreshesSent: number;
+    RouterUpdatesDropped: number;
+    RouterBytesDropped: number;
+  };
 }
 
 const SECRET_KEY = /token|password|passwd|secret|md5|authorization|cookie/i;
@@ -127,6 +139,7 @@ export function renderSessions(sessions: readonly SessionSnapshot[], now: number
       Time: rfc3339Nano(s.connectedSince),
       DurationMs: elapsed(now, s.connectedSince),
       Connected: s.state === "relaying",
+      ...(s.bridge ? { Bridging: isBridgingState(s.bridge.state) } : {}),
     })),
   };
 }
@@ -147,6 +160,18 @@ export function renderSession(s: SessionSnapshot, now: number): SessionDetailVie
     ConnectedDurationMs: elapsed(now, s.connectedSince),
     SessionID: s.sessionId,
     ServerMetadata: safeMetadata(s.serverMetadata),
+    ...(s.bridge
+      ? {
+          Bridge: {
+            State: s.bridge.state,
+            Bridged: s.bridge.bridged,
+            Resumed: s.bridge.resumed,
+            RouteRefreshesSent: s.bridge.routeRefreshesSent,
+            RouterUpdatesDropped: s.bridge.routerUpdatesDropped,
+            RouterBytesDropped: s.bridge.routerBytesDropped,
+          },
+        }
+      : {}),
   };
 }
 

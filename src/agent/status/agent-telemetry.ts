@@ -1,6 +1,6 @@
 import { Histogram, type HistogramSample } from "../../metrics/registry.ts";
 import type { SessionSnapshot } from "../router-session.ts";
-import type { RelayTotals } from "./agent-snapshot.ts";
+import type { BridgeTotals, RelayTotals } from "./agent-snapshot.ts";
 
 /**
  * What the agent's status needs that a point-in-time status cannot show, folded from
@@ -13,6 +13,13 @@ export const HEARTBEAT_RTT_BUCKETS_SECONDS = [
 
 export class AgentTelemetry {
   private closed: RelayTotals = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
+  private bridges: BridgeTotals = {
+    bridged: 0,
+    resumed: 0,
+    routeRefreshesSent: 0,
+    routerUpdatesDropped: 0,
+    routerBytesDropped: 0,
+  };
   private readonly rtt = new Histogram(
     "bgproxy_agent_heartbeat_rtt_seconds",
     "Round trip of Control-stream keepalives",
@@ -26,7 +33,18 @@ export class AgentTelemetry {
   }
 
   /** A session ended: keep its final counts. */
-  sessionClosed(s: Pick<SessionSnapshot, keyof RelayTotals>): void {
+  sessionClosed(s: Pick<SessionSnapshot, keyof RelayTotals | "bridge">): void {
+    const b = s.bridge;
+    if (b) {
+      const t = this.bridges;
+      this.bridges = {
+        bridged: t.bridged + b.bridged,
+        resumed: t.resumed + b.resumed,
+        routeRefreshesSent: t.routeRefreshesSent + b.routeRefreshesSent,
+        routerUpdatesDropped: t.routerUpdatesDropped + b.routerUpdatesDropped,
+        routerBytesDropped: t.routerBytesDropped + b.routerBytesDropped,
+      };
+    }
     this.closed = {
       bytesUp: this.closed.bytesUp + s.bytesUp,
       bytesDown: this.closed.bytesDown + s.bytesDown,
@@ -37,6 +55,10 @@ export class AgentTelemetry {
 
   get closedTotals(): RelayTotals {
     return this.closed;
+  }
+
+  get bridgeTotals(): BridgeTotals {
+    return this.bridges;
   }
 
   get heartbeatRtt(): HistogramSample {

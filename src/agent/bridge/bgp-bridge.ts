@@ -1,0 +1,436 @@
+import { EXTENDED_MAX_MESSAGE_LENGTH, MessageType } from "../../bgp/constants.ts";
+import { encodeKeepalive } from "../../bgp/keepalive.ts";
+import { notificationFromError } from "../../bgp/notification.ts";
+import { BgpNotificationError } from "../../bgp/notification-error.ts";
+import { type BgpOpen, decodeOpen } from "../../bgp/open.ts";
+import { encodeRouteRefresh } from "../../bgp/route-refresh.ts";
+import { BgpProxyError } from "../../core/errors.ts";
+import {
+  administrativeShutdown,
+  configurationChanged,
+  endOfRib,
+  gaveUp,
+  holdTimerExpired,
+  isEndOfRib,
+  unexpectedMessage,
+} from "./bridge-messages.ts";
+import { farEndMismatches, type SessionTerms, sessionTerms } from "./far-end-check.ts";
+import { MessageCursor } from "./message-cursor.ts";
+
+/**
+ * BGP-aware bridging of one router session, as a pure state machine: bytes and events in,
+ * actions out, time passed in. No sockets, timers or logs here.
+ *
+ * While the far end (gateway, collector, daemon) is there, the bridge only watches the
+ * bytes it relays: both OPENs, both first KEEPALIVEs, and what makes bridging unsafe.
+ * When the far end is lost with the session Established, it keeps the router's session up
+ * on its own: a KEEPALIVE at once and then every hold/3, the router's messages read and
+ * dropped (UPDATEs counted), the router's hold timer watched. When a new far end is
+ * attached it replays the router's OPEN, checks the far end's OPEN against the terms the
+ * router's session was set up with (far-end-check.ts), sends its KEEPALIVE, and once the
+ * far end's KEEPALIVE arrives asks the router for a ROUTE-REFRESH of every AFI/SAFI of the
+ * session (RFC 2918; the router answers with RFC 7313 BoRR/EoRR itself when Enhanced Route
+ * Refresh is in force) and goes back to relaying. Bridging does not apply (the router's
+ * session is closed, as without a bridge) when the router did not advertise route
+ * refresh, the far end ever sent the router an UPDATE (those routes could not be
+ * reconciled), the loss cut a message to the router in half, or the session was not
+ * Established. After `giveUpMs` without a far end that took over, the router gets a
+ * Cease/Administrative Reset and its session is closed.
+ */
+export type BridgeState =
+  | "opening"
+  | "established"
+  | "bridging"
+  | "reattach-open-sent"
+  | "reattach-open-confirm"
+  | "closed";
+
+const TRANSITIONS: Readonly<Record<BridgeState, readonly BridgeState[]>> = {
+  opening: ["established", "closed"],
+  established: ["bridging", "closed"],
+  bridging: ["reattach-open-sent", "closed"],
+  "reattach-open-sent": ["reattach-open-confirm", "bridging", "closed"],
+  "reattach-open-confirm": ["established", "bridging", "closed"],
+  closed: [],
+};
+
+export type BridgeAction =
+  | { readonly kind: "toRouter"; readonly bytes: Uint8Array }
+  | { readonly kind: "toFarEnd"; readonly bytes: Uint8Array }
+  | { readonly kind: "closeRouter"; readonly reason: string }
+  | { readonly kind: "closeFarEnd"; readonly reason: string }
+  | {
+      readonly kind: "state";
+      readonly from: BridgeState;
+      readonly to: BridgeState;
+      readonly reason: string;
+    };
+
+export interface BridgeOptions {
+  /** How long the router's session may be bridged before it is closed. */
+  readonly giveUpMs: number;
+  /** How long a new far end may take from our OPEN to its KEEPALIVE. */
+  readonly handshakeMs: number;
+}
+
+export const DEFAULT_BRIDGE_OPTIONS: BridgeOptions = { giveUpMs: 300_000, handshakeMs: 30_000 };
+
+export interface BridgeStats {
+  /** Times the far end was lost and the router's session was kept up. */
+  bridged: number;
+  /** Times a new far end took over. */
+  resumed: number;
+  routeRefreshesSent: number;
+  keepalivesSent: number;
+  routerUpdatesDropped: number;
+  /** Every router octet not passed on while bridging. */
+  routerBytesDropped: number;
+}
+
+/** A bridge's state and counters, for status pages and metrics. */
+export type BridgeSnapshot = { readonly state: BridgeState } & Readonly<BridgeStats>;
+
+/** True in the states where the router's session is kept up without a far end. */
+export function isBridgingState(state: BridgeState): boolean {
+  return (
+    state === "bridging" || state === "reattach-open-sent" || state === "reattach-open-confirm"
+  );
+}
+
+const NO_ACTIONS: readonly BridgeAction[] = [];
+
+export class BgpBridge {
+  private current: BridgeState = "opening";
+  private readonly router = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
+  private far = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
+  private routerOpen?: { bytes: Uint8Array; open: BgpOpen };
+  private farOpen?: BgpOpen;
+  private routerConfirmed = false;
+  private farConfirmed = false;
+  /** Why bridging cannot apply to this session, once that is known. */
+  private unsafe?: string;
+  private terms?: SessionTerms;
+  /** Router octets to drop until its next message boundary (a message cut by a loss). */
+  private routerSkipping = false;
+  private lostAt = 0;
+  private attachedAt = 0;
+  private lastFromRouter = 0;
+  private nextKeepalive = 0;
+  private out: BridgeAction[] = [];
+  readonly stats: BridgeStats = {
+    bridged: 0,
+    resumed: 0,
+    routeRefreshesSent: 0,
+    keepalivesSent: 0,
+    routerUpdatesDropped: 0,
+    routerBytesDropped: 0,
+  };
+
+  constructor(private readonly options: BridgeOptions = DEFAULT_BRIDGE_OPTIONS) {}
+
+  get state(): BridgeState {
+    return this.current;
+  }
+
+  snapshot(): BridgeSnapshot {
+    return { state: this.current, ...this.stats };
+  }
+
+  /** Why bridging would not apply if the far end were lost now (undefined: it would). */
+  get bridgeBlocker(): string | undefined {
+    if (this.current !== "established") return `session ${this.current}`;
+    if (this.options.giveUpMs <= 0) return "bridging is off";
+    if (this.unsafe) return this.unsafe;
+    if (this.far.midMessage) return "a message to the router is half sent";
+    return undefined;
+  }
+
+  /** Bytes read from the router. */
+  fromRouter(chunk: Uint8Array, now: number): readonly BridgeAction[] {
+    if (this.current === "closed") return NO_ACTIONS;
+    const relaying = this.current === "opening" || this.current === "established";
+    let firstEnd = -1;
+    this.router.push(chunk, (type, end, message) => {
+      if (firstEnd < 0) firstEnd = end;
+      this.lastFromRouter = now;
+      if (relaying) this.watchRouter(type, message);
+      else this.bridgeRouterMessage(type);
+    });
+    if (this.router.failed) this.markUnsafe("the router's bytes are not BGP");
+    if (!relaying) {
+      this.stats.routerBytesDropped += chunk.length;
+      return this.flush();
+    }
+    let from = 0;
+    if (this.routerSkipping) {
+      from = firstEnd < 0 ? chunk.length : firstEnd;
+      this.stats.routerBytesDropped += from;
+      if (firstEnd >= 0) this.routerSkipping = false;
+    }
+    if (from < chunk.length) {
+      this.out.push({ kind: "toFarEnd", bytes: from === 0 ? chunk : chunk.subarray(from) });
+    }
+    this.maybeEstablished();
+    return this.flush();
+  }
+
+  /** Bytes read from the far end. */
+  fromFarEnd(chunk: Uint8Array, now: number): readonly BridgeAction[] {
+    if (this.current === "closed" || this.current === "bridging") return NO_ACTIONS;
+    let passFrom = this.current === "opening" || this.current === "established" ? 0 : -1;
+    this.far.push(chunk, (type, end, message) => {
+      if (passFrom >= 0) {
+        this.watchFarEnd(type, message);
+        return;
+      }
+      if (this.reattachMessage(type, message, now)) passFrom = end;
+    });
+    if (this.far.failed && passFrom < 0 && this.isReattaching()) {
+      this.dropFarEnd("the far end's bytes are not BGP");
+    } else if (this.far.failed) this.markUnsafe("the far end's bytes are not BGP");
+    if (passFrom >= 0 && passFrom < chunk.length) {
+      this.out.push({ kind: "toRouter", bytes: passFrom === 0 ? chunk : chunk.subarray(passFrom) });
+    }
+    this.maybeEstablished();
+    return this.flush();
+  }
+
+  /** The far end is gone (stream ended, gateway restarted, daemon connection lost). */
+  /**
+   * The far end is gone. `restart`: it said so (a draining gateway's RESTART); a session
+   * that cannot be bridged then hears why, as from the gateway's own collector on a stop:
+   * Cease / Administrative Shutdown, when the router's stream is at a message boundary.
+   */
+  farEndLost(now: number, why: string, restart = false): readonly BridgeAction[] {
+    if (this.current === "closed" || this.current === "bridging") return NO_ACTIONS;
+    if (this.isReattaching()) {
+      this.move("bridging", `the new far end was lost too: ${why}`);
+      return this.flush();
+    }
+    const blocker = this.bridgeBlocker;
+    if (blocker) {
+      if (restart && this.current === "established" && !this.far.midMessage) {
+        this.out.push({ kind: "toRouter", bytes: administrativeShutdown() });
+      }
+      this.close(`far end lost (${why}); no bridging: ${blocker}`);
+      return this.flush();
+    }
+    this.stats.bridged++;
+    this.lostAt = now;
+    this.lastFromRouter = Math.max(this.lastFromRouter, now);
+    this.move("bridging", `far end lost: ${why}`);
+    this.keepalive(now);
+    return this.flush();
+  }
+
+  /** A new far end is there (a new Data stream): replay the router's OPEN to it. */
+  farEndAttached(now: number): readonly BridgeAction[] {
+    if (this.current !== "bridging" || !this.routerOpen) return NO_ACTIONS;
+    this.far = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
+    this.attachedAt = now;
+    this.move("reattach-open-sent", "a new far end: replaying the router's OPEN");
+    this.out.push({ kind: "toFarEnd", bytes: this.routerOpen.bytes });
+    return this.flush();
+  }
+
+  /** Time passed: keepalives, the router's hold timer, the handshake and give-up bounds. */
+  tick(now: number): readonly BridgeAction[] {
+    if (!this.isBridging()) return NO_ACTIONS;
+    const hold = (this.terms?.holdTime ?? 0) * 1000;
+    if (hold > 0 && now - this.lastFromRouter >= hold) {
+      this.out.push({ kind: "toRouter", bytes: holdTimerExpired() });
+      this.close("the router's hold timer expired while bridging");
+      return this.flush();
+    }
+    if (now - this.lostAt >= this.options.giveUpMs) {
+      const seconds = Math.round(this.options.giveUpMs / 1000);
+      this.out.push({ kind: "toRouter", bytes: gaveUp(seconds) });
+      this.close(`gave up bridging after ${seconds} s`);
+      return this.flush();
+    }
+    if (this.isReattaching() && now - this.attachedAt >= this.options.handshakeMs) {
+      this.out.push({ kind: "toFarEnd", bytes: holdTimerExpired() });
+      this.dropFarEnd("the new far end did not complete its handshake in time");
+    }
+    if (hold > 0 && now >= this.nextKeepalive) this.keepalive(now);
+    return this.flush();
+  }
+
+  /** When `tick` next has something to do (undefined: nothing is pending). */
+  nextDeadline(): number | undefined {
+    if (!this.isBridging()) return undefined;
+    const hold = (this.terms?.holdTime ?? 0) * 1000;
+    const times = [this.lostAt + this.options.giveUpMs];
+    if (hold > 0) times.push(this.nextKeepalive, this.lastFromRouter + hold);
+    if (this.isReattaching()) times.push(this.attachedAt + this.options.handshakeMs);
+    return Math.min(...times);
+  }
+
+  /** The router's connection ended: nothing more to do. */
+  routerClosed(why: string): readonly BridgeAction[] {
+    if (this.current === "closed") return NO_ACTIONS;
+    this.close(`router closed: ${why}`);
+    return this.flush();
+  }
+
+  private isReattaching(): boolean {
+    return this.current === "reattach-open-sent" || this.current === "reattach-open-confirm";
+  }
+
+  private isBridging(): boolean {
+    return isBridgingState(this.current);
+  }
+
+  private watchRouter(type: number, message: Uint8Array | undefined): void {
+    if (type === MessageType.OPEN && message) {
+      try {
+        this.routerOpen = { bytes: message, open: decodeOpen(message.subarray(19)) };
+      } catch {
+        this.markUnsafe("the router's OPEN is unreadable");
+      }
+      this.routerConfirmed = false;
+      if (this.current === "established") this.markUnsafe("the router sent a second OPEN");
+    } else if (type === MessageType.KEEPALIVE && this.routerOpen) this.routerConfirmed = true;
+    else if (type === MessageType.NOTIFICATION) this.markUnsafe("the router sent a NOTIFICATION");
+  }
+
+  private watchFarEnd(type: number, message: Uint8Array | undefined): void {
+    if (type === MessageType.OPEN && message) {
+      try {
+        this.farOpen = decodeOpen(message.subarray(19));
+      } catch {
+        this.markUnsafe("the far end's OPEN is unreadable");
+      }
+      this.farConfirmed = false;
+      if (this.current === "established") this.markUnsafe("the far end sent a second OPEN");
+    } else if (type === MessageType.KEEPALIVE && this.farOpen) this.farConfirmed = true;
+    else if (type === MessageType.UPDATE && !(message && isEndOfRib(message))) {
+      this.markUnsafe("the far end sent the router routes");
+    } else if (type === MessageType.NOTIFICATION)
+      this.markUnsafe("the far end sent a NOTIFICATION");
+  }
+
+  private maybeEstablished(): void {
+    if (this.current !== "opening" || !this.routerConfirmed || !this.farConfirmed) return;
+    const router = this.routerOpen?.open;
+    const far = this.farOpen;
+    if (!router || !far) return;
+    this.terms = sessionTerms(router, far);
+    if (!router.capabilities.routeRefresh) {
+      this.markUnsafe("the router did not advertise route refresh");
+    }
+    this.move("established", "both OPENs and KEEPALIVEs seen");
+  }
+
+  /** A router message while bridging: everything is dropped; some end the session. */
+  private bridgeRouterMessage(type: number): void {
+    if (this.current === "closed") return;
+    if (type === MessageType.UPDATE) this.stats.routerUpdatesDropped++;
+    else if (type === MessageType.NOTIFICATION) {
+      this.close("the router sent a NOTIFICATION while bridging");
+    } else if (type === MessageType.OPEN) {
+      this.out.push({ kind: "toRouter", bytes: unexpectedMessage("established") });
+      this.close("the router sent an OPEN while bridging");
+    }
+  }
+
+  /**
+   * A far-end message while re-attaching. Returns true when it completed the handshake:
+   * what follows it in the chunk is relayed.
+   */
+  private reattachMessage(type: number, message: Uint8Array | undefined, now: number): boolean {
+    if (this.current === "closed" || this.current === "bridging") return false;
+    if (type === MessageType.NOTIFICATION && message) {
+      this.out.push({ kind: "toRouter", bytes: message });
+      this.close("the new far end refused the router's OPEN");
+      return false;
+    }
+    if (this.current === "reattach-open-sent" && type === MessageType.OPEN && message) {
+      let open: BgpOpen;
+      try {
+        open = decodeOpen(message.subarray(19));
+      } catch (err) {
+        if (err instanceof BgpNotificationError) {
+          this.out.push({ kind: "toFarEnd", bytes: notificationFromError(err) });
+        }
+        this.dropFarEnd("the new far end's OPEN is unreadable");
+        return false;
+      }
+      const router = this.routerOpen?.open;
+      const mismatches =
+        router && this.terms ? farEndMismatches(this.terms, sessionTerms(router, open)) : ["?"];
+      if (mismatches.length > 0) {
+        const cease = configurationChanged();
+        this.out.push({ kind: "toFarEnd", bytes: cease }, { kind: "toRouter", bytes: cease });
+        this.close(`the new far end does not match the session: ${mismatches.join("; ")}`);
+        return false;
+      }
+      this.farOpen = open;
+      this.out.push({ kind: "toFarEnd", bytes: encodeKeepalive() });
+      this.move("reattach-open-confirm", "the new far end's OPEN matches");
+      return false;
+    }
+    if (this.current === "reattach-open-confirm" && type === MessageType.KEEPALIVE) {
+      // End-of-RIB first: a far end that kept the old session's routes as stale (graceful
+      // restart, RFC 4724) drops them now; the router's refresh then sends the whole table.
+      for (const f of this.terms?.families ?? []) {
+        this.out.push({ kind: "toFarEnd", bytes: endOfRib(f.afi, f.safi) });
+      }
+      for (const f of this.terms?.families ?? []) {
+        this.out.push({ kind: "toRouter", bytes: encodeRouteRefresh(f.afi, f.safi) });
+        this.stats.routeRefreshesSent++;
+      }
+      this.stats.resumed++;
+      this.farConfirmed = true;
+      this.lastFromRouter = now;
+      // A router message begun while bridging was dropped in part: drop the rest too.
+      this.routerSkipping = this.router.midMessage;
+      this.move("established", "the new far end took over; route refresh asked");
+      return true;
+    }
+    const state = this.current === "reattach-open-sent" ? "opensent" : "openconfirm";
+    this.out.push({ kind: "toFarEnd", bytes: unexpectedMessage(state) });
+    this.dropFarEnd(`the new far end sent message type ${type} during its handshake`);
+    return false;
+  }
+
+  private dropFarEnd(reason: string): void {
+    this.out.push({ kind: "closeFarEnd", reason });
+    this.move("bridging", reason);
+  }
+
+  private keepalive(now: number): void {
+    const hold = this.terms?.holdTime ?? 0;
+    if (hold === 0) return;
+    this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
+    this.stats.keepalivesSent++;
+    this.nextKeepalive = now + Math.max(1000, Math.floor((hold * 1000) / 3));
+  }
+
+  private markUnsafe(reason: string): void {
+    this.unsafe ??= reason;
+  }
+
+  /** Ends the session: the router's connection is closed (and a new far end's, if any). */
+  private close(reason: string): void {
+    if (this.isReattaching()) this.out.push({ kind: "closeFarEnd", reason });
+    this.out.push({ kind: "closeRouter", reason });
+    this.move("closed", reason);
+  }
+
+  private move(to: BridgeState, reason: string): void {
+    const from = this.current;
+    if (!TRANSITIONS[from].includes(to)) {
+      throw new BgpProxyError("internal", `bgp bridge: illegal transition ${from} -> ${to}`);
+    }
+    this.current = to;
+    this.out.push({ kind: "state", from, to, reason });
+  }
+
+  private flush(): readonly BridgeAction[] {
+    if (this.out.length === 0) return NO_ACTIONS;
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+}

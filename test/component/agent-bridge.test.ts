@@ -1,0 +1,218 @@
+/**
+ * BGP-aware bridging with a real agent and real gateways: a scripted router's session
+ * with the built-in collector stays up while the gateway is closed and a new one is
+ * started on the same port; the new collector gets the router's OPEN again and, through a
+ * ROUTE-REFRESH, its whole table. Without route refresh the router's session ends as
+ * before; with no gateway coming back the bridge gives up with a Cease.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
+import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
+import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
+import { BgpFramer } from "../../src/bgp/framer.ts";
+import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { decodeNotification } from "../../src/bgp/notification.ts";
+import { encodeOpen } from "../../src/bgp/open.ts";
+import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
+import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
+import type { DeviceConfig } from "../../src/config/types.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
+import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
+import { waitUntil, within } from "../support/wait.ts";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+const DEVICE: DeviceConfig = {
+  name: "r1",
+  id: 1,
+  site: 0,
+  ip: "127.0.0.1",
+  target: { kind: "collector" },
+};
+
+/** A scripted router: announces `prefixes`, answers OPEN with KEEPALIVE and ROUTE-REFRESH with its table. */
+class Router {
+  readonly socket: Socket;
+  readonly received: { type: number; body: Uint8Array }[] = [];
+  readonly closed: Promise<void>;
+  prefixes: string[];
+
+  constructor(port: number, prefixes: string[], routeRefresh = true) {
+    this.prefixes = prefixes;
+    this.socket = connect({ host: "127.0.0.1", port });
+    cleanups.push(() => this.socket.destroy());
+    this.socket.on("error", () => {});
+    this.closed = new Promise((resolve) => this.socket.once("close", () => resolve()));
+    const framer = new BgpFramer();
+    this.socket.once("connect", () =>
+      this.socket.write(
+        encodeOpen({
+          asn: 65001,
+          holdTime: 90,
+          routerId: "10.0.0.1",
+          capabilities: {
+            multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }],
+            routeRefresh,
+          },
+        }),
+      ),
+    );
+    this.socket.on("data", (d: Buffer) => {
+      for (const f of framer.push(new Uint8Array(d))) {
+        this.received.push({ type: f.type, body: f.body.slice() });
+        if (f.type === MessageType.OPEN) {
+          this.socket.write(encodeKeepalive());
+          this.announce();
+        }
+        if (f.type === MessageType.ROUTE_REFRESH) this.announce();
+      }
+    });
+  }
+
+  announce(): void {
+    this.socket.write(
+      encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri: this.prefixes }),
+    );
+  }
+
+  count(type: number): number {
+    return this.received.filter((m) => m.type === type).length;
+  }
+}
+
+async function setUp(bridgeTimeoutMs = 300_000) {
+  const first = await startGateway(gatewayConfig({ devices: [DEVICE] }), testLogger());
+  let firstOpen = true;
+  cleanups.push(() => (firstOpen ? first.close() : undefined));
+  const agent: RunningAgent = await startAgent(
+    agentConfig(first.port, { bridgeTimeoutMs }),
+    testLogger(),
+  );
+  cleanups.push(() => agent.close());
+  const closeFirst = async () => {
+    firstOpen = false;
+    await first.close();
+  };
+  return { first, agent, closeFirst, routerPort: agent.listening[0]?.port ?? 0 };
+}
+
+const prefixesOf = (g: RunningGateway) => g.registry.all()[0]?.counters.prefixes.ipv4 ?? 0;
+
+describe("BGP-aware bridging across a gateway restart", () => {
+  test("the router's session stays up; the new collector gets the whole table through a route refresh", async () => {
+    const { first, agent, closeFirst, routerPort } = await setUp();
+    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
+    const keepalivesBefore = router.count(MessageType.KEEPALIVE);
+
+    await closeFirst();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 5_000,
+      what: "the agent's session to be bridging",
+    });
+    // The bridge answers for the gone far end at once.
+    await waitUntil(() => router.count(MessageType.KEEPALIVE) > keepalivesBefore, {
+      timeoutMs: 2_000,
+      what: "a KEEPALIVE from the bridge",
+    });
+    const admin = async (path: string) =>
+      (await fetch(`http://127.0.0.1:${agent.metricsPort}${path}`)).text();
+    const listed = JSON.parse(await admin("/admin/sessions")) as {
+      Sessions: { Connected: boolean; Bridging?: boolean }[];
+    };
+    expect(listed.Sessions).toMatchObject([{ Connected: false, Bridging: true }]);
+    expect(await admin("/metrics")).toContain("bgproxy_agent_sessions_bridging 1\n");
+    // The router changes its table while bridged: that UPDATE is dropped, the refresh resends it.
+    router.prefixes = [...router.prefixes, "192.0.2.0/24"];
+    router.announce();
+    await waitUntil(() => agent.status().sessions[0]?.bridge?.routerUpdatesDropped === 1, {
+      timeoutMs: 2_000,
+      what: "the router's UPDATE to be dropped",
+    });
+
+    const second = await startGateway(
+      gatewayConfig({ devices: [DEVICE], listen: { host: "127.0.0.1", port: first.port } }),
+      testLogger(),
+    );
+    cleanups.push(() => second.close());
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 15_000,
+      what: "a ROUTE-REFRESH to the router",
+    });
+    const rr = router.received.find((m) => m.type === MessageType.ROUTE_REFRESH);
+    expect(rr && decodeRouteRefresh(rr.body)).toEqual({ afi: 1, safi: 1, subtype: 0 });
+    await waitUntil(() => second.registry.all()[0]?.established && prefixesOf(second) === 3, {
+      timeoutMs: 5_000,
+      what: "the new collector Established with the router's 3 prefixes",
+    });
+    expect(router.socket.destroyed).toBe(false);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.count(MessageType.OPEN)).toBe(1);
+    expect(agent.status().sessions[0]?.state).toBe("relaying");
+    expect(agent.status().sessionsTotal).toBe(1);
+    const metrics = await admin("/metrics");
+    for (const line of [
+      "bgproxy_agent_sessions_bridging 0",
+      "bgproxy_agent_bridged_total 1",
+      "bgproxy_agent_bridge_resumes_total 1",
+      "bgproxy_agent_route_refreshes_sent_total 1",
+      "bgproxy_agent_bridge_dropped_updates_total 1",
+    ]) {
+      expect(metrics).toContain(`${line}\n`);
+    }
+  }, 30_000);
+
+  test("a drain sends RESTART: the agent answers, bridges, and resumes on the next gateway", async () => {
+    const { first, agent, closeFirst, routerPort } = await setUp();
+    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
+    const res = await fetch(`http://127.0.0.1:${first.httpPort}/admin/drain`, { method: "POST" });
+    expect(await res.json()).toEqual({ kind: "draining", sessions: 1 });
+    // The agent answered the RESTART: the gateway's session ended at once, not at a timeout.
+    await waitUntil(() => first.sessions.size === 0, { timeoutMs: 2_000, what: "no session left" });
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 2_000,
+      what: "the agent's session to be bridging",
+    });
+    // A draining gateway refuses new streams: the session stays bridged until the next one.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(first.sessions.size).toBe(0);
+    expect(agent.status().sessions[0]?.bridge?.resumed).toBe(0);
+    const stopping = Date.now();
+    await closeFirst();
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+    const second = await startGateway(
+      gatewayConfig({ devices: [DEVICE], listen: { host: "127.0.0.1", port: first.port } }),
+      testLogger(),
+    );
+    cleanups.push(() => second.close());
+    await waitUntil(() => second.registry.all()[0]?.established && prefixesOf(second) === 2, {
+      timeoutMs: 15_000,
+      what: "the next gateway's collector Established with the router's 2 prefixes",
+    });
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.count(MessageType.ROUTE_REFRESH)).toBe(1);
+    expect(router.socket.destroyed).toBe(false);
+  }, 30_000);
+
+  test("a router without route refresh is closed when the gateway goes, as without bridging", async () => {
+    const { first, closeFirst, routerPort } = await setUp();
+    const router = new Router(routerPort, ["198.51.100.0/24"], false);
+    await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    await closeFirst();
+    await within(router.closed, 5_000, "the router's connection to close");
+  }, 15_000);
+
+  test("with no gateway coming back, the bridge gives up: Cease/Administrative Reset", async () => {
+    const { first, closeFirst, routerPort } = await setUp(1_500);
+    const router = new Router(routerPort, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    await closeFirst();
+    await within(router.closed, 8_000, "the router's connection to close");
+    const n = router.received.find((m) => m.type === MessageType.NOTIFICATION);
+    expect(n && decodeNotification(n.body)).toMatchObject({ code: 6, subcode: 4 });
+  }, 15_000);
+});

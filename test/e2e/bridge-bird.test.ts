@@ -1,0 +1,143 @@
+/**
+ * BGP-aware bridging with real processes: a BIRD router in namespace R peers with
+ * `bgproxy agent` in P, relayed to `bgproxy gateway` (built-in collector) in P
+ * (test/support/bridge-stack.ts). The gateway is killed with SIGKILL, or stopped with
+ * SIGTERM (a drain: RESTART on the Data stream), and started again on the same address, or
+ * the agent's HTTP/2 connection is reset:
+ * the router's session never leaves Established (BIRD's "since" is unchanged, no error),
+ * and the new gateway's collector ends up with exactly the router's prefixes, sent again
+ * through a route refresh.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { GatewayProcess } from "../support/bgproxy-process.ts";
+import { type Bird, sinceMs } from "../support/bird.ts";
+import {
+  BRIDGE_LOG,
+  type BridgeStack,
+  startBridgeStack,
+  startRouterBird,
+} from "../support/bridge-stack.ts";
+import { run } from "../support/process.ts";
+import { canRunNetns, skipNote } from "../support/root.ts";
+import { waitUntil } from "../support/wait.ts";
+
+const V4 = ["10.255.230.0/24", "10.255.231.0/24", "10.255.232.0/24"];
+const V6 = ["fd00:255:230::/48", "fd00:255:231::/48"];
+const GRPC_PORT = "19443";
+
+describe.skipIf(!canRunNetns)(
+  `e2e bridging: the gateway killed, stopped or its connection reset${skipNote}`,
+  () => {
+    let stack: BridgeStack;
+    let router: Bird | undefined;
+    const diagnostics = () =>
+      stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
+
+    const established = async () => {
+      const bird = router;
+      if (!bird) throw new Error("router BIRD not started");
+      return waitUntil(
+        async () => {
+          const s = await bird.protocolState("to_agent");
+          return s?.info.startsWith("Established") ? s : undefined;
+        },
+        { timeoutMs: 20_000, what: "router: to_agent Established", diagnostics },
+      );
+    };
+
+    const fullTable = (g: GatewayProcess) =>
+      waitUntil(
+        async () => {
+          const d = await g.device("edge-r1");
+          return d.state === "established" &&
+            d.prefixes.ipv4 === V4.length &&
+            d.prefixes.ipv6 === V6.length
+            ? d
+            : undefined;
+        },
+        {
+          timeoutMs: 30_000,
+          what: "the collector holding the router's 3 + 2 prefixes",
+          diagnostics,
+        },
+      );
+
+    const takeovers = () => stack.agent.find(BRIDGE_LOG.tookOver).length;
+
+    beforeAll(async () => {
+      stack = await startBridgeStack({
+        collector: false,
+        grpc: `127.0.0.1:${GRPC_PORT}`,
+        spec: ({ rp }) => ({
+          collector: { asn: 64512, routerId: "192.0.2.1" },
+          devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
+        }),
+        listen: ({ rp }) => [`${rp.b.ipv4}:179`],
+      });
+      router = await startRouterBird(stack, V4, V6);
+    }, 60_000);
+
+    afterAll(async () => {
+      await router?.stop();
+      await stack?.stop();
+    }, 30_000);
+
+    test("kill -9 and restart: the router's session never leaves Established; the new collector gets the full table", async () => {
+      await established();
+      await fullTable(stack.gateway);
+      const before = await established();
+
+      await stack.restartGateway("kill");
+      await stack.agent.waitForRecord(BRIDGE_LOG.tookOver, 30_000);
+      expect(stack.agent.find(BRIDGE_LOG.lost).length).toBeGreaterThan(0);
+      const device = await fullTable(stack.gateway);
+      expect(device.sessions_total).toBe(1);
+
+      const after = await established();
+      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+      // No NOTIFICATION either way, no error on the protocol since it came up.
+      const details = (await router?.birdc("show", "protocols", "all", "to_agent")) ?? "";
+      expect(details).toContain("Established");
+      expect(details).not.toContain("Last error");
+      const log = router ? readFileSync(router.logPath, "utf8") : "";
+      expect(log).not.toMatch(/to_agent: (Received|Error)/);
+    }, 90_000);
+
+    test("SIGTERM (a drain: RESTART) and restart: the session still never leaves Established", async () => {
+      const before = await established();
+      const seen = takeovers();
+      const stopped = await stack.restartGateway("term");
+      // SIGTERM drains: RESTART on the Data stream, which the agent answers before bridging.
+      expect(stopped.find("draining: RESTART sent on every Data stream")).toHaveLength(1);
+      expect(stack.agent.find("session ended").some((r) => r.reason === "restart")).toBe(true);
+      await waitUntil(() => takeovers() > seen, {
+        timeoutMs: 30_000,
+        what: "a second take-over",
+        diagnostics,
+      });
+      await fullTable(stack.gateway);
+      const after = await established();
+      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+    }, 90_000);
+
+    test("an HTTP/2 connection reset (ss -K): bridged onto a new connection to the same gateway", async () => {
+      const before = await established();
+      const seen = takeovers();
+      const sessionsBefore = (await stack.gateway.device("edge-r1")).sessions_total;
+      // Destroy the agent's TCP connections to the gateway (the kernel resets them).
+      await run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", GRPC_PORT], {
+        netns: stack.topo.proxy.name,
+      });
+      await waitUntil(() => takeovers() > seen, {
+        timeoutMs: 30_000,
+        what: "a take-over after the reset",
+        diagnostics,
+      });
+      const device = await fullTable(stack.gateway);
+      expect(device.sessions_total).toBe(sessionsBefore + 1);
+      const after = await established();
+      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+    }, 60_000);
+  },
+);

@@ -1,0 +1,141 @@
+/**
+ * The stack of the resilience end-to-end tests (bridging, reload): the relay topology
+ * (relay-topology.ts), `bgproxy gateway` in P on a fixed gRPC address (so that it can be
+ * killed or stopped and started again where the agent dials), and `bgproxy agent` in P.
+ * The router daemon (and a far-end daemon in C, if any) are the test's own.
+ */
+import {
+  type BgproxyProcess,
+  type GatewayFileSpec,
+  type GatewayProcess,
+  startAgentProcess,
+  startGatewayProcess,
+} from "./bgproxy-process.ts";
+import { Bird } from "./bird.ts";
+import { destroyAllNetns } from "./netns.ts";
+import { createRelayTopology, type RelayTopology } from "./relay-topology.ts";
+
+export interface BridgeStack {
+  readonly topo: RelayTopology;
+  /** The gateway running now (a new one after `restartGateway`). */
+  readonly gateway: GatewayProcess;
+  readonly agent: BgproxyProcess;
+  readonly spec: GatewayFileSpec;
+  /** Stops the gateway (SIGKILL, or SIGTERM: a drain); its log stays readable. */
+  stopGateway(how: "kill" | "term"): Promise<GatewayProcess>;
+  /** Starts a new gateway on the same address with the same file. */
+  startGatewayAgain(): Promise<GatewayProcess>;
+  /** Both: returns the stopped gateway. */
+  restartGateway(how: "kill" | "term"): Promise<GatewayProcess>;
+  /** Log tails of the bgproxy processes after `extra` (the daemons' tails). */
+  diagnostics(extra?: string): string;
+  stop(): Promise<void>;
+}
+
+export interface BridgeStackOptions {
+  /** With a far-end namespace C (forward targets). */
+  collector: boolean;
+  /**
+   * The gateway's gRPC address, fixed so that a restarted gateway is found: inside P, or
+   * (with `gatewayInC`) a function of the topology giving an address in C.
+   */
+  grpc: string | ((topo: RelayTopology) => string);
+  /** Run the gateway in C (needs `collector: true`): agent and gateway then talk over a veth. */
+  gatewayInC?: boolean;
+  spec(topo: RelayTopology): GatewayFileSpec;
+  /** The agent's router-facing listeners, e.g. [`${rp.b.ipv4}:179`]. */
+  listen(topo: RelayTopology): string[];
+}
+
+export async function startBridgeStack(options: BridgeStackOptions): Promise<BridgeStack> {
+  const topo = await createRelayTopology({ collector: options.collector });
+  const spec = options.spec(topo);
+  const grpc = typeof options.grpc === "string" ? options.grpc : options.grpc(topo);
+  const gatewayNetns = options.gatewayInC ? topo.collector : topo.proxy;
+  if (!gatewayNetns) throw new Error("gatewayInC needs the collector namespace");
+  let gateway: GatewayProcess | undefined;
+  let agent: BgproxyProcess | undefined;
+  let restarts = 0;
+  const stop = async () => {
+    await agent?.stop();
+    await gateway?.stop();
+    await destroyAllNetns();
+  };
+  const startGateway = (label: string) =>
+    startGatewayProcess({ netns: gatewayNetns, dir: topo.dir, spec, listen: grpc, label });
+  try {
+    gateway = await startGateway("gateway");
+    agent = await startAgentProcess({
+      netns: topo.proxy,
+      listen: options.listen(topo),
+      target: grpc,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const ag = agent;
+  let gw = gateway;
+  const stopGateway = async (how: "kill" | "term") => {
+    if (how === "kill") await gw.process.stop({ signal: "SIGKILL" });
+    else await gw.stop();
+    return gw;
+  };
+  const startGatewayAgain = async () => {
+    restarts++;
+    gw = await startGateway(`gateway-${restarts + 1}`);
+    gateway = gw;
+    return gw;
+  };
+  return {
+    topo,
+    get gateway() {
+      return gw;
+    },
+    agent: ag,
+    spec,
+    stopGateway,
+    startGatewayAgain,
+    async restartGateway(how) {
+      const stopped = await stopGateway(how);
+      await startGatewayAgain();
+      return stopped;
+    },
+    diagnostics: (extra = "") =>
+      [extra, `--- agent\n${ag.tail(30)}`, `--- gateway\n${gw.tail(20)}`].join("\n"),
+    stop,
+  };
+}
+
+/** The agent's log lines of a lost far end and of a new far end taking over. */
+export const BRIDGE_LOG = {
+  lost: "far end lost: keeping the router's BGP session up",
+  tookOver: "a new far end took over the router's session",
+} as const;
+
+/** A BIRD router in R (AS 65001) whose protocol "to_agent" peers with the agent (AS 64512). */
+export function startRouterBird(
+  stack: BridgeStack,
+  static4: readonly string[],
+  static6: readonly string[],
+): Promise<Bird> {
+  const { rp } = stack.topo;
+  return Bird.start(
+    {
+      routerId: rp.a.ipv4,
+      asn: 65001,
+      neighbors: [
+        {
+          name: "to_agent",
+          address: rp.b.ipv4,
+          asn: 64512,
+          localAddress: rp.a.ipv4,
+          import: "none",
+        },
+      ],
+      static4: [...static4],
+      static6: [...static6],
+    },
+    { netns: stack.topo.router, label: "router" },
+  );
+}
