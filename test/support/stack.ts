@@ -33,6 +33,7 @@ export function gatewayConfig(overrides: Partial<GatewayConfig> = {}): GatewayCo
     devices: [],
     acceptAny: false,
     log: { level: "info", human: true },
+    drainTimeoutMs: 1_000,
     ...overrides,
   };
 }
