@@ -8,7 +8,7 @@
  *
  * Scenarios: convergence (full table, BIRD → BIRD), throughput (raw UPDATE bytes), scale
  * (many sessions through one agent), latency (KEEPALIVE echo), slow (a collector reading
- * at 1 MB/s). --quick (the default) uses small sizes and takes a few minutes: CI runs it,
+ * at 1 MB/s), storm (all sessions of scale reconnecting at once; bgproxy only). --quick (the default) uses small sizes and takes a few minutes: CI runs it,
  * and it fails (exit 1) only when bgproxy's path loses prefixes or bytes, never on timing.
  * --full uses the issue's sizes and writes bench/results/<date>.md unless --out says
  * otherwise (--out - prints only). --profile runs agent and gateway under `bun --cpu-prof`
@@ -35,6 +35,7 @@ import { runLatency } from "./bench/scenario-latency.ts";
 import { runRib } from "./bench/scenario-rib.ts";
 import { runScale } from "./bench/scenario-scale.ts";
 import { runSlowFarEnd } from "./bench/scenario-slow-far-end.ts";
+import { runStorm } from "./bench/scenario-storm.ts";
 import { runThroughput } from "./bench/scenario-throughput.ts";
 import { createBenchTopology } from "./bench/topology.ts";
 
@@ -46,6 +47,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   scale: runScale,
   latency: runLatency,
   slow: runSlowFarEnd,
+  storm: runStorm,
   rib: runRib,
 };
 
@@ -111,7 +113,9 @@ async function firstLine(argv: string[]): Promise<string> {
 async function machine(): Promise<string[]> {
   const git = await firstLine(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]);
   const dirty = (
-    await run(["git", "-C", ROOT, "status", "--porcelain"], { check: false })
+    await run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], {
+      check: false,
+    })
   ).stdout.trim();
   return [
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${await firstLine(["uname", "-srm"])}`,

@@ -2,7 +2,7 @@
 // Makes a fresh clone work by itself; plain Node ESM with no dependencies, because it runs
 // before anything is installed.
 //
-//   node scripts/bootstrap.mjs start [args...]  (npm start)  bun src/main.ts standalone [args...]
+//   node scripts/bootstrap.mjs start [args...]  (npm start)  bun src/main.ts standalone --demo [args...]
 //   node scripts/bootstrap.mjs test [args...]   (npm test)   bun scripts/test-run.ts [args...]
 //   node scripts/bootstrap.mjs deps                         install only (used by .ci/run)
 //
@@ -149,7 +149,8 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case "start":
     ensureNodeModules();
-    execBun(["src/main.ts", "standalone", ...rest]);
+    // A demo router shows live numbers without a real one; `npm start -- --demo=false` stops it.
+    execBun(["src/main.ts", "standalone", "--demo", ...rest]);
     break;
   case "test":
     ensureNodeModules();

@@ -2,6 +2,8 @@ import { type RunningAgent, startAgent } from "./agent/agent.ts";
 import type { StandaloneConfig } from "./config/types.ts";
 import { hostPort } from "./core/address.ts";
 import type { Logger } from "./core/logger.ts";
+import { DemoRouter } from "./demo/demo-router.ts";
+import { DEMO_TABLE } from "./demo/demo-table.ts";
 import { type RunningGateway, startGateway } from "./gateway/gateway.ts";
 
 /**
@@ -11,6 +13,8 @@ import { type RunningGateway, startGateway } from "./gateway/gateway.ts";
 export interface RunningStandalone {
   readonly agent: RunningAgent;
   readonly gateway: RunningGateway;
+  /** With --demo: the built-in router. */
+  readonly demo?: DemoRouter;
   close(): Promise<void>;
 }
 
@@ -35,6 +39,18 @@ export async function startStandalone(
     await gateway.close();
     throw err;
   }
+  const firstPort = agent.listening[0]?.port;
+  const demo =
+    config.demo && firstPort !== undefined
+      ? new DemoRouter(
+          {
+            target: { host: config.demo.connectHost, port: firstPort },
+            source: config.demo.source,
+          },
+          logger.child({ component: "demo" }),
+        )
+      : undefined;
+  demo?.start();
   const peerAt = agent.listening.map((l) => hostPort(l.host, l.port)).join(", ");
   const api = `http://${hostPort(config.gateway.httpListen.host, gateway.httpPort)}/api/devices`;
   const page = `http://${hostPort(config.gateway.httpListen.host, gateway.httpPort)}/`;
@@ -51,12 +67,18 @@ export async function startStandalone(
       `  Peer your router with ${peerAt} (remote AS ${config.gateway.collector.asn}).\n` +
       `  Sessions and prefix counts: curl ${api}?pretty  (or open ${page})\n` +
       `  Agent status and metrics: curl ${agentStatus}/admin/status?pretty, ${agentStatus}/metrics\n` +
+      (config.demo
+        ? `  A demo router (AS ${DEMO_TABLE.asn}) peers from ${config.demo.source} and announces ${DEMO_TABLE.ipv4} IPv4 + ${DEMO_TABLE.ipv6} IPv6 prefixes,\n` +
+          `  changing ${DEMO_TABLE.churnSlice} of each every 5 s (without it: --demo=false).\n`
+        : "") +
       `  Stop with Ctrl-C.\n\n`,
   );
   return {
     agent,
     gateway,
+    ...(demo ? { demo } : {}),
     async close() {
+      demo?.close();
       // Gateway first: its collector sends each router Cease / Administrative Shutdown
       // through the agent, which must still be relaying to carry it.
       await gateway.close();

@@ -80,7 +80,7 @@ export class Admission {
       const ttlSeconds = this.denyList.ttlOf(deviceIp) ?? response.ttlSeconds;
       this.cache.dropDevice(deviceIp);
       if (newBlock) {
-        this.logger.warn("Deny-listed an INVALID / UNKNOWN device", {
+        this.logger.info("Deny-listed an INVALID / UNKNOWN device", {
           device_ip: deviceIp,
           ttl_seconds: ttlSeconds,
           ttl_counter: response.ttlCounter,
@@ -90,7 +90,8 @@ export class Admission {
                 "local-addr": hostPort(tuple.proxyIp, tuple.proxyPort),
               }
             : {}),
-          ...(sessionId ? { session_id: sessionId } : {}),
+          // The reference names the session `sessid` on this line (and `session-id` elsewhere).
+          ...(sessionId ? { sessid: sessionId } : {}),
         });
       }
       return { kind: "blocked", ttlSeconds };

@@ -134,7 +134,7 @@ export function createAgentOperations(
       now: () => clock.now(),
     });
 
-  const logExporter = config.export.disabled
+  const logExporter = config.export.logsDisabled
     ? undefined
     : new LogExporter({
         sender: sender(config.export.logUrl, "log export"),
@@ -206,7 +206,7 @@ export function createAgentOperations(
       health = monitor;
       server = startStatusServer(config.metrics, snapshot);
       monitor.start();
-      if (!config.export.disabled) {
+      if (!config.export.metricsDisabled) {
         metricsExporter = new MetricsExporter({
           sender: sender(config.export.metricsUrl, "metrics export"),
           resource,
@@ -224,8 +224,10 @@ export function createAgentOperations(
       }
       opsLog.info("status and metrics endpoint listening", {
         address: hostPort(config.metrics.addr, server.port),
-        log_export: config.export.disabled ? "disabled" : safeUrl(config.export.logUrl),
-        metrics_export: config.export.disabled ? "disabled" : safeUrl(config.export.metricsUrl),
+        log_export: config.export.logsDisabled ? "disabled" : safeUrl(config.export.logUrl),
+        metrics_export: config.export.metricsDisabled
+          ? "disabled"
+          : safeUrl(config.export.metricsUrl),
       });
     },
     snapshot,

@@ -56,9 +56,10 @@ export async function startAgent(
   const clock = deps.clock ?? systemClock;
   const instance = randomUUID();
   // Status, metrics, health and export; its logger also feeds the log export.
+  // `service` is on every agent line, as on the reference's (there: service=ktbgp-agent).
   const ops = createAgentOperations(
     config,
-    rootLogger,
+    rootLogger.child({ service: "bgproxy-agent" }),
     { instance, version },
     clock,
     deps.operations,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { checkServerIdentity, type PeerCertificate, rootCertificates } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { formatHostPort } from "../config/address.ts";
 import type { AgentConfig } from "../config/types.ts";
@@ -8,7 +8,7 @@ import { ConfigError } from "../core/errors.ts";
 import { type ProxyClient, ProxyServiceClient } from "../proto/service.ts";
 import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { userAgent } from "../version.ts";
-import { ReapingCredentials } from "./reaping-credentials.ts";
+import { ActiveCalls, ReapingCredentials } from "./reaping-credentials.ts";
 
 /**
  * How the agent dials the gateway: target, TLS trust, HTTP CONNECT proxy and HTTP/2
@@ -16,8 +16,13 @@ import { ReapingCredentials } from "./reaping-credentials.ts";
  * (a local subchannel pool), so `--multi` really bounds the streams per connection.
  */
 
-/** HTTP/2 flow-control window per stream and connection: one stream is not capped at 64 KiB. */
-export const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+/**
+ * HTTP/2 flow-control window per stream and connection (grpc-js sets both from one option):
+ * one stream is not capped at 64 KiB, and what one session holds at the agent while its
+ * router reads slowly stays near 2 MiB. With 8 MiB, one stalled session stopped every other
+ * session on its connection (measured; see DEVELOPERS.md).
+ */
+export const FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
 
 /** Where distributions keep the system trust store, first found wins. */
 const SYSTEM_CA_BUNDLES = [
@@ -32,12 +37,42 @@ export function tlsServerName(config: AgentConfig): string | undefined {
   return config.tlsServerName ?? (isIP(config.target.host) ? undefined : config.target.host);
 }
 
+/**
+ * The DNS name that stands for an IP `--target` in TLS: the address's reverse-DNS name
+ * (1.2.0.192.in-addr.arpa). Bun's TLS client refuses an IP address as ServerName, and
+ * grpc-js always sets one, so it gets this name; the certificate is then checked against
+ * the target's IP address by ipIdentityCheck, never against this name.
+ */
+export function ipStandInName(ip: string): string {
+  if (isIP(ip) === 4) return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
+  const groups = ip.split("::");
+  const head = (groups[0] ?? "").split(":").filter((g) => g !== "");
+  const tail = (groups[1] ?? "").split(":").filter((g) => g !== "");
+  const zeros = Array(8 - head.length - tail.length).fill("0");
+  const nibbles = [...head, ...(groups.length > 1 ? zeros : []), ...tail]
+    .map((g) => g.padStart(4, "0"))
+    .join("");
+  return `${[...nibbles].reverse().join(".")}.ip6.arpa`;
+}
+
+/** TLS to an IP target without --tls-server-name: the certificate must carry that IP as a SAN. */
+function ipIdentityCheck(ip: string) {
+  return (_standIn: string, cert: PeerCertificate) => checkServerIdentity(ip, cert);
+}
+
+function verifiesIpSan(config: AgentConfig): boolean {
+  return !config.insecure && !config.tlsServerName && isIP(config.target.host) !== 0;
+}
+
 /** Channel arguments for grpc-js (pure: no I/O). */
 export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   const keepalive = transportKeepalive();
   const options: grpc.ChannelOptions = {
     "grpc.primary_user_agent": userAgent,
     "grpc.use_local_subchannel_pool": 1,
+    // A relayed stream is never retried, and grpc-js's retry buffer would acknowledge every
+    // write at once (before HTTP/2 took it), hiding backpressure and copying each message.
+    "grpc.enable_retries": 0,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
     "grpc.keepalive_time_ms": keepalive.timeMs,
@@ -50,6 +85,8 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   if (serverName) {
     options["grpc.ssl_target_name_override"] = serverName;
     options["grpc.default_authority"] = serverName;
+  } else if (verifiesIpSan(config)) {
+    options["grpc.ssl_target_name_override"] = ipStandInName(config.target.host);
   }
   if (config.proxy) {
     options["grpc.http_connect_target"] = `dns:${formatHostPort(config.target)}`;
@@ -85,26 +122,26 @@ export class GatewayDialer {
   private readonly target: string;
 
   constructor(private readonly config: AgentConfig) {
-    if (!config.insecure && isIP(config.target.host) && !config.tlsServerName) {
-      throw new ConfigError(
-        `--target ${formatHostPort(config.target)} is an IP address: give --tls-server-name (the name in the gateway's certificate) or use a DNS name`,
-      );
-    }
-    this.credentials = new ReapingCredentials(
-      config.insecure
-        ? grpc.credentials.createInsecure()
-        : grpc.credentials.createSsl(trustedRoots(config)),
-    );
+    const verify = verifiesIpSan(config)
+      ? { checkServerIdentity: ipIdentityCheck(config.target.host) }
+      : {};
+    this.credentials = config.insecure
+      ? grpc.credentials.createInsecure()
+      : grpc.credentials.createSsl(trustedRoots(config), null, null, verify);
     this.target = channelTarget(config);
   }
 
-  /** A new client with its own HTTP/2 connection (opened lazily by grpc-js). */
+  /**
+   * A new client with its own HTTP/2 connection (opened lazily by grpc-js). Its connections
+   * that grpc-js abandons are reaped, but never while the client has an active call.
+   */
   client(): ProxyClient {
-    return new ProxyServiceClient(
-      this.target,
-      this.credentials,
-      channelOptions(this.config),
-    ) as unknown as ProxyClient;
+    const calls = new ActiveCalls();
+    const credentials = new ReapingCredentials(this.credentials, undefined, () => calls.busy);
+    return new ProxyServiceClient(this.target, credentials, {
+      ...channelOptions(this.config),
+      interceptors: [calls.interceptor],
+    }) as unknown as ProxyClient;
   }
 
   /** For logs and status: where the gateway is (never with credentials). */

@@ -8,6 +8,7 @@ import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
+import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
@@ -71,7 +72,7 @@ export class RouterSession {
       "peer-addr": hostPort(tuple.deviceIp, tuple.devicePort),
       "local-addr": hostPort(tuple.proxyIp, tuple.proxyPort),
       device_ip: tuple.deviceIp,
-      session_id: this.sessionId,
+      "session-id": this.sessionId,
     });
     this.machine = new StateMachine<SessionState>(
       "session",
@@ -141,7 +142,10 @@ export class RouterSession {
     this.channel = channel;
     const call = channel.client.data(metadata);
     this.call = call;
-    call.on("metadata", (md: grpc.Metadata) => this.onServerMetadata(md));
+    call.on("metadata", (md: grpc.Metadata) => {
+      gateCallReads(call);
+      this.onServerMetadata(md);
+    });
     this.relay = new StreamRelay(this.socket, call, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => call.cancel(),

@@ -122,12 +122,12 @@ export class BgpFramer {
   /** Validate the buffered header; returns the message length. */
   private checkHeader(): number {
     const first = this.chunks[this.head] as Uint8Array;
+    // The common case, a header inside one chunk, reads it without a closure per message.
     const contiguous = first.length - this.offset >= HEADER_LENGTH;
-    const at = contiguous
-      ? (i: number) => first[this.offset + i] as number
-      : (i: number) => this.peek(i);
+    const base = this.offset;
     for (let i = 0; i < MARKER_LENGTH; i++) {
-      if (at(i) !== 0xff) {
+      const octet = contiguous ? first[base + i] : this.peek(i);
+      if (octet !== 0xff) {
         throw new BgpNotificationError(
           ErrorCode.MESSAGE_HEADER,
           HeaderErrorSubcode.CONNECTION_NOT_SYNCHRONIZED,
@@ -135,8 +135,10 @@ export class BgpFramer {
         );
       }
     }
-    const length = (at(16) << 8) | at(17);
-    const type = at(18);
+    const hi = (contiguous ? first[base + 16] : this.peek(16)) as number;
+    const lo = (contiguous ? first[base + 17] : this.peek(17)) as number;
+    const type = (contiguous ? first[base + 18] : this.peek(18)) as number;
+    const length = (hi << 8) | lo;
     if (length < HEADER_LENGTH || length > this.maxLength) {
       throw badLength(
         length,
@@ -152,8 +154,9 @@ export class BgpFramer {
         Uint8Array.of(type),
       );
     }
-    const name = messageTypeName(type);
-    if (length < min) throw badLength(length, `${name} of ${length} octets, minimum ${min}`);
+    if (length < min) {
+      throw badLength(length, `${messageTypeName(type)} of ${length} octets, minimum ${min}`);
+    }
     if (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH) {
       throw badLength(length, `KEEPALIVE of ${length} octets, must be ${HEADER_LENGTH}`);
     }

@@ -1,13 +1,14 @@
 import { Afi } from "../bgp/constants.ts";
 import { ipv4PrefixKey, ipv6PrefixKey, parsePrefix } from "../bgp/prefix.ts";
+import { NumericKeySet } from "./numeric-key-set.ts";
 
 /**
  * The set of prefixes a peer currently announces, per family, held as compact exact
- * keys (IPv4: a number, IPv6: a short string) so a full table (1M IPv4 + 200k IPv6)
- * stays small. Adding a held prefix or removing an unknown one changes nothing.
+ * keys (IPv4: a number in a NumericKeySet, IPv6: a short string in a Set) so a full table
+ * (1M IPv4 + 200k IPv6) stays small and cheap to fill. Adding a held prefix or removing an unknown one changes nothing.
  */
 export class PrefixTable {
-  private readonly v4 = new Set<number>();
+  private readonly v4 = new NumericKeySet();
   private readonly v6 = new Set<string>();
 
   /** IPv4 prefixes held. */

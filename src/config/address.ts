@@ -40,6 +40,11 @@ export interface HostPortRules {
   readonly portZero: boolean;
   /** Shown in hints, e.g. "0.0.0.0:179". */
   readonly example: string;
+  /**
+   * A missing host (":179") means every address: these hosts, each with the given port
+   * (the agent: 0.0.0.0 and ::, as Go's net.Listen takes ":179").
+   */
+  readonly everyAddress?: readonly string[];
 }
 
 /** Splits "host:port" / "[v6]:port" and explains what is wrong if it can't. */
@@ -99,6 +104,14 @@ export function parseHostPort(text: string, label: string, rules: HostPortRules)
   return { host: canonical, port };
 }
 
+/** One listen item: ":port" becomes every address of `rules.everyAddress`, if set. */
+function expandEveryAddress(item: string, label: string, rules: HostPortRules): HostPort[] {
+  if (!rules.everyAddress || !/^:\d*$/.test(item)) return [parseHostPort(item, label, rules)];
+  return rules.everyAddress.map((host) =>
+    parseHostPort(`${host.includes(":") ? `[${host}]` : host}${item}`, label, rules),
+  );
+}
+
 /**
  * Parses listen addresses given as repeated and/or comma-separated values into a list of
  * unique HostPorts. Throws on an empty item or an address given twice.
@@ -115,11 +128,12 @@ export function parseListenList(
       if (item.trim() === "") {
         throw new ConfigError(`${label} ${echo(value)} has an empty item`);
       }
-      const hp = parseHostPort(item, label, rules);
-      if (out.some((o) => o.host === hp.host && o.port === hp.port)) {
-        throw new ConfigError(`${label} lists ${mark(formatHostPort(hp))} twice`);
+      for (const hp of expandEveryAddress(item.trim(), label, rules)) {
+        if (out.some((o) => o.host === hp.host && o.port === hp.port)) {
+          throw new ConfigError(`${label} lists ${mark(formatHostPort(hp))} twice`);
+        }
+        out.push(hp);
       }
-      out.push(hp);
     }
   }
   return out;

@@ -9,12 +9,14 @@ import {
   exportUrlsFor,
   REGION_NAMES,
   REGIONS,
-  type RegionName,
+  type Region,
+  regionOf,
 } from "./agent-flags.ts";
 import { deepFreeze } from "./deep-freeze.ts";
 import { type Environment, parseFlags, type Setting, Settings } from "./flags.ts";
 import { resolveHttpProxy } from "./http-proxy.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
+import { parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
 import {
   invalid,
@@ -22,7 +24,6 @@ import {
   parseHttpUrl,
   parseInteger,
   parseInterfaceName,
-  parseLogLevel,
   parseSecondsAsMs,
   quote,
 } from "./scalars.ts";
@@ -41,12 +42,13 @@ function tokenCandidates(argv: readonly string[], env: Environment): string[] {
   return found;
 }
 
-function parseRegion(setting: Setting | undefined): RegionName {
-  if (!setting) return DEFAULT_REGION;
+/** iad1, fra1, or another region name (a DNS label), which maps to grpc.api.<name>.kentik.com. */
+function parseRegion(setting: Setting | undefined): { name: string; region: Region } {
+  if (!setting) return { name: DEFAULT_REGION, region: REGIONS[DEFAULT_REGION] };
   const name = setting.value.trim().toLowerCase();
-  const found = REGION_NAMES.find((r) => r === name);
-  if (!found) throw invalid(setting, `one of ${REGION_NAMES.join(", ")}`);
-  return found;
+  const region = regionOf(name);
+  if (!region) throw invalid(setting, `${REGION_NAMES.join(", ")} or another region name`);
+  return { name, region };
 }
 
 function credentials(s: Settings): { email: string; token: string } {
@@ -80,7 +82,6 @@ function metricsAddr(setting: Setting | undefined): string {
 
 function tls(
   s: Settings,
-  target: HostPort,
   insecure: boolean,
   io: ConfigIo,
 ): Pick<AgentConfig, "caFile" | "tlsServerName"> {
@@ -96,11 +97,6 @@ function tls(
     if (problem) throw new ConfigError(`--ca-file ${quote(caFile.value)}: ${problem}`);
   }
   if (serverName && !isHostname(serverName.value)) throw invalid(serverName, "a DNS name");
-  if (!insecure && !serverName && canonicalIp(target.host) !== undefined) {
-    throw new ConfigError(
-      `--target ${target.host} is an IP address: TLS needs --tls-server-name (the name in the gateway's certificate), or use --insecure`,
-    );
-  }
   return {
     ...(caFile ? { caFile: caFile.value } : {}),
     ...(serverName ? { tlsServerName: serverName.value.toLowerCase() } : {}),
@@ -127,8 +123,7 @@ function heartbeat(s: Settings): AgentConfig["heartbeat"] {
 function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentConfig {
   const s = new Settings(parseFlags(argv, AGENT_FLAGS, COMMAND), env, AGENT_FLAGS);
   const { email, token } = credentials(s);
-  const regionName = parseRegion(s.get("region"));
-  const region = REGIONS[regionName];
+  const { name: regionName, region } = parseRegion(s.get("region"));
   const targetSetting = s.get("target");
   const target = targetSetting
     ? parseHostPort(targetSetting.value, targetSetting.label, {
@@ -143,6 +138,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
         hosts: "ip-or-localhost",
         portZero: true,
         example: "0.0.0.0:179",
+        everyAddress: DEFAULT_AGENT_LISTEN.map((l) => l.host),
       })
     : DEFAULT_AGENT_LISTEN;
   const site = s.get("site-id");
@@ -159,7 +155,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     region: regionName,
     target,
     insecure,
-    ...tls(s, target, insecure, io),
+    ...tls(s, insecure, io),
     listen,
     siteId: site ? parseInteger(site, 0, MAX_UINT32) : 0,
     multi: multi ? parseInteger(multi, 1, 65535) : AGENT_DEFAULTS.multi,
@@ -186,11 +182,12 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
       port: metricsPort ? parseInteger(metricsPort, 0, 65535) : AGENT_DEFAULTS.metricsPort,
     },
     export: {
-      disabled: s.bool("disable-log-export", false),
+      logsDisabled: s.bool("disable-log-export", false),
+      metricsDisabled: s.bool("disable-metrics-export", false),
       logUrl: logUrl ? parseHttpUrl(logUrl) : exportDefaults.logUrl,
       metricsUrl: metricsUrl ? parseHttpUrl(metricsUrl) : exportDefaults.metricsUrl,
     },
-    log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
+    log: parseLogConfig(s),
     ...withProxy(target, insecure, env),
     heartbeat: heartbeat(s),
   };

@@ -1,4 +1,5 @@
 import { type FlagSpec, HELP_FLAG, VERSION_FLAG } from "./flags.ts";
+import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG } from "./log-flags.ts";
 import type { HostPort } from "./types.ts";
 
 /** Kentik regions: where the gateway and the log/metrics export endpoints are. */
@@ -44,6 +45,19 @@ export const REGIONS = {
 } as const satisfies Record<string, Region>;
 
 export type RegionName = keyof typeof REGIONS;
+
+const REGION_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * A region by name: iad1 and fra1 as above; any other name that is a DNS label maps to
+ * `grpc.api.<name>.kentik.com` (the reference's rule: its status example shows
+ * grpc.api.our1.kentik.com:443). Undefined for a name that cannot be a host label.
+ */
+export function regionOf(name: string): Region | undefined {
+  const known = REGION_NAMES.find((r) => r === name);
+  if (known) return REGIONS[known];
+  return REGION_LABEL.test(name) ? region(`grpc.api.${name}.kentik.com`) : undefined;
+}
 export const REGION_NAMES = Object.keys(REGIONS) as RegionName[];
 export const DEFAULT_REGION: RegionName = "iad1";
 
@@ -66,7 +80,11 @@ export const AGENT_DEFAULTS = {
  * environment variables (alphabetical, as its --help lists them), then ours.
  */
 export const AGENT_FLAGS: readonly FlagSpec[] = [
-  { name: "disable-log-export", kind: "bool", help: "Disable log export to Kentik" },
+  {
+    name: "disable-log-export",
+    kind: "bool",
+    help: "Disable log export to Kentik (logs only: see --disable-metrics-export)",
+  },
   {
     name: "email",
     kind: "string",
@@ -82,14 +100,14 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     defaultText: "false",
     help: "Enable MD5 password support (requires root); true/false/yes/no/1/0 or a number, non-zero = true",
   },
-  { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  HUMAN_LOGS_FLAG,
   { name: "insecure", kind: "bool", help: "Connect over insecure HTTP to the target" },
   {
     name: "listen",
     kind: "list",
     valueName: "host:port",
     defaultText: "0.0.0.0:179,[::]:179",
-    help: "Listen address(es) to bind to; repeat or comma-separate, IPv6 in brackets",
+    help: "Listen address(es) to bind to; repeat or comma-separate, IPv6 in brackets; :179 = every address",
   },
   {
     name: "log-export-url",
@@ -98,13 +116,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     defaultText: REGIONS.iad1.logUrl,
     help: `URL to export logs to (the .eu host with --region fra1; with --target, that host's port ${EXPORT_PORT} /v1/logs)`,
   },
-  {
-    name: "log-level",
-    kind: "string",
-    valueName: "level",
-    defaultText: "info",
-    help: "Log level: error, warn, info, debug or trace",
-  },
+  LOG_LEVEL_FLAG,
   {
     name: "md5-listen-interface",
     kind: "string",
@@ -146,7 +158,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     valueName: "string",
     env: "KENTIK_REGION",
     defaultText: DEFAULT_REGION,
-    help: "Kentik environment/region: iad1 (US) or fra1 (EU)",
+    help: "Kentik environment/region: iad1 (US), fra1 (EU); another name N means grpc.api.N.kentik.com",
   },
   {
     name: "site-id",
@@ -182,6 +194,13 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     valueName: "name",
     help: "Name to verify in the target's certificate (needed when --target is an IP)",
+  },
+  {
+    name: "disable-metrics-export",
+    kind: "bool",
+    env: "BGPROXY_DISABLE_METRICS_EXPORT",
+    defaultText: "false",
+    help: "Disable metrics export (to Kentik, or to the --target gateway)",
   },
   {
     name: "heartbeat-interval",

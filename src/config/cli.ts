@@ -1,9 +1,15 @@
-import { cac } from "cac";
 import { ConfigError } from "../core/errors.ts";
 import { version } from "../version.ts";
 import { parseAgentConfig } from "./agent-config.ts";
 import { AGENT_FLAGS } from "./agent-flags.ts";
-import { type Environment, type FlagSpec, type FlagValues, parseFlags } from "./flags.ts";
+import {
+  type Environment,
+  type FlagSpec,
+  type FlagValues,
+  HELP_FLAG,
+  parseFlags,
+  VERSION_FLAG,
+} from "./flags.ts";
 import { GATEWAY_FLAGS, loadGatewayConfig } from "./gateway-config.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
 import { isKbgp, roleArguments } from "./program-name.ts";
@@ -13,8 +19,8 @@ import type { AgentConfig, GatewayConfig, StandaloneConfig } from "./types.ts";
 
 /**
  * The command line: `bgproxy <agent|gateway|standalone> [flags]`. The command comes
- * first; flags are tokenised by flags.ts (cac's parser would turn "000123" into 123), and
- * cac lays out --help.
+ * first; flags are tokenised by flags.ts (a generic parser such as mri would turn "000123"
+ * into 123), and helpText lays out --help.
  */
 export type RoleName = "agent" | "gateway" | "standalone";
 
@@ -132,26 +138,29 @@ export function renderFlags(flags: readonly FlagSpec[]): string {
     .join("\n");
 }
 
-/** Prints help for `role`, or the list of commands, on stdout (laid out by cac). */
-export function printHelp(role?: RoleName): void {
-  const cli = cac("bgproxy");
-  cli.usage("<command> [flags]");
-  for (const name of ROLE_NAMES) {
-    cli.command(name, ROLES[name].summary).usage(`${name} [flags]`);
+/**
+ * The --help text for `role`, or the list of commands (pure). Laid out by us: cac, which
+ * did it before, was only ever this layout (see DEVELOPERS.md for why it went).
+ */
+export function helpText(role?: RoleName): string {
+  const sections = [`bgproxy ${version}`];
+  if (role) {
+    sections.push(`Usage:\n  $ bgproxy ${role} [flags]`);
+    sections.push(`Flags:\n${renderFlags(ROLES[role].flags)}`);
+    sections.push(`Notes:\n${ROLES[role].notes.map((n) => `  ${n}`).join("\n")}`);
+  } else {
+    const width = Math.max(...ROLE_NAMES.map((n) => n.length));
+    const commands = ROLE_NAMES.map((n) => `  ${n.padEnd(width)}  ${ROLES[n].summary}`);
+    const more = ROLE_NAMES.map((n) => `  $ bgproxy ${n} --help`);
+    sections.push("Usage:\n  $ bgproxy <command> [flags]");
+    sections.push(`Commands:\n${commands.join("\n")}`);
+    sections.push(`For more info, run any command with the \`--help\` flag:\n${more.join("\n")}`);
+    sections.push(`Flags:\n${renderFlags([HELP_FLAG, VERSION_FLAG])}`);
   }
-  cli.help((sections) => {
-    const out = sections.filter((s) => s.title !== "Options");
-    if (out[0]) out[0] = { body: `bgproxy ${version}` };
-    const flags = role
-      ? ROLES[role].flags
-      : [
-          { name: "help", short: "h", kind: "bool", help: "Show this help and exit" } as const,
-          { name: "version", kind: "bool", help: "Print the version" } as const,
-        ];
-    out.push({ title: "Flags", body: renderFlags(flags) });
-    if (role) out.push({ title: "Notes", body: ROLES[role].notes.map((n) => `  ${n}`).join("\n") });
-    return out;
-  });
-  const command = role ? cli.commands.find((c) => c.name === role) : undefined;
-  (command ?? cli.globalCommand).outputHelp();
+  return `${sections.join("\n\n")}\n`;
+}
+
+/** Prints help for `role`, or the list of commands, on stdout. */
+export function printHelp(role?: RoleName): void {
+  process.stdout.write(helpText(role));
 }

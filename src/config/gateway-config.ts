@@ -14,7 +14,8 @@ import {
 } from "./flags.ts";
 import { parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
-import { parseLogLevel, quote } from "./scalars.ts";
+import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
+import { quote } from "./scalars.ts";
 import type { GatewayConfig, HostPort } from "./types.ts";
 
 const COMMAND = "bgproxy gateway";
@@ -70,14 +71,8 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
     kind: "bool",
     help: "Serve gRPC without TLS (instead of --tls-cert/--tls-key)",
   },
-  {
-    name: "log-level",
-    kind: "string",
-    valueName: "level",
-    defaultText: "info",
-    help: "Log level: error, warn, info, debug or trace",
-  },
-  { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  LOG_LEVEL_FLAG,
+  HUMAN_LOGS_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -173,7 +168,7 @@ export function parseGatewayFlags(
     insecure,
     ...(tlsCert === undefined ? {} : { tlsCert }),
     ...(tlsKey === undefined ? {} : { tlsKey }),
-    log: { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) },
+    log: parseLogConfig(s),
   };
 }
 

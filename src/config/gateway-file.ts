@@ -42,7 +42,17 @@ const MRT_KEYS = ["dir", "interval", "keep"];
 const BMP_KEYS = ["address", "buffer_bytes"];
 const ACCOUNT_KEYS = ["email", "token_sha256", "company_id"];
 const COLLECTOR_KEYS = ["asn", "router_id", "hold_time"];
-const DEVICE_KEYS = ["name", "id", "site", "ip", "md5_key", "target", "forward", "forward_source"];
+const DEVICE_KEYS = [
+  "name",
+  "id",
+  "site",
+  "ip",
+  "md5_key",
+  "target",
+  "forward",
+  "forward_source",
+  "observe",
+];
 
 function isTable(v: unknown): v is Table {
   return typeof v === "object" && v !== null && !Array.isArray(v) && v.constructor === Object;
@@ -209,7 +219,12 @@ function deviceTarget(r: FileReader, t: Table, path: string): DeviceTarget {
   const kind = r.str(t, path, "target", true);
   const forward = r.str(t, path, "forward", false);
   const source = r.str(t, path, "forward_source", false);
+  const observe = t.observe;
+  if (observe !== undefined && typeof observe !== "boolean") {
+    r.fail(`${path}.observe`, `must be true or false, got ${describe(observe)}`);
+  }
   if (kind === "collector") {
+    if (observe !== undefined) r.fail(`${path}.observe`, 'is only allowed with target = "forward"');
     if (forward !== undefined) r.fail(`${path}.forward`, 'is only allowed with target = "forward"');
     if (source !== undefined) {
       r.fail(`${path}.forward_source`, 'is only allowed with target = "forward"');
@@ -227,12 +242,13 @@ function deviceTarget(r: FileReader, t: Table, path: string): DeviceTarget {
       example: "192.0.2.1:179",
     }),
   );
-  if (source === undefined) return { kind: "forward", forward: address };
+  const quiet = observe === false ? { observe: false } : {};
+  if (source === undefined) return { kind: "forward", forward: address, ...quiet };
   const sourceIp = canonicalIp(source);
   if (sourceIp === undefined) {
     r.fail(`${path}.forward_source`, `must be an IP address, got ${describe(source)}`);
   }
-  return { kind: "forward", forward: address, source: sourceIp };
+  return { kind: "forward", forward: address, source: sourceIp, ...quiet };
 }
 
 function device(r: FileReader, t: Table, path: string): DeviceConfig {

@@ -1,5 +1,4 @@
 import { ConfigError } from "../core/errors.ts";
-import { LOG_LEVELS, type LogLevel } from "../core/logger.ts";
 import type { Setting } from "./flags.ts";
 import { echo } from "./redaction.ts";
 
@@ -39,15 +38,6 @@ export function parseSecondsAsMs(setting: Setting, maxSeconds: number): number {
     throw invalid(setting, `a number of seconds greater than 0 and at most ${maxSeconds}`);
   }
   return ms;
-}
-
-/** One of LOG_LEVELS, any case. */
-export function parseLogLevel(setting: Setting | undefined): LogLevel {
-  if (!setting) return "info";
-  const level = setting.value.trim().toLowerCase();
-  const found = LOG_LEVELS.find((l) => l === level);
-  if (!found) throw invalid(setting, `one of ${LOG_LEVELS.join(", ")}`);
-  return found;
 }
 
 /** An absolute http:// or https:// URL, returned as given. */

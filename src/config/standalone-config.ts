@@ -14,9 +14,16 @@ import {
 import { GATEWAY_DEFAULTS, parseListenAddress, readConfigFile } from "./gateway-config.ts";
 import { type GatewayFile, parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
+import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
-import { parseInteger, parseLogLevel } from "./scalars.ts";
-import type { AgentConfig, GatewayConfig, HostPort, StandaloneConfig } from "./types.ts";
+import { parseInteger } from "./scalars.ts";
+import type {
+  AgentConfig,
+  DeviceConfig,
+  GatewayConfig,
+  HostPort,
+  StandaloneConfig,
+} from "./types.ts";
 
 const COMMAND = "bgproxy standalone";
 export const STANDALONE_EMAIL = "standalone@localhost";
@@ -64,20 +71,44 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
     help: "Agent metrics endpoint port on 127.0.0.1 (0 = any free port)",
   },
   {
-    name: "log-level",
-    kind: "string",
-    valueName: "level",
-    defaultText: "info",
-    help: "Log level: error, warn, info, debug or trace",
+    name: "demo",
+    kind: "bool",
+    defaultText: "false",
+    help: "Start a built-in demo router that announces a small generated table (npm start turns it on)",
   },
-  { name: "human-logs", kind: "bool", help: "Enable human-readable logs" },
+  LOG_LEVEL_FLAG,
+  HUMAN_LOGS_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
 
+/**
+ * Where the demo router connects (the first router listener) and from which address (the
+ * demo device's): another loopback address than 127.0.0.1, so a real router peering from
+ * 127.0.0.1 (a BIRD on the same machine) is a device of its own.
+ */
+export function demoEndpoints(listen: HostPort): NonNullable<StandaloneConfig["demo"]> {
+  const host = listen.host.toLowerCase();
+  if (host === "0.0.0.0" || host === "localhost") {
+    return { connectHost: "127.0.0.1", source: "127.0.0.2" };
+  }
+  if (host === "::" || host === "::1") return { connectHost: "::1", source: "::1" };
+  if (host.startsWith("127.")) {
+    return { connectHost: host, source: host === "127.0.0.2" ? "127.0.0.3" : "127.0.0.2" };
+  }
+  return { connectHost: host, source: host };
+}
+
+/** The demo router's device, added to a --config device list that does not have it. */
+function withDemoDevice(devices: readonly DeviceConfig[], ip: string): readonly DeviceConfig[] {
+  if (devices.some((d) => d.ip === ip)) return devices;
+  const id = devices.reduce((max, d) => Math.max(max, d.id), 0) + 1;
+  return [...devices, { name: "demo-router", id, site: 0, ip, target: { kind: "collector" } }];
+}
+
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {
   const s = new Settings(parseFlags(argv, STANDALONE_FLAGS, COMMAND), env, STANDALONE_FLAGS);
-  const log = { level: parseLogLevel(s.get("log-level")), human: s.bool("human-logs", false) };
+  const log = parseLogConfig(s);
   const gatewayListen = parseListenAddress(
     s.get("gateway-listen"),
     STANDALONE_DEFAULTS.gatewayListen,
@@ -95,6 +126,9 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       })
     : [STANDALONE_DEFAULTS.listen];
   const metricsPort = s.get("metrics-port");
+  const firstListener = listen[0];
+  const demo =
+    s.bool("demo", false) && firstListener !== undefined ? demoEndpoints(firstListener) : undefined;
   const configFile = s.get("config");
   if (configFile?.value === "") throw new ConfigError("--config is empty");
   const file: GatewayFile | undefined = configFile
@@ -117,7 +151,12 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       addr: AGENT_DEFAULTS.metricsAddr,
       port: metricsPort ? parseInteger(metricsPort, 0, 65535) : AGENT_DEFAULTS.metricsPort,
     },
-    export: { disabled: true, logUrl: REGIONS.iad1.logUrl, metricsUrl: REGIONS.iad1.metricsUrl },
+    export: {
+      logsDisabled: true,
+      metricsDisabled: true,
+      logUrl: REGIONS.iad1.logUrl,
+      metricsUrl: REGIONS.iad1.metricsUrl,
+    },
     log,
     heartbeat: {
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,
@@ -130,13 +169,13 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     insecure: true,
     accounts: [{ email: STANDALONE_EMAIL, tokenSha256: sha256Hex(token), companyId: 1 }],
     collector: file?.collector ?? STANDALONE_DEFAULTS.collector,
-    devices: file?.devices ?? [],
+    devices: demo && file ? withDemoDevice(file.devices, demo.source) : (file?.devices ?? []),
     ...(file?.mrt ? { mrt: file.mrt } : {}),
     ...(file && file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: file === undefined,
     log,
   };
-  return { agent, gateway, acceptAny: gateway.acceptAny };
+  return { agent, gateway, acceptAny: gateway.acceptAny, ...(demo ? { demo } : {}) };
 }
 
 /**

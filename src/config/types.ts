@@ -24,7 +24,8 @@ export interface AgentConfig {
   readonly email: string;
   /** The API token: a secret, never logged or rendered. */
   readonly token: string;
-  readonly region: "iad1" | "fra1";
+  /** iad1, fra1 or another region name (grpc.api.<name>.kentik.com). */
+  readonly region: string;
   /** Where the gateway is: the region's default, or `--target`. */
   readonly target: HostPort;
   readonly insecure: boolean;
@@ -45,7 +46,10 @@ export interface AgentConfig {
   };
   readonly metrics: { readonly addr: string; readonly port: number };
   readonly export: {
-    readonly disabled: boolean;
+    /** --disable-log-export: no log records leave the agent. */
+    readonly logsDisabled: boolean;
+    /** --disable-metrics-export: no metric snapshots leave the agent. */
+    readonly metricsDisabled: boolean;
     readonly logUrl: string;
     readonly metricsUrl: string;
   };
@@ -57,7 +61,13 @@ export interface AgentConfig {
 
 export type DeviceTarget =
   | { readonly kind: "collector" }
-  | { readonly kind: "forward"; readonly forward: HostPort; readonly source?: string };
+  | {
+      readonly kind: "forward";
+      readonly forward: HostPort;
+      readonly source?: string;
+      /** false: the gateway does not watch the session's BGP (no state or counts shown). */
+      readonly observe?: boolean;
+    };
 
 export interface DeviceConfig {
   readonly name: string;
@@ -132,4 +142,9 @@ export interface StandaloneConfig {
   readonly gateway: GatewayConfig;
   /** True when no --config was given and every router is accepted (warned about at start). */
   readonly acceptAny: boolean;
+  /**
+   * --demo: a built-in router connects to `connectHost` (the first listener's port, once
+   * bound) from `source`, the demo device's address.
+   */
+  readonly demo?: { readonly connectHost: string; readonly source: string };
 }

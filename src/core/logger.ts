@@ -1,4 +1,4 @@
-import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+import { humanLogTime } from "./timestamp.ts";
 
 /**
  * One tagged logger per subsystem with fixed field names. By default one JSON object a
@@ -16,7 +16,7 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
   trace(msg: string, fields?: LogFields): void;
-  /** A logger whose lines all carry `fields` (component, device_ip, session_id ...). */
+  /** A logger whose lines all carry `fields` (component, device_ip, session-id ...). */
   child(fields: LogFields): Logger;
 }
 
@@ -30,9 +30,9 @@ export interface LoggerOptions {
    * terminal, so journald, files and pipes get plain text. JSON lines are never coloured.
    */
   color?: boolean;
+  /** The clock stamped on each line; Date.now by default. */
+  now?: () => number;
 }
-
-const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
 const SECRET_KEY =
   /token|password|passwd|secret|md5[_-]?key|tcp[_-]?md5|authorization|x-ch-auth-api-token|x-ch-auth-token/i;
@@ -53,15 +53,10 @@ export function redact(value: unknown, depth = 0): unknown {
 
 const FIXED_FIELDS = new Set(["time", "level", "msg"]);
 /** Fields that, when present, come right after the fixed three, in this order. */
-const LEADING_FIELDS = ["component", "instance", "device_ip", "session_id"];
+const LEADING_FIELDS = ["component", "instance", "device_ip", "session-id"];
 
-function jsonLine(obj: LogObject, fields: LogFields): string {
-  const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-  const line: LogFields = {
-    time: obj.date.toISOString(),
-    level: obj.type === "fatal" ? "error" : obj.type,
-    msg,
-  };
+function jsonLine(timeMs: number, level: LogLevel, msg: string, fields: LogFields): string {
+  const line: LogFields = { time: new Date(timeMs).toISOString(), level, msg };
   const clean = redact(fields) as LogFields;
   for (const k of LEADING_FIELDS) if (clean[k] !== undefined) line[k] = clean[k];
   // A field never replaces the fixed ones: it is kept under "field.<name>".
@@ -72,29 +67,53 @@ function jsonLine(obj: LogObject, fields: LogFields): string {
   return JSON.stringify(line);
 }
 
+/** The reference product's level words (zerolog's console writer). */
+const LEVEL_WORD: Record<LogLevel, string> = {
+  error: "ERR",
+  warn: "WRN",
+  info: "INF",
+  debug: "DBG",
+  trace: "TRC",
+};
+
 const ANSI = {
   reset: "\x1b[0m",
   dim: "\x1b[2m",
   level: {
     error: "\x1b[1;31m",
-    fatal: "\x1b[1;31m",
     warn: "\x1b[33m",
     info: "\x1b[32m",
     debug: "\x1b[36m",
     trace: "\x1b[90m",
-  } as Record<string, string>,
+  } as Record<LogLevel, string>,
 };
 
-function humanLine(obj: LogObject, fields: LogFields, color = false): string {
-  const msg = obj.args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-  const paint = (code: string | undefined, text: string) =>
-    color && code ? `${code}${text}${ANSI.reset}` : text;
+/** A value as key=value shows it: strings bare unless they hold spaces, quotes or `=`. */
+function humanValue(v: unknown): string {
+  if (typeof v !== "string") return JSON.stringify(v) ?? String(v);
+  return v === "" || /[\s"=\\]/.test(v) ? JSON.stringify(v) : v;
+}
+
+/**
+ * `2023-07-25 17:01:49.87 INF Deny-listed an INVALID / UNKNOWN device component=... ttl_seconds=1200`:
+ * the reference's console shape. Time in UTC to the hundredth of a second, a three-letter
+ * level, the message, then the fields sorted by name.
+ */
+function humanLine(
+  timeMs: number,
+  level: LogLevel,
+  msg: string,
+  fields: LogFields,
+  color: boolean,
+): string {
+  const paint = (code: string, text: string) => (color ? `${code}${text}${ANSI.reset}` : text);
   const extra = Object.entries(redact(fields) as LogFields)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${paint(ANSI.dim, `${k}=`)}${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${paint(ANSI.dim, `${k}=`)}${humanValue(v)}`)
     .join(" ");
-  const level = paint(ANSI.level[obj.type], obj.type.toUpperCase().slice(0, 4).padEnd(4));
-  return `${paint(ANSI.dim, obj.date.toISOString())} ${level} ${msg}${extra ? ` ${extra}` : ""}`;
+  const word = paint(ANSI.level[level], LEVEL_WORD[level]);
+  return `${paint(ANSI.dim, humanLogTime(timeMs))} ${word} ${msg}${extra ? ` ${extra}` : ""}`;
 }
 
 /**
@@ -122,49 +141,36 @@ export abstract class LevelLogger implements Logger {
   }
 }
 
+/** Where records go once filtered: one function, shared by a logger and its children. */
+type LineWriter = (level: LogLevel, msg: string, fields: LogFields) => void;
+
 class TaggedLogger extends LevelLogger {
   constructor(
-    private readonly consola: ConsolaInstance,
+    private readonly out: LineWriter,
+    private readonly threshold: number,
     private readonly fields: LogFields,
   ) {
     super();
   }
 
   protected emit(level: LogLevel, msg: string, fields?: LogFields): void {
-    const all = fields ? { ...this.fields, ...fields } : this.fields;
-    // consola carries the fields to the reporter as the second argument.
-    this.consola[level](msg, { __fields: all });
+    if (LOG_LEVELS.indexOf(level) > this.threshold) return;
+    this.out(level, msg, fields ? { ...this.fields, ...fields } : this.fields);
   }
 
   child(fields: LogFields): Logger {
-    return new TaggedLogger(this.consola, { ...this.fields, ...fields });
+    return new TaggedLogger(this.out, this.threshold, { ...this.fields, ...fields });
   }
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const color = options.color ?? (options.write === undefined && process.stdout.isTTY === true);
-  const consola = createConsola({
-    level: CONSOLA_LEVEL[options.level],
-    // consola folds repeated lines into a summary by default: every line must be written.
-    throttle: 0,
-    reporters: [
-      {
-        log(obj: LogObject) {
-          const last = obj.args[obj.args.length - 1] as { __fields?: LogFields } | undefined;
-          const fields =
-            last && typeof last === "object" && "__fields" in last ? last.__fields : {};
-          const args =
-            fields === undefined || obj.args.length === 0 ? obj.args : obj.args.slice(0, -1);
-          const clean = { ...obj, args };
-          write(
-            options.human ? humanLine(clean, fields ?? {}, color) : jsonLine(clean, fields ?? {}),
-          );
-        },
-      },
-    ],
-  });
-  return new TaggedLogger(consola, {});
+  const now = options.now ?? Date.now;
+  const out: LineWriter = options.human
+    ? (level, msg, fields) => write(humanLine(now(), level, msg, fields, color))
+    : (level, msg, fields) => write(jsonLine(now(), level, msg, fields));
+  return new TaggedLogger(out, LOG_LEVELS.indexOf(options.level), {});
 }
 
 /** A logger that drops everything: for pure code paths under test. */

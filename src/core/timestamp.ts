@@ -30,3 +30,12 @@ export function millisFromUnixNanos(text: unknown): number | undefined {
   const n = BigInt(text);
   return Number(n / 1_000_000n) + Number(n % 1_000_000n) / 1e6;
 }
+
+/**
+ * `2023-07-25 17:01:49.87`: the reference product's console time, in UTC to the hundredth
+ * of a second, as its manual quotes it in `--human-logs` lines.
+ */
+export function humanLogTime(ms: number): string {
+  const iso = new Date(Math.floor(ms)).toISOString(); // 2023-07-25T17:01:49.870Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 22)}`;
+}

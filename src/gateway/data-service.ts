@@ -13,6 +13,7 @@ import {
   readBackendPin,
   readDataCallHeaders,
 } from "../proto/metadata.ts";
+import { gateCallReads } from "../relay/http2-read-gate.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -115,7 +116,7 @@ export function dataService(
       proxyPort: headers.proxyPort,
       agentInstance: agent.instance,
     };
-    const log = base.child({ device_ip: session.deviceIp, session_id: session.sessionId });
+    const log = base.child({ device_ip: session.deviceIp, "session-id": session.sessionId });
     if (!session.sessionId || !session.deviceIp) {
       call.emit("error", {
         code: grpc.status.INVALID_ARGUMENT,
@@ -143,6 +144,7 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0));
+    gateCallReads(call);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
     deps.pinned?.(outcome);
@@ -177,10 +179,13 @@ export function dataService(
           device: device.config.name,
           target: device.config.target.kind,
         });
-        const forwarded = device.config.target.kind === "forward";
-        const observer = forwarded
-          ? new SessionObserver(events, deps.monitor?.(device, session))
-          : undefined;
+        const how = device.config.target;
+        const forwarded = how.kind === "forward";
+        // observe = false: relay only, no BGP parsing (and no state or counts shown).
+        const observer =
+          forwarded && how.observe !== false
+            ? new SessionObserver(events, deps.monitor?.(device, session))
+            : undefined;
         const relay = new StreamRelay(target, call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.

@@ -8,13 +8,22 @@ import type { Logger } from "../core/logger.ts";
  * 1.3 MB/s at 50 ms): a full table from a distant agent would crawl. grpc-js has no server
  * option for it, so each new HTTP/2 session is given larger windows here. This reaches into
  * grpc-js's `http2Servers` map; if a grpc-js upgrade removes it, a warning says so.
+ *
+ * The stream window is also what one session can hold at the gateway while its far end
+ * reads slowly (the read gate makes the window follow consumption), and a stream held that
+ * way must not starve the other streams of its connection. Measured under Bun 1.4.5 (see
+ * DEVELOPERS.md): with 8 MiB for both, or with a 32 MiB connection window over 2 MiB
+ * streams, one stalled session stopped every other session on its connection; with 2 MiB
+ * for both the others ran at full speed.
  */
-export const SERVER_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+export const SERVER_STREAM_WINDOW = 2 * 1024 * 1024;
+export const SERVER_CONNECTION_WINDOW = 2 * 1024 * 1024;
 
 export function raiseFlowControlWindows(
   server: grpc.Server,
   logger: Logger,
-  bytes = SERVER_FLOW_CONTROL_WINDOW,
+  stream = SERVER_STREAM_WINDOW,
+  connection = SERVER_CONNECTION_WINDOW,
 ): boolean {
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(servers instanceof Map) || servers.size === 0) {
@@ -25,8 +34,8 @@ export function raiseFlowControlWindows(
   }
   for (const h2 of servers.keys() as IterableIterator<Http2Server>) {
     h2.on("session", (session: Http2Session) => {
-      session.setLocalWindowSize(bytes);
-      session.settings({ initialWindowSize: bytes });
+      session.setLocalWindowSize(connection);
+      session.settings({ initialWindowSize: stream });
     });
   }
   return true;

@@ -1,8 +1,10 @@
-import { Afi, MessageType, Safi } from "../bgp/constants.ts";
-import { BgpFramer } from "../bgp/framer.ts";
+import { Afi, HEADER_LENGTH, MessageType, Safi } from "../bgp/constants.ts";
+import { BgpMessageScanner, type MessageVisitor } from "../bgp/message-scanner.ts";
+import type { PrefixVisitor } from "../bgp/nlri.ts";
 import { type BgpOpen, decodeOpen } from "../bgp/open.ts";
-import { decodeUpdate, type UpdateDecodeOptions } from "../bgp/update.ts";
-import { RouteCounter } from "../collector/route-counter.ts";
+import { decodeUpdate } from "../bgp/update.ts";
+import { walkUpdatePrefixes } from "../bgp/update-prefix-walk.ts";
+import { PrefixTable } from "../collector/prefix-table.ts";
 import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { SessionEvents } from "./device-tracker.ts";
 
@@ -11,20 +13,40 @@ import type { SessionEvents } from "./device-tracker.ts";
  * Established (OPEN and KEEPALIVE seen in each direction, no NOTIFICATION since), and the
  * router's UPDATEs and prefixes. The daemon owns the session; anything the observer cannot
  * parse only stops the observing, never the relay. What it sees is reported to the
- * session's `SessionEvents` (state on each change, counts on each UPDATE).
+ * session's `SessionEvents` (state on each change, counts once per chunk that held UPDATEs).
+ *
+ * It runs on every relayed byte, so it is kept cheap: messages are found in place
+ * (BgpMessageScanner), UPDATEs are walked for their prefixes only (no attribute decoding or
+ * validation, see walkUpdatePrefixes) into numeric keys (PrefixTable's NumericKeySet). The
+ * counts stay exact for well-formed UPDATEs; RFC 7606 treat-as-withdraw is the daemon's
+ * business and is not mirrored. Only a BMP monitor, when there is one, gets full decodings.
  */
 type Direction = "router" | "daemon";
 
 export class SessionObserver {
-  private readonly framers: Record<Direction, BgpFramer> = {
-    router: new BgpFramer(),
-    daemon: new BgpFramer(),
+  private readonly scanners: Record<Direction, BgpMessageScanner> = {
+    router: new BgpMessageScanner(),
+    daemon: new BgpMessageScanner(),
+  };
+  private readonly visitors: Record<Direction, MessageVisitor> = {
+    router: (type, buf, start, end) => this.onMessage("router", type, buf, start, end),
+    daemon: (type, buf, start, end) => this.onMessage("daemon", type, buf, start, end),
   };
   private readonly opens: Partial<Record<Direction, BgpOpen>> = {};
   private readonly confirmed: Record<Direction, boolean> = { router: false, daemon: false };
-  private counter = new RouteCounter();
-  private decodeOptions?: UpdateDecodeOptions;
+  private readonly table = new PrefixTable();
+  private addPath?: { ipv4: boolean; ipv6: boolean };
+  private readonly sink: { announce: PrefixVisitor; withdraw: PrefixVisitor } = {
+    announce: (afi, safi, length, buf, offset) => {
+      if (safi === Safi.UNICAST) this.table.add(afi, length, buf, offset);
+    },
+    withdraw: (afi, safi, length, buf, offset) => {
+      if (safi === Safi.UNICAST) this.table.remove(afi, length, buf, offset);
+    },
+  };
   private broken?: string;
+  /** UPDATEs counted since the counts were last reported (once per chunk, not per UPDATE). */
+  private countsChanged = false;
   updates = 0;
 
   /** Whole OPEN messages, for the monitor's Peer Up. */
@@ -53,7 +75,7 @@ export class SessionObserver {
   }
 
   get prefixes(): { ipv4: number; ipv6: number } {
-    return { ipv4: this.counter.table.ipv4, ipv6: this.counter.table.ipv6 };
+    return { ipv4: this.table.ipv4, ipv6: this.table.ipv6 };
   }
 
   /** Why observing stopped, if it did. */
@@ -72,26 +94,32 @@ export class SessionObserver {
   private observe(direction: Direction, chunk: Uint8Array): void {
     if (this.broken) return;
     try {
-      for (const frame of this.framers[direction].push(chunk))
-        this.onMessage(direction, frame.type, frame.body, frame.message);
+      this.scanners[direction].push(chunk, this.visitors[direction]);
+      if (this.countsChanged) {
+        this.countsChanged = false;
+        this.onChange();
+      }
     } catch (err) {
       this.broken = (err as Error).message;
       this.reset();
     }
   }
 
+  /** The body is buf[start, end); its 19-octet header precedes it. */
   private onMessage(
     direction: Direction,
     type: number,
-    body: Uint8Array,
-    message: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
   ): void {
     switch (type) {
       case MessageType.OPEN:
-        this.opens[direction] = decodeOpen(body);
-        if (this.monitor) this.openMessages[direction] = message;
+        this.opens[direction] = decodeOpen(buf.slice(start, end));
+        // A copy: buf may be the scanner's carry buffer, reused for the next message.
+        if (this.monitor) this.openMessages[direction] = buf.slice(start - HEADER_LENGTH, end);
         this.confirmed[direction] = false;
-        this.decodeOptions = undefined;
+        this.addPath = undefined;
         break;
       case MessageType.KEEPALIVE:
         if (this.opens[direction] && !this.confirmed[direction]) {
@@ -102,23 +130,26 @@ export class SessionObserver {
             this.monitor?.up({
               receivedOpen: router,
               sentOpen: daemon,
-              fourOctetAs: this.options().fourOctetAs,
+              fourOctetAs: this.fourOctetAs(),
             });
           }
         }
         break;
       case MessageType.NOTIFICATION:
-        if (this.established)
-          this.monitor?.down({ local: direction === "daemon", notification: message });
+        if (this.established) {
+          this.monitor?.down({
+            local: direction === "daemon",
+            notification: buf.slice(start - HEADER_LENGTH, end),
+          });
+        }
         this.reset();
         break;
       case MessageType.UPDATE:
         if (direction === "router" && this.established) {
           this.updates++;
-          const update = decodeUpdate(body, this.options());
-          this.counter.apply(update);
-          this.monitor?.update(message, update);
-          this.onChange();
+          walkUpdatePrefixes(buf, start, end, this.addPathFamilies(), this.sink);
+          if (this.monitor) this.tellMonitor(buf.slice(start - HEADER_LENGTH, end));
+          this.countsChanged = true;
         }
         break;
       default:
@@ -126,9 +157,26 @@ export class SessionObserver {
     }
   }
 
-  /** How the router's UPDATEs are encoded, from what both OPENs advertised. */
-  private options(): UpdateDecodeOptions {
-    if (this.decodeOptions) return this.decodeOptions;
+  /** The BMP feed wants each UPDATE decoded (only when a monitor is configured). */
+  private tellMonitor(message: Uint8Array): void {
+    const decoded = decodeUpdate(message.subarray(HEADER_LENGTH), {
+      fourOctetAs: this.fourOctetAs(),
+      addPath: this.addPathFamilies(),
+    });
+    this.monitor?.update(message, decoded);
+  }
+
+  /** Whether both OPENs advertised 4-octet AS numbers (RFC 6793). */
+  private fourOctetAs(): boolean {
+    return (
+      this.opens.router?.capabilities.fourOctetAs !== undefined &&
+      this.opens.daemon?.capabilities.fourOctetAs !== undefined
+    );
+  }
+
+  /** Whether the router's UPDATEs carry ADD-PATH identifiers, from what both OPENs advertised. */
+  private addPathFamilies(): { ipv4: boolean; ipv6: boolean } {
+    if (this.addPath) return this.addPath;
     const router = this.opens.router?.capabilities;
     const daemon = this.opens.daemon?.capabilities;
     const addPath = (afi: number) =>
@@ -140,11 +188,8 @@ export class SessionObserver {
             (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 1) !== 0,
           ),
       );
-    this.decodeOptions = {
-      fourOctetAs: router?.fourOctetAs !== undefined && daemon?.fourOctetAs !== undefined,
-      addPath: { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) },
-    };
-    return this.decodeOptions;
+    this.addPath = { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) };
+    return this.addPath;
   }
 
   private reset(): void {
@@ -153,8 +198,8 @@ export class SessionObserver {
     this.confirmed.daemon = false;
     this.opens.router = undefined;
     this.opens.daemon = undefined;
-    this.counter = new RouteCounter();
-    this.decodeOptions = undefined;
+    this.table.clear();
+    this.addPath = undefined;
     if (was) this.onChange();
   }
 }

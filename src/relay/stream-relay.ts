@@ -6,9 +6,11 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  * socket or the collector on the gateway) and a gRPC Data call (DataRequest/DataResponse
  * messages), in order, both ways, with bounded buffering:
  *
- * - socket → call: every chunk read becomes one message; bytes handed to the call but not
- *   yet accepted by its HTTP/2 stream are counted, and the socket is paused while they
- *   reach `highWaterMark` (resumed at half of it).
+ * - socket → call: a chunk read while no message is on its way to the HTTP/2 stream is sent
+ *   at once, as one message (no added latency on an idle session); chunks read while one is
+ *   outstanding are coalesced and go as one message (up to COALESCE_LIMIT bytes) when it
+ *   completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream are
+ *   counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
  * - call → socket: while the socket's unsent bytes reach `highWaterMark`, the call is
  *   paused, so grpc-js stops reading the HTTP/2 stream and its flow-control window closes
  *   on the sender.
@@ -23,6 +25,8 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  * aborts the other, sending KILL first when the call can still carry it.
  */
 export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
+/** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
+export const COALESCE_LIMIT = 1024 * 1024;
 
 export type RelayEndReason =
   | "closed" // both directions finished normally
@@ -80,6 +84,10 @@ export class StreamRelay {
   readonly counters: RelayCounters;
   private readonly highWaterMark: number;
   private inFlight = 0;
+  /** Chunks read while a message was outstanding, to go as the next message. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private writesOutstanding = 0;
   private socketPausedForCall = false;
   private callPausedForSocket = false;
   private socketEnded = false;
@@ -161,19 +169,35 @@ export class StreamRelay {
     const length = chunk.length;
     this.counters.bytesFromSocket += length;
     this.options.tap?.fromSocket(chunk);
-    this.counters.messagesSent++;
     this.inFlight += length;
-    this.call.write({ action: DataAction.UNSPECIFIED, data: [chunk] } satisfies DataMessage, () => {
-      this.inFlight -= length;
-      if (this.socketPausedForCall && this.inFlight <= this.highWaterMark / 2) {
-        this.socketPausedForCall = false;
-        if (!this.finished) this.socket.resume();
-      }
-    });
+    this.pending.push(chunk);
+    this.pendingBytes += length;
+    if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush();
     if (this.inFlight >= this.highWaterMark && !this.socketPausedForCall) {
       this.socketPausedForCall = true;
       this.socket.pause();
     }
+  }
+
+  /** Send the pending chunks as one message. */
+  private flush(): void {
+    const data = this.pending;
+    const bytes = this.pendingBytes;
+    if (data.length === 0) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.counters.messagesSent++;
+    this.writesOutstanding++;
+    this.call.write({ action: DataAction.UNSPECIFIED, data } satisfies DataMessage, () => {
+      this.writesOutstanding--;
+      this.inFlight -= bytes;
+      if (this.finished) return;
+      if (this.writesOutstanding === 0) this.flush();
+      if (this.socketPausedForCall && this.inFlight <= this.highWaterMark / 2) {
+        this.socketPausedForCall = false;
+        this.socket.resume();
+      }
+    });
   }
 
   private fromCall(msg: DataMessage): void {
@@ -218,7 +242,9 @@ export class StreamRelay {
   private endCall(): void {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
-    if (!this.finished && !this.call.writableEnded) this.call.end();
+    if (this.finished || this.call.writableEnded) return;
+    this.flush();
+    this.call.end();
   }
 
   private sendKill(): void {

@@ -109,7 +109,7 @@ describe("agent deny-list", () => {
 
     const denied = h.agentLogs.find(AGENT_BLOCK_LINE);
     expect(denied).toHaveLength(1);
-    expect(denied[0]).toMatchObject({ level: "warn", device_ip: "127.0.0.1", ttl_seconds: 1200 });
+    expect(denied[0]).toMatchObject({ level: "info", device_ip: "127.0.0.1", ttl_seconds: 1200 });
     expect(h.agentLogs.find("refused a deny-listed device")).toHaveLength(1);
   }, 15_000);
 

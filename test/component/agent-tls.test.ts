@@ -1,7 +1,8 @@
 /**
  * TLS between agent and gateway with a throwaway private CA: trusted through --ca-file by
- * DNS name, or by IP address with --tls-server-name; without the CA the Control stream
- * never comes up and the error says the certificate is not trusted.
+ * DNS name, by IP address (checked against the certificate's IP SANs, as the reference
+ * does), or by IP address with --tls-server-name; without the CA the Control stream never
+ * comes up and the error says the certificate is not trusted.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
@@ -31,7 +32,10 @@ interface Harness {
   daemonGot: () => string;
 }
 
-async function start(agent: (port: number) => Partial<AgentConfig>): Promise<Harness> {
+async function start(
+  agent: (port: number) => Partial<AgentConfig>,
+  gatewayHost = "127.0.0.1",
+): Promise<Harness> {
   let got = "";
   const daemon = await startDaemon((socket) => {
     socket.on("data", (d: Buffer) => {
@@ -44,6 +48,7 @@ async function start(agent: (port: number) => Partial<AgentConfig>): Promise<Har
   const gateway = await startGateway(
     gatewayConfig({
       insecure: false,
+      listen: { host: gatewayHost, port: 0 },
       tlsCert: pki.serverCertPath,
       tlsKey: pki.serverKeyPath,
       devices: [forwardDevice("127.0.0.1", daemon.port)],
@@ -82,6 +87,19 @@ async function expectRelay(h: Harness): Promise<void> {
   expect(h.agent.status().sessions[0]?.state).toBe("relaying");
 }
 
+/** The Control stream fails on the certificate check, with `why` in its error. */
+async function expectRefused(h: Harness, why: RegExp): Promise<void> {
+  await waitUntil(() => h.agent.status().control.lastError, {
+    timeoutMs: 5_000,
+    what: "the control stream to fail",
+  });
+  const control = h.agent.status().control;
+  expect(control.state).not.toBe("ready");
+  expect(control.messagesRx).toBe(0);
+  expect(control.lastError).toMatch(why);
+  expect(h.gateway.agents.all()).toHaveLength(0);
+}
+
 describe("agent to gateway over TLS", () => {
   test("target by DNS name, private CA from --ca-file: session relays", async () => {
     const h = await start((port) => ({
@@ -99,6 +117,23 @@ describe("agent to gateway over TLS", () => {
       caFile: pki.caCertPath,
     }));
     await expectRelay(h);
+  }, 15_000);
+
+  test("target by IP address alone: the certificate's IP SAN is verified, session relays", async () => {
+    const h = await start((port) => ({
+      target: { host: "127.0.0.1", port },
+      caFile: pki.caCertPath,
+    }));
+    await expectRelay(h);
+  }, 15_000);
+
+  test("target by an IP address the certificate does not carry is refused", async () => {
+    // The test certificate names 127.0.0.1 and ::1, not 127.0.0.2 (also loopback).
+    const h = await start(
+      (port) => ({ target: { host: "127.0.0.2", port }, caFile: pki.caCertPath }),
+      "127.0.0.2",
+    );
+    await expectRefused(h, /127\.0\.0\.2/);
   }, 15_000);
 
   test("without the private CA the certificate is not trusted: never ready", async () => {
@@ -124,14 +159,6 @@ describe("agent to gateway over TLS", () => {
       tlsServerName: "other.test",
       caFile: pki.caCertPath,
     }));
-    await waitUntil(() => h.agent.status().control.lastError, {
-      timeoutMs: 5_000,
-      what: "the control stream to fail",
-    });
-    const control = h.agent.status().control;
-    expect(control.state).not.toBe("ready");
-    expect(control.messagesRx).toBe(0);
-    expect(control.lastError).toMatch(/other\.test/);
-    expect(h.gateway.agents.all()).toHaveLength(0);
+    await expectRefused(h, /other\.test/);
   }, 15_000);
 });

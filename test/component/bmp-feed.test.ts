@@ -7,10 +7,8 @@
  * both reach the station.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, createServer, type Server, type Socket } from "node:net";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { createServer, type Server, type Socket } from "node:net";
+import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeUpdate, updatePrefixes } from "../../src/bgp/update.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
@@ -20,6 +18,7 @@ import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
 import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
+import { establishRouter } from "../support/bgp-router.ts";
 import { forwardDevice, startDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -244,26 +243,12 @@ describe("BMP feed", () => {
       ["127.0.0.1", 65001, "198.51.100.0/24"],
       ["127.0.0.2", 65002, "203.0.113.0/24"],
     ] as const) {
-      const socket = connect({ host: "127.0.0.1", port: stack.routerPort, localAddress: local });
-      routers.push(socket);
-      socket.on("error", () => {});
-      const framer = new BgpFramer();
-      let established = false;
-      socket.on("data", (d: Buffer) => {
-        for (const f of framer.push(new Uint8Array(d)))
-          if (f.type === MessageType.KEEPALIVE) established = true;
-      });
-      await new Promise((r) => socket.once("connect", r));
-      socket.write(
-        encodeOpen({
-          asn,
-          holdTime: 90,
-          routerId: local === "127.0.0.1" ? "10.0.0.1" : "10.0.0.2",
-          capabilities: caps,
-        }),
+      const routerId = local === "127.0.0.1" ? "10.0.0.1" : "10.0.0.2";
+      const socket = await establishRouter(
+        { port: stack.routerPort, local, asn, routerId },
+        (s) => routers.push(s),
+        caps,
       );
-      await waitUntil(() => established, { timeoutMs: 5000, what: `${local} OPEN/KEEPALIVE` });
-      socket.write(encodeKeepalive());
       socket.write(encodeUpdate({ origin: 0, asPath: [asn], nextHop: local, nlri: [prefix] }));
     }
     await waitUntil(

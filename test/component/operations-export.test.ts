@@ -104,7 +104,8 @@ async function start(
 describe("agent → gateway export", () => {
   test("logs reach the gateway's log tagged with the instance; metrics its /metrics; /api/agents lists the agent", async () => {
     const h = await start(async (gw) => ({
-      disabled: false,
+      logsDisabled: false,
+      metricsDisabled: false,
       logUrl: `http://127.0.0.1:${gw.exportPort}/v1/logs`,
       metricsUrl: `http://127.0.0.1:${gw.exportPort}/v1/metrics`,
     }));
@@ -137,7 +138,7 @@ describe("agent → gateway export", () => {
       timeoutMs: 5_000,
       what: "the agent's deny-list line in the gateway's log",
     });
-    expect(denied).toMatchObject({ level: "warn", device_ip: "127.0.0.9", ttl_seconds: 1200 });
+    expect(denied).toMatchObject({ level: "info", device_ip: "127.0.0.9", ttl_seconds: 1200 });
 
     // Metrics on the gateway, labelled with the instance.
     const gwMetrics = await waitUntil(
@@ -198,9 +199,47 @@ describe("agent → gateway export", () => {
     expect(JSON.parse((await text(h.gateway.httpPort, "/api/agents")).body)).toEqual([]);
   }, 30_000);
 
+  for (const which of ["logs", "metrics"] as const) {
+    test(`--disable-${which === "logs" ? "log" : "metrics"}-export stops ${which} export only`, async () => {
+      const h = await start(async (gw) => ({
+        logsDisabled: which === "logs",
+        metricsDisabled: which === "metrics",
+        logUrl: `http://127.0.0.1:${gw.exportPort}/v1/logs`,
+        metricsUrl: `http://127.0.0.1:${gw.exportPort}/v1/metrics`,
+      }));
+      const instance = h.agent.instance;
+      const other = which === "logs" ? "metrics" : "logs";
+      const accepted = (m: string, signal: string) =>
+        sample(m, `bgproxy_gateway_export_requests_total{signal="${signal}",outcome="accepted"}`) ??
+        0;
+      // The other signal arrives ...
+      await waitUntil(
+        async () => accepted((await text(h.gateway.httpPort, "/metrics")).body, other) >= 1,
+        { timeoutMs: 5_000, what: `the agent's ${other} at the gateway` },
+      );
+      // ... and, over several metric intervals (300 ms) and log flushes (100 ms), this one never does.
+      await Bun.sleep(1_000);
+      const gwMetrics = (await text(h.gateway.httpPort, "/metrics")).body;
+      expect(accepted(gwMetrics, other)).toBeGreaterThan(0);
+      expect(accepted(gwMetrics, which)).toBe(0);
+      const agentMetrics = (await text(h.agent.metricsPort, "/metrics")).body;
+      expect(sample(agentMetrics, `bgproxy_agent_export_sent_total{signal="${which}"}`)).toBe(
+        undefined,
+      );
+      const agents = JSON.parse((await text(h.gateway.httpPort, "/api/agents")).body) as Array<
+        Record<string, unknown>
+      >;
+      const last = (s: string) => agents[0]?.[`last_${s === "logs" ? "log" : s}_export`];
+      expect(agents[0]?.instance).toBe(instance);
+      expect(last(other)).toEqual(expect.any(String));
+      expect(last(which) ?? null).toBeNull();
+    }, 20_000);
+  }
+
   test("the HTTP API takes exports too (standalone, same host)", async () => {
     const h = await start(async (gw) => ({
-      disabled: false,
+      logsDisabled: false,
+      metricsDisabled: false,
       logUrl: `http://127.0.0.1:${gw.httpPort}/agents/v202204/logs`,
       metricsUrl: `http://127.0.0.1:${gw.httpPort}/agents/v202204/metrics`,
     }));
@@ -220,7 +259,8 @@ describe("agent → gateway export", () => {
   test("an unreachable endpoint: one warning per signal, failures counted, the relay unaffected", async () => {
     const port = await closedPort();
     const h = await start(async () => ({
-      disabled: false,
+      logsDisabled: false,
+      metricsDisabled: false,
       logUrl: `http://127.0.0.1:${port}/v1/logs`,
       metricsUrl: `http://127.0.0.1:${port}/v1/metrics`,
     }));
@@ -290,7 +330,8 @@ describe("export over TLS to the gateway's --export-listen", () => {
         caFile: pki.caCertPath,
         target: { host: "localhost", port: gateway.port },
         export: {
-          disabled: false,
+          logsDisabled: false,
+          metricsDisabled: false,
           logUrl: `https://localhost:${gateway.exportPort}/v1/logs`,
           metricsUrl: `https://localhost:${gateway.exportPort}/v1/metrics`,
         },

@@ -191,3 +191,127 @@ describe("backpressure through agent, HTTP/2 and gateway", () => {
     expect(stack.agent.status().sessions[0]?.bytesUp).toBe(TOTAL);
   }, 20_000);
 });
+
+/**
+ * Reads at about `bytesPerSecond`: after each chunk the socket is paused for as long as that
+ * chunk takes at the rate (a paused socket leaves further bytes in the kernel; `read()` on a
+ * paused Bun socket would keep pulling them into user space). `read` counts bytes.
+ */
+class SlowReader {
+  read = 0;
+  private timer?: ReturnType<typeof setTimeout>;
+  private stopped = false;
+
+  constructor(socket: Socket, bytesPerSecond: number) {
+    socket.on("data", (chunk: Buffer) => {
+      this.read += chunk.length;
+      socket.pause();
+      if (this.stopped) return;
+      this.timer = setTimeout(() => socket.resume(), (chunk.length / bytesPerSecond) * 1000);
+    });
+    socket.resume();
+    socket.once("close", () => this.stop());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/** Bytes between the writer and the slow reader: kernel buffers, HTTP/2 windows, relays. */
+const MAX_HELD_SLOW = 24 * MiB;
+const SLOW_READ = 1_000_000;
+
+/**
+ * Over `ms`, the largest difference between what the writer handed to its socket and what
+ * the slow reader took; and whether the writer was waiting for "drain" at the end.
+ */
+async function observeSlow(
+  stack: Stack,
+  writer: BoundedWriter,
+  reader: SlowReader,
+  ms: number,
+): Promise<{ maxHeld: number; maxBuffered: number; pushed: number; read: number }> {
+  let maxHeld = 0;
+  let maxBuffered = 0;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    maxHeld = Math.max(maxHeld, writer.pushed - reader.read);
+    maxBuffered = Math.max(maxBuffered, stack.agent.status().sessions[0]?.bufferedBytes ?? 0);
+    await Bun.sleep(100);
+  }
+  return { maxHeld, maxBuffered, pushed: writer.pushed, read: reader.read };
+}
+
+describe("a far end reading 1 MB/s while 200 MiB are pushed (Bun HTTP/2 window)", () => {
+  test("slow daemon: the router is held back, a bounded amount is held on the way", async () => {
+    let reader: SlowReader | undefined;
+    const daemon = await startDaemon((socket) => {
+      socket.on("error", () => {});
+      reader = new SlowReader(socket, SLOW_READ);
+    });
+    cleanups.push(() => daemon.server.close());
+    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
+    cleanups.push(() => stack.close());
+    const router = await connectRouter(stack.routerPort);
+    const writer = new BoundedWriter(router, 200 * MiB, 21);
+    writer.digest.catch(() => {});
+    const r = await waitUntil(() => reader, { timeoutMs: 5_000, what: "the daemon connection" });
+    cleanups.push(() => r.stop());
+    const seen = await observeSlow(stack, writer, r, 8_000);
+    expect(seen.read).toBeGreaterThan(4 * MiB); // the far end did read all along
+    expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
+    expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW); // the router was held back
+    expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
+  }, 20_000);
+
+  test("slow router: the daemon is held back, a bounded amount is held on the way", async () => {
+    let writer: BoundedWriter | undefined;
+    const daemon = await startDaemon((socket) => {
+      socket.on("error", () => {});
+      writer = new BoundedWriter(socket, 200 * MiB, 22);
+      writer.digest.catch(() => {});
+    });
+    cleanups.push(() => daemon.server.close());
+    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
+    cleanups.push(() => stack.close());
+    const router = await connectRouter(stack.routerPort);
+    const reader = new SlowReader(router, SLOW_READ);
+    cleanups.push(() => reader.stop());
+    const w = await waitUntil(() => writer, { timeoutMs: 5_000, what: "the daemon connection" });
+    const seen = await observeSlow(stack, w, reader, 8_000);
+    expect(seen.read).toBeGreaterThan(4 * MiB);
+    expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
+    expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW);
+    expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
+  }, 20_000);
+
+  test("a stalled session does not stop another one on the same HTTP/2 connection", async () => {
+    let connections = 0;
+    let fastReceived = 0;
+    const daemon = await startDaemon((socket) => {
+      socket.on("error", () => {});
+      connections++;
+      if (connections === 1)
+        socket.pause(); // never reads
+      else socket.on("data", (d: Buffer) => (fastReceived += d.length));
+    });
+    cleanups.push(() => daemon.server.close());
+    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
+    cleanups.push(() => stack.close());
+    const stalled = new BoundedWriter(await connectRouter(stack.routerPort), 100 * MiB, 23);
+    stalled.digest.catch(() => {});
+    await waitUntil(() => stalled.pushed > 8 * MiB, { timeoutMs: 5_000, what: "a stall" });
+    await Bun.sleep(1_000);
+    // 8 MiB: four times the connection window, small enough for a loaded CI machine.
+    const fast = new BoundedWriter(await connectRouter(stack.routerPort), 8 * MiB, 24);
+    await within(fast.digest, 15_000, "the second session to send everything");
+    await waitUntil(() => fastReceived === 8 * MiB, {
+      timeoutMs: 10_000,
+      what: "the daemon to receive the second session's 8 MiB",
+      diagnostics: () => `received ${fastReceived}, stalled session pushed ${stalled.pushed}`,
+    });
+    expect(stack.agent.status().sessions.length).toBe(2);
+  }, 30_000);
+});

@@ -82,4 +82,58 @@ describe("standalone", () => {
     expect(device.target).toBe("collector");
     socket.destroy();
   }, 20_000);
+
+  test("--demo: a built-in router's table shows on /api/devices within seconds, and moves", async () => {
+    const config = parseStandaloneConfig(
+      [
+        "--demo",
+        "--listen=127.0.0.1:0",
+        "--gateway-listen=127.0.0.1:0",
+        "--http-listen=127.0.0.1:0",
+        "--metrics-port=0",
+      ],
+      {},
+    );
+    expect(config.demo).toEqual({ connectHost: "127.0.0.1", source: "127.0.0.2" });
+    running = await startStandalone(config, testLogger());
+    const url = `http://127.0.0.1:${running.gateway.httpPort}/api/devices`;
+    const demo = async () =>
+      ((await (await fetch(url)).json()) as DeviceView[]).find((x) => x.ip === "127.0.0.2");
+    const first = await waitUntil(
+      async () => {
+        const d = await demo();
+        return d?.state === "established" && d.prefixes.ipv4 === 1000 ? d : undefined;
+      },
+      { timeoutMs: 5_000, what: "the demo device with its 1000 IPv4 prefixes" },
+    );
+    expect(first.prefixes.ipv6).toBe(200);
+    // A churn round (every 5 s) withdraws a slice: the counts and UPDATEs move.
+    const moved = await waitUntil(
+      async () => {
+        const d = await demo();
+        return d && d.updates > first.updates ? d : undefined;
+      },
+      { timeoutMs: 8_000, what: "a churn round" },
+    );
+    expect(moved.prefixes).toEqual({ ipv4: 950, ipv6: 150 });
+    expect(moved.state).toBe("established");
+    // The agent sees the session too.
+    expect(running.agent.status().sessions).toHaveLength(1);
+    expect(running.demo?.state).toBe("established");
+  }, 25_000);
+
+  test("--demo with --config adds the demo device to the file's devices", () => {
+    const io = {
+      fileProblem: () => undefined,
+      readText: () =>
+        '[collector]\nasn = 64512\nrouter_id = "192.0.2.1"\n\n[[device]]\nname = "r1"\nid = 7\nip = "10.0.0.1"\ntarget = "collector"\n',
+      randomToken: () => "tok",
+    };
+    const config = parseStandaloneConfig(["--demo", "--config=/x.toml"], {}, io);
+    expect(config.gateway.devices.map((d) => [d.name, d.id, d.ip])).toEqual([
+      ["r1", 7, "10.0.0.1"],
+      ["demo-router", 8, "127.0.0.2"],
+    ]);
+    expect(parseStandaloneConfig(["--config=/x.toml"], {}, io).gateway.devices).toHaveLength(1);
+  });
 });

@@ -274,7 +274,7 @@ describe.skipIf(!canRunNetns)(
         (r) => r.device_ip === unknown,
       );
       expect(denied?.ttl_seconds).toBe(1200);
-      expect(denied?.level).toBe("warn");
+      expect(denied?.level).toBe("info");
       for (let i = 0; i < 3; i++) {
         const r = await attempt();
         expect(r.stdout).toBe("");

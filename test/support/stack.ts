@@ -52,7 +52,7 @@ export function agentConfig(
     multi: 10,
     md5: { enabled: false, interface: "any" },
     metrics: { addr: "127.0.0.1", port: 0 },
-    export: { disabled: true, logUrl: "", metricsUrl: "" },
+    export: { logsDisabled: true, metricsDisabled: true, logUrl: "", metricsUrl: "" },
     log: { level: "info", human: true },
     heartbeat: { intervalMs: 10_000, timeoutMs: 30_000 },
     ...overrides,

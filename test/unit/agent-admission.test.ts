@@ -111,13 +111,13 @@ describe("Admission: BLOCK_IP", () => {
     const lines = logs.find(DENY_MSG);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
-      level: "warn",
+      level: "info",
       device_ip: "192.0.2.1",
       ttl_seconds: 1200,
       ttl_counter: 0,
       "peer-addr": "192.0.2.1:40001",
       "local-addr": "198.51.100.1:179",
-      session_id: "s1",
+      sessid: "s1",
     });
 
     // Same address, another connection: refused without asking, not logged again.
@@ -188,7 +188,7 @@ describe("Admission: pushes", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ device_ip: "192.0.2.77", ttl_seconds: 1200 });
     expect(lines[0]).not.toHaveProperty("peer-addr");
-    expect(lines[0]).not.toHaveProperty("session_id");
+    expect(lines[0]).not.toHaveProperty("sessid");
   });
 
   test("a pushed proceed answer is cached for the next connection", async () => {

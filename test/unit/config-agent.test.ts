@@ -50,7 +50,8 @@ describe("agent defaults", () => {
       md5: { enabled: false, interface: "any" },
       metrics: { addr: "127.0.0.1", port: 20920 },
       export: {
-        disabled: false,
+        logsDisabled: false,
+        metricsDisabled: false,
         logUrl: "https://grpc.api.kentik.com/agents/v202204/logs",
         metricsUrl: "https://grpc.api.kentik.com/agents/v202204/metrics",
       },
@@ -130,7 +131,8 @@ describe("every flag, as `--x v` and `--x=v`", () => {
   }
 
   const bools: [string, (c: AgentConfig) => boolean][] = [
-    ["disable-log-export", (c) => c.export.disabled],
+    ["disable-log-export", (c) => c.export.logsDisabled],
+    ["disable-metrics-export", (c) => c.export.metricsDisabled],
     ["enable-md5-support", (c) => c.md5.enabled],
     ["human-logs", (c) => c.log.human],
     ["insecure", (c) => c.insecure],
@@ -246,12 +248,13 @@ describe("regions and targets", () => {
     expect(c.export.metricsUrl).toBe("https://gw.example.net:4318/v1/metrics");
   });
 
-  test("an IPv6 target goes in brackets; TLS to an IP needs --tls-server-name", () => {
+  test("an IPv6 target goes in brackets; TLS to an IP takes --tls-server-name or none", () => {
     expect(parse(["--target=[2001:db8::1]:9443", "--insecure"]).target).toEqual({
       host: "2001:db8::1",
       port: 9443,
     });
-    expect(errorOf(["--target=192.0.2.1:443"])).toContain("--tls-server-name");
+    // Without --tls-server-name the certificate is checked against the IP (its IP SANs).
+    expect(parse(["--target=192.0.2.1:443"]).tlsServerName).toBeUndefined();
     const c = parse(["--target=192.0.2.1:443", "--tls-server-name=gw.example.net"]);
     expect(c.tlsServerName).toBe("gw.example.net");
   });
@@ -262,6 +265,39 @@ describe("regions and targets", () => {
   });
 });
 
+describe("what the reference accepts", () => {
+  test("a region other than iad1 or fra1 maps to grpc.api.<region>.kentik.com:443", () => {
+    const c = parse(["--region", "our1"]);
+    expect(c.region).toBe("our1");
+    expect(c.target).toEqual({ host: "grpc.api.our1.kentik.com", port: 443 });
+    expect(c.export.logUrl).toBe("https://grpc.api.our1.kentik.com/agents/v202204/logs");
+    expect(c.export.metricsUrl).toBe("https://grpc.api.our1.kentik.com/agents/v202204/metrics");
+    expect(parse([], { ...CREDS, KENTIK_REGION: "US2" }).target.host).toBe(
+      "grpc.api.us2.kentik.com",
+    );
+  });
+
+  test("log levels warning, fatal and panic (zerolog's words)", () => {
+    expect(parse(["--log-level=warning"]).log.level).toBe("warn");
+    expect(parse(["--log-level=fatal"]).log.level).toBe("error");
+    expect(parse(["--log-level=PANIC"]).log.level).toBe("error");
+  });
+
+  test("--disable-log-export leaves metrics export on; metrics have their own flag and env", () => {
+    expect(parse(["--disable-log-export"]).export).toMatchObject({
+      logsDisabled: true,
+      metricsDisabled: false,
+    });
+    expect(parse(["--disable-metrics-export"]).export).toMatchObject({
+      logsDisabled: false,
+      metricsDisabled: true,
+    });
+    expect(
+      parse([], { ...CREDS, BGPROXY_DISABLE_METRICS_EXPORT: "true" }).export.metricsDisabled,
+    ).toBe(true);
+  });
+});
+
 describe("listen addresses", () => {
   test("repeated and comma-separated, IPv6 in brackets, localhost, port 0", () => {
     const c = parse(["--listen", "127.0.0.1:179,[::1]:1179", "--listen=localhost:0"]);
@@ -269,6 +305,18 @@ describe("listen addresses", () => {
       { host: "127.0.0.1", port: 179 },
       { host: "::1", port: 1179 },
       { host: "localhost", port: 0 },
+    ]);
+  });
+
+  test('":179" means every address, IPv4 and IPv6, as Go\'s net.Listen takes it', () => {
+    expect(parse(["--listen", ":179"]).listen).toEqual([
+      { host: "0.0.0.0", port: 179 },
+      { host: "::", port: 179 },
+    ]);
+    expect(parse(["--listen=:1179,127.0.0.2:179"]).listen).toEqual([
+      { host: "0.0.0.0", port: 1179 },
+      { host: "::", port: 1179 },
+      { host: "127.0.0.2", port: 179 },
     ]);
   });
 
@@ -283,7 +331,8 @@ describe("listen addresses", () => {
     ["1.2.3.4:179,", "empty item"],
     ["1.2.3.4:179,1.2.3.4:179", "twice"],
     ["[1.2.3.4]:179", "is not an IPv6 address"],
-    [":179", "missing host"],
+    [":179,0.0.0.0:179", "twice"],
+    [":", "missing port"],
   ];
   for (const [value, why] of bad) {
     test(`--listen ${JSON.stringify(value)} is refused`, () => {
@@ -296,14 +345,14 @@ describe("listen addresses", () => {
 
 describe("bad values name their flag", () => {
   const bad: [string[], string][] = [
-    [["--region", "us1"], '--region must be one of iad1, fra1, got "us1"'],
+    [["--region", "us_1"], '--region must be iad1, fra1 or another region name, got "us_1"'],
     [["--multi", "0"], '--multi must be an integer from 1 to 65535, got "0"'],
     [["--multi=1.5"], "--multi must be an integer"],
     [["--site-id=-1"], "--site-id must be an integer"],
     [["--metrics-port=65536"], "--metrics-port must be an integer from 0 to 65535"],
     [
       ["--log-level=verbose"],
-      '--log-level must be one of error, warn, info, debug, trace, got "verbose"',
+      '--log-level must be one of error, warn, info, debug, trace, warning, fatal, panic, got "verbose"',
     ],
     [["--log-export-url=ftp://x"], "--log-export-url must be an http:// or https:// URL"],
     [["--metrics-export-url=nope"], "--metrics-export-url must be an http:// or https:// URL"],

@@ -135,6 +135,20 @@ describe("a valid file", () => {
   });
 });
 
+test("observe = false turns a forwarded device's observer off", () => {
+  const c = parseGatewayConfig(withLine(30, "observe = false"), FILE, FLAGS);
+  expect(c.devices[1]?.target).toEqual({
+    kind: "forward",
+    forward: { host: "2001:db8::100", port: 179 },
+    observe: false,
+  });
+  const on = parseGatewayConfig(withLine(30, "observe = true"), FILE, FLAGS);
+  expect(on.devices[1]?.target).toEqual({
+    kind: "forward",
+    forward: { host: "2001:db8::100", port: 179 },
+  });
+});
+
 describe("errors name the key path and line", () => {
   const cases: [string, string, string][] = [
     [
@@ -273,6 +287,16 @@ describe("errors name the key path and line", () => {
       "bad forward_source",
       withLine(30, 'forward_source = "eth0"'),
       `${FILE}:30: device[2].forward_source must be an IP address, got "eth0"`,
+    ],
+    [
+      "observe on a collector device",
+      withLine(21, 'target = "collector"\nobserve = false'),
+      `${FILE}:22: device[1].observe is only allowed with target = "forward"`,
+    ],
+    [
+      "observe not a boolean",
+      withLine(30, 'observe = "no"'),
+      `${FILE}:30: device[2].observe must be true or false, got "no"`,
     ],
     [
       "md5_key too long",

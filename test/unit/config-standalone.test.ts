@@ -56,7 +56,7 @@ describe("standalone", () => {
       insecure: true,
       listen: [{ host: "127.0.0.1", port: 1179 }],
       metrics: { addr: "127.0.0.1", port: 20920 },
-      export: { disabled: true },
+      export: { logsDisabled: true, metricsDisabled: true },
       md5: { enabled: false },
     });
     expect(c.agent.proxy).toBeUndefined();

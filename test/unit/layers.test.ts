@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["core", "version.ts"],
   ["bgp", "proto", "config", "metrics"],
   ["mrt"],
-  ["collector", "relay", "export"],
+  ["collector", "relay", "export", "demo"],
   ["bmp"],
   ["agent", "gateway"],
   ["standalone.ts"],

@@ -1,0 +1,107 @@
+import type { Http2Stream } from "node:http2";
+
+/**
+ * Makes an HTTP/2 stream's flow-control window follow what its reader really consumed,
+ * under Bun's `node:http2`.
+ *
+ * Bun tells its native HTTP/2 session to read a stream (and so to send WINDOW_UPDATE for
+ * every byte received so far) on each "resume" event, and to stop on "pause" or when the
+ * stream's readable buffer is full. grpc-js pauses a call's stream after every message and
+ * resumes it when it wants the next one, while the stream's buffer may still hold several
+ * MiB. Every resume thus re-opens the window for data nobody has read yet, and a slow reader
+ * never holds a fast sender back (bench/results/2026-11-27.md: 200 MiB held at the gateway).
+ *
+ * The gate replaces Bun's "resume" handler on one stream: the native side is told to read
+ * again only when the stream is flowing and its readable buffer is empty, i.e. when every
+ * byte received so far was handed to grpc-js. What can be held per stream is then one
+ * flow-control window plus what grpc-js queued. Under Node (no such handler) the gate does
+ * nothing: Node's window already follows consumption.
+ */
+type Listener = (...args: unknown[]) => void;
+
+export class Http2ReadGate {
+  private reading = true;
+
+  private constructor(
+    private readonly stream: Http2Stream,
+    private readonly nativeResume: Listener,
+  ) {
+    stream.removeListener("resume", nativeResume);
+    stream.on("resume", () => this.update());
+    stream.on("pause", () => this.update());
+    stream.on("data", () => this.update());
+  }
+
+  /** Gate `stream` if it is one of Bun's; undefined otherwise (Node, or already gated). */
+  static install(stream: Http2Stream): Http2ReadGate | undefined {
+    const resume = stream.listeners("resume");
+    const pause = stream.listeners("pause");
+    if (resume.length !== 1 || pause.length !== 1) return undefined;
+    const nativeResume = resume[0] as Listener;
+    if (nativeResume.name !== "streamOnResume") return undefined;
+    return new Http2ReadGate(stream, nativeResume);
+  }
+
+  private update(): void {
+    const s = this.stream;
+    if (s.destroyed) return;
+    if (s.readableFlowing === true && s.readableLength === 0) {
+      if (!this.reading) {
+        this.reading = true;
+        this.nativeResume.call(s);
+      }
+    } else {
+      // Bytes wait in the buffer or the stream is paused: Bun has stopped (or will stop,
+      // when the buffer fills) the native reads; they restart only once all was consumed.
+      this.reading = false;
+    }
+  }
+}
+
+const CALL_LINKS = ["call", "nextCall", "child", "underlyingCalls", "http2Stream", "stream"];
+
+/**
+ * The HTTP/2 stream under a grpc-js call object (server or client side), found by following
+ * grpc-js's internal links (call → nextCall → child → … → http2Stream). Undefined when a
+ * grpc-js upgrade renamed them.
+ */
+export function findHttp2Stream(call: object): Http2Stream | undefined {
+  const seen = new Set<object>();
+  const queue: Array<{ value: object; depth: number }> = [{ value: call, depth: 0 }];
+  while (queue.length > 0) {
+    const item = queue.shift();
+    if (!item || seen.has(item.value)) continue;
+    seen.add(item.value);
+    const v = item.value as Record<string, unknown>;
+    if (item.depth > 0 && typeof v.respond === "function" && "rstCode" in v)
+      return v as unknown as Http2Stream; // a server stream
+    if (item.depth > 0 && typeof v.priority === "function" && "rstCode" in v && "id" in v)
+      return v as unknown as Http2Stream; // a client stream
+    if (item.depth >= 8) continue;
+    for (const key of CALL_LINKS) {
+      const next = v[key];
+      if (Array.isArray(next)) {
+        for (const entry of next) {
+          if (entry && typeof entry === "object")
+            queue.push({
+              value: (entry as { call?: object }).call ?? entry,
+              depth: item.depth + 1,
+            });
+        }
+      } else if (next && typeof next === "object")
+        queue.push({ value: next, depth: item.depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Gate the HTTP/2 stream under a grpc-js call and let the call's readable side queue one
+ * message, not sixteen (each can be up to 512 KiB). Returns whether a gate was installed.
+ */
+export function gateCallReads(call: object): boolean {
+  const state = (call as { _readableState?: { highWaterMark: number } })._readableState;
+  if (state && state.highWaterMark > 1) state.highWaterMark = 1;
+  const stream = findHttp2Stream(call);
+  return stream !== undefined && Http2ReadGate.install(stream) !== undefined;
+}
