@@ -331,6 +331,14 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
         expect(started.listeners).toHaveLength(2);
         expect(started.listeners[0]).toMatch(/^127\.0\.0\.1:\d+$/);
         expect(started.listeners[1]).toMatch(/^127\.0\.0\.2:\d+$/);
+        const status = await agent.waitForLine(
+          /"msg":"status and metrics endpoint listening"/,
+          20_000,
+        );
+        expect(JSON.parse(status.input ?? "{}")).toMatchObject({
+          log_export: "disabled",
+          metrics_export: "disabled",
+        });
         expect(agent.output()).not.toContain("s3cret-token");
       } finally {
         await agent.stop();
