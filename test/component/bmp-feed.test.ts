@@ -87,42 +87,54 @@ function announce(rib: AdjRibIn, m: ReturnType<BmpFeed["session"]>, nlri: string
   m.update(u, d);
 }
 
+/** A feed to one station on 127.0.0.1:`port`, started; stopped after the test. */
+function startFeed(port: number, bufferBytes: number, initialMs: number, maxMs: number): BmpFeed {
+  const feed = new BmpFeed({
+    stations: [{ address: { host: "127.0.0.1", port }, bufferBytes }],
+    sysName: "gw",
+    sysDescr: "test",
+    clock: systemClock,
+    logger: silentLogger,
+    backoff: { initialMs, maxMs, multiplier: 2, jitter: 0 },
+  });
+  cleanups.push(() => feed.stop());
+  feed.start();
+  return feed;
+}
+
+/** Session "r1" (AS 65001, 10.0.0.1 -> 10.0.0.2:179) on `feed`, announced up. */
+function sessionUp(feed: BmpFeed, rib: AdjRibIn): ReturnType<BmpFeed["session"]> {
+  const m = feed.session({
+    device: "r1",
+    peerAddress: "10.0.0.1",
+    peerPort: 50000,
+    localAddress: "10.0.0.2",
+    localPort: 179,
+    rib,
+  });
+  m.up({
+    receivedOpen: encodeOpen({
+      asn: 65001,
+      holdTime: 90,
+      routerId: "10.0.0.1",
+      capabilities: caps,
+    }),
+    sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
+    fourOctetAs: true,
+  });
+  return m;
+}
+
 describe("BMP feed", () => {
   test("live messages, then redial and RIB replay after the station drops the connection", async () => {
     const station = await startStation();
-    const feed = new BmpFeed({
-      stations: [{ address: { host: "127.0.0.1", port: station.port }, bufferBytes: 1 << 20 }],
-      sysName: "gw",
-      sysDescr: "test",
-      clock: systemClock,
-      logger: silentLogger,
-      backoff: { initialMs: 1000, maxMs: 1000, multiplier: 2, jitter: 0 },
-    });
-    cleanups.push(() => feed.stop());
-    feed.start();
+    const feed = startFeed(station.port, 1 << 20, 1000, 1000);
     await waitUntil(() => station.connections.length === 1, {
       timeoutMs: 5000,
       what: "first connection",
     });
     const rib = new AdjRibIn();
-    const m = feed.session({
-      device: "r1",
-      peerAddress: "10.0.0.1",
-      peerPort: 50000,
-      localAddress: "10.0.0.2",
-      localPort: 179,
-      rib,
-    });
-    m.up({
-      receivedOpen: encodeOpen({
-        asn: 65001,
-        holdTime: 90,
-        routerId: "10.0.0.1",
-        capabilities: caps,
-      }),
-      sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
-      fourOctetAs: true,
-    });
+    const m = sessionUp(feed, rib);
     announce(rib, m, ["198.51.100.0/24"]);
     const first = station.connections[0] as { socket: Socket; messages: BmpMsg[] };
     await waitUntil(() => first.messages.length === 3, { timeoutMs: 5000, what: "3 messages" });
@@ -162,40 +174,14 @@ describe("BMP feed", () => {
 
   test("a station that stops reading is cut off at the buffer bound and re-synchronised", async () => {
     const station = await startStation();
-    const feed = new BmpFeed({
-      stations: [{ address: { host: "127.0.0.1", port: station.port }, bufferBytes: 65536 }],
-      sysName: "gw",
-      sysDescr: "test",
-      clock: systemClock,
-      logger: silentLogger,
-      backoff: { initialMs: 50, maxMs: 200, multiplier: 2, jitter: 0 },
-    });
-    cleanups.push(() => feed.stop());
-    feed.start();
+    const feed = startFeed(station.port, 65536, 50, 200);
     await waitUntil(() => station.connections.length === 1, {
       timeoutMs: 5000,
       what: "first connection",
     });
     (station.connections[0] as { socket: Socket }).socket.pause();
     const rib = new AdjRibIn();
-    const m = feed.session({
-      device: "r1",
-      peerAddress: "10.0.0.1",
-      peerPort: 50000,
-      localAddress: "10.0.0.2",
-      localPort: 179,
-      rib,
-    });
-    m.up({
-      receivedOpen: encodeOpen({
-        asn: 65001,
-        holdTime: 90,
-        routerId: "10.0.0.1",
-        capabilities: caps,
-      }),
-      sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
-      fourOctetAs: true,
-    });
+    const m = sessionUp(feed, rib);
     const station0 = feed.stations[0];
     for (let i = 0; i < 200_000 && station0?.connects === 1 && station0.status === "up"; i++) {
       announce(rib, m, [`10.${(i >> 8) & 255}.${i & 255}.0/24`]);
