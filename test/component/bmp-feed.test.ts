@@ -15,11 +15,10 @@ import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { BmpFeed } from "../../src/bmp/bmp-feed.ts";
 import { BmpType } from "../../src/bmp/bmp-message.ts";
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
-import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { establishRouter } from "../support/bgp-router.ts";
-import { forwardDevice, startDaemon, startStack } from "../support/stack.ts";
+import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -199,18 +198,7 @@ describe("BMP feed", () => {
   test("through the gateway: a collector session and a forwarded one (observer) reach the station", async () => {
     const station = await startStation();
     // The forwarded device's daemon: a passive BGP speaker.
-    const daemon = await startDaemon((socket) => {
-      socket.on("error", () => {});
-      const speaker = new BgpSpeaker({
-        localAsn: 64600,
-        routerId: "192.0.2.66",
-        clock: systemClock,
-        onSend: (b) => socket.write(b),
-        onClose: () => socket.end(),
-      });
-      socket.on("data", (d: Buffer) => speaker.receive(d));
-      socket.on("close", () => speaker.close());
-    });
+    const daemon = await startSpeakerDaemon();
     cleanups.push(() => daemon.server.close());
     const stack = await startStack({
       collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
