@@ -84,15 +84,20 @@ async function establishedRouter(s: Stack) {
   return { router, established };
 }
 
+/** A stack whose one device, edge-r1 at 127.0.0.1, ends in the built-in collector. */
+async function startCollectorStack(): Promise<Stack> {
+  stack = await startStack({
+    collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
+    devices: [
+      { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
+    ],
+  });
+  return stack;
+}
+
 describe("a session ending in the built-in collector", () => {
   test("reaches Established and its prefixes show in /api/devices; a withdrawal lowers them", async () => {
-    const s = await startStack({
-      collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
-      devices: [
-        { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
-      ],
-    });
-    stack = s;
+    const s = await startCollectorStack();
     const { router, established } = await establishedRouter(s);
     expect(established.updates).toBe(2);
     expect(established.sessions).toBe(1);
@@ -122,13 +127,7 @@ describe("a session ending in the built-in collector", () => {
   // Issue 15 item 1: a second connection from the router's address (a probe, a port scan,
   // a parallel session attempt) must not erase what the Established session shows.
   test("a bare TCP connect from the device's address leaves its Established session's state alone", async () => {
-    const s = await startStack({
-      collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
-      devices: [
-        { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
-      ],
-    });
-    stack = s;
+    const s = await startCollectorStack();
     const { router } = await establishedRouter(s);
 
     const probe = connect({ host: "127.0.0.1", port: s.routerPort });
