@@ -16,8 +16,8 @@ import {
   BRIDGE_LOG,
   type BridgeStack,
   collectorHolds,
+  collectorSpec,
   routerEstablished,
-  routerToCollectorSpec,
   startBridgeStack,
   startRouterBird,
 } from "../support/bridge-stack.ts";
@@ -48,7 +48,7 @@ describe.skipIf(!canRunNetns)(
       stack = await startBridgeStack({
         collector: false,
         grpc: `127.0.0.1:${GRPC_PORT}`,
-        spec: routerToCollectorSpec,
+        spec: collectorSpec(),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
       router = await startRouterBird(stack, V4, V6);

@@ -15,8 +15,8 @@ import {
   BRIDGE_LOG,
   type BridgeStack,
   collectorHolds,
+  collectorSpec,
   routerEstablished,
-  routerToCollectorSpec,
   startBridgeStack,
   startRouterBird,
 } from "../support/bridge-stack.ts";
@@ -53,7 +53,7 @@ describe.skipIf(!canRunNetns)(
         collector: true,
         gatewayInC: true,
         grpc: ({ pc }) => `${pc?.b.ipv4}:19448`,
-        spec: routerToCollectorSpec,
+        spec: collectorSpec(),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
       router = await startRouterBird(stack, V4, V6);

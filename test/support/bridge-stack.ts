@@ -141,12 +141,12 @@ export function startRouterBird(
   );
 }
 
-/** The gateway file of a router (device "edge-r1" at R's address) peering with the built-in collector. */
-export function routerToCollectorSpec({ rp }: RelayTopology): GatewayFileSpec {
-  return {
+/** The gateway file of one router (`device` at R's address) peering with the built-in collector. */
+export function collectorSpec(device = "edge-r1"): (topo: RelayTopology) => GatewayFileSpec {
+  return ({ rp }) => ({
     collector: { asn: 64512, routerId: "192.0.2.1" },
-    devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-  };
+    devices: [{ name: device, id: 1001, ip: rp.a.ipv4, target: "collector" }],
+  });
 }
 
 /** Waits for the router BIRD's "to_agent" to be Established; returns its state (with `since`). */
@@ -165,23 +165,24 @@ export function routerEstablished(
   );
 }
 
-/** Waits for `gateway`'s collector to hold exactly `ipv4` + `ipv6` prefixes of "edge-r1". */
+/** Waits for `gateway`'s collector to hold exactly `ipv4` + `ipv6` prefixes of `device`. */
 export function collectorHolds(
   gateway: GatewayProcess,
   ipv4: number,
   ipv6: number,
-  options: { timeoutMs?: number; diagnostics: () => string },
+  options: { device?: string; timeoutMs?: number; diagnostics: () => string },
 ) {
+  const device = options.device ?? "edge-r1";
   return waitUntil(
     async () => {
-      const d = await gateway.device("edge-r1");
+      const d = await gateway.device(device);
       return d.state === "established" && d.prefixes.ipv4 === ipv4 && d.prefixes.ipv6 === ipv6
         ? d
         : undefined;
     },
     {
       timeoutMs: options.timeoutMs ?? 30_000,
-      what: `the collector holding the router's ${ipv4} + ${ipv6} prefixes`,
+      what: `the collector holding ${device}'s ${ipv4} + ${ipv6} prefixes`,
       diagnostics: options.diagnostics,
     },
   );
