@@ -8,7 +8,6 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
-import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeUpdate, updatePrefixes } from "../../src/bgp/update.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
@@ -17,7 +16,7 @@ import { BmpType } from "../../src/bmp/bmp-message.ts";
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
-import { establishRouter } from "../support/bgp-router.ts";
+import { DUAL_STACK_CAPS, establishRouter } from "../support/bgp-router.ts";
 import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -71,13 +70,7 @@ function monitored(messages: readonly BmpMsg[]): string[] {
     );
 }
 
-const caps = {
-  multiprotocol: [
-    { afi: Afi.IPV4, safi: Safi.UNICAST },
-    { afi: Afi.IPV6, safi: Safi.UNICAST },
-  ],
-  fourOctetAs: true,
-};
+const caps = { ...DUAL_STACK_CAPS, fourOctetAs: true };
 
 function announce(rib: AdjRibIn, m: ReturnType<BmpFeed["session"]>, nlri: string[]) {
   const u = encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri });

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
+import { Afi, MessageType } from "../../src/bgp/constants.ts";
 import { BgpFramer } from "../../src/bgp/framer.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { decodeOpen, encodeOpen } from "../../src/bgp/open.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
+import { DUAL_STACK_CAPS } from "../support/bgp-router.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -41,12 +42,7 @@ async function establishedRouter(s: Stack) {
       asn: 65001,
       holdTime: 90,
       routerId: "10.0.0.1",
-      capabilities: {
-        multiprotocol: [
-          { afi: Afi.IPV4, safi: Safi.UNICAST },
-          { afi: Afi.IPV6, safi: Safi.UNICAST },
-        ],
-      },
+      capabilities: DUAL_STACK_CAPS,
     }),
   );
   const open = await waitUntil(() => router.received.find((m) => m.type === MessageType.OPEN), {
