@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BgproxyProcess, startAgentProcess } from "../support/bgproxy-process.ts";
 import { Bird, sinceMs } from "../support/bird.ts";
-import { type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import { type BridgeStack, collectorSpec, startBridgeStack } from "../support/bridge-stack.ts";
 import { addAddress } from "../support/netns.ts";
 import { hostIn } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
@@ -33,10 +33,7 @@ describe.skipIf(!canRunNetns)(`e2e: the same device on two agents${skipNote}`, (
     stack = await startBridgeStack({
       collector: false,
       grpc: GRPC,
-      spec: ({ rp }) => ({
-        collector: { asn: 64512, routerId: "192.0.2.1" },
-        devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-      }),
+      spec: collectorSpec(),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`],
     });
     const { rp } = stack.topo;
