@@ -11,7 +11,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GatewayFileSpec, renderGatewayToml } from "../support/bgproxy-process.ts";
 import { Bird, type BirdConfig, sinceMs } from "../support/bird.ts";
-import { type BridgeStack, collectorSpec, startBridgeStack } from "../support/bridge-stack.ts";
+import {
+  type BridgeStack,
+  collectorSpec,
+  routerEstablished,
+  startBridgeStack,
+} from "../support/bridge-stack.ts";
 import { agentNeighbor } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -27,17 +32,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
   const diagnostics = () =>
     stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
 
-  const established = async (protocol: string) => {
-    const bird = router;
-    if (!bird) throw new Error("router BIRD not started");
-    return waitUntil(
-      async () => {
-        const s = await bird.protocolState(protocol);
-        return s?.info.startsWith("Established") ? s : undefined;
-      },
-      { timeoutMs: 20_000, what: `router: ${protocol} Established`, diagnostics },
-    );
-  };
+  const established = (protocol: string) => routerEstablished(router, diagnostics, protocol);
 
   const sighup = () => process.kill(stack.gateway.process.pid, "SIGHUP");
 

@@ -149,19 +149,20 @@ export function collectorSpec(device = "edge-r1"): (topo: RelayTopology) => Gate
   });
 }
 
-/** Waits for the router BIRD's "to_agent" to be Established; returns its state (with `since`). */
+/** Waits for the router BIRD's `protocol` to be Established; returns its state (with `since`). */
 export function routerEstablished(
   router: Bird | undefined,
   diagnostics: () => string,
+  protocol = "to_agent",
 ): Promise<ProtocolStatus> {
   const bird = router;
   if (!bird) throw new Error("router BIRD not started");
   return waitUntil(
     async () => {
-      const s = await bird.protocolState("to_agent");
+      const s = await bird.protocolState(protocol);
       return s?.info.startsWith("Established") ? s : undefined;
     },
-    { timeoutMs: 20_000, what: "router: to_agent Established", diagnostics },
+    { timeoutMs: 20_000, what: `router: ${protocol} Established`, diagnostics },
   );
 }
 
