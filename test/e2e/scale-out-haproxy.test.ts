@@ -9,19 +9,23 @@
  * Both gateways read one configuration directory (--config DIR: a base file and a devices
  * file) and differ only in --name. Checked: the sessions are spread over the gateways;
  * every Data stream lands on the gateway its backend-pin names (each gateway counts the
- * pins of the streams it accepted: all "self"); killing a gateway brings its sessions back
- * on the other one within seconds (there is no bridging yet: the routers reconnect); an
+ * pins of the streams it accepted: all "self"); killing the gateway that holds BIRD's
+ * session (kill -9) moves its sessions to the other one within seconds, bridged by the
+ * agents: BIRD's session never leaves Established (same "since", no error), no swarm
+ * router's connection closes, and the survivor's collector holds BIRD's prefix; an
  * HAProxy soft reload (-sf, -x) restarts no session, in both the TLS-terminating and the
  * passthrough frontend, and new sessions connect after it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import {
   type BgproxyProcess,
   type DeviceView,
   type GatewayProcess,
   startAgentProcess,
 } from "../support/bgproxy-process.ts";
-import { Bird } from "../support/bird.ts";
+import { Bird, sinceMs } from "../support/bird.ts";
+import { BRIDGE_LOG, collectorHolds, routerEstablished } from "../support/bridge-stack.ts";
 import { checkHaproxyConfig, type Haproxy } from "../support/haproxy.ts";
 import { addAddress, destroyAllNetns } from "../support/netns.ts";
 import { createRelayTopology, hostIn, type RelayTopology } from "../support/relay-topology.ts";
@@ -194,30 +198,70 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
       ]);
     }, 90_000);
 
-    test("killing a gateway brings its sessions back on the other within seconds", async () => {
-      const counts = await Promise.all(NAMES.map(async (n) => held(await devicesOf(n))));
-      const victim = (counts[0] ?? 0) >= (counts[1] ?? 0) ? NAMES[0] : NAMES[1];
+    test("killing the gateway that holds BIRD's session: BIRD never leaves Established; every session is bridged onto the other", async () => {
+      // The victim is the gateway BIRD's session is on (its /api/devices lists bird-r1 with
+      // a session); it holds swarm sessions too. Every router here advertises route refresh
+      // (BIRD, and the swarm's OPEN: scripts/bench/bgp-wire.ts), and the built-in collector
+      // never sends them an UPDATE, so the agents bridge all of them: no router connection
+      // closes, and each session's new Data stream (its pin names the dead gateway) is sent
+      // by HAProxy to the survivor, whose collector gets the router's table again through
+      // a route refresh.
+      const views = await Promise.all(NAMES.map(devicesOf));
+      const victimIndex = views.findIndex((v) =>
+        v.some((d) => d.name === "bird-r1" && d.sessions > 0),
+      );
+      expect(victimIndex).toBeGreaterThanOrEqual(0);
+      const victim = NAMES[victimIndex] ?? NAMES[0];
       const survivor = victim === NAMES[0] ? NAMES[1] : NAMES[0];
+      const moved = held(views[victimIndex] ?? []);
+      expect(moved).toBeGreaterThan(1); // BIRD and at least one swarm router
+      const s = swarm as RouterSwarm;
+      const swarmBefore = await s.status();
+      const birdBefore = await routerEstablished(bird, diagnostics);
+      const takeovers = () =>
+        stack?.agents.reduce((n, a) => n + a.find(BRIDGE_LOG.tookOver).length, 0) ?? 0;
+      const takenOverBefore = takeovers();
+
       const killedAt = Date.now();
       await gateway(victim).process.stop({ signal: "SIGKILL" });
-      const s = swarm as RouterSwarm;
+      let birdDown = 0;
       await waitUntil(
         async () => {
-          await s.reconnect(5_000);
+          if (!(await birdEstablished())) birdDown += 1;
           const v = await devicesOf(survivor);
-          return held(v) === FIRST_WAVE + 1 && (await birdEstablished()) ? v : undefined;
+          return held(v) === FIRST_WAVE + 1 && takeovers() - takenOverBefore === moved
+            ? v
+            : undefined;
         },
-        {
-          timeoutMs: 30_000,
-          intervalMs: 500,
-          what: `all sessions on ${survivor}`,
-          diagnostics,
-        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `all sessions on ${survivor}`, diagnostics },
       );
       const seconds = (Date.now() - killedAt) / 1000;
-      console.log(`sessions of ${victim} back on ${survivor} after ${seconds.toFixed(1)} s`);
+      console.log(
+        `${moved} sessions of ${victim} (BIRD's among them) bridged onto ${survivor} after ${seconds.toFixed(1)} s`,
+      );
       expect(seconds).toBeLessThan(30);
-      expect((await s.status()).established).toBe(FIRST_WAVE);
+      // The survivor's collector holds exactly BIRD's prefix set, from its first session.
+      const birdOnSurvivor = await collectorHolds(gateway(survivor), 1, 0, {
+        device: "bird-r1",
+        diagnostics,
+      });
+      expect(birdOnSurvivor.sessions_total).toBe(1);
+      // BIRD's session never left Established: same "since", no error, no NOTIFICATION.
+      expect(birdDown).toBe(0);
+      const birdAfter = await routerEstablished(bird, diagnostics);
+      expect(Math.abs(sinceMs(birdAfter.since) - sinceMs(birdBefore.since))).toBeLessThan(50);
+      expect(await bird?.birdc("show", "protocols", "all", "to_agent")).not.toContain("Last error");
+      expect(bird ? readFileSync(bird.logPath, "utf8") : "").not.toMatch(
+        /to_agent: (Received|Error)/,
+      );
+      // The swarm routers were bridged too: none of their connections closed.
+      const swarmAfter = await s.status();
+      expect(swarmAfter.closed).toBe(swarmBefore.closed);
+      expect(swarmAfter.established).toBe(FIRST_WAVE);
+      expect(swarmAfter.errors).toEqual([]);
+      for (const a of stack?.agents ?? []) {
+        expect(a.find("router session closed by the bridge")).toHaveLength(0);
+      }
       for (const d of await devicesOf(survivor)) expect(d.gateway).toBe(survivor);
       // HAProxy's health checks mark it down after two failed checks (inter 1s fall 2).
       await waitUntil(
