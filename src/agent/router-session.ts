@@ -8,7 +8,7 @@ import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
-import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
@@ -42,6 +42,8 @@ export interface RouterSessionDeps {
   clock: Clock;
   logger: Logger;
   highWaterMark?: number;
+  /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
+  readGate?: ReadGateWatch;
   /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
   bridge?: BridgeOptions;
   onClosed: (session: RouterSession) => void;
@@ -166,7 +168,7 @@ export class RouterSession {
     const call = channel.client.data(metadata);
     this.call = call;
     call.on("metadata", (md: grpc.Metadata) => {
-      gateCallReads(call);
+      gateCallReads(call, this.deps.readGate);
       this.onServerMetadata(md);
     });
     this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, call, {

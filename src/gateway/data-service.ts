@@ -13,7 +13,7 @@ import {
   readBackendPin,
   readDataCallHeaders,
 } from "../proto/metadata.ts";
-import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -78,6 +78,8 @@ export interface DataServiceDeps {
   sessions?: SessionTable;
   /** Shared by the gateway's services; made here when absent (tests). */
   logins?: LoginGuard;
+  /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
+  readGate?: ReadGateWatch;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
   /** The BMP feed's monitor for a forwarded session, when BMP is on. */
@@ -105,6 +107,8 @@ export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
   const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
+  const readGate =
+    deps.readGate ?? new ReadGateWatch(deps.logger.child({ component: "gateway/data" }));
   return (call: DataCall) => {
     const data = deps.logger.child({ component: "gateway/data" });
     const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
@@ -178,7 +182,7 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0));
-    gateCallReads(call);
+    gateCallReads(call, readGate);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
     deps.pinned?.(outcome);
