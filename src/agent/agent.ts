@@ -143,6 +143,7 @@ export async function startAgent(
       logger: sessionLogs.forSession(sessionLogger),
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
+      ...(config.resume ? { resume: config.resume } : {}),
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());

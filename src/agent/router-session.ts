@@ -6,9 +6,20 @@ import type { Clock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
-import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
-import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
+import {
+  type ControlResponse,
+  DataAction,
+  type DataMessage,
+  type FiveTuple,
+} from "../proto/messages.ts";
+import {
+  type AgentIdentity,
+  metadataReader,
+  readCounters,
+  readResumeAnswer,
+} from "../proto/metadata.ts";
 import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
@@ -22,12 +33,19 @@ import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
  * far end does not end an Established BGP session: the session is "bridging" (see
  * bridge/session-bridge.ts) while new Data streams are dialled.
  */
-export type SessionState = "admitting" | "opening" | "relaying" | "bridging" | "closed";
+export type SessionState =
+  | "admitting"
+  | "opening"
+  | "relaying"
+  | "resuming"
+  | "bridging"
+  | "closed";
 
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   admitting: ["opening", "closed"],
   opening: ["relaying", "closed"],
-  relaying: ["bridging", "closed"],
+  relaying: ["resuming", "bridging", "closed"],
+  resuming: ["relaying", "bridging", "closed"],
   bridging: ["relaying", "closed"],
   closed: [],
 };
@@ -44,8 +62,22 @@ export interface RouterSessionDeps {
   highWaterMark?: number;
   /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
   bridge?: BridgeOptions;
+  /** Resume after a lost Data stream (before bridging); undefined = off. */
+  resume?: ResumeOptions;
   onClosed: (session: RouterSession) => void;
 }
+
+/** Resume after a lost Data stream (session-resume.md in docs/resilience.md). */
+export interface ResumeOptions {
+  /** Replay buffer bound per direction (bytes). */
+  limitBytes: number;
+  /** How long the agent tries to re-attach before it gives up (bridging or close). */
+  windowMs: number;
+}
+
+export const DEFAULT_RESUME_WINDOW_MS = 20_000;
+/** Delay between resume attempts (doubling). */
+export const RESUME_REDIAL_MS = { first: 100, max: 2_000 } as const;
 
 export interface SessionSnapshot {
   sessionId: string;
@@ -61,6 +93,8 @@ export interface SessionSnapshot {
   bufferedBytes: number;
   /** BGP-aware bridging of the session, when it is on. */
   bridge?: BridgeSnapshot;
+  /** Data streams this session was re-attached to by resume (resume on). */
+  resumes?: number;
 }
 
 export class RouterSession {
@@ -76,6 +110,12 @@ export class RouterSession {
   private bridge?: SessionBridge;
   private response?: ControlResponse;
   private redial?: { timer?: { cancel(): void }; delayMs: number };
+  /** The current stream's resumable wrapper (resume on). */
+  private resumable?: ResumableCall;
+  /** An ongoing resume: when it gives up, the next attempt's timer. */
+  private resuming?: { deadline: number; delayMs: number; timer?: { cancel(): void } };
+  /** Streams re-attached by resume. */
+  private resumes = 0;
   /** What the Data streams before the current one relayed (a bridged session has several). */
   private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
 
@@ -150,6 +190,7 @@ export class RouterSession {
       sessionId: this.sessionId,
       counterUp: 0,
       counterDown: 0,
+      resume: this.deps.resume !== undefined,
     });
     if (dropped.length > 0) {
       this.logger.warn("dropped metadata the gateway sent that HTTP/2 cannot carry", {
@@ -169,9 +210,17 @@ export class RouterSession {
       gateCallReads(call);
       this.onServerMetadata(md);
     });
-    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, call, {
+    const resume = this.deps.resume;
+    const resumable = resume
+      ? new ResumableCall(
+          { call, abort: () => call.cancel() },
+          { limitBytes: resume.limitBytes, onLost: (error) => this.streamLost(error) },
+        )
+      : undefined;
+    this.resumable = resumable;
+    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable ?? call, {
       highWaterMark: this.deps.highWaterMark,
-      abortCall: () => call.cancel(),
+      abortCall: () => (resumable ? resumable.abort() : call.cancel()),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });
     this.machine.moveTo("relaying");
@@ -216,7 +265,7 @@ export class RouterSession {
     this.channel?.release();
     this.channel = undefined;
     this.call = undefined;
-    if (this.machine.is("relaying")) this.machine.moveTo("bridging");
+    if (this.machine.is("relaying", "resuming")) this.machine.moveTo("bridging");
     const delayMs = Math.min(
       this.redial ? this.redial.delayMs * 2 : BRIDGE_REDIAL_MS.first,
       BRIDGE_REDIAL_MS.max,
@@ -234,8 +283,9 @@ export class RouterSession {
 
   /** Abort the session (agent shutting down, KILL from an operator). */
   abort(reason: string): void {
-    if (this.relay && this.machine.is("relaying")) this.relay.abort("aborted", new Error(reason));
-    else this.close(reason);
+    if (this.relay && this.machine.is("relaying", "resuming")) {
+      this.relay.abort("aborted", new Error(reason));
+    } else this.close(reason);
   }
 
   snapshot(): SessionSnapshot {
@@ -253,14 +303,105 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
+      ...(this.deps.resume ? { resumes: this.resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }
         : {}),
     };
   }
 
+  /** The current stream was lost: try to re-attach the session before anything else. */
+  private streamLost(error: Error): void {
+    const resume = this.deps.resume;
+    if (!resume || !this.machine.is("relaying")) {
+      this.resumable?.fail(error);
+      return;
+    }
+    this.logger.warn("Data stream lost: resuming the session", { error: errorMessage(error) });
+    this.machine.moveTo("resuming");
+    this.channel?.release();
+    this.channel = undefined;
+    this.resuming = { deadline: this.deps.clock.now() + resume.windowMs, delayMs: 0 };
+    this.resumeAttempt();
+  }
+
+  private resumeAttempt(): void {
+    const resumable = this.resumable;
+    const attempt = this.resuming;
+    if (!resumable || !attempt || !this.machine.is("resuming") || !this.response) return;
+    if (this.deps.clock.now() >= attempt.deadline) {
+      this.resuming = undefined;
+      resumable.fail(new Error("the session could not be resumed in time"));
+      return;
+    }
+    const counters = resumable.counters;
+    const { pairs } = dataCallPairs({
+      identity: this.deps.identity,
+      tuple: this.tuple,
+      serverPairs: this.response.metadata,
+      sessionId: this.sessionId,
+      counterUp: counters.sent,
+      counterDown: counters.received,
+      resume: true,
+    });
+    const channel = this.deps.pool.acquire();
+    const call = channel.client.data(toMetadata(pairs));
+    let answered = false;
+    const giveUp = (why: string) => {
+      channel.release();
+      call.cancel();
+      this.resuming = undefined;
+      resumable.fail(new Error(why));
+    };
+    call.on("metadata", (md: grpc.Metadata) => {
+      if (answered || this.resuming !== attempt) return;
+      answered = true;
+      gateCallReads(call);
+      const read = metadataReader(md);
+      const theirs = readCounters(read);
+      if (readResumeAnswer(read) !== "resumed" || !theirs) {
+        giveUp("the gateway does not hold the session");
+        return;
+      }
+      // The gateway's counter-up = messages it received, counter-down = messages it sent.
+      const error = resumable.attach(
+        { call, abort: () => call.cancel() },
+        { sent: theirs.down, received: theirs.up },
+      );
+      if (error) {
+        this.logger.warn("resume refused: the counters do not match", { error: error.message });
+        call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+        call.end();
+        giveUp(error.message);
+        return;
+      }
+      this.resuming = undefined;
+      this.channel = channel;
+      this.call = call;
+      this.serverMetadata = metadataMap(md);
+      this.resumes++;
+      this.machine.moveTo("relaying");
+      this.logger.info("session resumed on a new Data stream", {
+        "counter-up": counters.sent,
+        "counter-down": counters.received,
+      });
+    });
+    call.on("error", (err: Error) => {
+      if (answered || this.resuming !== attempt) return;
+      answered = true;
+      channel.release();
+      this.logger.debug("resume attempt failed", { error: errorMessage(err) });
+      attempt.delayMs = Math.min(
+        attempt.delayMs === 0 ? RESUME_REDIAL_MS.first : attempt.delayMs * 2,
+        RESUME_REDIAL_MS.max,
+      );
+      attempt.timer = this.deps.clock.schedule(attempt.delayMs, () => this.resumeAttempt());
+    });
+  }
+
   private onServerMetadata(md: grpc.Metadata): void {
     this.serverMetadata = metadataMap(md);
+    if (readResumeAnswer(metadataReader(md)) === undefined) this.resumable?.disable();
     const counters = readCounters(metadataReader(md));
     const relay = this.relay;
     if (!counters || !relay) return;
@@ -275,12 +416,15 @@ export class RouterSession {
   }
 
   private onRelayEnd(reason: RelayEndReason, error?: Error): void {
+    this.resuming?.timer?.cancel();
+    this.resuming = undefined;
     const c = this.relay?.counters;
     const fields = {
       reason,
       bytes_up: c?.bytesFromSocket,
       bytes_down: c?.bytesToSocket,
       duration_ms: this.deps.clock.now() - this.connectedSince,
+      ...(this.resumable ? { counters: this.resumable.counters } : {}),
       ...(error ? { error: errorMessage(error) } : {}),
     };
     if (reason === "closed") this.logger.info("session closed", fields);
