@@ -64,6 +64,8 @@ export class ResumableCall extends EventEmitter implements MessageStream {
   private held: Array<() => void> = [];
   private endRequested = false;
   private paused = false;
+  /** Whether the peer takes acknowledgements (field 3): not once `disable`d. */
+  private acking = true;
   private readonly ackEveryMessages: number;
   private readonly ackEveryBytes: number;
 
@@ -115,7 +117,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
       if (callback) this.held.push(() => callback());
       return true;
     }
-    if (this.receivedCount !== this.acked) this.stampAck(message);
+    if (this.acking && this.receivedCount !== this.acked) this.stampAck(message);
     return (this.port as CallPort).call.write(message, callback);
   }
 
@@ -170,6 +172,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
 
   /** The peer does not resume: from now on a lost call ends the relay as without resume. */
   disable(): void {
+    this.acking = false;
     if (this.state === "attached") this.state = "final";
   }
 
@@ -257,6 +260,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     } else this.state = "final";
     this.emit("data", message);
     if (
+      this.acking &&
       this.state === "attached" &&
       (this.receivedCount - this.acked >= this.ackEveryMessages ||
         this.bytesSinceAck >= this.ackEveryBytes)

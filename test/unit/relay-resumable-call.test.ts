@@ -124,6 +124,10 @@ describe("ResumableCall", () => {
     const errors: Error[] = [];
     a.on("error", (e: Error) => errors.push(e));
     a.disable();
+    aCall.emit("data", data(1));
+    a.write(data(2));
+    // A peer that did not accept resume never sees bgproxy's acknowledgement field.
+    expect(aCall.written.every((m) => m.received === undefined)).toBe(true);
     aCall.emit("error", new Error("lost"));
     expect(lost).toHaveLength(0);
     expect(errors).toHaveLength(1);
