@@ -167,6 +167,8 @@ export function dataService(
     }
     // Ends the session from outside (a reload removed or changed its device).
     let relay: StreamRelay | undefined;
+    // A resumable session's stream: lost streams are held for a re-attach (held-sessions.ts).
+    let resumable: ResumableCall | undefined;
     let endedBy: string | undefined;
     const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, {
       end: (why) => {
@@ -174,7 +176,9 @@ export function dataService(
         relay?.abort("aborted", new Error(why));
       },
       restart: () => {
-        if (relay) relay.restart();
+        // A session waiting for its agent has no stream to carry RESTART: it ends.
+        if (resumable?.detached) resumable.fail(new Error("the gateway is draining"));
+        else if (relay) relay.restart();
         else endedBy ??= "the gateway is draining";
       },
     });
@@ -207,8 +211,6 @@ export function dataService(
     }
 
     let cancelled = false;
-    // A resumable session's stream: lost streams are held for a re-attach (held-sessions.ts).
-    let resumable: ResumableCall | undefined;
     call.on("cancelled", () => {
       cancelled = true;
       // The agent cancelled the call: the relay may not hear of it otherwise.
