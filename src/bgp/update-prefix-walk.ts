@@ -22,6 +22,12 @@ function malformed(detail: string, subcode: number = UpdateErrorSubcode.MALFORME
   return new BgpNotificationError(ErrorCode.UPDATE_MESSAGE, subcode, detail);
 }
 
+/**
+ * `countNlri` + `forEachNlri` (nlri.ts) in one pass, on purpose: this is the relay
+ * observer's per-UPDATE fast path, and the two-pass pair would read every NLRI twice. The
+ * difference is visible only on broken input: prefixes before the bad one are visited
+ * before the throw (the observer counts, it does not apply).
+ */
 function visitNlri(
   buf: Uint8Array,
   start: number,

@@ -8,18 +8,16 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
-import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeUpdate, updatePrefixes } from "../../src/bgp/update.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { BmpFeed } from "../../src/bmp/bmp-feed.ts";
 import { BmpType } from "../../src/bmp/bmp-message.ts";
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
-import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
-import { establishRouter } from "../support/bgp-router.ts";
-import { forwardDevice, startDaemon, startStack } from "../support/stack.ts";
+import { DUAL_STACK_CAPS, establishRouter } from "../support/bgp-router.ts";
+import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -72,13 +70,7 @@ function monitored(messages: readonly BmpMsg[]): string[] {
     );
 }
 
-const caps = {
-  multiprotocol: [
-    { afi: Afi.IPV4, safi: Safi.UNICAST },
-    { afi: Afi.IPV6, safi: Safi.UNICAST },
-  ],
-  fourOctetAs: true,
-};
+const caps = { ...DUAL_STACK_CAPS, fourOctetAs: true };
 
 function announce(rib: AdjRibIn, m: ReturnType<BmpFeed["session"]>, nlri: string[]) {
   const u = encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri });
@@ -87,42 +79,54 @@ function announce(rib: AdjRibIn, m: ReturnType<BmpFeed["session"]>, nlri: string
   m.update(u, d);
 }
 
+/** A feed to one station on 127.0.0.1:`port`, started; stopped after the test. */
+function startFeed(port: number, bufferBytes: number, initialMs: number, maxMs: number): BmpFeed {
+  const feed = new BmpFeed({
+    stations: [{ address: { host: "127.0.0.1", port }, bufferBytes }],
+    sysName: "gw",
+    sysDescr: "test",
+    clock: systemClock,
+    logger: silentLogger,
+    backoff: { initialMs, maxMs, multiplier: 2, jitter: 0 },
+  });
+  cleanups.push(() => feed.stop());
+  feed.start();
+  return feed;
+}
+
+/** Session "r1" (AS 65001, 10.0.0.1 -> 10.0.0.2:179) on `feed`, announced up. */
+function sessionUp(feed: BmpFeed, rib: AdjRibIn): ReturnType<BmpFeed["session"]> {
+  const m = feed.session({
+    device: "r1",
+    peerAddress: "10.0.0.1",
+    peerPort: 50000,
+    localAddress: "10.0.0.2",
+    localPort: 179,
+    rib,
+  });
+  m.up({
+    receivedOpen: encodeOpen({
+      asn: 65001,
+      holdTime: 90,
+      routerId: "10.0.0.1",
+      capabilities: caps,
+    }),
+    sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
+    fourOctetAs: true,
+  });
+  return m;
+}
+
 describe("BMP feed", () => {
   test("live messages, then redial and RIB replay after the station drops the connection", async () => {
     const station = await startStation();
-    const feed = new BmpFeed({
-      stations: [{ address: { host: "127.0.0.1", port: station.port }, bufferBytes: 1 << 20 }],
-      sysName: "gw",
-      sysDescr: "test",
-      clock: systemClock,
-      logger: silentLogger,
-      backoff: { initialMs: 1000, maxMs: 1000, multiplier: 2, jitter: 0 },
-    });
-    cleanups.push(() => feed.stop());
-    feed.start();
+    const feed = startFeed(station.port, 1 << 20, 1000, 1000);
     await waitUntil(() => station.connections.length === 1, {
       timeoutMs: 5000,
       what: "first connection",
     });
     const rib = new AdjRibIn();
-    const m = feed.session({
-      device: "r1",
-      peerAddress: "10.0.0.1",
-      peerPort: 50000,
-      localAddress: "10.0.0.2",
-      localPort: 179,
-      rib,
-    });
-    m.up({
-      receivedOpen: encodeOpen({
-        asn: 65001,
-        holdTime: 90,
-        routerId: "10.0.0.1",
-        capabilities: caps,
-      }),
-      sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
-      fourOctetAs: true,
-    });
+    const m = sessionUp(feed, rib);
     announce(rib, m, ["198.51.100.0/24"]);
     const first = station.connections[0] as { socket: Socket; messages: BmpMsg[] };
     await waitUntil(() => first.messages.length === 3, { timeoutMs: 5000, what: "3 messages" });
@@ -162,40 +166,14 @@ describe("BMP feed", () => {
 
   test("a station that stops reading is cut off at the buffer bound and re-synchronised", async () => {
     const station = await startStation();
-    const feed = new BmpFeed({
-      stations: [{ address: { host: "127.0.0.1", port: station.port }, bufferBytes: 65536 }],
-      sysName: "gw",
-      sysDescr: "test",
-      clock: systemClock,
-      logger: silentLogger,
-      backoff: { initialMs: 50, maxMs: 200, multiplier: 2, jitter: 0 },
-    });
-    cleanups.push(() => feed.stop());
-    feed.start();
+    const feed = startFeed(station.port, 65536, 50, 200);
     await waitUntil(() => station.connections.length === 1, {
       timeoutMs: 5000,
       what: "first connection",
     });
     (station.connections[0] as { socket: Socket }).socket.pause();
     const rib = new AdjRibIn();
-    const m = feed.session({
-      device: "r1",
-      peerAddress: "10.0.0.1",
-      peerPort: 50000,
-      localAddress: "10.0.0.2",
-      localPort: 179,
-      rib,
-    });
-    m.up({
-      receivedOpen: encodeOpen({
-        asn: 65001,
-        holdTime: 90,
-        routerId: "10.0.0.1",
-        capabilities: caps,
-      }),
-      sentOpen: encodeOpen({ asn: 64512, holdTime: 90, routerId: "192.0.2.1", capabilities: caps }),
-      fourOctetAs: true,
-    });
+    const m = sessionUp(feed, rib);
     const station0 = feed.stations[0];
     for (let i = 0; i < 200_000 && station0?.connects === 1 && station0.status === "up"; i++) {
       announce(rib, m, [`10.${(i >> 8) & 255}.${i & 255}.0/24`]);
@@ -213,18 +191,7 @@ describe("BMP feed", () => {
   test("through the gateway: a collector session and a forwarded one (observer) reach the station", async () => {
     const station = await startStation();
     // The forwarded device's daemon: a passive BGP speaker.
-    const daemon = await startDaemon((socket) => {
-      socket.on("error", () => {});
-      const speaker = new BgpSpeaker({
-        localAsn: 64600,
-        routerId: "192.0.2.66",
-        clock: systemClock,
-        onSend: (b) => socket.write(b),
-        onClose: () => socket.end(),
-      });
-      socket.on("data", (d: Buffer) => speaker.receive(d));
-      socket.on("close", () => speaker.close());
-    });
+    const daemon = await startSpeakerDaemon();
     cleanups.push(() => daemon.server.close());
     const stack = await startStack({
       collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
+import { Afi, MessageType } from "../../src/bgp/constants.ts";
 import { BgpFramer } from "../../src/bgp/framer.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { decodeOpen, encodeOpen } from "../../src/bgp/open.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
+import { DUAL_STACK_CAPS } from "../support/bgp-router.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -41,12 +42,7 @@ async function establishedRouter(s: Stack) {
       asn: 65001,
       holdTime: 90,
       routerId: "10.0.0.1",
-      capabilities: {
-        multiprotocol: [
-          { afi: Afi.IPV4, safi: Safi.UNICAST },
-          { afi: Afi.IPV6, safi: Safi.UNICAST },
-        ],
-      },
+      capabilities: DUAL_STACK_CAPS,
     }),
   );
   const open = await waitUntil(() => router.received.find((m) => m.type === MessageType.OPEN), {
@@ -84,15 +80,20 @@ async function establishedRouter(s: Stack) {
   return { router, established };
 }
 
+/** A stack whose one device, edge-r1 at 127.0.0.1, ends in the built-in collector. */
+async function startCollectorStack(): Promise<Stack> {
+  stack = await startStack({
+    collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
+    devices: [
+      { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
+    ],
+  });
+  return stack;
+}
+
 describe("a session ending in the built-in collector", () => {
   test("reaches Established and its prefixes show in /api/devices; a withdrawal lowers them", async () => {
-    const s = await startStack({
-      collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
-      devices: [
-        { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
-      ],
-    });
-    stack = s;
+    const s = await startCollectorStack();
     const { router, established } = await establishedRouter(s);
     expect(established.updates).toBe(2);
     expect(established.sessions).toBe(1);
@@ -122,13 +123,7 @@ describe("a session ending in the built-in collector", () => {
   // Issue 15 item 1: a second connection from the router's address (a probe, a port scan,
   // a parallel session attempt) must not erase what the Established session shows.
   test("a bare TCP connect from the device's address leaves its Established session's state alone", async () => {
-    const s = await startStack({
-      collector: { asn: 64512, routerId: "192.0.2.1", holdTime: 90 },
-      devices: [
-        { name: "edge-r1", id: 1001, site: 0, ip: "127.0.0.1", target: { kind: "collector" } },
-      ],
-    });
-    stack = s;
+    const s = await startCollectorStack();
     const { router } = await establishedRouter(s);
 
     const probe = connect({ host: "127.0.0.1", port: s.routerPort });

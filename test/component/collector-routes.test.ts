@@ -6,13 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import { Afi, AttrFlag, AttrType, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
+import { AttrFlag, AttrType } from "../../src/bgp/constants.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
+import { DUAL_STACK_CAPS, establishRouter } from "../support/bgp-router.ts";
 import { chromiumPath } from "../support/ops-tools.ts";
 import { run } from "../support/process.ts";
 import { type Stack, startStack } from "../support/stack.ts";
@@ -27,30 +25,11 @@ let api: string;
 let dir: string;
 
 async function startRouter(port: number): Promise<Socket> {
-  const socket = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.1" });
-  socket.on("error", () => {});
-  const framer = new BgpFramer();
-  let gotOpen = false;
-  socket.on("data", (d: Buffer) => {
-    for (const f of framer.push(new Uint8Array(d))) if (f.type === MessageType.OPEN) gotOpen = true;
-  });
-  await new Promise((r) => socket.once("connect", r));
-  socket.write(
-    encodeOpen({
-      asn: 4200000001,
-      holdTime: 90,
-      routerId: "10.0.0.1",
-      capabilities: {
-        multiprotocol: [
-          { afi: Afi.IPV4, safi: Safi.UNICAST },
-          { afi: Afi.IPV6, safi: Safi.UNICAST },
-        ],
-        fourOctetAs: true,
-      },
-    }),
+  const socket = await establishRouter(
+    { port, local: "127.0.0.1", asn: 4200000001, routerId: "10.0.0.1" },
+    () => {},
+    { ...DUAL_STACK_CAPS, fourOctetAs: true },
   );
-  await waitUntil(() => gotOpen, { timeoutMs: 5_000, what: "the collector's OPEN" });
-  socket.write(encodeKeepalive());
   socket.write(
     encodeUpdate({
       origin: 0,

@@ -6,10 +6,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket } from "node:net";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
-import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
-import { systemClock } from "../../src/core/clock.ts";
 import { establishRouter } from "../support/bgp-router.ts";
-import { forwardDevice, startDaemon, startStack } from "../support/stack.ts";
+import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -28,21 +26,9 @@ async function announce(port: number, local: string, prefixes: string[]): Promis
 describe("forwarded sessions: the observer", () => {
   test("shows state and exact counts; observe = false relays without them", async () => {
     const daemonPrefixes = new Map<Socket, number>();
-    const daemon = await startDaemon((socket) => {
-      socket.on("error", () => {});
-      const speaker = new BgpSpeaker({
-        localAsn: 64600,
-        routerId: "192.0.2.66",
-        clock: systemClock,
-        onSend: (b) => socket.write(b),
-        onClose: () => socket.end(),
-      });
-      socket.on("data", (d: Buffer) => {
-        speaker.receive(d);
-        daemonPrefixes.set(socket, speaker.stats().prefixes.ipv4);
-      });
-      socket.on("close", () => speaker.close());
-    });
+    const daemon = await startSpeakerDaemon((socket, speaker) =>
+      daemonPrefixes.set(socket, speaker.stats().prefixes.ipv4),
+    );
     cleanups.push(() => daemon.server.close());
     const watched = forwardDevice("127.0.0.2", daemon.port, { name: "watched", id: 2 });
     const quiet = forwardDevice("127.0.0.3", daemon.port, { name: "quiet", id: 3 });

@@ -7,11 +7,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
+import { DUAL_STACK_CAPS, establishRouter } from "../support/bgp-router.ts";
 import { chromiumPath, chromiumSkipNote } from "../support/ops-tools.ts";
 import { run } from "../support/process.ts";
 import { forwardDevice, type Stack, startDaemon, startStack } from "../support/stack.ts";
@@ -40,30 +37,11 @@ function chromiumArgs(profile: string): string[] {
 
 /** A router that brings its collector session to Established and announces prefixes. */
 async function establishedRouter(port: number): Promise<Socket> {
-  const socket = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.1" });
-  cleanups.push(() => socket.destroy());
-  socket.on("error", () => {});
-  const framer = new BgpFramer();
-  let gotOpen = false;
-  socket.on("data", (d: Buffer) => {
-    for (const f of framer.push(new Uint8Array(d))) if (f.type === MessageType.OPEN) gotOpen = true;
-  });
-  await new Promise((r) => socket.once("connect", r));
-  socket.write(
-    encodeOpen({
-      asn: 65001,
-      holdTime: 90,
-      routerId: "10.0.0.1",
-      capabilities: {
-        multiprotocol: [
-          { afi: Afi.IPV4, safi: Safi.UNICAST },
-          { afi: Afi.IPV6, safi: Safi.UNICAST },
-        ],
-      },
-    }),
+  const socket = await establishRouter(
+    { port, local: "127.0.0.1", asn: 65001, routerId: "10.0.0.1" },
+    (s) => cleanups.push(() => s.destroy()),
+    DUAL_STACK_CAPS,
   );
-  await waitUntil(() => gotOpen, { timeoutMs: 5_000, what: "the collector's OPEN" });
-  socket.write(encodeKeepalive());
   socket.write(
     encodeUpdate({
       origin: 0,

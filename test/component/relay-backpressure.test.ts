@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { forwardDevice, prng, type Stack, startDaemon, startStack } from "../support/stack.ts";
-import { waitUntil } from "../support/wait.ts";
+import { waitUntil, within } from "../support/wait.ts";
 
 const MiB = 1024 * 1024;
 /** What the writer would send if nothing held it back. */
@@ -100,16 +100,6 @@ async function observeStall(
   const session = stack.agent.status().sessions[0];
   maxBuffered = Math.max(maxBuffered, session?.bufferedBytes ?? 0);
   return { maxBuffered, pushedAt, pushedLater: writer.pushed };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 async function connectRouter(port: number): Promise<Socket> {

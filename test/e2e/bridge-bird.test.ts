@@ -15,6 +15,9 @@ import { type Bird, sinceMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
+  collectorHolds,
+  collectorSpec,
+  routerEstablished,
   startBridgeStack,
   startRouterBird,
 } from "../support/bridge-stack.ts";
@@ -34,34 +37,10 @@ describe.skipIf(!canRunNetns)(
     const diagnostics = () =>
       stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
 
-    const established = async () => {
-      const bird = router;
-      if (!bird) throw new Error("router BIRD not started");
-      return waitUntil(
-        async () => {
-          const s = await bird.protocolState("to_agent");
-          return s?.info.startsWith("Established") ? s : undefined;
-        },
-        { timeoutMs: 20_000, what: "router: to_agent Established", diagnostics },
-      );
-    };
+    const established = () => routerEstablished(router, diagnostics);
 
     const fullTable = (g: GatewayProcess) =>
-      waitUntil(
-        async () => {
-          const d = await g.device("edge-r1");
-          return d.state === "established" &&
-            d.prefixes.ipv4 === V4.length &&
-            d.prefixes.ipv6 === V6.length
-            ? d
-            : undefined;
-        },
-        {
-          timeoutMs: 30_000,
-          what: "the collector holding the router's 3 + 2 prefixes",
-          diagnostics,
-        },
-      );
+      collectorHolds(g, V4.length, V6.length, { diagnostics });
 
     const takeovers = () => stack.agent.find(BRIDGE_LOG.tookOver).length;
 
@@ -69,10 +48,7 @@ describe.skipIf(!canRunNetns)(
       stack = await startBridgeStack({
         collector: false,
         grpc: `127.0.0.1:${GRPC_PORT}`,
-        spec: ({ rp }) => ({
-          collector: { asn: 64512, routerId: "192.0.2.1" },
-          devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-        }),
+        spec: collectorSpec(),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
       router = await startRouterBird(stack, V4, V6);

@@ -6,10 +6,15 @@
  * the new collector holds exactly GoBGP's prefixes again, sent through a route refresh.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BRIDGE_LOG, type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import {
+  BRIDGE_LOG,
+  type BridgeStack,
+  collectorHolds,
+  collectorSpec,
+  startBridgeStack,
+} from "../support/bridge-stack.ts";
 import { Gobgp, gobgpMissing } from "../support/gobgp.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
-import { waitUntil } from "../support/wait.ts";
 
 const V4 = ["10.255.250.0/24", "10.255.251.0/24", "10.255.252.0/24"];
 const V6 = ["fd00:255:250::/48", "fd00:255:251::/48"];
@@ -35,24 +40,13 @@ describe.skipIf(!canRunNetns || problem !== "")(
       ) as GobgpNeighborJson;
 
     const fullTable = () =>
-      waitUntil(
-        async () => {
-          const d = await stack.gateway.device("edge-gobgp");
-          return d.state === "established" && d.prefixes.ipv4 === 3 && d.prefixes.ipv6 === 2
-            ? d
-            : undefined;
-        },
-        { timeoutMs: 30_000, what: "the collector holding GoBGP's 3 + 2 prefixes", diagnostics },
-      );
+      collectorHolds(stack.gateway, V4.length, V6.length, { device: "edge-gobgp", diagnostics });
 
     beforeAll(async () => {
       stack = await startBridgeStack({
         collector: false,
         grpc: "127.0.0.1:19445",
-        spec: ({ rp }) => ({
-          collector: { asn: 64512, routerId: "192.0.2.1" },
-          devices: [{ name: "edge-gobgp", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-        }),
+        spec: collectorSpec("edge-gobgp"),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
       const { rp } = stack.topo;

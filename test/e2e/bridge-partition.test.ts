@@ -14,12 +14,14 @@ import { type Bird, sinceMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
+  collectorHolds,
+  collectorSpec,
+  routerEstablished,
   startBridgeStack,
   startRouterBird,
 } from "../support/bridge-stack.ts";
 import { run } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
-import { waitUntil } from "../support/wait.ts";
 
 const V4 = ["10.255.236.0/24", "10.255.237.0/24"];
 const V6 = ["fd00:255:236::/48"];
@@ -32,28 +34,10 @@ describe.skipIf(!canRunNetns)(
     const diagnostics = () =>
       stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
 
-    const established = async () => {
-      const bird = router;
-      if (!bird) throw new Error("router BIRD not started");
-      return waitUntil(
-        async () => {
-          const s = await bird.protocolState("to_agent");
-          return s?.info.startsWith("Established") ? s : undefined;
-        },
-        { timeoutMs: 20_000, what: "router: to_agent Established", diagnostics },
-      );
-    };
+    const established = () => routerEstablished(router, diagnostics);
 
     const fullTable = (timeoutMs = 30_000) =>
-      waitUntil(
-        async () => {
-          const d = await stack.gateway.device("edge-r1");
-          return d.state === "established" && d.prefixes.ipv4 === 2 && d.prefixes.ipv6 === 1
-            ? d
-            : undefined;
-        },
-        { timeoutMs, what: "the collector holding the router's 2 + 1 prefixes", diagnostics },
-      );
+      collectorHolds(stack.gateway, V4.length, V6.length, { timeoutMs, diagnostics });
 
     /** The P end of the P–C link down for `ms`, then up again. */
     const partition = async (ms: number) => {
@@ -69,10 +53,7 @@ describe.skipIf(!canRunNetns)(
         collector: true,
         gatewayInC: true,
         grpc: ({ pc }) => `${pc?.b.ipv4}:19448`,
-        spec: ({ rp }) => ({
-          collector: { asn: 64512, routerId: "192.0.2.1" },
-          devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-        }),
+        spec: collectorSpec(),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
       router = await startRouterBird(stack, V4, V6);

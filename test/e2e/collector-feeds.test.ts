@@ -19,7 +19,11 @@ import {
 import { Bird, type BirdConfig } from "../support/bird.ts";
 import { destroyAllNetns } from "../support/netns.ts";
 import { type ManagedProcess, run } from "../support/process.ts";
-import { createRelayTopology, type RelayTopology } from "../support/relay-topology.ts";
+import {
+  agentNeighbor,
+  createRelayTopology,
+  type RelayTopology,
+} from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -142,16 +146,7 @@ describe.skipIf(!canRunNetns || !bgpdump || !pmbmpd)(
       routerConfig = {
         routerId: rp.a.ipv4,
         asn: ROUTER_AS,
-        neighbors: [
-          {
-            name: "to_agent4",
-            address: rp.b.ipv4,
-            asn: COLLECTOR_AS,
-            localAddress: rp.a.ipv4,
-            ipv6NextHop: rp.a.ipv6,
-            import: "none",
-          },
-        ],
+        neighbors: [{ ...agentNeighbor(rp, 4, COLLECTOR_AS), ipv6NextHop: rp.a.ipv6 }],
         static4: V4,
         static6: V6,
         staticAttributes:

@@ -8,11 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BgproxyProcess, startAgentProcess } from "../support/bgproxy-process.ts";
 import { Bird, sinceMs } from "../support/bird.ts";
-import { type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import {
+  type BridgeStack,
+  collectorSpec,
+  routerEstablished,
+  startBridgeStack,
+} from "../support/bridge-stack.ts";
 import { addAddress } from "../support/netns.ts";
 import { hostIn } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
-import { waitUntil } from "../support/wait.ts";
 
 const GRPC = "127.0.0.1:19447";
 const REFUSED = "refused a second agent for a device another agent relays (first one stays)";
@@ -33,10 +37,7 @@ describe.skipIf(!canRunNetns)(`e2e: the same device on two agents${skipNote}`, (
     stack = await startBridgeStack({
       collector: false,
       grpc: GRPC,
-      spec: ({ rp }) => ({
-        collector: { asn: 64512, routerId: "192.0.2.1" },
-        devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-      }),
+      spec: collectorSpec(),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`],
     });
     const { rp } = stack.topo;
@@ -69,14 +70,7 @@ describe.skipIf(!canRunNetns)(`e2e: the same device on two agents${skipNote}`, (
   test("the second agent's stream is refused and logged once; the first session stays up", async () => {
     const bird = router;
     if (!bird) throw new Error("router BIRD not started");
-    const up = () =>
-      waitUntil(
-        async () => {
-          const s = await bird.protocolState("to_a");
-          return s?.info.startsWith("Established") ? s : undefined;
-        },
-        { timeoutMs: 20_000, what: "router: to_a Established", diagnostics },
-      );
+    const up = () => routerEstablished(bird, diagnostics, "to_a");
     const before = await up();
 
     second = await startAgentProcess({

@@ -16,7 +16,11 @@ import {
 } from "../support/bgproxy-process.ts";
 import { Bird, type BirdConfig } from "../support/bird.ts";
 import { destroyAllNetns } from "../support/netns.ts";
-import { createRelayTopology, type RelayTopology } from "../support/relay-topology.ts";
+import {
+  agentNeighbor,
+  createRelayTopology,
+  type RelayTopology,
+} from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -97,23 +101,7 @@ describe.skipIf(!canRunNetns)(
       routerConfig = {
         routerId: rp.a.ipv4,
         asn: ROUTER_AS,
-        neighbors: [
-          {
-            name: "to_agent4",
-            address: rp.b.ipv4,
-            asn: COLLECTOR_AS,
-            localAddress: rp.a.ipv4,
-            import: "none",
-          },
-          {
-            name: "to_agent6",
-            address: rp.b.ipv6,
-            asn: COLLECTOR_AS,
-            localAddress: rp.a.ipv6,
-            ipv4NextHop: rp.a.ipv4,
-            import: "none",
-          },
-        ],
+        neighbors: [agentNeighbor(rp, 4, COLLECTOR_AS), agentNeighbor(rp, 6, COLLECTOR_AS)],
         static4: V4,
         static6: V6,
       };

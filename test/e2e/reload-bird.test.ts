@@ -11,7 +11,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GatewayFileSpec, renderGatewayToml } from "../support/bgproxy-process.ts";
 import { Bird, type BirdConfig, sinceMs } from "../support/bird.ts";
-import { type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import {
+  type BridgeStack,
+  collectorSpec,
+  routerEstablished,
+  startBridgeStack,
+} from "../support/bridge-stack.ts";
+import { agentNeighbor } from "../support/relay-topology.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -26,17 +32,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
   const diagnostics = () =>
     stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
 
-  const established = async (protocol: string) => {
-    const bird = router;
-    if (!bird) throw new Error("router BIRD not started");
-    return waitUntil(
-      async () => {
-        const s = await bird.protocolState(protocol);
-        return s?.info.startsWith("Established") ? s : undefined;
-      },
-      { timeoutMs: 20_000, what: `router: ${protocol} Established`, diagnostics },
-    );
-  };
+  const established = (protocol: string) => routerEstablished(router, diagnostics, protocol);
 
   const sighup = () => process.kill(stack.gateway.process.pid, "SIGHUP");
 
@@ -44,10 +40,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     stack = await startBridgeStack({
       collector: false,
       grpc: "127.0.0.1:19446",
-      spec: ({ rp }) => ({
-        collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
-        devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
-      }),
+      spec: collectorSpec(),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`, `[${rp.b.ipv6}]:179`],
     });
     spec = stack.spec;
@@ -55,15 +48,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     routerConfig = {
       routerId: rp.a.ipv4,
       asn: ROUTER_AS,
-      neighbors: [
-        {
-          name: "to_agent4",
-          address: rp.b.ipv4,
-          asn: COLLECTOR_AS,
-          localAddress: rp.a.ipv4,
-          import: "none",
-        },
-      ],
+      neighbors: [agentNeighbor(rp, 4, COLLECTOR_AS)],
       static4: ["10.255.220.0/24", "10.255.221.0/24"],
       static6: ["fd00:255:220::/48"],
     };
@@ -95,17 +80,7 @@ describe.skipIf(!canRunNetns)(`e2e reload: a device added by SIGHUP${skipNote}`,
     // Only now does the router try its IPv6 session (an unknown device would be deny-listed).
     await router?.configure({
       ...routerConfig,
-      neighbors: [
-        ...routerConfig.neighbors,
-        {
-          name: "to_agent6",
-          address: rp.b.ipv6,
-          asn: COLLECTOR_AS,
-          localAddress: rp.a.ipv6,
-          ipv4NextHop: rp.a.ipv4,
-          import: "none",
-        },
-      ],
+      neighbors: [...routerConfig.neighbors, agentNeighbor(rp, 6, COLLECTOR_AS)],
     });
     await established("to_agent6");
     const device = await waitUntil(

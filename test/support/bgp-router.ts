@@ -21,6 +21,14 @@ export const IPV4_UNICAST_CAPS: OpenSpec["capabilities"] = {
   multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }],
 };
 
+/** IPv4 and IPv6 unicast (RFC 4760). */
+export const DUAL_STACK_CAPS: OpenSpec["capabilities"] = {
+  multiprotocol: [
+    { afi: Afi.IPV4, safi: Safi.UNICAST },
+    { afi: Afi.IPV6, safi: Safi.UNICAST },
+  ],
+};
+
 /** Establish BGP through `port` from `local`; `track` receives the socket for cleanup. */
 export async function establishRouter(
   r: TestRouter,

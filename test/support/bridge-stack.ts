@@ -11,9 +11,10 @@ import {
   startAgentProcess,
   startGatewayProcess,
 } from "./bgproxy-process.ts";
-import { Bird } from "./bird.ts";
+import { Bird, type ProtocolStatus } from "./bird.ts";
 import { destroyAllNetns } from "./netns.ts";
 import { createRelayTopology, type RelayTopology } from "./relay-topology.ts";
+import { waitUntil } from "./wait.ts";
 
 export interface BridgeStack {
   readonly topo: RelayTopology;
@@ -137,5 +138,53 @@ export function startRouterBird(
       static6: [...static6],
     },
     { netns: stack.topo.router, label: "router" },
+  );
+}
+
+/** The gateway file of one router (`device` at R's address) peering with the built-in collector. */
+export function collectorSpec(device = "edge-r1"): (topo: RelayTopology) => GatewayFileSpec {
+  return ({ rp }) => ({
+    collector: { asn: 64512, routerId: "192.0.2.1" },
+    devices: [{ name: device, id: 1001, ip: rp.a.ipv4, target: "collector" }],
+  });
+}
+
+/** Waits for the router BIRD's `protocol` to be Established; returns its state (with `since`). */
+export function routerEstablished(
+  router: Bird | undefined,
+  diagnostics: () => string,
+  protocol = "to_agent",
+): Promise<ProtocolStatus> {
+  const bird = router;
+  if (!bird) throw new Error("router BIRD not started");
+  return waitUntil(
+    async () => {
+      const s = await bird.protocolState(protocol);
+      return s?.info.startsWith("Established") ? s : undefined;
+    },
+    { timeoutMs: 20_000, what: `router: ${protocol} Established`, diagnostics },
+  );
+}
+
+/** Waits for `gateway`'s collector to hold exactly `ipv4` + `ipv6` prefixes of `device`. */
+export function collectorHolds(
+  gateway: GatewayProcess,
+  ipv4: number,
+  ipv6: number,
+  options: { device?: string; timeoutMs?: number; diagnostics: () => string },
+) {
+  const device = options.device ?? "edge-r1";
+  return waitUntil(
+    async () => {
+      const d = await gateway.device(device);
+      return d.state === "established" && d.prefixes.ipv4 === ipv4 && d.prefixes.ipv6 === ipv6
+        ? d
+        : undefined;
+    },
+    {
+      timeoutMs: options.timeoutMs ?? 30_000,
+      what: `the collector holding ${device}'s ${ipv4} + ${ipv6} prefixes`,
+      diagnostics: options.diagnostics,
+    },
   );
 }

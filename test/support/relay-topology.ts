@@ -9,6 +9,7 @@
  * built-in collector needs no daemon). Nothing is routed between the links: every session is
  * really carried by the relay.
  */
+import type { BirdNeighbor } from "./bird.ts";
 import { addAddress, createNetns, linkNetns, type Netns, type VethLink } from "./netns.ts";
 import { makeTempDir } from "./tempdir.ts";
 
@@ -52,4 +53,21 @@ export async function createRelayTopology(options: RelayTopologyOptions): Promis
 /** 10.255.<link's subnet>.<host>. */
 export function hostIn(link: VethLink, host: number): string {
   return `10.255.${link.subnet}.${host}`;
+}
+
+/**
+ * The router BIRD's neighbour in R towards the agent on rp.b (AS `asn`, nothing imported):
+ * "to_agent4" over IPv4, or "to_agent6" over IPv6 (its IPv4 routes with R's IPv4 next hop).
+ */
+export function agentNeighbor(rp: VethLink, family: 4 | 6, asn: number): BirdNeighbor {
+  return family === 4
+    ? { name: "to_agent4", address: rp.b.ipv4, asn, localAddress: rp.a.ipv4, import: "none" }
+    : {
+        name: "to_agent6",
+        address: rp.b.ipv6,
+        asn,
+        localAddress: rp.a.ipv6,
+        ipv4NextHop: rp.a.ipv4,
+        import: "none",
+      };
 }

@@ -4,7 +4,9 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
+import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import type { AgentConfig, DeviceConfig, GatewayConfig } from "../../src/config/types.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/core/logger.ts";
 import { sha256Hex } from "../../src/core/sha256.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
@@ -117,6 +119,30 @@ export async function startDaemon(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   return { server, port: typeof address === "object" && address ? address.port : 0 };
+}
+
+/**
+ * A forwarded device's daemon: a passive BGP speaker (AS 64600, 192.0.2.66) per connection.
+ * `onData` runs after each chunk the speaker received.
+ */
+export function startSpeakerDaemon(
+  onData?: (socket: Socket, speaker: BgpSpeaker) => void,
+): Promise<{ server: Server; port: number }> {
+  return startDaemon((socket) => {
+    socket.on("error", () => {});
+    const speaker = new BgpSpeaker({
+      localAsn: 64600,
+      routerId: "192.0.2.66",
+      clock: systemClock,
+      onSend: (b) => socket.write(b),
+      onClose: () => socket.end(),
+    });
+    socket.on("data", (d: Buffer) => {
+      speaker.receive(d);
+      onData?.(socket, speaker);
+    });
+    socket.on("close", () => speaker.close());
+  });
 }
 
 export { prng } from "./prng.ts";
