@@ -6,12 +6,7 @@ import type { Clock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
-import {
-  type ControlResponse,
-  DataAction,
-  type DataMessage,
-  type FiveTuple,
-} from "../proto/messages.ts";
+import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
 import {
   type AgentIdentity,
   metadataReader,
@@ -26,6 +21,7 @@ import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
+import { SessionResume } from "./session-resume.ts";
 
 /**
  * One router TCP connection on the agent: admitted through the gateway's Control answer,
@@ -76,8 +72,6 @@ export interface ResumeOptions {
 }
 
 export const DEFAULT_RESUME_WINDOW_MS = 20_000;
-/** Delay between resume attempts (doubling). */
-export const RESUME_REDIAL_MS = { first: 100, max: 2_000 } as const;
 
 export interface SessionSnapshot {
   sessionId: string;
@@ -113,7 +107,7 @@ export class RouterSession {
   /** The current stream's resumable wrapper (resume on). */
   private resumable?: ResumableCall;
   /** An ongoing resume: when it gives up, the next attempt's timer. */
-  private resuming?: { deadline: number; delayMs: number; timer?: { cancel(): void } };
+  private resuming?: SessionResume;
   /** Streams re-attached by resume. */
   private resumes = 0;
   /** What the Data streams before the current one relayed (a bridged session has several). */
@@ -321,82 +315,34 @@ export class RouterSession {
     this.machine.moveTo("resuming");
     this.channel?.release();
     this.channel = undefined;
-    this.resuming = { deadline: this.deps.clock.now() + resume.windowMs, delayMs: 0 };
-    this.resumeAttempt();
-  }
-
-  private resumeAttempt(): void {
-    const resumable = this.resumable;
-    const attempt = this.resuming;
-    if (!resumable || !attempt || !this.machine.is("resuming") || !this.response) return;
-    if (this.deps.clock.now() >= attempt.deadline) {
-      this.resuming = undefined;
-      resumable.fail(new Error("the session could not be resumed in time"));
-      return;
-    }
-    const counters = resumable.counters;
-    const { pairs } = dataCallPairs({
-      identity: this.deps.identity,
-      tuple: this.tuple,
-      serverPairs: this.response.metadata,
-      sessionId: this.sessionId,
-      counterUp: counters.sent,
-      counterDown: counters.received,
-      resume: true,
+    const resumable = this.resumable as ResumableCall;
+    const response = this.response as ControlResponse;
+    this.resuming = new SessionResume({
+      resumable,
+      pool: this.deps.pool,
+      clock: this.deps.clock,
+      logger: this.logger,
+      windowMs: resume.windowMs,
+      pairs: (counters) =>
+        dataCallPairs({
+          identity: this.deps.identity,
+          tuple: this.tuple,
+          serverPairs: response.metadata,
+          sessionId: this.sessionId,
+          counterUp: counters.sent,
+          counterDown: counters.received,
+          resume: true,
+        }).pairs,
+      onResumed: (channel, call, md) => {
+        this.resuming = undefined;
+        this.channel = channel;
+        this.call = call;
+        this.serverMetadata = metadataMap(md);
+        this.resumes++;
+        this.machine.moveTo("relaying");
+      },
     });
-    const channel = this.deps.pool.acquire();
-    const call = channel.client.data(toMetadata(pairs));
-    let answered = false;
-    const giveUp = (why: string) => {
-      channel.release();
-      call.cancel();
-      this.resuming = undefined;
-      resumable.fail(new Error(why));
-    };
-    call.on("metadata", (md: grpc.Metadata) => {
-      if (answered || this.resuming !== attempt) return;
-      answered = true;
-      gateCallReads(call);
-      const read = metadataReader(md);
-      const theirs = readCounters(read);
-      if (readResumeAnswer(read) !== "resumed" || !theirs) {
-        giveUp("the gateway does not hold the session");
-        return;
-      }
-      // The gateway's counter-up = messages it received, counter-down = messages it sent.
-      const error = resumable.attach(
-        { call, abort: () => call.cancel() },
-        { sent: theirs.down, received: theirs.up },
-      );
-      if (error) {
-        this.logger.warn("resume refused: the counters do not match", { error: error.message });
-        call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
-        call.end();
-        giveUp(error.message);
-        return;
-      }
-      this.resuming = undefined;
-      this.channel = channel;
-      this.call = call;
-      this.serverMetadata = metadataMap(md);
-      this.resumes++;
-      this.machine.moveTo("relaying");
-      this.logger.info("session resumed on a new Data stream", {
-        "counter-up": counters.sent,
-        "counter-down": counters.received,
-      });
-    });
-    call.on("error", (err: Error) => {
-      if (answered || this.resuming !== attempt) return;
-      answered = true;
-      channel.release();
-      this.logger.debug("resume attempt failed", { error: errorMessage(err) });
-      attempt.delayMs = Math.min(
-        attempt.delayMs === 0 ? RESUME_REDIAL_MS.first : attempt.delayMs * 2,
-        RESUME_REDIAL_MS.max,
-      );
-      attempt.timer = this.deps.clock.schedule(attempt.delayMs, () => this.resumeAttempt());
-    });
+    this.resuming.attempt();
   }
 
   private onServerMetadata(md: grpc.Metadata): void {
@@ -416,7 +362,7 @@ export class RouterSession {
   }
 
   private onRelayEnd(reason: RelayEndReason, error?: Error): void {
-    this.resuming?.timer?.cancel();
+    this.resuming?.cancel();
     this.resuming = undefined;
     const c = this.relay?.counters;
     const fields = {
