@@ -281,4 +281,42 @@ describe("resume before bridging", () => {
     expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
     expect(agent.status().sessionsTotal).toBe(1);
   }, 30_000);
+
+  test("a drain ends a session held for a resume; the agent then bridges", async () => {
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const link = await tcpLink(gateway.port);
+    cleanups.push(() => link.close());
+    const agent = await startAgent(
+      agentConfig(link.port, { resume: { ...resume, windowMs: 10_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    // The stream is lost and the agent's resume cannot get through yet.
+    link.pause();
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.state === "resuming", {
+      timeoutMs: 5_000,
+      what: "the agent to be resuming",
+    });
+    expect(gateway.sessions.size).toBe(1); // held for the agent
+    await fetch(`http://127.0.0.1:${gateway.httpPort}/admin/drain`, { method: "POST" });
+    await waitUntil(() => gateway.sessions.size === 0, {
+      timeoutMs: 2_000,
+      what: "the held session to end with the drain",
+    });
+    link.resume();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 15_000,
+      what: "the agent to fall back to bridging",
+    });
+    expect(agent.status().sessions[0]?.resumes).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+  }, 30_000);
 });
