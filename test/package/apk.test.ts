@@ -234,7 +234,7 @@ describe(`OpenRC scripts${missing("shellcheck", "busybox")}`, () => {
       const r = await run(["busybox", "sh", "-c", probe]);
       expect(r.stdout.trim().split("\n")).toEqual([
         "command=/usr/bin/bgproxy",
-        "command_args=agent --listen 192.0.2.10:179",
+        "command_args=agent --human-logs --listen 192.0.2.10:179",
         "command_user=bgproxy:bgproxy",
         "supervisor=supervise-daemon",
         "command_background=yes",

@@ -41,7 +41,7 @@ describe("systemd units", () => {
     const one = (k: string) => service?.get(k)?.at(-1);
     expect(one("User")).toBe("bgproxy");
     expect(one("Group")).toBe("bgproxy");
-    expect(one("ExecStart")).toBe("/usr/bin/bgproxy agent $BGPROXY_OPTS");
+    expect(one("ExecStart")).toBe("/usr/bin/bgproxy agent --human-logs $BGPROXY_OPTS");
     // The reference product's env file first, ours last (it wins); neither is required.
     expect(service?.get("EnvironmentFile")).toEqual([
       "-/etc/default/kbgp.env",
@@ -116,6 +116,15 @@ describe(`kbgp.service, the reference product's unit name${missing("systemctl")}
   );
 });
 
+/** bgproxy.service's ExecStart as systemd runs it: an unquoted $BGPROXY_OPTS split on whitespace. */
+function execStart(opts: string): string[] {
+  const service = parseUnit(imageText("systemd/bgproxy.service")).get("Service");
+  const [program, ...args] = (service?.get("ExecStart")?.at(-1) ?? "").split(" ");
+  if (program !== "/usr/bin/bgproxy") throw new Error(`ExecStart runs ${program}`);
+  const expanded = args.flatMap((a) => (a === "$BGPROXY_OPTS" ? opts.split(" ") : [a]));
+  return [binaryPath(findTarget("linux-x64")), ...expanded];
+}
+
 /** KEY=VALUE lines of an env file; `uncomment` also takes the commented examples. */
 function envLines(text: string, uncomment: boolean): [string, string][] {
   return text
@@ -163,19 +172,42 @@ describe("/etc/default/bgproxy.env.sample", () => {
     env.KENTIK_ENABLE_MD5 = "false";
     // Loopback only: a closed local port as the gateway, reached through a closed local proxy.
     env.HTTPS_PROXY = "http://127.0.0.1:9";
+    env.BGPROXY_DISABLE_METRICS_EXPORT = "true";
     const opts =
       "--target 127.0.0.1:9 --tls-server-name gateway.example.net --listen 127.0.0.1:0 --metrics-port 0 --disable-log-export";
-    // systemd splits an unquoted $BGPROXY_OPTS on whitespace.
-    const agent = spawnManaged([binaryPath(findTarget("linux-x64")), "agent", ...opts.split(" ")], {
-      label: "agent-from-env-sample",
-      env,
-    });
+    const agent = spawnManaged(execStart(opts), { label: "agent-from-env-sample", env });
     try {
-      const line = await agent.waitForLine(/"msg":"agent started"/, 20_000);
-      expect(JSON.parse(line.input ?? "{}").target).toBe("127.0.0.1:9");
+      // The unit's --human-logs: the reference guide's line shape.
+      await agent.waitForLine(
+        /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d\d INF agent started .*target=127\.0\.0\.1:9/,
+        20_000,
+      );
+      await agent.waitForLine(
+        /INF status and metrics endpoint listening .*log_export=disabled metrics_export=disabled/,
+        20_000,
+      );
       expect(agent.output()).not.toContain("s3cret-token");
     } finally {
       await agent.stop();
+    }
+    // The way back to JSON lines that the sample shows: --human-logs=false in BGPROXY_OPTS.
+    delete env.BGPROXY_DISABLE_METRICS_EXPORT;
+    const json = spawnManaged(execStart(`${opts} --human-logs=false`), {
+      label: "agent-json-logs",
+      env,
+    });
+    try {
+      const line = await json.waitForLine(/"msg":"agent started"/, 20_000);
+      expect(JSON.parse(line.input ?? "{}").target).toBe("127.0.0.1:9");
+      const status = await json.waitForLine(
+        /"msg":"status and metrics endpoint listening"/,
+        20_000,
+      );
+      expect(JSON.parse(status.input ?? "{}").metrics_export).toMatch(
+        /127\.0\.0\.1:4318\/v1\/metrics$/,
+      );
+    } finally {
+      await json.stop();
     }
   });
 });

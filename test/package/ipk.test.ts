@@ -157,6 +157,7 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
       metrics_addr: "127.0.0.1",
       metrics_port: "20920",
       log_level: "info",
+      human_logs: "1",
       user: "bgproxy",
     });
     expect(main?.lists.get("listen")).toEqual(["0.0.0.0:179", "[::]:179"]);
@@ -230,6 +231,7 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
         "20920",
         "--log-level",
         "info",
+        "--human-logs",
       ]);
       expect(r.command.join(" ")).not.toContain("s3cret");
       expect(Object.fromEntries(r.env)).toEqual({ KENTIK_API_TOKEN: "s3cret-token" });
@@ -287,7 +289,9 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
       set("metrics_port", "0");
       set("log_level", "debug");
       set("multi", "4");
+      set("human_logs", "0");
       set("disable_log_export", "1");
+      set("disable_metrics_export", "1");
       set("https_proxy", "http://127.0.0.1:9");
       set("no_proxy", "*");
       const r: ProcdInstance = await runProcdInit(
@@ -297,6 +301,8 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
         work,
       );
       expect(r.command).toContain("--disable-log-export");
+      expect(r.command).toContain("--disable-metrics-export");
+      expect(r.command).not.toContain("--human-logs");
       expect(r.command).toContain("--tls-server-name");
       expect(Object.fromEntries(r.env)).toEqual({
         KENTIK_API_TOKEN: "s3cret-token",
@@ -325,6 +331,14 @@ describe(`procd init script (/etc/init.d/bgproxy)${missing("shellcheck", "busybo
         expect(started.listeners).toHaveLength(2);
         expect(started.listeners[0]).toMatch(/^127\.0\.0\.1:\d+$/);
         expect(started.listeners[1]).toMatch(/^127\.0\.0\.2:\d+$/);
+        const status = await agent.waitForLine(
+          /"msg":"status and metrics endpoint listening"/,
+          20_000,
+        );
+        expect(JSON.parse(status.input ?? "{}")).toMatchObject({
+          log_export: "disabled",
+          metrics_export: "disabled",
+        });
         expect(agent.output()).not.toContain("s3cret-token");
       } finally {
         await agent.stop();
