@@ -266,7 +266,14 @@ describe("resume before bridging", () => {
     const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
+    // The agent's resume gets through only once the gateway has given the session up.
+    link.pause();
     link.cut();
+    await waitUntil(() => gateway.sessions.size === 0, {
+      timeoutMs: 5_000,
+      what: "the gateway to give the held session up",
+    });
+    link.resume();
     await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
       timeoutMs: 10_000,
       what: "bridging onto a new collector session and a ROUTE-REFRESH",
