@@ -72,6 +72,13 @@ export class SessionResume {
     call.on("metadata", (md: grpc.Metadata) => {
       if (answered || this.done) return;
       answered = true;
+      if (!resumable.detached) {
+        // The session ended meanwhile (an abort): nothing to re-attach.
+        channel.release();
+        call.cancel();
+        this.done = true;
+        return;
+      }
       gateCallReads(call);
       const read = metadataReader(md);
       const theirs = readCounters(read);

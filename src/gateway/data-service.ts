@@ -346,6 +346,14 @@ function resumeHeld(
 ): void {
   // The agent may be faster than our noticing that the old stream is gone.
   held.detach();
+  if (!held.detached) {
+    // The session is ending (KILL or RESTART sent): there is nothing to resume.
+    log.info("refused to resume a session that is ending");
+    call.sendMetadata(countersMetadata(0, 0));
+    call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+    call.end();
+    return;
+  }
   const ours = held.counters;
   call.sendMetadata(countersMetadata(ours.received, ours.sent, ResumeHeader.RESUMED));
   gateCallReads(call);

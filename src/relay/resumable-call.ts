@@ -147,6 +147,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
    * reason when the counters do not fit: the caller then KILLs `next` and calls `fail`.
    */
   attach(next: CallPort, peer: SessionCounters): ReplayError | undefined {
+    if (this.state !== "detached") throw new Error("attach: the session is not detached");
     const replay = planResume(this.replay, this.receivedCount, peer);
     if (replay instanceof ReplayError) return replay;
     this.bind(next);
