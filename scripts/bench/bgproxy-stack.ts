@@ -5,30 +5,19 @@
  * dials `localhost:<port>` and trusts the CA with `--ca-file`. Logs at info, as deployed.
  * With `profileDir` both run under `bun --cpu-prof` and write a profile when stopped.
  */
-import { join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import {
   E2E_EMAIL,
   E2E_TOKEN,
   type GatewayDevice,
-  GatewayProcess,
-  renderGatewayToml,
+  type GatewayProcess,
+  NO_PROXY_ENV,
+  startGatewayProcess,
 } from "../../test/support/bgproxy-process.ts";
 import type { Netns } from "../../test/support/netns.ts";
-import { spawnManaged } from "../../test/support/process.ts";
 import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
 import { startWorker, type WorkerProcess } from "./worker-process.ts";
-
-const MAIN = resolve(import.meta.dir, "..", "..", "src", "main.ts");
-const ROOT = resolve(import.meta.dir, "..", "..");
-
-const NO_PROXY_ENV: Record<string, string | undefined> = {
-  HTTPS_PROXY: undefined,
-  HTTP_PROXY: undefined,
-  https_proxy: undefined,
-  http_proxy: undefined,
-  NO_PROXY: "*",
-  no_proxy: "*",
-};
 
 export const COLLECTOR_ASN = 64512;
 
@@ -55,51 +44,26 @@ let pki: TestPki | undefined;
 export async function startBgproxyStack(options: StackOptions): Promise<BgproxyStack> {
   pki ??= await makeTestPki();
   const label = options.label ?? "";
-  const configPath = join(options.dir, `gateway${label}.toml`);
-  await Bun.write(
-    configPath,
-    renderGatewayToml({
-      collector: { asn: COLLECTOR_ASN, routerId: "192.0.2.1", holdTime: options.holdTime },
-      devices: options.devices,
-    }),
-  );
   const prof = (name: string) =>
     options.profileDir
       ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
       : [];
-  const proc = spawnManaged(
-    [
-      process.execPath,
-      ...prof(`gateway${label}`),
-      MAIN,
-      "gateway",
-      "--config",
-      configPath,
-      "--listen",
-      "127.0.0.1:0",
-      "--http-listen",
-      "127.0.0.1:0",
-      "--tls-cert",
-      pki.serverCertPath,
-      "--tls-key",
-      pki.serverKeyPath,
-      "--log-level",
-      "info",
-    ],
-    { netns: options.netns.name, label: "gateway", cwd: ROOT, env: NO_PROXY_ENV, maxLines: 2000 },
-  );
-  let gateway: GatewayProcess;
-  try {
-    const line = await proc.waitForLine(/"msg":"gateway started"/, 20_000);
-    const rec = JSON.parse(line.input ?? "{}") as { listen?: string; http?: string };
-    const port = Number(rec.listen?.match(/:(\d+)$/)?.[1]);
-    const httpPort = Number(rec.http?.match(/:(\d+)$/)?.[1]);
-    if (!port || !httpPort) throw new Error(`gateway: cannot read its ports from ${line.input}`);
-    gateway = new GatewayProcess(proc, options.netns, port, httpPort);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  // Its own directory: the scenarios start several stacks side by side in `options.dir`.
+  const gatewayDir = join(options.dir, `gateway${label}`);
+  mkdirSync(gatewayDir, { recursive: true });
+  const gateway = await startGatewayProcess({
+    netns: options.netns,
+    dir: gatewayDir,
+    spec: {
+      collector: { asn: COLLECTOR_ASN, routerId: "192.0.2.1", holdTime: options.holdTime },
+      devices: options.devices,
+    },
+    tls: { certFile: pki.serverCertPath, keyFile: pki.serverKeyPath },
+    bunFlags: prof(`gateway${label}`),
+    logLevel: "info",
+    maxLines: 2000,
+    startTimeoutMs: 20_000,
+  });
   let agent: WorkerProcess;
   try {
     agent = await startWorker(

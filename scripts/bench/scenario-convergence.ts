@@ -10,10 +10,10 @@
  * so direct gets it too and BIRD handles all three alike).
  */
 import { join } from "node:path";
+import { Bird, msOfDay } from "../../test/support/bird.ts";
 import type { Netns } from "../../test/support/netns.ts";
 import { run } from "../../test/support/process.ts";
 import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
-import { BenchBird, msOfDay } from "./bird-daemon.ts";
 import { writeBirdStatics } from "./bird-statics.ts";
 import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
@@ -65,10 +65,10 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
     `  convergence: table written (${mb(written.bytes)} of BIRD config) in ${fmt((Date.now() - t0) / 1000, 1)} s`,
   );
 
-  const passive = { asn: ROUTER_ASN, passive: true, multihop: true, exportAll: false } as const;
-  const collector = await BenchBird.start(
-    topo.collector,
+  const passive = { asn: ROUTER_ASN, passive: true, multihop: true, export: "none" } as const;
+  const collector = await Bird.start(
     {
+      deviceScanTime: 1,
       routerId: topo.pc.b.ipv4,
       asn: COLLECTOR_ASN,
       neighbors: [
@@ -92,18 +92,17 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
         },
       ],
     },
-    "collector",
-    30_000,
+    { netns: topo.collector, label: "collector", startTimeoutMs: 30_000, commandTimeoutMs: 60_000 },
   );
-  let router: BenchBird | undefined;
+  let router: Bird | undefined;
   const relays = await startRelayPaths(ctx, "convergence");
   const runs: Run[] = [];
   try {
-    const active = { asn: COLLECTOR_ASN, disabled: true, exportAll: true } as const;
+    const active = { asn: COLLECTOR_ASN, disabled: true, import: "none" } as const;
     const r0 = Date.now();
-    router = await BenchBird.start(
-      topo.router,
+    router = await Bird.start(
       {
+        deviceScanTime: 1,
         routerId: topo.rp.a.ipv4,
         asn: ROUTER_ASN,
         include: tableFile,
@@ -128,8 +127,12 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           },
         ],
       },
-      "router",
-      cfg.loadTimeoutMs,
+      {
+        netns: topo.router,
+        label: "router",
+        startTimeoutMs: cfg.loadTimeoutMs,
+        commandTimeoutMs: 60_000,
+      },
     );
     const bird = router;
     await waitLoaded(bird, cfg.table.ipv4, cfg.table.ipv6, cfg.loadTimeoutMs);
@@ -266,19 +269,19 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
 }
 
 async function waitLoaded(
-  bird: BenchBird,
+  bird: Bird,
   ipv4: number,
   ipv6: number,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v4 = await bird.channelCounts("bench_table4").catch(() => undefined);
-    const v6 = await bird.channelCounts("bench_table6").catch(() => undefined);
+    const v4 = await bird.channelRoutes("bench_table4").catch(() => undefined);
+    const v6 = await bird.channelRoutes("bench_table6").catch(() => undefined);
     if ((v4?.ipv4 ?? 0) >= ipv4 && (v6?.ipv6 ?? 0) >= ipv6) return;
     if (Date.now() > deadline) {
       throw new Error(
-        `router BIRD: ${v4?.ipv4 ?? 0}/${ipv4} IPv4 and ${v6?.ipv6 ?? 0}/${ipv6} IPv6 statics after ${timeoutMs / 1000} s\n${bird.tail()}`,
+        `router BIRD: ${v4?.ipv4 ?? 0}/${ipv4} IPv4 and ${v6?.ipv6 ?? 0}/${ipv6} IPv6 statics after ${timeoutMs / 1000} s\n${bird.logTail()}`,
       );
     }
     await Bun.sleep(1000);
@@ -286,7 +289,7 @@ async function waitLoaded(
 }
 
 async function waitConverged(
-  collector: BenchBird,
+  collector: Bird,
   protocol: string,
   ipv4: number,
   ipv6: number,
@@ -297,7 +300,7 @@ async function waitConverged(
   let info = "no answer";
   while (Date.now() < deadline) {
     const before = Date.now();
-    const c = await collector.channelCounts(protocol).catch(() => undefined);
+    const c = await collector.channelRoutes(protocol).catch(() => undefined);
     const at = (before + Date.now()) / 2;
     if (c) {
       got = c.ipv4 + c.ipv6;
@@ -313,7 +316,7 @@ async function waitConverged(
   return { ok: false, got, info };
 }
 
-async function waitFlushed(collector: BenchBird, timeoutMs: number): Promise<void> {
+async function waitFlushed(collector: Bird, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await collector.routeCount().catch(() => -1)) === 0) return;

@@ -14,9 +14,9 @@
  * latency of GET /api/lookup on loopback, and the time to render the MRT snapshot.
  */
 
+import { Bird } from "../../test/support/bird.ts";
 import { waitUntil } from "../../test/support/wait.ts";
 import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
-import { BenchBird } from "./bird-daemon.ts";
 import { type BenchContext, ROUTER_ASN } from "./context.ts";
 import { fmt, int, mib, ms } from "./figures.ts";
 import { describeTable } from "./full-table.ts";
@@ -52,9 +52,9 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
     notes: [],
     seconds: 0,
   };
-  const bird = await BenchBird.start(
-    topo.collector,
+  const bird = await Bird.start(
     {
+      deviceScanTime: 1,
       routerId: topo.rc.b.ipv4,
       asn: COLLECTOR_ASN,
       neighbors: [
@@ -65,12 +65,11 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
           asn: ROUTER_ASN,
           passive: true,
           multihop: true,
-          exportAll: false,
+          export: "none",
         },
       ],
     },
-    "rib-bird",
-    30_000,
+    { netns: topo.collector, label: "rib-bird", startTimeoutMs: 30_000, commandTimeoutMs: 60_000 },
   );
   const holder = await startWorker({
     netns: topo.collector.name,
@@ -102,7 +101,7 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
     );
     await waitUntil(
       async () => {
-        const c = await bird.channelCounts("from_feed");
+        const c = await bird.channelRoutes("from_feed");
         return c !== undefined && c.ipv4 + c.ipv6 >= total;
       },
       { timeoutMs, intervalMs: 1000, what: `BIRD imports ${total} routes` },
@@ -128,7 +127,7 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
     const ribSeconds = (Date.now() - t1) / 1000;
     stats = await holder.request("stats", { settleMs: 3000 }, 60_000);
     const birdAfter = readProc(bird.pid)?.rss ?? Number.NaN;
-    const birdTotal = parseBirdTotal(await bird.birdc(["show", "memory"]));
+    const birdTotal = parseBirdTotal(await bird.birdc("show", "memory"));
     const base = stats.base as { rss: number; heapUsed: number; arrayBuffers: number };
     const now = stats.now as { rss: number; heapUsed: number; arrayBuffers: number };
     const ribRss = now.rss - base.rss;

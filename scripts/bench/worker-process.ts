@@ -2,16 +2,15 @@
  * A benchmark worker (scripts/bench/worker.ts <role>) running inside a namespace, driven
  * over a JSON-lines protocol: the bench writes `{"id": n, "cmd": "...", ...}` lines to its
  * stdin; the worker answers `{"reply": n, ...}` (or `{"reply": n, "error": "..."}`) and may
- * print `{"event": "..."}` lines at any time. Other stdout lines (a role's logs) and stderr
- * are kept, bounded, for failure messages.
+ * print `{"event": "..."}` lines at any time. Other output lines (a role's logs) are kept,
+ * bounded, for failure messages.
  *
- * The child runs under `setpriv --pdeathsig KILL` and is also killed by the process-exit
- * hooks (test/support/cleanup.ts), so an interrupted bench leaves nothing running.
+ * The process itself is test/support/process.ts's ManagedProcess (the runner the tests use:
+ * `setpriv --pdeathsig KILL`, killed by the process-exit hooks, output captured), so an
+ * interrupted bench leaves nothing running; this file only speaks the protocol.
  */
 import { resolve } from "node:path";
-import type { FileSink } from "bun";
-import { onProcessExit } from "../../test/support/cleanup.ts";
-import { inNetns } from "../../test/support/process.ts";
+import { type ManagedProcess, type OutputLine, spawnManaged } from "../../test/support/process.ts";
 
 const WORKER = resolve(import.meta.dir, "worker.ts");
 const MAX_LINES = 400;
@@ -46,52 +45,33 @@ export class WorkerProcess {
   readonly pid: number;
   readonly label: string;
   readonly exited: Promise<number>;
-  private readonly proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
-  private readonly stdin: FileSink;
+  private readonly process: ManagedProcess;
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Set<EventWaiter>();
   private readonly events: Message[] = [];
-  private readonly lines: string[] = [];
   private nextId = 1;
   private code: number | null = null;
-  private readonly unregister: () => void;
 
   constructor(options: WorkerStartOptions) {
     this.label = options.label ?? options.role;
-    const argv = inNetns(options.netns, [
-      "setpriv",
-      "--pdeathsig",
-      "KILL",
-      "--",
+    const argv = [
       process.execPath,
       ...(options.bunFlags ?? []),
       WORKER,
       options.role,
       JSON.stringify(options.args ?? {}),
-    ]);
-    this.proc = Bun.spawn(argv, {
+    ];
+    this.process = spawnManaged(argv, {
+      netns: options.netns,
+      label: this.label,
+      env: options.env ?? {},
       stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, ...options.env },
+      maxLines: MAX_LINES,
+      consumeLine: (line) => this.consume(line),
     });
-    this.stdin = this.proc.stdin;
-    this.pid = this.proc.pid;
-    const pid = this.pid;
-    this.unregister = onProcessExit(() => {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    });
-    const pumps = Promise.all([
-      this.pump(this.proc.stdout, true),
-      this.pump(this.proc.stderr, false),
-    ]);
-    this.exited = Promise.all([this.proc.exited, pumps]).then(([code]) => {
+    this.pid = this.process.pid;
+    this.exited = this.process.exited.then((code) => {
       this.code = code;
-      this.unregister();
       const err = new Error(`${this.label} exited with code ${code}\n${this.tail()}`);
       for (const p of this.pending.values()) {
         clearTimeout(p.timer);
@@ -133,8 +113,7 @@ export class WorkerProcess {
         reject,
         timer,
       });
-      this.stdin.write(`${JSON.stringify({ ...payload, id, cmd })}\n`);
-      this.stdin.flush();
+      this.process.write(`${JSON.stringify({ ...payload, id, cmd })}\n`);
     });
   }
 
@@ -173,72 +152,45 @@ export class WorkerProcess {
 
   /** Last output lines, labelled. */
   tail(n = 25): string {
-    const lines = this.lines.slice(-n).map((l) => `  [${this.label}] ${l}`);
-    return lines.length > 0 ? lines.join("\n") : `  [${this.label}] (no output)`;
+    return this.process.tail(n);
   }
 
   /** SIGTERM, SIGKILL after `graceMs`; resolves with the exit code. */
   async stop(graceMs = 5_000): Promise<number> {
-    if (this.code !== null) return this.code;
-    this.proc.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+    await this.process.stop({ graceMs });
+    return this.exited;
   }
 
-  private async pump(stream: ReadableStream<Uint8Array>, protocol: boolean): Promise<void> {
-    const decoder = new TextDecoder();
-    let partial = "";
-    const reader = stream.getReader();
+  /** A protocol line (reply or event) is consumed here; anything else is kept as output. */
+  private consume(line: OutputLine): boolean {
+    if (line.stream !== "stdout" || !line.text.startsWith("{")) return false;
+    let m: Message | undefined;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        partial += decoder.decode(value, { stream: true });
-        const parts = partial.split("\n");
-        partial = parts.pop() ?? "";
-        for (const line of parts) this.line(line, protocol);
-      }
+      m = JSON.parse(line.text) as Message;
     } catch {
-      // torn down with the process
+      return false;
     }
-    if (partial) this.line(partial, protocol);
-  }
-
-  private line(text: string, protocol: boolean): void {
-    if (protocol && text.startsWith("{")) {
-      let m: Message | undefined;
-      try {
-        m = JSON.parse(text) as Message;
-      } catch {
-        m = undefined;
+    if (typeof m.reply === "number") {
+      const p = this.pending.get(m.reply);
+      if (p) {
+        this.pending.delete(m.reply);
+        clearTimeout(p.timer);
+        if (typeof m.error === "string") p.reject(new Error(`${this.label}: ${m.error}`));
+        else p.resolve(m);
       }
-      if (m && typeof m.reply === "number") {
-        const p = this.pending.get(m.reply);
-        if (p) {
-          this.pending.delete(m.reply);
-          clearTimeout(p.timer);
-          if (typeof m.error === "string") p.reject(new Error(`${this.label}: ${m.error}`));
-          else p.resolve(m);
-        }
-        return;
-      }
-      if (m && typeof m.event === "string") {
-        this.events.push(m);
-        if (this.events.length > 10_000) this.events.splice(0, 5_000);
-        for (const w of this.waiters) {
-          if (w.match(m)) {
-            clearTimeout(w.timer);
-            this.waiters.delete(w);
-            w.resolve(m);
-          }
-        }
-        return;
+      return true;
+    }
+    if (typeof m.event !== "string") return false;
+    this.events.push(m);
+    if (this.events.length > 10_000) this.events.splice(0, 5_000);
+    for (const w of this.waiters) {
+      if (w.match(m)) {
+        clearTimeout(w.timer);
+        this.waiters.delete(w);
+        w.resolve(m);
       }
     }
-    this.lines.push(text);
-    if (this.lines.length > MAX_LINES) this.lines.splice(0, this.lines.length - MAX_LINES);
+    return true;
   }
 }
 

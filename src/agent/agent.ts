@@ -11,6 +11,7 @@ import {
 } from "../core/session-log-budget.ts";
 import type { FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
+import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { version } from "../version.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
@@ -112,6 +113,7 @@ export async function startAgent(
   const sessions = new Map<string, RouterSession>();
   let blockedAttempts = 0;
   let sessionsTotal = 0;
+  const readGate = new ReadGateWatch(logger.child({ component: "agent/data" }));
   const sessionLogger = logger.child({ component: "proxy/client-data" });
   const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
     ...DEFAULT_SESSION_LOG_LIMITS,
@@ -141,6 +143,7 @@ export async function startAgent(
       identity,
       clock,
       logger: sessionLogs.forSession(sessionLogger),
+      readGate,
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       ...(config.resume ? { resume: config.resume } : {}),
@@ -195,6 +198,7 @@ export async function startAgent(
       denyListSize: denyList.size,
       blockedAttempts,
       sessionsTotal,
+      readGatesMissed: readGate.missed,
       pool: pool.stats,
       md5: md5 ? md5.status() : md5DisabledStatus(config.md5),
     }),

@@ -13,7 +13,7 @@ import {
   readCounters,
   readResumeAnswer,
 } from "../proto/metadata.ts";
-import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
@@ -56,6 +56,8 @@ export interface RouterSessionDeps {
   clock: Clock;
   logger: Logger;
   highWaterMark?: number;
+  /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
+  readGate?: ReadGateWatch;
   /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
   bridge?: BridgeOptions;
   /** Resume after a lost Data stream (before bridging); undefined = off. */
@@ -201,7 +203,7 @@ export class RouterSession {
     const call = channel.client.data(metadata);
     this.call = call;
     call.on("metadata", (md: grpc.Metadata) => {
-      gateCallReads(call);
+      gateCallReads(call, this.deps.readGate);
       this.onServerMetadata(md);
     });
     const resume = this.deps.resume;
@@ -323,6 +325,7 @@ export class RouterSession {
       clock: this.deps.clock,
       logger: this.logger,
       windowMs: resume.windowMs,
+      ...(this.deps.readGate ? { readGate: this.deps.readGate } : {}),
       pairs: (counters) =>
         dataCallPairs({
           identity: this.deps.identity,

@@ -9,7 +9,7 @@ import {
   readCounters,
   readResumeAnswer,
 } from "../proto/metadata.ts";
-import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
 import type { SessionCounters } from "../relay/replay-buffer.ts";
 import type { ResumableCall } from "../relay/resumable-call.ts";
 import { toMetadata } from "./call-metadata.ts";
@@ -32,6 +32,8 @@ export interface SessionResumeDeps {
   clock: Clock;
   logger: Logger;
   windowMs: number;
+  /** Counts calls the HTTP/2 read gate could not be put on. */
+  readGate?: ReadGateWatch;
   /** The Data call's metadata with these counters and the resume offer. */
   pairs(counters: SessionCounters): MetadataPairs;
   /** The session goes on over `call` (already attached). */
@@ -79,7 +81,7 @@ export class SessionResume {
         this.done = true;
         return;
       }
-      gateCallReads(call);
+      gateCallReads(call, this.deps.readGate);
       const read = metadataReader(md);
       const theirs = readCounters(read);
       if (readResumeAnswer(read) !== "resumed" || !theirs) {

@@ -15,7 +15,7 @@ import {
   readBackendPin,
   readDataCallHeaders,
 } from "../proto/metadata.ts";
-import { gateCallReads } from "../relay/http2-read-gate.ts";
+import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { type CallPort, ResumableCall } from "../relay/resumable-call.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
@@ -82,6 +82,8 @@ export interface DataServiceDeps {
   sessions?: SessionTable;
   /** Shared by the gateway's services; made here when absent (tests). */
   logins?: LoginGuard;
+  /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
+  readGate?: ReadGateWatch;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
   /** The BMP feed's monitor for a forwarded session, when BMP is on. */
@@ -111,6 +113,8 @@ export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
   const logins = deps.logins ?? new LoginGuard(deps.accounts, deps.logger, backgroundClock);
+  const readGate =
+    deps.readGate ?? new ReadGateWatch(deps.logger.child({ component: "gateway/data" }));
   return (call: DataCall) => {
     const data = deps.logger.child({ component: "gateway/data" });
     const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
@@ -145,7 +149,7 @@ export function dataService(
     if (resume) {
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
       if (taken.kind === "held") {
-        resumeHeld(call, taken.session.call, { sent: up, received: down }, log);
+        resumeHeld(call, taken.session.call, { sent: up, received: down }, log, readGate);
         return;
       }
       if (taken.kind === "mismatch") {
@@ -201,7 +205,7 @@ export function dataService(
       return;
     }
     call.sendMetadata(countersMetadata(0, 0, resume ? ResumeHeader.ACCEPTED : undefined));
-    gateCallReads(call);
+    gateCallReads(call, readGate);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
     deps.pinned?.(outcome);
@@ -343,6 +347,7 @@ function resumeHeld(
   held: ResumableCall,
   agent: { sent: number; received: number },
   log: Logger,
+  readGate: ReadGateWatch,
 ): void {
   // The agent may be faster than our noticing that the old stream is gone.
   held.detach();
@@ -356,7 +361,7 @@ function resumeHeld(
   }
   const ours = held.counters;
   call.sendMetadata(countersMetadata(ours.received, ours.sent, ResumeHeader.RESUMED));
-  gateCallReads(call);
+  gateCallReads(call, readGate);
   const error = held.attach(serverCallPort(call), agent);
   if (error) {
     log.warn("resume refused: the counters do not match, killing the session", {

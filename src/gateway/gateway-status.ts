@@ -23,6 +23,8 @@ export interface GatewayStatusSources {
   readonly gateway?: string;
   /** Data streams by backend-pin outcome ("self", "other", "none"). */
   readonly streamsByPin?: ReadonlyMap<string, number>;
+  /** Data calls left without an HTTP/2 read gate (src/relay/http2-read-gate.ts). */
+  readonly readGatesMissed?: () => number;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
@@ -60,6 +62,7 @@ export function gatewayStatusRoutes(src: GatewayStatusSources): Record<string, R
         version: src.version,
         ...(src.gateway === undefined ? {} : { gateway: src.gateway }),
         ...(src.streamsByPin === undefined ? {} : { streamsByPin: src.streamsByPin }),
+        ...(src.readGatesMissed === undefined ? {} : { readGatesMissed: src.readGatesMissed() }),
         devices: devices(),
         agentsConnected: src.agents.all().length,
         exportRequests: receiver.requests,

@@ -18,6 +18,7 @@ import {
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
 import { transportKeepalive } from "../proto/transport-liveness.ts";
+import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { version } from "../version.ts";
 import { AgentDirectory } from "./agent-directory.ts";
 import {
@@ -222,6 +223,7 @@ export async function startGateway(
     ...deps.sessionLog,
   });
   const streamsByPin = new Map<string, number>();
+  const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
   server.addService(proxyServiceDefinition, {
     control: controlService({
@@ -243,6 +245,7 @@ export async function startGateway(
       agents,
       ...(config.name === undefined ? {} : { name: config.name }),
       pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
+      readGate,
       logins,
       sessionLogs,
       sessions,
@@ -279,6 +282,7 @@ export async function startGateway(
     version,
     ...(config.name === undefined ? {} : { gateway: config.name }),
     streamsByPin,
+    readGatesMissed: () => readGate.missed,
     registry,
     agents,
     agentMetrics,

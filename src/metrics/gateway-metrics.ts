@@ -30,6 +30,8 @@ export interface GatewayMetricsInput {
   readonly gateway?: string;
   /** Data streams accepted since start, by their `backend-pin`: "self", "other" or "none". */
   readonly streamsByPin?: ReadonlyMap<string, number>;
+  /** Data calls left without an HTTP/2 read gate since start. */
+  readonly readGatesMissed?: number;
   readonly devices: readonly GatewayDeviceFigures[];
   readonly agentsConnected: number;
   /** Export requests by "signal|outcome", items by "signal|accepted|rejected". */
@@ -76,6 +78,13 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
   );
   for (const [pin, n] of [...(input.streamsByPin ?? [])].sort()) {
     streams.setTotal({ ...gw, pin }, n);
+  }
+  if (input.readGatesMissed !== undefined) {
+    r.counter(
+      "bgproxy_gateway_read_gates_missed_total",
+      "Data streams relayed without the HTTP/2 read gate (grpc-js or Bun internals changed): unbounded buffering possible",
+      gwLabels,
+    ).setTotal(gw, input.readGatesMissed);
   }
   r.counter(
     "bgproxy_gateway_sessions_total",

@@ -1,4 +1,5 @@
 import type { Http2Stream } from "node:http2";
+import type { Logger } from "../core/logger.ts";
 
 /**
  * Makes an HTTP/2 stream's flow-control window follow what its reader really consumed,
@@ -96,12 +97,62 @@ export function findHttp2Stream(call: object): Http2Stream | undefined {
 }
 
 /**
- * Gate the HTTP/2 stream under a grpc-js call and let the call's readable side queue one
- * message, not sixteen (each can be up to 512 KiB). Returns whether a gate was installed.
+ * What `gateCallReads` did: "gated"; "not-bun" (Node: nothing to gate); or why no gate
+ * went in under Bun: "no-stream" (grpc-js's links to the HTTP/2 stream were renamed) or
+ * "no-native-resume" (Bun's "resume" handler is not the one the gate knows).
  */
-export function gateCallReads(call: object): boolean {
+export type ReadGateOutcome = "gated" | "not-bun" | "no-stream" | "no-native-resume";
+
+/** The runtime (`process.versions.bun` present) is Bun. */
+const onBun = (): boolean => typeof process.versions.bun === "string";
+
+/**
+ * Counts the Data calls left ungated under Bun and warns once: an upgrade of grpc-js or Bun
+ * that renames the internals the gate reaches must not silently bring back the unbounded
+ * buffering the gate exists to prevent (bench/results/2026-11-27.md).
+ */
+export class ReadGateWatch {
+  private missedCount = 0;
+  private warned = false;
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Calls left ungated under Bun since start. */
+  get missed(): number {
+    return this.missedCount;
+  }
+
+  record(outcome: ReadGateOutcome): void {
+    if (outcome === "gated" || outcome === "not-bun") return;
+    this.missedCount++;
+    if (this.warned) return;
+    this.warned = true;
+    this.logger.warn(
+      "cannot gate HTTP/2 reads of a Data stream (grpc-js or Bun internals changed): a slow far end may now buffer without bound",
+      { reason: outcome },
+    );
+  }
+}
+
+/**
+ * Gate the HTTP/2 stream under a grpc-js call and let the call's readable side queue one
+ * message, not sixteen (each can be up to 512 KiB). Returns what it did, also told to `watch`.
+ */
+export function gateCallReads(
+  call: object,
+  watch?: ReadGateWatch,
+  isBun: () => boolean = onBun,
+): ReadGateOutcome {
   const state = (call as { _readableState?: { highWaterMark: number } })._readableState;
   if (state && state.highWaterMark > 1) state.highWaterMark = 1;
+  const outcome = gateOutcome(call, isBun);
+  watch?.record(outcome);
+  return outcome;
+}
+
+function gateOutcome(call: object, isBun: () => boolean): ReadGateOutcome {
+  if (!isBun()) return "not-bun";
   const stream = findHttp2Stream(call);
-  return stream !== undefined && Http2ReadGate.install(stream) !== undefined;
+  if (stream === undefined) return "no-stream";
+  return Http2ReadGate.install(stream) === undefined ? "no-native-resume" : "gated";
 }

@@ -134,6 +134,8 @@ describe("backpressure through agent, HTTP/2 and gateway", () => {
     expect(seen.pushedLater).toBe(seen.pushedAt); // the daemon is held back...
     expect(seen.pushedAt).toBeLessThan(MAX_PUSHED_WHILE_STALLED); // ...after a bounded amount
     expect(stack.agent.status().sessions[0]?.state).toBe("relaying");
+    // The agent found this grpc-js's and Bun's internals and gated the call's reads.
+    expect(stack.agent.status().readGatesMissed).toBe(0);
 
     const received = receiveExactly(router, TOTAL);
     router.resume();

@@ -25,7 +25,7 @@ export const E2E_EMAIL = "e2e@example.net";
 export const E2E_TOKEN = "e2e-token-0123456789abcdef";
 
 /** Nothing of the test machine's proxy settings may divert the agent's gRPC connection. */
-const NO_PROXY_ENV: Record<string, string | undefined> = {
+export const NO_PROXY_ENV: Record<string, string | undefined> = {
   HTTPS_PROXY: undefined,
   HTTP_PROXY: undefined,
   https_proxy: undefined,
@@ -186,6 +186,12 @@ export interface GatewayStartOptions {
   label?: string;
   /** Bound on startup, default 15 s. */
   startTimeoutMs?: number;
+  /** Serve TLS with this certificate and key instead of --insecure. */
+  tls?: { certFile: string; keyFile: string };
+  /** Runtime flags before the program (the bench's `--cpu-prof ...`). */
+  bunFlags?: readonly string[];
+  /** Output lines kept in memory (ManagedProcess default 10 000). */
+  maxLines?: number;
 }
 
 /** Prints the body of GET argv[1]; exits 1 on a non-2xx status. */
@@ -253,6 +259,7 @@ export async function startGatewayProcess(options: GatewayStartOptions): Promise
   const proc = spawnManaged(
     [
       process.execPath,
+      ...(options.bunFlags ?? []),
       MAIN,
       "gateway",
       "--config",
@@ -261,13 +268,15 @@ export async function startGatewayProcess(options: GatewayStartOptions): Promise
       options.listen ?? "127.0.0.1:0",
       "--http-listen",
       options.httpListen ?? "127.0.0.1:0",
-      "--insecure",
+      ...(options.tls
+        ? ["--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile]
+        : ["--insecure"]),
       "--log-level",
       options.logLevel ?? "debug",
       ...(options.name === undefined ? [] : ["--name", options.name]),
       ...(options.exportListen === undefined ? [] : ["--export-listen", options.exportListen]),
     ],
-    { netns: options.netns.name, label, cwd: ROOT, env: NO_PROXY_ENV },
+    { netns: options.netns.name, label, cwd: ROOT, env: NO_PROXY_ENV, maxLines: options.maxLines },
   );
   try {
     const rec = await started(proc, "gateway started", options.startTimeoutMs ?? 15_000);

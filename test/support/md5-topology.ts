@@ -10,22 +10,13 @@
  */
 import { join, resolve } from "node:path";
 import { type TcpMd5Counters, tcpMd5Counters } from "../../src/agent/md5/tcp-md5-counters.ts";
-import { BgproxyProcess, E2E_EMAIL, E2E_TOKEN } from "./bgproxy-process.ts";
+import { BgproxyProcess, E2E_EMAIL, E2E_TOKEN, NO_PROXY_ENV } from "./bgproxy-process.ts";
 import { buildFixture } from "./c-program.ts";
 import type { Netns } from "./netns.ts";
 import { type ManagedProcess, run, spawnManaged } from "./process.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const MAIN = join(ROOT, "src", "main.ts");
-
-const NO_PROXY_ENV: Record<string, string | undefined> = {
-  HTTPS_PROXY: undefined,
-  HTTP_PROXY: undefined,
-  https_proxy: undefined,
-  http_proxy: undefined,
-  NO_PROXY: "*",
-  no_proxy: "*",
-};
 
 export interface Md5AgentOptions {
   netns: Netns;

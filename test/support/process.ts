@@ -94,6 +94,13 @@ export interface SpawnOptions {
    * --pdeathsig KILL`, util-linux); default true. The exit hooks cover ordinary exits.
    */
   dieWithParent?: boolean;
+  /** "pipe": the child's stdin stays open for `write` (default: no stdin). */
+  stdin?: "pipe";
+  /**
+   * Sees every output line first; returning true consumes it (not kept, not matched by
+   * `waitForLine`). For a protocol spoken over stdout (scripts/bench/worker-process.ts).
+   */
+  consumeLine?: (line: OutputLine) => boolean;
 }
 
 const hasSetpriv = Bun.which("setpriv") !== null;
@@ -130,7 +137,7 @@ export class ManagedProcess {
   private code: number | null = null;
   private readonly buffer: OutputLine[] = [];
   private readonly waiters = new Set<LineWaiter>();
-  private readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  private readonly proc: Bun.Subprocess<"ignore" | "pipe", "pipe", "pipe">;
   private readonly unregister: () => void;
 
   constructor(
@@ -144,7 +151,7 @@ export class ManagedProcess {
     this.argv = inNetns(options.netns, guarded);
     this.label = options.label ?? argv[0] ?? "process";
     this.proc = Bun.spawn(this.argv as string[], {
-      stdin: "ignore",
+      stdin: options.stdin ?? "ignore",
       stdout: "pipe",
       stderr: "pipe",
       cwd: options.cwd,
@@ -258,6 +265,15 @@ export class ManagedProcess {
     return this.exited;
   }
 
+  /** Write to the child's stdin (spawned with `stdin: "pipe"`); false once it has exited. */
+  write(text: string): boolean {
+    const stdin = this.proc.stdin;
+    if (this.code !== null || typeof stdin !== "object" || stdin === null) return false;
+    stdin.write(text);
+    stdin.flush();
+    return true;
+  }
+
   /** Send a signal without waiting. */
   signal(signal: NodeJS.Signals): void {
     if (this.code === null) this.proc.kill(signal);
@@ -287,6 +303,7 @@ export class ManagedProcess {
   }
 
   private push(line: OutputLine): void {
+    if (this.options.consumeLine?.(line)) return;
     this.buffer.push(line);
     const max = this.options.maxLines ?? 10_000;
     if (this.buffer.length > max) this.buffer.splice(0, this.buffer.length - max);

@@ -167,6 +167,10 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
     "bgproxy_agent_blocked_connections_total",
     "Router connections refused because their address was deny-listed",
   ).setTotal({}, status.blockedAttempts);
+  r.counter(
+    "bgproxy_agent_read_gates_missed_total",
+    "Data streams relayed without the HTTP/2 read gate (grpc-js or Bun internals changed): unbounded buffering possible",
+  ).setTotal({}, status.readGatesMissed);
   r.gauge("bgproxy_agent_grpc_connections", "HTTP/2 connections in the Data pool").set(
     {},
     status.pool.connections,

@@ -18,6 +18,8 @@ export interface AgentStatus {
   readonly denyListSize: number;
   readonly blockedAttempts: number;
   readonly sessionsTotal: number;
+  /** Data calls left without an HTTP/2 read gate (src/relay/http2-read-gate.ts). */
+  readonly readGatesMissed: number;
   readonly pool: { readonly connections: number; readonly streams: readonly number[] };
   /** TCP-MD5 state (disabled, with the kernel's counters, without --enable-md5-support). */
   readonly md5: Md5Status;
