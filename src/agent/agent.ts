@@ -146,6 +146,7 @@ export async function startAgent(
       readGate,
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
+      ...(config.resume ? { resume: config.resume } : {}),
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());

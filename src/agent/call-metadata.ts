@@ -8,6 +8,7 @@ import {
   identityPairs,
   MetadataKey,
   type MetadataPairs,
+  ResumeHeader,
 } from "../proto/metadata.ts";
 
 /**
@@ -22,6 +23,8 @@ export interface DataCallParams {
   sessionId: string;
   counterUp: number;
   counterDown: number;
+  /** Offer resume after a lost stream (bgproxy's `resume` header). */
+  resume?: boolean;
 }
 
 const VALID_KEY = /^[0-9a-z_.-]+$/;
@@ -46,6 +49,7 @@ export function dataCallPairs(p: DataCallParams): { pairs: MetadataPairs; droppe
     for (const v of kv.val) pairs.push([key, v]);
   }
   pairs.push([MetadataKey.SESSION_ID, p.sessionId], ...counterPairs(p.counterUp, p.counterDown));
+  if (p.resume) pairs.push([MetadataKey.RESUME, ResumeHeader.OFFER]);
   return { pairs, dropped };
 }
 

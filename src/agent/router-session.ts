@@ -7,14 +7,21 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
-import { type AgentIdentity, metadataReader, readCounters } from "../proto/metadata.ts";
+import {
+  type AgentIdentity,
+  metadataReader,
+  readCounters,
+  readResumeAnswer,
+} from "../proto/metadata.ts";
 import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
+import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
 import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
+import { SessionResume } from "./session-resume.ts";
 
 /**
  * One router TCP connection on the agent: admitted through the gateway's Control answer,
@@ -22,12 +29,19 @@ import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
  * far end does not end an Established BGP session: the session is "bridging" (see
  * bridge/session-bridge.ts) while new Data streams are dialled.
  */
-export type SessionState = "admitting" | "opening" | "relaying" | "bridging" | "closed";
+export type SessionState =
+  | "admitting"
+  | "opening"
+  | "relaying"
+  | "resuming"
+  | "bridging"
+  | "closed";
 
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   admitting: ["opening", "closed"],
   opening: ["relaying", "closed"],
-  relaying: ["bridging", "closed"],
+  relaying: ["resuming", "bridging", "closed"],
+  resuming: ["relaying", "bridging", "closed"],
   bridging: ["relaying", "closed"],
   closed: [],
 };
@@ -46,8 +60,20 @@ export interface RouterSessionDeps {
   readGate?: ReadGateWatch;
   /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
   bridge?: BridgeOptions;
+  /** Resume after a lost Data stream (before bridging); undefined = off. */
+  resume?: ResumeOptions;
   onClosed: (session: RouterSession) => void;
 }
+
+/** Resume after a lost Data stream (session-resume.md in docs/resilience.md). */
+export interface ResumeOptions {
+  /** Replay buffer bound per direction (bytes). */
+  limitBytes: number;
+  /** How long the agent tries to re-attach before it gives up (bridging or close). */
+  windowMs: number;
+}
+
+export const DEFAULT_RESUME_WINDOW_MS = 20_000;
 
 export interface SessionSnapshot {
   sessionId: string;
@@ -63,6 +89,8 @@ export interface SessionSnapshot {
   bufferedBytes: number;
   /** BGP-aware bridging of the session, when it is on. */
   bridge?: BridgeSnapshot;
+  /** Data streams this session was re-attached to by resume (resume on). */
+  resumes?: number;
 }
 
 export class RouterSession {
@@ -78,6 +106,12 @@ export class RouterSession {
   private bridge?: SessionBridge;
   private response?: ControlResponse;
   private redial?: { timer?: { cancel(): void }; delayMs: number };
+  /** The current stream's resumable wrapper (resume on). */
+  private resumable?: ResumableCall;
+  /** An ongoing resume: when it gives up, the next attempt's timer. */
+  private resuming?: SessionResume;
+  /** Streams re-attached by resume. */
+  private resumes = 0;
   /** What the Data streams before the current one relayed (a bridged session has several). */
   private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
 
@@ -152,6 +186,7 @@ export class RouterSession {
       sessionId: this.sessionId,
       counterUp: 0,
       counterDown: 0,
+      resume: this.deps.resume !== undefined,
     });
     if (dropped.length > 0) {
       this.logger.warn("dropped metadata the gateway sent that HTTP/2 cannot carry", {
@@ -171,9 +206,17 @@ export class RouterSession {
       gateCallReads(call, this.deps.readGate);
       this.onServerMetadata(md);
     });
-    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, call, {
+    const resume = this.deps.resume;
+    const resumable = resume
+      ? new ResumableCall(
+          { call, abort: () => call.cancel() },
+          { limitBytes: resume.limitBytes, onLost: (error) => this.streamLost(error) },
+        )
+      : undefined;
+    this.resumable = resumable;
+    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable ?? call, {
       highWaterMark: this.deps.highWaterMark,
-      abortCall: () => call.cancel(),
+      abortCall: () => (resumable ? resumable.abort() : call.cancel()),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });
     this.machine.moveTo("relaying");
@@ -218,7 +261,7 @@ export class RouterSession {
     this.channel?.release();
     this.channel = undefined;
     this.call = undefined;
-    if (this.machine.is("relaying")) this.machine.moveTo("bridging");
+    if (this.machine.is("relaying", "resuming")) this.machine.moveTo("bridging");
     const delayMs = Math.min(
       this.redial ? this.redial.delayMs * 2 : BRIDGE_REDIAL_MS.first,
       BRIDGE_REDIAL_MS.max,
@@ -236,8 +279,9 @@ export class RouterSession {
 
   /** Abort the session (agent shutting down, KILL from an operator). */
   abort(reason: string): void {
-    if (this.relay && this.machine.is("relaying")) this.relay.abort("aborted", new Error(reason));
-    else this.close(reason);
+    if (this.relay && this.machine.is("relaying", "resuming")) {
+      this.relay.abort("aborted", new Error(reason));
+    } else this.close(reason);
   }
 
   snapshot(): SessionSnapshot {
@@ -255,14 +299,58 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
+      ...(this.deps.resume ? { resumes: this.resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }
         : {}),
     };
   }
 
+  /** The current stream was lost: try to re-attach the session before anything else. */
+  private streamLost(error: Error): void {
+    const resume = this.deps.resume;
+    if (!resume || !this.machine.is("relaying")) {
+      this.resumable?.fail(error);
+      return;
+    }
+    this.logger.warn("Data stream lost: resuming the session", { error: errorMessage(error) });
+    this.machine.moveTo("resuming");
+    this.channel?.release();
+    this.channel = undefined;
+    const resumable = this.resumable as ResumableCall;
+    const response = this.response as ControlResponse;
+    this.resuming = new SessionResume({
+      resumable,
+      pool: this.deps.pool,
+      clock: this.deps.clock,
+      logger: this.logger,
+      windowMs: resume.windowMs,
+      ...(this.deps.readGate ? { readGate: this.deps.readGate } : {}),
+      pairs: (counters) =>
+        dataCallPairs({
+          identity: this.deps.identity,
+          tuple: this.tuple,
+          serverPairs: response.metadata,
+          sessionId: this.sessionId,
+          counterUp: counters.sent,
+          counterDown: counters.received,
+          resume: true,
+        }).pairs,
+      onResumed: (channel, call, md) => {
+        this.resuming = undefined;
+        this.channel = channel;
+        this.call = call;
+        this.serverMetadata = metadataMap(md);
+        this.resumes++;
+        this.machine.moveTo("relaying");
+      },
+    });
+    this.resuming.attempt();
+  }
+
   private onServerMetadata(md: grpc.Metadata): void {
     this.serverMetadata = metadataMap(md);
+    if (readResumeAnswer(metadataReader(md)) === undefined) this.resumable?.disable();
     const counters = readCounters(metadataReader(md));
     const relay = this.relay;
     if (!counters || !relay) return;
@@ -277,12 +365,15 @@ export class RouterSession {
   }
 
   private onRelayEnd(reason: RelayEndReason, error?: Error): void {
+    this.resuming?.cancel();
+    this.resuming = undefined;
     const c = this.relay?.counters;
     const fields = {
       reason,
       bytes_up: c?.bytesFromSocket,
       bytes_down: c?.bytesToSocket,
       duration_ms: this.deps.clock.now() - this.connectedSince,
+      ...(this.resumable ? { counters: this.resumable.counters } : {}),
       ...(error ? { error: errorMessage(error) } : {}),
     };
     if (reason === "closed") this.logger.info("session closed", fields);

@@ -18,6 +18,7 @@ import { resolveHttpProxy } from "./http-proxy.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
 import { parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
+import { parseResume } from "./resume-flags.ts";
 import {
   invalid,
   parseHeaderValue,
@@ -27,7 +28,7 @@ import {
   parseSecondsAsMs,
   quote,
 } from "./scalars.ts";
-import type { AgentConfig, HostPort } from "./types.ts";
+import type { AgentConfig, HostPort, ResumeSettings } from "./types.ts";
 
 const COMMAND = "bgproxy agent";
 const MAX_UINT32 = 4294967295;
@@ -199,7 +200,12 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     ...withProxy(target, insecure, env),
     heartbeat: heartbeat(s),
     bridgeTimeoutMs: bridgeTimeout(s),
+    ...withResume(parseResume(s.get("resume-window"), s.get("replay-limit"), 0)),
   };
+}
+
+function withResume(resume: ResumeSettings | undefined): { resume?: ResumeSettings } {
+  return resume ? { resume } : {};
 }
 
 function withProxy(target: HostPort, insecure: boolean, env: Environment) {

@@ -1,5 +1,6 @@
 import { type FlagSpec, HELP_FLAG, VERSION_FLAG } from "./flags.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG } from "./log-flags.ts";
+import { REPLAY_LIMIT_FLAG, RESUME_WINDOW_FLAG } from "./resume-flags.ts";
 import type { HostPort } from "./types.ts";
 
 /** Kentik regions: where the gateway and the log/metrics export endpoints are. */
@@ -224,5 +225,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     defaultText: String(AGENT_DEFAULTS.bridgeTimeoutS),
     help: "Seconds a router's BGP session is kept up while the gateway is gone (0 = off)",
   },
+  RESUME_WINDOW_FLAG,
+  REPLAY_LIMIT_FLAG,
   HELP_FLAG,
 ];

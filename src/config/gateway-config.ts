@@ -15,6 +15,12 @@ import {
 import { parseGatewayFile } from "./gateway-file.ts";
 import { type ConfigIo, systemIo } from "./io.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
+import {
+  DEFAULT_RESUME_GRACE_S,
+  parseResume,
+  REPLAY_LIMIT_FLAG,
+  RESUME_GRACE_FLAG,
+} from "./resume-flags.ts";
 import { parseSecondsAsMs, quote } from "./scalars.ts";
 import type { GatewayConfig, HostPort } from "./types.ts";
 
@@ -80,6 +86,8 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
     defaultText: "10",
     help: "On SIGTERM, how long Data streams drained with RESTART may take to end",
   },
+  RESUME_GRACE_FLAG,
+  REPLAY_LIMIT_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -97,6 +105,7 @@ export interface GatewayFlags
     | "tlsKey"
     | "log"
     | "drainTimeoutMs"
+    | "resume"
   > {
   readonly configFile: string;
 }
@@ -185,7 +194,14 @@ export function parseGatewayFlags(
     ...(tlsKey === undefined ? {} : { tlsKey }),
     log: parseLogConfig(s),
     ...drainTimeout(s.get("drain-timeout")),
+    ...withResume(s.get("resume-grace"), s.get("replay-limit")),
   };
+}
+
+/** `--resume-grace` (default 30 s, 0 = off) and `--replay-limit`. */
+function withResume(grace: Setting | undefined, limit: Setting | undefined) {
+  const resume = parseResume(grace, limit, DEFAULT_RESUME_GRACE_S);
+  return resume ? { resume } : {};
 }
 
 /** `--drain-timeout`: seconds (0 = stop without waiting). */
@@ -221,6 +237,7 @@ export function parseGatewayConfig(
     acceptAny: false,
     log: flags.log,
     ...(flags.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: flags.drainTimeoutMs }),
+    ...(flags.resume === undefined ? {} : { resume: flags.resume }),
   });
 }
 

@@ -62,6 +62,19 @@ export interface AgentConfig {
    * end is gone (docs/resilience.md); 0 = no bridging.
    */
   readonly bridgeTimeoutMs: number;
+  /**
+   * Resume after a lost Data stream, tried before bridging (docs/resilience.md): how long
+   * the agent tries to re-attach, and the replay buffer bound per direction. Absent = off.
+   */
+  readonly resume?: ResumeSettings;
+}
+
+/** Resume after a lost Data stream: the time allowed and the replay buffer's bound. */
+export interface ResumeSettings {
+  /** Agent: how long it tries to re-attach; gateway: how long it holds the far end. */
+  readonly windowMs: number;
+  /** Replay buffer bound per session and direction, in bytes. */
+  readonly limitBytes: number;
 }
 
 export type DeviceTarget =
@@ -140,6 +153,8 @@ export interface GatewayConfig {
   readonly acceptAny: boolean;
   /** How long stopping waits for drained sessions (RESTART sent) to end; default 10 s. */
   readonly drainTimeoutMs?: number;
+  /** Hold a lost stream's far end for a resume (docs/resilience.md); absent = off. */
+  readonly resume?: ResumeSettings;
   readonly log: LogConfig;
 }
 

@@ -9,17 +9,21 @@ import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import {
   counterPairs,
+  MetadataKey,
   metadataReader,
+  ResumeHeader,
   readBackendPin,
   readDataCallHeaders,
 } from "../proto/metadata.ts";
 import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
+import { type CallPort, ResumableCall } from "../relay/resumable-call.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
+import type { HeldSessions } from "./held-sessions.ts";
 import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
 import type { SessionTable } from "./session-table.ts";
@@ -88,6 +92,8 @@ export interface DataServiceDeps {
   name?: string;
   /** Told, per accepted stream, whether its backend-pin named this gateway. */
   pinned?: (outcome: PinOutcome) => void;
+  /** Resume after a lost Data stream, for agents that offer it; undefined = off. */
+  resume?: { held: HeldSessions; limitBytes: number };
 }
 
 /** A Data stream's `backend-pin` against the gateway's name. */
@@ -139,6 +145,19 @@ export function dataService(
     }
     const up = headers.counterUp;
     const down = headers.counterDown;
+    const resume = headers.resumeOffered ? deps.resume : undefined;
+    if (resume) {
+      const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
+      if (taken.kind === "held") {
+        resumeHeld(call, taken.session.call, { sent: up, received: down }, log, readGate);
+        return;
+      }
+      if (taken.kind === "mismatch") {
+        log.warn("refused to resume a session of another device or account", { why: taken.why });
+        call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "not your session" });
+        return;
+      }
+    }
     if (up !== 0 || down !== 0) {
       // A stream resuming a session this gateway does not hold: the counters cannot match.
       log.warn("unknown session resumed with non-zero counters: killing it", {
@@ -152,6 +171,8 @@ export function dataService(
     }
     // Ends the session from outside (a reload removed or changed its device).
     let relay: StreamRelay | undefined;
+    // A resumable session's stream: lost streams are held for a re-attach (held-sessions.ts).
+    let resumable: ResumableCall | undefined;
     let endedBy: string | undefined;
     const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, {
       end: (why) => {
@@ -159,7 +180,9 @@ export function dataService(
         relay?.abort("aborted", new Error(why));
       },
       restart: () => {
-        if (relay) relay.restart();
+        // A session waiting for its agent has no stream to carry RESTART: it ends.
+        if (resumable?.detached) resumable.fail(new Error("the gateway is draining"));
+        else if (relay) relay.restart();
         else endedBy ??= "the gateway is draining";
       },
     });
@@ -181,7 +204,7 @@ export function dataService(
       });
       return;
     }
-    call.sendMetadata(countersMetadata(0, 0));
+    call.sendMetadata(countersMetadata(0, 0, resume ? ResumeHeader.ACCEPTED : undefined));
     gateCallReads(call, readGate);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
@@ -195,7 +218,7 @@ export function dataService(
     call.on("cancelled", () => {
       cancelled = true;
       // The agent cancelled the call: the relay may not hear of it otherwise.
-      relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
+      if (!resumable) relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
     });
     const events = deps.tracker.opened(device);
     deps.agents?.sessionOpened(agent.instance);
@@ -216,7 +239,15 @@ export function dataService(
           if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
-        if (canBeTold(target)) tellCause(call, target);
+        if (canBeTold(target) && !resumable) tellCause(call, target);
+        if (resume) {
+          resumable = holdable(call, resume, session.sessionId, log);
+          resume.held.add(session.sessionId, {
+            call: resumable,
+            deviceIp: session.deviceIp,
+            email: agent.email,
+          });
+        }
         log.info("relaying session", {
           device: device.config.name,
           target: device.config.target.kind,
@@ -228,7 +259,7 @@ export function dataService(
           forwarded && how.observe !== false
             ? new SessionObserver(events, deps.monitor?.(device, session))
             : undefined;
-        relay = new StreamRelay(target, call, {
+        relay = new StreamRelay(target, resumable ?? call, {
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
@@ -237,14 +268,18 @@ export function dataService(
             toSocket: (chunk) => observer.fromRouter(chunk),
           },
           abortCall: () =>
-            call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
+            resumable
+              ? resumable.abort()
+              : call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
+            if (resumable) resume?.held.remove(session.sessionId);
             observer?.ended();
             release();
             const fields = {
               reason,
               bytes_up: relay?.counters.bytesToSocket ?? 0,
               bytes_down: relay?.counters.bytesFromSocket ?? 0,
+              ...(resumable ? { counters: resumable.counters } : {}),
               ...(error ? { error: errorMessage(error) } : {}),
             };
             if (reason === "closed") log.info("session closed", fields);
@@ -261,8 +296,85 @@ export function dataService(
   };
 }
 
-function countersMetadata(up: number, down: number): grpc.Metadata {
+function countersMetadata(up: number, down: number, resume?: string): grpc.Metadata {
   const md = new grpc.Metadata();
   for (const [key, value] of counterPairs(up, down)) md.set(key, value);
+  if (resume) md.set(MetadataKey.RESUME, resume);
   return md;
+}
+
+/** See CallPort.endSettleMs. */
+const END_SETTLE_MS = 200;
+
+function serverCallPort(call: DataCall): CallPort {
+  return {
+    call,
+    abort: () => call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
+    onCancelled: (listener) => call.once("cancelled", listener),
+    endSettleMs: END_SETTLE_MS,
+  };
+}
+
+/** The Data call of a resumable session: a lost stream holds the session for a resume. */
+function holdable(
+  call: DataCall,
+  resume: NonNullable<DataServiceDeps["resume"]>,
+  sessionId: string,
+  log: Logger,
+): ResumableCall {
+  const resumable: ResumableCall = new ResumableCall(serverCallPort(call), {
+    limitBytes: resume.limitBytes,
+    onLost: (error) => {
+      log.info("Data stream lost: holding the session for a resume", {
+        error: errorMessage(error),
+        grace_ms: resume.held.graceMs,
+      });
+      resume.held.lost(sessionId, () =>
+        resumable.fail(new Error("the agent did not resume the session in time")),
+      );
+    },
+  });
+  return resumable;
+}
+
+/**
+ * A new stream for a session this gateway holds: answer with our counters (counter-up =
+ * messages received, counter-down = sent), then re-attach; counters that do not fit end
+ * the new stream with KILL and the held session with it.
+ */
+function resumeHeld(
+  call: DataCall,
+  held: ResumableCall,
+  agent: { sent: number; received: number },
+  log: Logger,
+  readGate: ReadGateWatch,
+): void {
+  // The agent may be faster than our noticing that the old stream is gone.
+  held.detach();
+  if (!held.detached) {
+    // The session is ending (KILL or RESTART sent): there is nothing to resume.
+    log.info("refused to resume a session that is ending");
+    call.sendMetadata(countersMetadata(0, 0));
+    call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+    call.end();
+    return;
+  }
+  const ours = held.counters;
+  call.sendMetadata(countersMetadata(ours.received, ours.sent, ResumeHeader.RESUMED));
+  gateCallReads(call, readGate);
+  const error = held.attach(serverCallPort(call), agent);
+  if (error) {
+    log.warn("resume refused: the counters do not match, killing the session", {
+      error: error.message,
+    });
+    call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+    call.end();
+    held.fail(error);
+    return;
+  }
+  log.info("session resumed on a new Data stream", {
+    "counter-up": agent.sent,
+    "counter-down": agent.received,
+    replayed_from: agent.received,
+  });
 }

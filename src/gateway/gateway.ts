@@ -43,6 +43,7 @@ import {
   type HandshakeGuard,
   type HandshakeLimits,
 } from "./handshake-guard.ts";
+import { HeldSessions } from "./held-sessions.ts";
 import { type HttpApi, startHttpApi } from "./http-api.ts";
 import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guard.ts";
 import { OtlpReceiver } from "./otlp-receiver.ts";
@@ -248,6 +249,14 @@ export async function startGateway(
       logins,
       sessionLogs,
       sessions,
+      ...(config.resume
+        ? {
+            resume: {
+              held: new HeldSessions(clock, config.resume.windowMs),
+              limitBytes: config.resume.limitBytes,
+            },
+          }
+        : {}),
     }),
   });
   const where = hostPort(config.listen.host, config.listen.port);

@@ -40,7 +40,17 @@ export const MetadataKey = {
    * answered, so that a load balancer can route the session's Data streams to it.
    */
   BACKEND_PIN: "backend-pin",
+  /**
+   * Data, bgproxy's extension: resume after a lost stream (docs/wire-protocol.md, "Resume").
+   * The agent sends `offer`; a gateway that keeps the session for a re-attach answers
+   * `accepted` (a new session) or `resumed` (re-attached to the session it held). Absent:
+   * the contract's behaviour, no acknowledgements.
+   */
+  RESUME: "resume",
 } as const;
+
+/** Values of the `resume` header. */
+export const ResumeHeader = { OFFER: "offer", ACCEPTED: "accepted", RESUMED: "resumed" } as const;
 
 /** One of the header names above. */
 export type MetadataKeyName = (typeof MetadataKey)[keyof typeof MetadataKey];
@@ -127,6 +137,8 @@ export interface DataCallHeaders {
   proxyPort: number;
   counterUp: number;
   counterDown: number;
+  /** The agent offered resume (the `resume` header). */
+  resumeOffered: boolean;
 }
 
 export function readDataCallHeaders(get: HeaderReader): DataCallHeaders {
@@ -138,6 +150,7 @@ export function readDataCallHeaders(get: HeaderReader): DataCallHeaders {
     proxyPort: Number(get(MetadataKey.PROXY_PORT) ?? 0),
     counterUp: Number(get(MetadataKey.COUNTER_UP) ?? 0),
     counterDown: Number(get(MetadataKey.COUNTER_DOWN) ?? 0),
+    resumeOffered: get(MetadataKey.RESUME) === ResumeHeader.OFFER,
   };
 }
 
@@ -165,6 +178,12 @@ export function readCounters(get: HeaderReader): { up: number; down: number } | 
   const down = get(MetadataKey.COUNTER_DOWN);
   if (up === undefined || down === undefined) return undefined;
   return { up: Number(up), down: Number(down) };
+}
+
+/** The gateway's `resume` answer, or undefined when absent (no resume). */
+export function readResumeAnswer(get: HeaderReader): "accepted" | "resumed" | undefined {
+  const value = get(MetadataKey.RESUME);
+  return value === ResumeHeader.ACCEPTED || value === ResumeHeader.RESUMED ? value : undefined;
 }
 
 /**

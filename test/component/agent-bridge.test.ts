@@ -18,6 +18,7 @@ import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import type { DeviceConfig } from "../../src/config/types.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
+import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
 const cleanups: Array<() => unknown> = [];
@@ -215,4 +216,114 @@ describe("BGP-aware bridging across a gateway restart", () => {
     const n = router.received.find((m) => m.type === MessageType.NOTIFICATION);
     expect(n && decodeNotification(n.body)).toMatchObject({ code: 6, subcode: 4 });
   }, 15_000);
+});
+
+describe("resume before bridging", () => {
+  const resume = { windowMs: 2_000, limitBytes: 4 * 1024 * 1024 };
+
+  test("a reset link is resumed: the same collector session goes on, no route refresh", async () => {
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const link = await tcpLink(gateway.port);
+    cleanups.push(() => link.close());
+    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.resumes === 1, {
+      timeoutMs: 5_000,
+      what: "the session to be resumed",
+    });
+    router.prefixes = [...router.prefixes, "203.0.113.0/24"];
+    router.announce();
+    await waitUntil(() => prefixesOf(gateway) === 2, {
+      timeoutMs: 5_000,
+      what: "the new prefix on the same collector session",
+    });
+    expect(router.count(MessageType.ROUTE_REFRESH)).toBe(0);
+    expect(router.count(MessageType.OPEN)).toBe(1);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(agent.status().sessions[0]?.state).toBe("relaying");
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(0);
+  }, 20_000);
+
+  test("a gateway that no longer holds the session: the agent falls back to bridging", async () => {
+    // A 1 ms grace: the gateway closes the lost stream's collector session at once.
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 1 } }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const link = await tcpLink(gateway.port);
+    cleanups.push(() => link.close());
+    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    // The agent's resume gets through only once the gateway has given the session up.
+    link.pause();
+    link.cut();
+    await waitUntil(() => gateway.sessions.size === 0, {
+      timeoutMs: 5_000,
+      what: "the gateway to give the held session up",
+    });
+    link.resume();
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "bridging onto a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+    expect(agent.status().sessions[0]?.resumes).toBe(0);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+    expect(agent.status().sessionsTotal).toBe(1);
+  }, 30_000);
+
+  test("a drain ends a session held for a resume; the agent then bridges", async () => {
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const link = await tcpLink(gateway.port);
+    cleanups.push(() => link.close());
+    const agent = await startAgent(
+      agentConfig(link.port, { resume: { ...resume, windowMs: 10_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    // The stream is lost and the agent's resume cannot get through yet.
+    link.pause();
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.state === "resuming", {
+      timeoutMs: 5_000,
+      what: "the agent to be resuming",
+    });
+    expect(gateway.sessions.size).toBe(1); // held for the agent
+    await fetch(`http://127.0.0.1:${gateway.httpPort}/admin/drain`, { method: "POST" });
+    await waitUntil(() => gateway.sessions.size === 0, {
+      timeoutMs: 2_000,
+      what: "the held session to end with the drain",
+    });
+    link.resume();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 15_000,
+      what: "the agent to fall back to bridging",
+    });
+    expect(agent.status().sessions[0]?.resumes).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+  }, 30_000);
 });

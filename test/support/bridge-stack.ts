@@ -46,6 +46,8 @@ export interface BridgeStackOptions {
   spec(topo: RelayTopology): GatewayFileSpec;
   /** The agent's router-facing listeners, e.g. [`${rp.b.ipv4}:179`]. */
   listen(topo: RelayTopology): string[];
+  /** Extra `bgproxy agent` flags (e.g. `--resume-window 5`). */
+  agentArgs?: string[];
 }
 
 export async function startBridgeStack(options: BridgeStackOptions): Promise<BridgeStack> {
@@ -70,6 +72,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       netns: topo.proxy,
       listen: options.listen(topo),
       target: grpc,
+      ...(options.agentArgs ? { extraArgs: options.agentArgs } : {}),
     });
   } catch (err) {
     await stop();

@@ -124,6 +124,9 @@ describe("every flag, as `--x v` and `--x=v`", () => {
     ["heartbeat-timeout", "12.5", (c) => c.heartbeat.timeoutMs, 12_500],
     ["bridge-timeout", "60", (c) => c.bridgeTimeoutMs, 60_000],
     ["bridge-timeout", "0", (c) => c.bridgeTimeoutMs, 0],
+    ["resume-window", "5", (c) => c.resume, { windowMs: 5000, limitBytes: 4096 * 1024 }],
+    ["resume-window", "0", (c) => c.resume, undefined],
+    ["replay-limit", "512", (c) => c.resume, undefined],
   ];
   for (const [flag, value, get, want] of cases) {
     test(`--${flag}`, () => {
@@ -132,6 +135,13 @@ describe("every flag, as `--x v` and `--x=v`", () => {
       expect(get(parse([`-${flag}`, value]))).toEqual(want);
     });
   }
+
+  test("--resume-window with --replay-limit", () => {
+    expect(parse(["--resume-window=2.5", "--replay-limit=512"]).resume).toEqual({
+      windowMs: 2500,
+      limitBytes: 512 * 1024,
+    });
+  });
 
   const bools: [string, (c: AgentConfig) => boolean][] = [
     ["disable-log-export", (c) => c.export.logsDisabled],

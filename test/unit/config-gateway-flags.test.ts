@@ -59,11 +59,15 @@ describe("gateway flags", () => {
         "--tls-key=/ok/key.pem",
         "--log-level=trace",
         "--human-logs",
+        "--resume-grace=12",
+        "--replay-limit",
+        "1024",
       ],
       {},
       io,
     );
     expect(f).toEqual({
+      resume: { windowMs: 12_000, limitBytes: 1024 * 1024 },
       configFile: "/ok/gateway.toml",
       listen: { host: "::", port: 0 },
       httpListen: { host: "localhost", port: 8080 },
@@ -73,6 +77,18 @@ describe("gateway flags", () => {
       tlsKey: "/ok/key.pem",
       log: { level: "trace", human: true },
     });
+  });
+
+  test("resume: held 30 s with 4 MiB by default, off with --resume-grace 0", () => {
+    const base = ["--config=/ok/gateway.toml", "--insecure"];
+    expect(parseGatewayFlags(base, {}, io).resume).toEqual({
+      windowMs: 30_000,
+      limitBytes: 4096 * 1024,
+    });
+    expect(parseGatewayFlags([...base, "--resume-grace=0"], {}, io).resume).toBeUndefined();
+    expect(() => parseGatewayFlags([...base, "--replay-limit=1"], {}, io)).toThrow(
+      "--replay-limit",
+    );
   });
 
   const bad: [string[], string][] = [

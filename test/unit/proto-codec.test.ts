@@ -320,6 +320,24 @@ describe("DataRequest and DataResponse", () => {
       checkData({ action, data: chunks.slice(0, 4) });
     }
   });
+  test("bgproxy's acknowledgement (field 3): round trip, and skipped by the contract's decoders", () => {
+    const ack = encodeDataMessage({ action: 0, data: [], received: 300 });
+    expect(ack.toString("hex")).toBe("18ac02");
+    expect(decodeDataMessage(ack)).toEqual({ action: 0, data: [], received: 300 });
+    const withData = encodeDataMessage({ action: 0, data: [new Uint8Array([7])], received: 1 });
+    expect(decodeDataMessage(withData)).toEqual({
+      action: 0,
+      data: [new Uint8Array([7])],
+      received: 1,
+    });
+    // A decoder built from proto/proxy.proto (the reference product's) sees a plain message.
+    expect(pbDecode(PbDataResponse, withData)).toEqual(
+      norm({ action: 0, data: [new Uint8Array([7])] }),
+    );
+    expect(() => encodeDataMessage({ action: 0, data: [], received: 2 ** 32 })).toThrow(
+      ProtoEncodeError,
+    );
+  });
   test("chunks are zero-copy views of the input", () => {
     const bytes = encodeDataMessage({ action: 0, data: [new Uint8Array([1, 2, 3])] });
     const decoded = decodeDataMessage(bytes);

@@ -1,0 +1,130 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { Clock, TimerHandle } from "../core/clock.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { DataAction, type DataMessage } from "../proto/messages.ts";
+import {
+  type MetadataPairs,
+  metadataReader,
+  readCounters,
+  readResumeAnswer,
+} from "../proto/metadata.ts";
+import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
+import type { SessionCounters } from "../relay/replay-buffer.ts";
+import type { ResumableCall } from "../relay/resumable-call.ts";
+import { toMetadata } from "./call-metadata.ts";
+import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
+
+/**
+ * One resume of a router session on the agent (docs/resilience.md): after its Data stream
+ * was lost, dial new Data streams with the same session-id and the counters as they stand
+ * until the gateway re-attaches the session (`resume: resumed`), or answers that it does
+ * not hold it, or `windowMs` has passed. Then the ResumableCall is attached or failed (the
+ * relay then ends as it would have without resume: bridging or a close).
+ */
+
+/** Delay between resume attempts (doubling). */
+export const RESUME_REDIAL_MS = { first: 100, max: 2_000 } as const;
+
+export interface SessionResumeDeps {
+  resumable: ResumableCall;
+  pool: ChannelPool;
+  clock: Clock;
+  logger: Logger;
+  windowMs: number;
+  /** Counts calls the HTTP/2 read gate could not be put on. */
+  readGate?: ReadGateWatch;
+  /** The Data call's metadata with these counters and the resume offer. */
+  pairs(counters: SessionCounters): MetadataPairs;
+  /** The session goes on over `call` (already attached). */
+  onResumed(
+    channel: PooledChannel,
+    call: grpc.ClientDuplexStream<DataMessage, DataMessage>,
+    md: grpc.Metadata,
+  ): void;
+}
+
+export class SessionResume {
+  private readonly deadline: number;
+  private delayMs = 0;
+  private timer?: TimerHandle;
+  private done = false;
+
+  constructor(private readonly deps: SessionResumeDeps) {
+    this.deadline = deps.clock.now() + deps.windowMs;
+  }
+
+  /** Stop trying (the session ended meanwhile). */
+  cancel(): void {
+    this.done = true;
+    this.timer?.cancel();
+  }
+
+  attempt(): void {
+    const { resumable, clock, logger } = this.deps;
+    if (this.done) return;
+    if (clock.now() >= this.deadline) {
+      this.giveUp("the session could not be resumed in time");
+      return;
+    }
+    const counters = resumable.counters;
+    const channel = this.deps.pool.acquire();
+    const call = channel.client.data(toMetadata(this.deps.pairs(counters)));
+    let answered = false;
+    call.on("metadata", (md: grpc.Metadata) => {
+      if (answered || this.done) return;
+      answered = true;
+      if (!resumable.detached) {
+        // The session ended meanwhile (an abort): nothing to re-attach.
+        channel.release();
+        call.cancel();
+        this.done = true;
+        return;
+      }
+      gateCallReads(call, this.deps.readGate);
+      const read = metadataReader(md);
+      const theirs = readCounters(read);
+      if (readResumeAnswer(read) !== "resumed" || !theirs) {
+        channel.release();
+        call.cancel();
+        this.giveUp("the gateway does not hold the session");
+        return;
+      }
+      // The gateway's counter-up = messages it received, counter-down = messages it sent.
+      const error = resumable.attach(
+        { call, abort: () => call.cancel() },
+        { sent: theirs.down, received: theirs.up },
+      );
+      if (error) {
+        logger.warn("resume refused: the counters do not match", { error: error.message });
+        call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+        call.end();
+        channel.release();
+        this.giveUp(error.message);
+        return;
+      }
+      this.done = true;
+      logger.info("session resumed on a new Data stream", {
+        "counter-up": counters.sent,
+        "counter-down": counters.received,
+      });
+      this.deps.onResumed(channel, call, md);
+    });
+    call.on("error", (err: Error) => {
+      if (answered || this.done) return;
+      answered = true;
+      channel.release();
+      logger.debug("resume attempt failed", { error: errorMessage(err) });
+      this.delayMs = Math.min(
+        this.delayMs === 0 ? RESUME_REDIAL_MS.first : this.delayMs * 2,
+        RESUME_REDIAL_MS.max,
+      );
+      this.timer = clock.schedule(this.delayMs, () => this.attempt());
+    });
+  }
+
+  private giveUp(why: string): void {
+    this.done = true;
+    this.deps.resumable.fail(new Error(why));
+  }
+}

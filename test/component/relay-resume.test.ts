@@ -1,0 +1,140 @@
+/**
+ * Resume after a lost Data stream: the agent–gateway link is reset at random while a router
+ * and a daemon exchange checksummed byte streams through agent and gateway. Every reset
+ * loses the Data stream (and whatever was in flight on it); the agent re-opens the session
+ * with its counters, the gateway re-attaches it to the daemon connection it held, and the
+ * replay buffers send again what the other side lacks. Both directions must arrive intact,
+ * in order, with no byte lost or repeated, over one router and one daemon connection.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { connect, type Socket } from "node:net";
+import { startAgent } from "../../src/agent/agent.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
+import { DEFAULT_REPLAY_LIMIT_BYTES } from "../../src/relay/replay-buffer.ts";
+import {
+  agentConfig,
+  forwardDevice,
+  gatewayConfig,
+  prng,
+  startDaemon,
+  testLogger,
+} from "../support/stack.ts";
+import { tcpLink } from "../support/tcp-link.ts";
+import { waitUntil } from "../support/wait.ts";
+
+const TOTAL = 6 * 1024 * 1024;
+
+/** Paced pseudo-random bytes (so that the transfer spans the resets); resolves to the digest. */
+async function sendPaced(socket: Socket, seed: number, endAfter?: Promise<unknown>) {
+  const rand = prng(seed);
+  const hash = createHash("sha256");
+  let sent = 0;
+  while (sent < TOTAL) {
+    const size = Math.min(TOTAL - sent, 1 + Math.floor(rand() * 32 * 1024));
+    const chunk = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 997) chunk[i] = Math.floor(rand() * 256);
+    chunk[0] = sent & 0xff; // position-dependent: reordering changes the digest
+    hash.update(chunk);
+    sent += size;
+    if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
+    await Bun.sleep(4);
+  }
+  await endAfter;
+  socket.end();
+  return hash.digest("hex");
+}
+
+function receiveAll(socket: Socket): Promise<{ digest: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    socket.on("data", (d: Buffer) => {
+      hash.update(d);
+      bytes += d.length;
+    });
+    socket.on("end", () => resolve({ digest: hash.digest("hex"), bytes }));
+    socket.on("error", reject);
+  });
+}
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+const resume = { windowMs: 10_000, limitBytes: DEFAULT_REPLAY_LIMIT_BYTES };
+
+describe("resume after a lost Data stream", () => {
+  for (const seed of [11, 12]) {
+    test(`seed ${seed}: random link resets lose, repeat and reorder nothing`, async () => {
+      let daemonConnections = 0;
+      let daemonSide!: {
+        received: Promise<{ digest: string; bytes: number }>;
+        sent: Promise<string>;
+      };
+      const daemon = await startDaemon((socket) => {
+        daemonConnections++;
+        const received = receiveAll(socket);
+        daemonSide = { received, sent: sendPaced(socket, seed * 7, received) };
+      });
+      cleanups.push(() => daemon.server.close());
+      const logger = testLogger();
+      const gateway = await startGateway(
+        gatewayConfig({
+          devices: [forwardDevice("127.0.0.1", daemon.port)],
+          resume: { ...resume, windowMs: 30_000 },
+        }),
+        logger,
+      );
+      cleanups.push(() => gateway.close());
+      const link = await tcpLink(gateway.port);
+      cleanups.push(() => link.close());
+      const agent = await startAgent(agentConfig(link.port, { resume }), logger);
+      cleanups.push(() => agent.close());
+      await waitUntil(() => agent.status().control.state === "ready", {
+        timeoutMs: 5_000,
+        what: "the control stream",
+      });
+
+      const router = connect({
+        host: "127.0.0.1",
+        port: agent.listening[0]?.port ?? 0,
+        allowHalfOpen: true,
+      });
+      cleanups.push(() => router.destroy());
+      await new Promise((r) => router.once("connect", r));
+      const routerGot = receiveAll(router);
+      let sending = true;
+      const routerSent = sendPaced(router, seed).finally(() => {
+        sending = false;
+      });
+
+      // Reset the link every 150–400 ms while the router sends (at most 12 times).
+      const rand = prng(seed + 100);
+      let cuts = 0;
+      await waitUntil(() => daemonConnections === 1, { timeoutMs: 5_000, what: "the daemon" });
+      while (sending && cuts < 12) {
+        await Bun.sleep(150 + Math.floor(rand() * 250));
+        link.cut();
+        cuts++;
+      }
+
+      const diagnostics = () => JSON.stringify({ cuts, sessions: agent.status().sessions });
+      const atRouter = await Promise.race([
+        routerGot,
+        Bun.sleep(30_000).then(() => {
+          throw new Error(`the router's stream did not end: ${diagnostics()}`);
+        }),
+      ]);
+      const atDaemon = await daemonSide.received;
+      expect(cuts).toBeGreaterThanOrEqual(3);
+      expect(atDaemon.bytes).toBe(TOTAL);
+      expect(atDaemon.digest).toBe(await routerSent);
+      expect(atRouter.bytes).toBe(TOTAL);
+      expect(atRouter.digest).toBe(await daemonSide.sent);
+      expect(daemonConnections).toBe(1);
+      expect(agent.status().sessionsTotal).toBe(1);
+    }, 60_000);
+  }
+});
