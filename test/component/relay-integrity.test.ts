@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { receiveAll } from "../support/byte-digest.ts";
 import { forwardDevice, prng, type Stack, startDaemon, startStack } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -30,19 +31,6 @@ async function sendRandom(
   await endAfter;
   socket.end();
   return hash.digest("hex");
-}
-
-function receiveAll(socket: Socket): Promise<{ digest: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    socket.on("data", (d: Buffer) => {
-      hash.update(d);
-      bytes += d.length;
-    });
-    socket.on("end", () => resolve({ digest: hash.digest("hex"), bytes }));
-    socket.on("error", reject);
-  });
 }
 
 let stack: Stack | undefined;

@@ -12,6 +12,7 @@ import { connect, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { DEFAULT_REPLAY_LIMIT_BYTES } from "../../src/relay/replay-buffer.ts";
+import { receiveAll } from "../support/byte-digest.ts";
 import {
   agentConfig,
   forwardDevice,
@@ -43,19 +44,6 @@ async function sendPaced(socket: Socket, seed: number, endAfter?: Promise<unknow
   await endAfter;
   socket.end();
   return hash.digest("hex");
-}
-
-function receiveAll(socket: Socket): Promise<{ digest: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    socket.on("data", (d: Buffer) => {
-      hash.update(d);
-      bytes += d.length;
-    });
-    socket.on("end", () => resolve({ digest: hash.digest("hex"), bytes }));
-    socket.on("error", reject);
-  });
 }
 
 const cleanups: Array<() => unknown> = [];
