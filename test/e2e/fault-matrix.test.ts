@@ -20,6 +20,10 @@
  * After every fault: each router's session never left Established (BIRD's "since", FRR's
  * established/dropped counters, GoBGP's flops and uptime) and each far end holds exactly the
  * router's prefixes (the collector through the gateway's route API, the daemon's `show route`).
+ * Where bridging cannot apply — BIRD's seventh session, without route refresh — the
+ * documented behaviour: a kill closes the router's session, a drain sends it Cease with
+ * "bgproxy gateway shutting down"; it then comes back and its collector holds the prefixes.
+ * A reset is resumed for it as for the others (resume does not need route refresh).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BRIDGE_LOG } from "../support/bridge-stack.ts";
@@ -32,42 +36,58 @@ import { waitUntil } from "../support/wait.ts";
 const problem = canRunNetns ? [frrMissing(), gobgpMissing()].filter(Boolean).join("; ") : "";
 const note = skipNote || (problem ? ` [skipped: ${problem}]` : "");
 const RESUMED = "session resumed on a new Data stream";
+/** The Cease communication a router gets on a drain where bridging does not apply. */
+const SHUTTING_DOWN = "bgproxy gateway shutting down";
 const REFUSED = "refused a second agent for a device another agent relays (first one stays)";
 
 describe.skipIf(!canRunNetns || problem !== "")(
   `e2e fault matrix: BIRD, FRR, GoBGP × collector, forward × every fault${note}`,
   () => {
     let m: FaultMatrix;
-    /** Sessions every fault must leave untouched (the six, then the added ones too). */
-    let live: MatrixSession[] = [];
+    /** Sessions bridging covers (the six, then the three added by the reload too). */
+    let bridged: MatrixSession[] = [];
+    /** Every session: the bridged ones and BIRD's session without route refresh. */
+    const all = () => [...bridged, m.noRefresh];
 
     /**
-     * After a fault: every far end holds exactly its router's prefixes, and every session has
-     * the mark it had before (it never left Established).
+     * After a fault: every far end holds exactly its router's prefixes, and every one of
+     * `sessions` has the mark it had before (it never left Established).
      */
-    const survived = async (before: Map<string, string | undefined>, timeoutMs?: number) => {
-      await m.farEndsHold(live, timeoutMs);
-      const after = await m.established(live);
+    const survived = async (
+      before: Map<string, string | undefined>,
+      sessions = all(),
+      timeoutMs?: number,
+    ) => {
+      await m.farEndsHold(all(), timeoutMs);
+      const after = await m.established(sessions);
       expect([...after]).toEqual([...before]);
     };
 
-    const takeovers = () => m.agent.find(BRIDGE_LOG.tookOver).length;
-
-    /** Runs `fault`, then waits until the agent logged `msg` once more for every live session. */
-    const oncePerSession = async (msg: string, fault: () => Promise<unknown>) => {
+    /** Runs `fault`, then waits until the agent logged `msg` once more for each of `count` sessions. */
+    const oncePerSession = async (msg: string, count: number, fault: () => Promise<unknown>) => {
       const seen = m.agent.find(msg).length;
       await fault();
-      await waitUntil(() => m.agent.find(msg).length >= seen + live.length, {
+      await waitUntil(() => m.agent.find(msg).length >= seen + count, {
         timeoutMs: 40_000,
-        what: `${live.length} more agent records "${msg}"`,
+        what: `${count} more agent records "${msg}"`,
         diagnostics: m.diagnostics,
       });
+    };
+
+    /** The mark of BIRD's session without route refresh. */
+    const noRefreshMark = () => m.noRefresh.router.mark(m.noRefresh.agent);
+
+    /** That session was closed (and came back, under a new mark) during the fault. */
+    const noRefreshClosed = async (before: string | undefined) => {
+      const after = await m.established([m.noRefresh]);
+      expect(before).toBeDefined();
+      expect(after.get(m.noRefresh.device)).not.toBe(before);
     };
 
     /** Collector sessions ever opened per collector device (a new one after a bridge). */
     const collectorSessionTotals = async () => {
       const out: Record<string, number> = {};
-      for (const s of live.filter((x) => x.farEnd === "collector")) {
+      for (const s of all().filter((x) => x.farEnd === "collector")) {
         out[s.device] = (await m.gateways.current.device(s.device)).sessions_total;
       }
       return out;
@@ -75,44 +95,51 @@ describe.skipIf(!canRunNetns || problem !== "")(
 
     beforeAll(async () => {
       m = await startFaultMatrix();
-      live = [...m.core];
+      bridged = [...m.core];
     }, 60_000);
 
     afterAll(async () => {
       await m?.stop();
     }, 60_000);
 
-    test("all six sessions come up; every far end holds its router's prefixes", async () => {
-      await m.established(live);
-      await m.farEndsHold(live);
+    test("all seven sessions come up; every far end holds its router's prefixes", async () => {
+      await m.established(all());
+      await m.farEndsHold(all());
     }, 60_000);
 
-    test("gateway kill -9 and restart: bridged, no router notices", async () => {
-      const before = await m.established(live);
-      await oncePerSession(BRIDGE_LOG.tookOver, async () => {
+    test("gateway kill -9 and restart: bridged, no router notices (without route refresh: closed)", async () => {
+      const before = await m.established(bridged);
+      const unbridged = await noRefreshMark();
+      await oncePerSession(BRIDGE_LOG.tookOver, bridged.length, async () => {
         await m.gateways.stop("kill");
         await m.agent.waitForRecord(BRIDGE_LOG.lost, 10_000);
         await m.gateways.startAgain();
       });
-      await survived(before);
+      await survived(before, bridged);
+      await noRefreshClosed(unbridged);
     }, 90_000);
 
-    test("gateway SIGTERM (drain) and restart: RESTART answered, bridged, no router notices", async () => {
-      const before = await m.established(live);
-      await oncePerSession(BRIDGE_LOG.tookOver, async () => {
+    test("gateway SIGTERM (drain) and restart: bridged, no router notices (without route refresh: Cease)", async () => {
+      const before = await m.established(bridged);
+      const unbridged = await noRefreshMark();
+      const ceases = () => m.noRefresh.router.logTail(2000).split(SHUTTING_DOWN).length - 1;
+      const ceasesBefore = ceases();
+      await oncePerSession(BRIDGE_LOG.tookOver, bridged.length, async () => {
         const drained = await m.gateways.stop("term");
         expect(drained.find("draining: RESTART sent on every Data stream")).toHaveLength(1);
         await m.gateways.startAgain();
       });
-      await survived(before);
+      await survived(before, bridged);
+      await noRefreshClosed(unbridged);
+      expect(ceases()).toBe(ceasesBefore + 1);
     }, 90_000);
 
     test("HTTP/2 connection reset (ss -K): every session resumed, the far ends never notice", async () => {
-      const before = await m.established(live);
+      const before = await m.established(all());
       const farBefore = await m.farEndSince();
       const lost = m.agent.find(BRIDGE_LOG.lost).length;
       const collectorSessions = await collectorSessionTotals();
-      await oncePerSession(RESUMED, () => m.resetConnections());
+      await oncePerSession(RESUMED, all().length, () => m.resetConnections());
       await survived(before);
       expect(m.agent.find(BRIDGE_LOG.lost)).toHaveLength(lost);
       expect(await collectorSessionTotals()).toEqual(collectorSessions);
@@ -120,7 +147,7 @@ describe.skipIf(!canRunNetns || problem !== "")(
     }, 60_000);
 
     test("5 s partition: carried by TCP, nothing bridged or resumed", async () => {
-      const before = await m.established(live);
+      const before = await m.established(all());
       const farBefore = await m.farEndSince();
       const events = () => m.agent.find(BRIDGE_LOG.lost).length + m.agent.find(RESUMED).length;
       const seen = events();
@@ -132,7 +159,7 @@ describe.skipIf(!canRunNetns || problem !== "")(
     }, 60_000);
 
     test("a reload that adds a device per router: the new sessions come up, no other moves", async () => {
-      const before = await m.established(live);
+      const before = await m.established(all());
       const pid = m.gateways.current.process.pid;
       m.addDevices();
       const reloaded = await m.gateways.current.waitForRecord("reloaded", 10_000);
@@ -146,11 +173,11 @@ describe.skipIf(!canRunNetns || problem !== "")(
       await m.farEndsHold(m.added);
       expect(m.gateways.current.process.pid).toBe(pid);
       await survived(before);
-      live = [...live, ...m.added];
+      bridged = [...bridged, ...m.added];
     }, 90_000);
 
     test("the same devices on a second agent: refused and logged once each; the first agent's sessions stay", async () => {
-      const before = await m.established(live);
+      const before = await m.established(all());
       const gateway = m.gateways.current;
       await m.startSecondAgent();
       for (const s of m.duplicates) await s.router.enable(s.agent);

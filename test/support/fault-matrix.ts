@@ -10,7 +10,9 @@
  *
  * On each router link rX: the router is .1 (device `<kind>-collector`), .3 (`<kind>-forward`)
  * and .5 (`<kind>-added`, known to the gateway only after a reload); agent A listens on .2,
- * .4 and .6, a second agent B (the duplicate-device fault) on .7 and .9. The forwarded
+ * .4 and .6, a second agent B (the duplicate-device fault) on .7 and .9. BIRD has a seventh
+ * session, from .11 to the agent's .12, without route refresh (device `bird-norefresh`,
+ * collector): where bridging cannot apply. The forwarded
  * sessions leave C from their own source addresses (cd .1, .3, .5) so that the BIRD in D
  * tells them apart (protocols from_bird, from_frr, from_gobgp). The gateway runs in C so
  * that a partition is the P end of pc going down; it can be killed or drained and started
@@ -65,6 +67,8 @@ export interface FaultMatrix {
   readonly added: readonly MatrixSession[];
   /** The core sessions' twins through agent B (same router address), down until enabled. */
   readonly duplicates: readonly MatrixSession[];
+  /** BIRD's session without route refresh (collector): bridging does not apply to it. */
+  readonly noRefresh: MatrixSession;
   readonly agent: BgproxyProcess;
   readonly gateways: RestartableGateway;
   readonly farEnd: Bird;
@@ -135,8 +139,10 @@ async function build(
   for (const _ of KINDS) {
     const r = await createNetns();
     const link = await linkNetns(r, proxy);
-    for (const h of [3, 5]) await addAddress(r, link.a.ifname, `${hostIn(link, h)}/24`);
-    for (const h of [4, 6, 7, 9]) await addAddress(proxy, link.b.ifname, `${hostIn(link, h)}/24`);
+    for (const h of [3, 5, 11]) await addAddress(r, link.a.ifname, `${hostIn(link, h)}/24`);
+    for (const h of [4, 6, 7, 9, 12]) {
+      await addAddress(proxy, link.b.ifname, `${hostIn(link, h)}/24`);
+    }
     routerNetns.push(r);
     links.push(link);
   }
@@ -153,7 +159,11 @@ async function build(
     }));
   let spec: GatewayFileSpec = {
     collector: { asn: COLLECTOR_AS, routerId: "192.0.2.1" },
-    devices: [...devices("collector", 1), ...devices("forward", 3)],
+    devices: [
+      ...devices("collector", 1),
+      ...devices("forward", 3),
+      { name: "bird-norefresh", id: 3099, ip: at(0, 11), target: "collector" },
+    ],
   };
   const farEnd = await Bird.start(
     {
@@ -181,7 +191,10 @@ async function build(
   stoppers.push(() => gateways.current.stop());
   const agent = await startAgentProcess({
     netns: proxy,
-    listen: KINDS.flatMap((_, i) => [2, 4, 6].map((h) => `${at(i, h)}:179`)),
+    listen: [
+      ...KINDS.flatMap((_, i) => [2, 4, 6].map((h) => `${at(i, h)}:179`)),
+      `${at(0, 12)}:179`,
+    ],
     target: grpc,
     extraArgs: ["--resume-window", "5"],
   });
@@ -211,6 +224,9 @@ async function build(
         { local: at(i, 5), agent: at(i, 6), down: true },
         { local: at(i, 1), agent: at(i, 7), down: true },
         { local: at(i, 3), agent: at(i, 9), down: true },
+        ...(kind === "bird"
+          ? [{ local: at(i, 11), agent: at(i, 12), routeRefresh: false as const }]
+          : []),
       ],
     });
     stoppers.push(() => router.stop());
@@ -225,6 +241,15 @@ async function build(
       { device: `${kind}-forward`, router, agent: at(i, 9), farEnd: "forward" },
     );
   }
+
+  const bird = routers[0];
+  if (!bird) throw new Error("matrix: no BIRD router");
+  const noRefresh: MatrixSession = {
+    device: "bird-norefresh",
+    router: bird,
+    agent: at(0, 12),
+    farEnd: "collector",
+  };
 
   const diagnostics = () =>
     [
@@ -257,6 +282,7 @@ async function build(
     core,
     added,
     duplicates,
+    noRefresh,
     agent,
     gateways,
     farEnd,

@@ -25,6 +25,8 @@ export interface RouterSession {
   agent: string;
   /** Configured but down until `enable`. */
   down?: boolean;
+  /** false: the router does not advertise route refresh (BIRD only). */
+  routeRefresh?: false;
 }
 
 export interface RouterStartSpec {
@@ -56,6 +58,9 @@ const v4 = (ps: readonly string[]) => ps.filter((p) => !p.includes(":"));
 const v6 = (ps: readonly string[]) => ps.filter((p) => p.includes(":"));
 
 export function startRouter(spec: RouterStartSpec): Promise<RouterUnderTest> {
+  if (spec.kind !== "bird" && spec.sessions.some((s) => s.routeRefresh === false)) {
+    throw new Error(`${spec.kind}: turning route refresh off is only rendered for BIRD`);
+  }
   if (spec.kind === "bird") return startBirdRouter(spec);
   if (spec.kind === "frr") return startFrrRouter(spec);
   return startGobgpRouter(spec);
@@ -70,6 +75,7 @@ async function startBirdRouter(spec: RouterStartSpec): Promise<RouterUnderTest> 
     localAddress: s.local,
     import: "none",
     disabled: s.down === true,
+    ...(s.routeRefresh === false ? { routeRefresh: false } : {}),
   }));
   const bird = await Bird.start(
     {
