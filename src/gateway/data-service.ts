@@ -148,9 +148,19 @@ export function dataService(
     const resume = headers.resumeOffered ? deps.resume : undefined;
     if (resume) {
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
-      if (taken.kind === "held") {
+      if (taken.kind === "held" && !startsOver(taken.session.call, up, down)) {
         resumeHeld(call, taken.session.call, { sent: up, received: down }, log, readGate);
         return;
+      }
+      if (taken.kind === "held") {
+        // The agent bridged the router after losing this session's far end (e.g. the far
+        // end's hold timer expired during a partition) and opens it afresh: the held far end
+        // is closed, a new one opened below, instead of a KILL that would end the router's
+        // session too.
+        log.info("the agent starts a held session afresh: its old far end is closed");
+        resume.held.remove(session.sessionId, taken.session.call);
+        taken.session.call.detach();
+        taken.session.call.fail(new Error("the agent started the session afresh"));
       }
       if (taken.kind === "mismatch") {
         log.warn("refused to resume a session of another device or account", { why: taken.why });
@@ -272,7 +282,7 @@ export function dataService(
               ? resumable.abort()
               : call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
-            if (resumable) resume?.held.remove(session.sessionId);
+            if (resumable) resume?.held.remove(session.sessionId, resumable);
             observer?.ended();
             release();
             const fields = {
@@ -313,6 +323,15 @@ function serverCallPort(call: DataCall): CallPort {
     onCancelled: (listener) => call.once("cancelled", listener),
     endSettleMs: END_SETTLE_MS,
   };
+}
+
+/**
+ * A stream with counters 0 for a held session that has carried messages: the agent kept
+ * nothing of it (a bridge's new far end, not a resume), so the counters could never fit.
+ */
+function startsOver(held: ResumableCall, up: number, down: number): boolean {
+  const ours = held.counters;
+  return up === 0 && down === 0 && (ours.sent > 0 || ours.received > 0);
 }
 
 /** The Data call of a resumable session: a lost stream holds the session for a resume. */

@@ -289,6 +289,49 @@ describe("resume before bridging", () => {
     expect(agent.status().sessionsTotal).toBe(1);
   }, 30_000);
 
+  test("a session the gateway still holds, started afresh by the bridge: a new far end, no KILL", async () => {
+    // The gateway holds a lost stream's session for 30 s; the agent gives its resume up
+    // after 300 ms and bridges. Its new stream (same session-id, counters 0) reaches the
+    // gateway while the old session is still held (e.g. its far end's hold timer expired in
+    // a partition): the gateway closes the held far end and opens a new one.
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const link = await tcpLink(gateway.port);
+    cleanups.push(() => link.close());
+    const agent = await startAgent(
+      agentConfig(link.port, { resume: { ...resume, windowMs: 300 } }),
+      testLogger(),
+    );
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    link.refuse(true);
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 5_000,
+      what: "the agent to give the resume up and bridge",
+    });
+    expect(gateway.sessions.size).toBe(1); // still held for the agent
+    link.refuse(false);
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
+    expect(gateway.sessions.size).toBe(1);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+    expect(agent.status().sessionsTotal).toBe(1);
+  }, 30_000);
+
   test("a drain ends a session held for a resume; the agent then bridges", async () => {
     const gateway = await startGateway(
       gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
