@@ -271,9 +271,8 @@ async function build(
       const device = await gateway.device(s.device);
       return device.state === "established" ? await gateway.routePrefixes(s.device) : [];
     }
-    const kind = s.device.split("-")[0] as RouterKind;
     return parseRoutePrefixes(
-      await farEnd.birdc("show", "route", "protocol", farEndProtocol(kind)),
+      await farEnd.birdc("show", "route", "protocol", farEndProtocol(s.router.kind)),
     );
   };
 
