@@ -145,11 +145,14 @@ export function dataService(
     }
     const up = headers.counterUp;
     const down = headers.counterDown;
-    const resume = headers.resumeOffered ? deps.resume : undefined;
+    const offered = headers.resumeOffered;
+    const resume = deps.resume;
     if (resume) {
+      // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
       if (taken.kind === "held") {
-        resumeHeld(call, taken.session.call, { sent: up, received: down }, log, readGate);
+        const agentCounters = { sent: up, received: down };
+        void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate);
         return;
       }
       if (taken.kind === "mismatch") {
@@ -159,8 +162,10 @@ export function dataService(
       }
     }
     if (up !== 0 || down !== 0) {
-      // A stream resuming a session this gateway does not hold: the counters cannot match.
-      log.warn("unknown session resumed with non-zero counters: killing it", {
+      // A stream re-opening a session this gateway does not hold (another gateway had it, or
+      // this one restarted or let it go): the counters cannot match. The contract's answer to
+      // a mismatch is KILL; the agent then falls back to a new far end (bridging) or a close.
+      log.info("a re-opened session is not held here: answering KILL", {
         "counter-up": up,
         "counter-down": down,
       });
@@ -179,11 +184,13 @@ export function dataService(
         endedBy ??= why;
         relay?.abort("aborted", new Error(why));
       },
-      restart: () => {
-        // A session waiting for its agent has no stream to carry RESTART: it ends.
-        if (resumable?.detached) resumable.fail(new Error("the gateway is draining"));
+      restart: (hold) => {
+        if (resumable?.detached) {
+          // No stream to carry RESTART: a held session waits on, a draining gateway ends it.
+          if (!hold) resumable.fail(new Error("the gateway is draining"));
+        } else if (hold && resumable) resumable.restart();
         else if (relay) relay.restart();
-        else endedBy ??= "the gateway is draining";
+        else if (!hold) endedBy ??= "the gateway is draining";
       },
     });
     if (claimed?.kind === "draining") {
@@ -204,7 +211,9 @@ export function dataService(
       });
       return;
     }
-    call.sendMetadata(countersMetadata(0, 0, resume ? ResumeHeader.ACCEPTED : undefined));
+    call.sendMetadata(
+      countersMetadata(0, 0, resume && offered ? ResumeHeader.ACCEPTED : undefined),
+    );
     gateCallReads(call, readGate);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
@@ -239,9 +248,10 @@ export function dataService(
           if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
-        if (canBeTold(target) && !resumable) tellCause(call, target);
+        if (canBeTold(target) && !(resume && offered)) tellCause(call, target);
         if (resume) {
-          resumable = holdable(call, resume, session.sessionId, log);
+          const holdOnRestart = () => !(deps.sessions?.draining ?? false);
+          resumable = holdable(call, resume, session.sessionId, offered, holdOnRestart, log);
           resume.held.add(session.sessionId, {
             call: resumable,
             deviceIp: session.deviceIp,
@@ -315,15 +325,22 @@ function serverCallPort(call: DataCall): CallPort {
   };
 }
 
-/** The Data call of a resumable session: a lost stream holds the session for a resume. */
+/**
+ * The Data call of a session this gateway can hold: after a completed RESTART (any agent
+ * that follows the contract re-opens with its counters) and, when the agent offered resume,
+ * after a lost stream (its replay buffer then keeps what the agent has not acknowledged).
+ */
 function holdable(
   call: DataCall,
   resume: NonNullable<DataServiceDeps["resume"]>,
   sessionId: string,
+  offered: boolean,
+  holdOnRestart: () => boolean,
   log: Logger,
 ): ResumableCall {
   const resumable: ResumableCall = new ResumableCall(serverCallPort(call), {
-    limitBytes: resume.limitBytes,
+    // Without acknowledgements nothing could be let go: only a RESTART re-attaches.
+    limitBytes: offered ? resume.limitBytes : 0,
     onLost: (error) => {
       log.info("Data stream lost: holding the session for a resume", {
         error: errorMessage(error),
@@ -333,22 +350,48 @@ function holdable(
         resumable.fail(new Error("the agent did not resume the session in time")),
       );
     },
+    holdOnRestart,
+    onRestarted: () => {
+      log.info("RESTART completed: holding the far end for the session's next Data stream", {
+        grace_ms: resume.held.graceMs,
+        counters: resumable.counters,
+      });
+      resume.held.lost(sessionId, () =>
+        resumable.fail(new Error("the agent did not re-open the session in time")),
+      );
+    },
   });
+  if (offered) resumable.setAckSink((received) => resume.held.sendAck(sessionId, received));
+  else resumable.disable();
   return resumable;
 }
+
+/** How long a re-opened stream waits for the RESTART exchange of the old one to complete. */
+const RESTART_SETTLE_MS = 3_000;
 
 /**
  * A new stream for a session this gateway holds: answer with our counters (counter-up =
  * messages received, counter-down = sent), then re-attach; counters that do not fit end
  * the new stream with KILL and the held session with it.
  */
-function resumeHeld(
+async function reattachHeld(
   call: DataCall,
   held: ResumableCall,
   agent: { sent: number; received: number },
+  offered: boolean,
   log: Logger,
   readGate: ReadGateWatch,
-): void {
+): Promise<void> {
+  if (held.restarting) {
+    // Our RESTART's answer may still be on its way on the old stream: let it arrive first.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, RESTART_SETTLE_MS);
+      held.once("restarted", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
   // The agent may be faster than our noticing that the old stream is gone.
   held.detach();
   if (!held.detached) {
@@ -360,11 +403,13 @@ function resumeHeld(
     return;
   }
   const ours = held.counters;
-  call.sendMetadata(countersMetadata(ours.received, ours.sent, ResumeHeader.RESUMED));
+  call.sendMetadata(
+    countersMetadata(ours.received, ours.sent, offered ? ResumeHeader.RESUMED : undefined),
+  );
   gateCallReads(call, readGate);
   const error = held.attach(serverCallPort(call), agent);
   if (error) {
-    log.warn("resume refused: the counters do not match, killing the session", {
+    log.warn("re-attach refused: the counters do not match, killing the session", {
       error: error.message,
     });
     call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
@@ -372,7 +417,7 @@ function resumeHeld(
     held.fail(error);
     return;
   }
-  log.info("session resumed on a new Data stream", {
+  log.info("session re-attached to its far end on a new Data stream", {
     "counter-up": agent.sent,
     "counter-down": agent.received,
     replayed_from: agent.received,

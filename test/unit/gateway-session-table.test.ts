@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { DeviceRegistry, type DeviceRuntime } from "../../src/gateway/device-registry.ts";
 import { type SessionControls, SessionTable } from "../../src/gateway/session-table.ts";
 
-const NOOP: SessionControls = { end() {}, restart() {} };
+const NOOP: SessionControls = { end() {}, restart(_hold: boolean) {} };
 
 function twoDevices(): [DeviceRuntime, DeviceRuntime] {
   const reg = new DeviceRegistry([
@@ -57,9 +57,18 @@ describe("SessionTable: one agent per device", () => {
     const [r1, r2] = twoDevices();
     const table = new SessionTable();
     const ended: string[] = [];
-    table.claim(r1, "agent-A", "s1", { end: (why) => ended.push(`s1:${why}`), restart() {} });
-    table.claim(r1, "agent-A", "s2", { end: (why) => ended.push(`s2:${why}`), restart() {} });
-    table.claim(r2, "agent-A", "s3", { end: (why) => ended.push(`s3:${why}`), restart() {} });
+    table.claim(r1, "agent-A", "s1", {
+      end: (why) => ended.push(`s1:${why}`),
+      restart(_hold: boolean) {},
+    });
+    table.claim(r1, "agent-A", "s2", {
+      end: (why) => ended.push(`s2:${why}`),
+      restart(_hold: boolean) {},
+    });
+    table.claim(r2, "agent-A", "s3", {
+      end: (why) => ended.push(`s3:${why}`),
+      restart(_hold: boolean) {},
+    });
     expect(table.endDevice(r1, "device removed by a reload")).toBe(2);
     expect(ended).toEqual(["s1:device removed by a reload", "s2:device removed by a reload"]);
     expect(table.endDevice(twoDevices()[0], "x")).toBe(0);
