@@ -225,7 +225,10 @@ export class RouterSession {
         limitBytes: resume?.limitBytes ?? 0,
         onLost: (error) => this.streamLost(error),
         holdOnRestart: () => this.machine.is("relaying") && this.response !== undefined,
-        onRestarted: () => this.reopen("RESTART completed", RESTART_REOPEN_WINDOW_MS),
+        onRestarted: () => {
+          this.logger.info("RESTART completed: re-opening the session on a new Data stream");
+          this.reopen(RESTART_REOPEN_WINDOW_MS);
+        },
       },
     );
     if (!resume) resumable.disable();
@@ -315,7 +318,7 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
-      ...(this.deps.resume ? { resumes: this.resumes } : {}),
+      ...(this.deps.resume || this.resumes > 0 ? { resumes: this.resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }
         : {}),
@@ -340,7 +343,8 @@ export class RouterSession {
       this.resumable?.fail(error);
       return;
     }
-    this.reopen(`Data stream lost (${errorMessage(error)})`, resume.windowMs);
+    this.logger.warn("Data stream lost: resuming the session", { error: errorMessage(error) });
+    this.reopen(resume.windowMs);
   }
 
   /**
@@ -348,8 +352,7 @@ export class RouterSession {
    * session-id and the counters as they stand until the gateway re-attaches it or `windowMs`
    * passed; then the relay ends as without re-attach (bridging or a close).
    */
-  private reopen(why: string, windowMs: number): void {
-    this.logger.warn(`${why}: re-opening the session on a new Data stream`);
+  private reopen(windowMs: number): void {
     this.machine.moveTo("resuming");
     this.channel?.release();
     this.channel = undefined;

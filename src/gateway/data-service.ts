@@ -188,9 +188,12 @@ export function dataService(
         if (resumable?.detached) {
           // No stream to carry RESTART: a held session waits on, a draining gateway ends it.
           if (!hold) resumable.fail(new Error("the gateway is draining"));
-        } else if (hold && resumable) resumable.restart();
-        else if (relay) relay.restart();
+          return false;
+        }
+        if (hold && resumable) return resumable.restart();
+        if (relay) relay.restart();
         else if (!hold) endedBy ??= "the gateway is draining";
+        return relay !== undefined;
       },
     });
     if (claimed?.kind === "draining") {
@@ -322,6 +325,7 @@ function serverCallPort(call: DataCall): CallPort {
     abort: () => call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
     onCancelled: (listener) => call.once("cancelled", listener),
     endSettleMs: END_SETTLE_MS,
+    server: true,
   };
 }
 

@@ -19,7 +19,8 @@ import type { DeviceRuntime } from "./device-registry.ts";
  */
 export interface SessionControls {
   end(why: string): void;
-  restart(hold: boolean): void;
+  /** False when the session cannot restart now (no stream, or its stream is ending). */
+  restart(hold: boolean): boolean;
 }
 
 export interface SessionClaim {
@@ -79,8 +80,7 @@ export class SessionTable {
     for (const entries of this.live.values()) {
       for (const e of [...entries]) {
         if (sessionId !== undefined && e.sessionId !== sessionId) continue;
-        e.controls.restart(true);
-        n++;
+        if (e.controls.restart(true)) n++;
       }
     }
     return n;

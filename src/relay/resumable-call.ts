@@ -93,6 +93,8 @@ export class ResumableCall extends EventEmitter implements MessageStream {
   private paused = false;
   /** A lost call may be resumed (not once `disable`d: the peer does not resume). */
   private lossResumable = true;
+  /** The current call's readable side ended (the peer half-closed, or the call was cut). */
+  private peerEnded = false;
   /** This side sent RESTART on the current call (a second one from the relay is dropped). */
   private restartSent = false;
   private answerTimer?: ReturnType<typeof setTimeout>;
@@ -205,7 +207,10 @@ export class ResumableCall extends EventEmitter implements MessageStream {
    * not on a call (detached, restarting or ending).
    */
   restart(): boolean {
-    if (this.state !== "attached" || !this.port) return false;
+    // After either side's half-close (a FIN passed on) no RESTART exchange can complete.
+    if (this.state !== "attached" || !this.port || this.endRequested || this.peerEnded) {
+      return false;
+    }
     const port = this.port;
     this.state = "restarting";
     this.restartSent = true;
@@ -231,6 +236,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     this.bind(next);
     this.state = "attached";
     this.restartSent = false;
+    this.peerEnded = false;
     for (const data of replay) next.call.write({ action: DataAction.UNSPECIFIED, data });
     for (const { message, callback } of this.queue.splice(0)) this.write(message, callback);
     if (this.ackSink) this.sendAck();
@@ -293,6 +299,15 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     });
     call.on("end", () => {
       if (!current()) return;
+      this.peerEnded = true;
+      if (this.state === "restarting") {
+        // The peer half-closed instead of answering: it cannot send RESTART any more.
+        if (!port.server) {
+          this.lost(new Error("the peer ended the stream instead of answering RESTART"));
+          return;
+        }
+        this.cancelRestart();
+      }
       const settle = port.endSettleMs;
       if (settle === undefined) this.emit("end");
       else setTimeout(() => current() && this.emit("end"), settle);
@@ -319,9 +334,23 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     this.options.onLost(error);
   }
 
+  /** A RESTART that crossed the peer's half-close is void: go on on the same call. */
+  private cancelRestart(): void {
+    this.clearAnswerTimer();
+    this.state = "attached";
+    this.restartSent = false;
+    for (const { message, callback } of this.queue.splice(0)) this.write(message, callback);
+    if (this.endRequested) this.port?.call.end();
+  }
+
   private fromCall(message: DataMessage): void {
     const action = message.action;
-    if (action === DataAction.RESTART && this.restartCompletes()) return;
+    if (action === DataAction.RESTART) {
+      if (this.restartCompletes()) return;
+      // This side half-closed already (a FIN crossed the peer's RESTART): it cannot answer;
+      // the peer sees the half-close and goes on. Not passed on: the session is not over.
+      if (this.endRequested && !this.restartSent && this.state === "attached") return;
+    }
     if (action === DataAction.UNSPECIFIED) {
       const data = message.data;
       if (data.length > 0) {
@@ -349,7 +378,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
    */
   private restartCompletes(): boolean {
     if (this.state !== "attached" && this.state !== "restarting") return false;
-    if (!this.options.holdOnRestart?.()) return false;
+    if (this.endRequested || !this.options.holdOnRestart?.()) return false;
     const port = this.port as CallPort;
     this.clearAnswerTimer();
     if (!this.restartSent) {

@@ -245,4 +245,19 @@ describe("ResumableCall: graceful RESTART", () => {
     expect(got.map((m) => m.action)).toEqual([DataAction.RESTART]);
     expect(B.rc.detached).toBe(false);
   });
+
+  test("a RESTART that crosses the agent's half-close is void: the gateway goes on on the same call", () => {
+    const { A, B, got, gotByA, pump } = pair(1_000);
+    A.rc.end(); // the router's FIN, passed on as the agent's half-close
+    expect(B.rc.restart()).toBe(true);
+    B.rc.write(data(42)); // queued while restarting
+    pump(); // the agent cannot answer: it drops the RESTART, its relay never sees it
+    expect(gotByA).toHaveLength(0);
+    expect(A.restarted).toBe(0);
+    B.call.emit("end"); // the gateway sees the half-close: the RESTART is off
+    expect(B.rc.restarting).toBe(false);
+    pump();
+    expect(gotByA.map((m) => m.data[0]?.[0])).toEqual([42]);
+    expect(got).toHaveLength(0);
+  });
 });
