@@ -367,7 +367,6 @@ export class RouterSession {
       clock: this.deps.clock,
       logger: this.logger,
       windowMs,
-      offered,
       ...(this.deps.readGate ? { readGate: this.deps.readGate } : {}),
       pairs: (counters) =>
         dataCallPairs({

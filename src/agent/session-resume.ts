@@ -32,11 +32,6 @@ export interface SessionResumeDeps {
   clock: Clock;
   logger: Logger;
   windowMs: number;
-  /**
-   * The agent offers resume (the `resume` header): then only `resume: resumed` re-attaches.
-   * Without it (a re-open after RESTART), counters that fit ours do.
-   */
-  offered: boolean;
   /** Counts calls the HTTP/2 read gate could not be put on. */
   readGate?: ReadGateWatch;
   /** The Data call's metadata with these counters and the resume offer. */
@@ -89,7 +84,10 @@ export class SessionResume {
       gateCallReads(call, this.deps.readGate);
       const read = metadataReader(md);
       const theirs = readCounters(read);
-      if (!theirs || (this.deps.offered && readResumeAnswer(read) !== "resumed")) {
+      // `resumed`: re-attached by a gateway that resumes; no answer: a gateway that follows
+      // only the contract, whose counters must fit; `accepted`: it took a new session.
+      const answer = readResumeAnswer(read);
+      if (!theirs || answer === "accepted") {
         channel.release();
         call.cancel();
         this.giveUp("the gateway does not hold the session");
@@ -110,6 +108,7 @@ export class SessionResume {
         return;
       }
       this.done = true;
+      if (answer === undefined) resumable.disable(); // no acknowledgements, no loss resume
       logger.info("session resumed on a new Data stream", {
         "counter-up": counters.sent,
         "counter-down": counters.received,
