@@ -121,6 +121,8 @@ export class RouterSession {
   private resuming?: SessionResume;
   /** Streams re-attached by resume or after a RESTART. */
   private resumes = 0;
+  /** The current re-open follows a RESTART (not a lost stream). */
+  private afterRestart = false;
   /** Leaves the acknowledgement stream the session is registered with. */
   private leaveAcks?: () => void;
   /** What the Data streams before the current one relayed (a bridged session has several). */
@@ -226,6 +228,7 @@ export class RouterSession {
         onLost: (error) => this.streamLost(error),
         holdOnRestart: () => this.machine.is("relaying") && this.response !== undefined,
         onRestarted: () => {
+          this.afterRestart = true;
           this.logger.info("RESTART completed: re-opening the session on a new Data stream");
           this.reopen(RESTART_REOPEN_WINDOW_MS);
         },
@@ -384,6 +387,7 @@ export class RouterSession {
         this.call = call;
         this.serverMetadata = metadataMap(md);
         this.resumes++;
+        this.afterRestart = false;
         if (readResumeAnswer(metadataReader(md)) === "resumed") this.joinAcks(channel);
         this.machine.moveTo("relaying");
       },
@@ -418,9 +422,11 @@ export class RouterSession {
     }
   }
 
-  private onRelayEnd(reason: RelayEndReason, error?: Error): void {
+  private onRelayEnd(ended: RelayEndReason, error?: Error): void {
     this.resuming?.cancel();
     this.resuming = undefined;
+    // A re-open after a RESTART that no gateway took: the session ends as by the RESTART.
+    const reason = this.afterRestart && ended === "call-error" ? "restart" : ended;
     const c = this.relay?.counters;
     const fields = {
       reason,
