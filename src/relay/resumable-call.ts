@@ -93,6 +93,8 @@ export class ResumableCall extends EventEmitter implements MessageStream {
   private paused = false;
   /** A lost call may be resumed (not once `disable`d: the peer does not resume). */
   private lossResumable = true;
+  /** This side half-closed the current call for its RESTART. */
+  private halfClosed = false;
   /** The current call's readable side ended (the peer half-closed, or the call was cut). */
   private peerEnded = false;
   /** This side sent RESTART on the current call (a second one from the relay is dropped). */
@@ -215,7 +217,10 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     this.state = "restarting";
     this.restartSent = true;
     port.call.write({ action: DataAction.RESTART, data: [] } satisfies DataMessage);
-    if (!port.server) port.call.end();
+    if (!port.server) {
+      port.call.end();
+      this.halfClosed = true;
+    }
     const ms = this.options.restartAnswerMs ?? DEFAULT_RESTART_ANSWER_MS;
     this.answerTimer = setTimeout(() => {
       if (this.state !== "restarting" || this.port !== port) return;
@@ -237,6 +242,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     this.state = "attached";
     this.restartSent = false;
     this.peerEnded = false;
+    this.halfClosed = false;
     for (const data of replay) next.call.write({ action: DataAction.UNSPECIFIED, data });
     for (const { message, callback } of this.queue.splice(0)) this.write(message, callback);
     if (this.ackSink) this.sendAck();
@@ -385,7 +391,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
       this.restartSent = true;
       port.call.write({ action: DataAction.RESTART, data: [] } satisfies DataMessage);
     }
-    port.call.end();
+    if (!this.halfClosed) port.call.end();
     this.state = "detached";
     this.options.onRestarted?.();
     this.emit("restarted");

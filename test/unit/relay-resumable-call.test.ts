@@ -260,4 +260,21 @@ describe("ResumableCall: graceful RESTART", () => {
     expect(gotByA.map((m) => m.data[0]?.[0])).toEqual([42]);
     expect(got).toHaveLength(0);
   });
+
+  test("RESTARTs that cross (both sides start at once): both complete, each ends its call once", () => {
+    const { A, B, pump } = pair(1_000);
+    let aEnds = 0;
+    const end = A.call.end.bind(A.call);
+    A.call.end = () => {
+      aEnds++;
+      end();
+    };
+    expect(A.rc.restart()).toBe(true);
+    expect(B.rc.restart()).toBe(true);
+    pump();
+    expect(A.rc.detached && B.rc.detached).toBe(true);
+    expect(A.restarted + B.restarted).toBe(2);
+    expect(aEnds).toBe(1);
+    expect(A.rc.attach(port(new FakeCall()), B.rc.counters)).toBeUndefined();
+  });
 });
