@@ -16,6 +16,7 @@
  *    stay;
  * 6. the same devices on a second agent — refused (`ALREADY_EXISTS`), logged once per device,
  *    the first agent's sessions stay (docs/resilience.md, "One agent per device");
+ * 7. a 60 s partition — a todo for now, see its test.
  *
  * After every fault: each router's session never left Established (BIRD's "since", FRR's
  * established/dropped counters, GoBGP's flops and uptime) and each far end holds exactly the
@@ -60,8 +61,15 @@ describe.skipIf(!canRunNetns || problem !== "")(
     ) => {
       await m.farEndsHold(all(), timeoutMs);
       const after = await m.established(sessions);
+      const moved = [...after].filter(([device, mark]) => before.get(device) !== mark);
+      if (moved.length > 0) {
+        const lines = moved.map(([d, mark]) => `${d}: ${before.get(d)} -> ${mark}`);
+        console.error(`sessions that left Established:\n${lines.join("\n")}\n${m.diagnostics()}`);
+      }
       expect([...after]).toEqual([...before]);
     };
+
+    const takeovers = () => m.agent.find(BRIDGE_LOG.tookOver).length;
 
     /** Runs `fault`, then waits until the agent logged `msg` once more for each of `count` sessions. */
     const oncePerSession = async (msg: string, count: number, fault: () => Promise<unknown>) => {
@@ -195,5 +203,26 @@ describe.skipIf(!canRunNetns || problem !== "")(
       await survived(before);
       for (const s of m.duplicates) await s.router.enable(s.agent, false);
     }, 90_000);
+
+    // todo until two changes are on main (docs/resilience.md, "What the matrix found"): the
+    // bridge's stall cover (KEEPALIVEs to the router while the far end is silent; branch
+    // bridgebench) and, for a forwarded session whose daemon's hold timer expired in the
+    // partition, the gateway's relay ending the stream instead of KILL when its late writes
+    // to the closed daemon fail (EPIPE). With the stall cover alone it failed for GoBGP's
+    // forwarded session (hold time 90 s) in one run of three. `bun test --todo` runs it.
+    test.todo("60 s partition: every session stays up; the far ends hold the tables afterwards", async () => {
+      const before = await m.established(bridged);
+      const lost = () => m.agent.find(BRIDGE_LOG.lost).length;
+      await m.partition(60_000);
+      // TCP carries the gap (the agent tolerates 240 s of silence) while the bridge covers
+      // the far end's silence towards the router with KEEPALIVEs; a far end whose own hold
+      // timer expired meanwhile is bridged to a new one. Either way: no router notices.
+      await waitUntil(() => takeovers() === lost(), {
+        timeoutMs: 60_000,
+        what: "every far end lost in the partition taken over",
+        diagnostics: m.diagnostics,
+      });
+      await survived(before, bridged, 90_000);
+    }, 180_000);
   },
 );
