@@ -1,0 +1,69 @@
+/**
+ * The forwarded-session observer in process: the benchmark's full table (1M IPv4 + 200k
+ * IPv6) as UPDATEs, fed to one Established SessionObserver in chunks the size a relay hands
+ * it; ms per table (best of N) and the prefix counts it ends with.
+ *
+ *   bun scripts/bench/observer.ts [--module PATH] [--rounds N] [--chunk BYTES]
+ *
+ * --module loads another SessionObserver (an older checkout's
+ * src/gateway/session-observer.ts) so two versions compare in the same minute.
+ */
+import { resolve } from "node:path";
+import { Afi, Safi } from "../../src/bgp/constants.ts";
+import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { encodeOpen } from "../../src/bgp/open.ts";
+import { FULL_TABLE, generateTable } from "./full-table.ts";
+import { encodeUpdateBlock } from "./update-stream.ts";
+
+interface Observer {
+  fromRouter(chunk: Uint8Array): void;
+  fromDaemon(chunk: Uint8Array): void;
+  readonly prefixes: { ipv4: number; ipv6: number };
+  readonly updates: number;
+}
+
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const modulePath = resolve(
+  flag("--module") ?? `${import.meta.dir}/../../src/gateway/session-observer.ts`,
+);
+const rounds = Number(flag("--rounds") ?? 5);
+const chunkSize = Number(flag("--chunk") ?? 65536);
+const { SessionObserver } = (await import(modulePath)) as { SessionObserver: new () => Observer };
+
+const block = encodeUpdateBlock(generateTable(FULL_TABLE), {
+  routerAsn: 65001,
+  nextHop4: "192.0.2.1",
+  nextHop6: "2001:db8::1",
+});
+const families = [
+  { afi: Afi.IPV4, safi: Safi.UNICAST },
+  { afi: Afi.IPV6, safi: Safi.UNICAST },
+];
+const open = (asn: number, routerId: string) =>
+  encodeOpen({ asn, holdTime: 90, routerId, capabilities: { multiprotocol: families } });
+
+console.log(
+  `module ${modulePath}; ${block.messages} UPDATEs, ${block.prefixes} prefixes, ${(block.bytes.length / 1e6).toFixed(1)} MB in ${chunkSize}-byte chunks; best of ${rounds}`,
+);
+let best = Number.POSITIVE_INFINITY;
+for (let r = 0; r < rounds; r++) {
+  const o = new SessionObserver();
+  o.fromRouter(open(65001, "10.0.0.1"));
+  o.fromDaemon(open(64512, "10.0.0.2"));
+  o.fromDaemon(encodeKeepalive());
+  o.fromRouter(encodeKeepalive());
+  const t0 = Bun.nanoseconds();
+  for (let at = 0; at < block.bytes.length; at += chunkSize)
+    o.fromRouter(block.bytes.subarray(at, at + chunkSize));
+  best = Math.min(best, (Bun.nanoseconds() - t0) / 1e6);
+  const { ipv4, ipv6 } = o.prefixes;
+  if (ipv4 + ipv6 !== block.prefixes || o.updates !== block.messages)
+    throw new Error(`counted ${ipv4} + ${ipv6} prefixes, ${o.updates} UPDATEs`);
+}
+console.log(
+  `${best.toFixed(0)} ms per table, ${((best * 1e6) / block.messages).toFixed(0)} ns per UPDATE`,
+);
