@@ -1,7 +1,8 @@
 /**
- * The forwarded-session observer in process: the benchmark's full table (1M IPv4 + 200k
- * IPv6) as UPDATEs, fed to one Established SessionObserver in chunks the size a relay hands
- * it; ms per table (best of N) and the prefix counts it ends with.
+ * The gateway's per-UPDATE BGP code in process: the benchmark's full table (1M IPv4 + 200k
+ * IPv6) as UPDATEs, fed in chunks the size a relay hands over to one Established
+ * forwarded-session observer (SessionObserver) and to one built-in collector session
+ * (BgpSpeaker, no RIB); ms per table (best of N), checked against the prefix counts.
  *
  *   bun scripts/bench/observer.ts [--module PATH] [--rounds N] [--chunk BYTES]
  *
@@ -12,6 +13,8 @@ import { resolve } from "node:path";
 import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
+import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { FULL_TABLE, generateTable } from "./full-table.ts";
 import { encodeUpdateBlock } from "./update-stream.ts";
 
@@ -65,5 +68,29 @@ for (let r = 0; r < rounds; r++) {
     throw new Error(`counted ${ipv4} + ${ipv6} prefixes, ${o.updates} UPDATEs`);
 }
 console.log(
-  `${best.toFixed(0)} ms per table, ${((best * 1e6) / block.messages).toFixed(0)} ns per UPDATE`,
+  `observer: ${best.toFixed(0)} ms per table, ${((best * 1e6) / block.messages).toFixed(0)} ns per UPDATE`,
+);
+
+best = Number.POSITIVE_INFINITY;
+for (let r = 0; r < rounds; r++) {
+  const speaker = new BgpSpeaker({
+    localAsn: 64512,
+    routerId: "10.0.0.2",
+    holdTime: 90,
+    clock: systemClock,
+    onSend: () => {},
+    onClose: () => {},
+  });
+  speaker.receive(open(65001, "10.0.0.1"));
+  speaker.receive(encodeKeepalive());
+  const t0 = Bun.nanoseconds();
+  for (let at = 0; at < block.bytes.length; at += chunkSize)
+    speaker.receive(block.bytes.subarray(at, at + chunkSize));
+  best = Math.min(best, (Bun.nanoseconds() - t0) / 1e6);
+  const { ipv4, ipv6 } = speaker.prefixes;
+  speaker.close();
+  if (ipv4 + ipv6 !== block.prefixes) throw new Error(`collector counted ${ipv4} + ${ipv6}`);
+}
+console.log(
+  `collector: ${best.toFixed(0)} ms per table, ${((best * 1e6) / block.messages).toFixed(0)} ns per UPDATE`,
 );
