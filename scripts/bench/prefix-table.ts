@@ -4,7 +4,7 @@
  * (1M IPv4 + 200k IPv6), and memory (RSS and JS heap after a full GC) for one full table and
  * for 1,000 tables of 1,000 prefixes.
  *
- *   bun scripts/bench/prefix-table.ts [--module PATH] [--rounds N] [--part speed|full|many]
+ *   bun scripts/bench/prefix-table.ts [--module PATH] [--rounds N] [--part speed|full|many] [--sorted]
  *
  * Each part runs in a process of its own (the script starts itself once per part), so RSS
  * growth is not hidden by memory an earlier part freed.
@@ -57,6 +57,16 @@ for (const route of generateTable(FULL_TABLE)) {
   packed.set(p.bytes.subarray(0, (p.length + 7) >>> 3), fill + 2);
   fill += 2 + ((p.length + 7) >>> 3);
 }
+// --sorted: in address order (family, address, length), as a router sending its table may.
+const sortKey = (o: number) => {
+  const addr =
+    (packed[o + 2] ?? 0) * 16777216 +
+    (packed[o + 3] ?? 0) * 65536 +
+    (packed[o + 4] ?? 0) * 256 +
+    (packed[o + 5] ?? 0);
+  return (packed[o] as number) * 2 ** 45 + addr * 256 + (packed[o + 1] as number);
+};
+if (args.includes("--sorted")) at.sort((a, b) => sortKey(a) - sortKey(b));
 const offsets = Uint32Array.from(at);
 
 function each(t: Table, op: "add" | "remove", from = 0, to = offsets.length): void {
@@ -75,7 +85,9 @@ function memory(): { rss: number; heap: number; extra: number } {
 const mib = (n: number) => (n / 1048576).toFixed(1);
 const n = offsets.length;
 if (part === "speed") {
-  console.log(`module ${modulePath}; ${n} prefixes; best of ${rounds}`);
+  console.log(
+    `module ${modulePath}; ${n} prefixes${args.includes("--sorted") ? " in address order" : ""}; best of ${rounds}`,
+  );
   const best = { add: Infinity, again: Infinity, remove: Infinity };
   for (let r = 0; r < rounds; r++) {
     const t = new PrefixTable();

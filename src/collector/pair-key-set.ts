@@ -94,8 +94,12 @@ export class PairKeySet {
     }
   }
 
+  /** Both words folded, then MurmurHash3's finalizer (sorted tables arrive in runs). */
   private slot(hi: number, lo: number): number {
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+    let h = Math.imul(hi, 0x9e3779b1) ^ lo;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> this.shift;
   }
 
   private grow(): void {

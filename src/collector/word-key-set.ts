@@ -116,8 +116,11 @@ export class WordKeySet {
     }
   }
 
+  /** MurmurHash3's finalizer: runs of neighbouring keys (a sorted table) spread out. */
   private slot(key: number): number {
-    return Math.imul(key, 0x9e3779b1) >>> this.shift;
+    let h = Math.imul(key ^ (key >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> this.shift;
   }
 
   /** Double the hash, or turn into the bitmap when that is no larger. */
