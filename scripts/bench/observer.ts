@@ -4,16 +4,16 @@
  * forwarded-session observer (SessionObserver) and to one built-in collector session
  * (BgpSpeaker, no RIB); ms per table (best of N), checked against the prefix counts.
  *
- *   bun scripts/bench/observer.ts [--module PATH] [--rounds N] [--chunk BYTES]
+ *   bun scripts/bench/observer.ts [--root DIR] [--rounds N] [--chunk BYTES]
  *
- * --module loads another SessionObserver (an older checkout's
- * src/gateway/session-observer.ts) so two versions compare in the same minute.
+ * --root loads SessionObserver and BgpSpeaker from another checkout (e.g. a `git archive`
+ * of an older commit) so two versions compare in the same minute.
  */
 import { resolve } from "node:path";
 import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
-import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
+import type { BgpSpeaker as Speaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { FULL_TABLE, generateTable } from "./full-table.ts";
 import { encodeUpdateBlock } from "./update-stream.ts";
@@ -30,12 +30,15 @@ const flag = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const modulePath = resolve(
-  flag("--module") ?? `${import.meta.dir}/../../src/gateway/session-observer.ts`,
-);
+const root = resolve(flag("--root") ?? `${import.meta.dir}/../..`);
 const rounds = Number(flag("--rounds") ?? 5);
 const chunkSize = Number(flag("--chunk") ?? 65536);
-const { SessionObserver } = (await import(modulePath)) as { SessionObserver: new () => Observer };
+const { SessionObserver } = (await import(`${root}/src/gateway/session-observer.ts`)) as {
+  SessionObserver: new () => Observer;
+};
+const { BgpSpeaker } = (await import(`${root}/src/collector/bgp-speaker.ts`)) as {
+  BgpSpeaker: typeof Speaker;
+};
 
 const block = encodeUpdateBlock(generateTable(FULL_TABLE), {
   routerAsn: 65001,
@@ -50,7 +53,7 @@ const open = (asn: number, routerId: string) =>
   encodeOpen({ asn, holdTime: 90, routerId, capabilities: { multiprotocol: families } });
 
 console.log(
-  `module ${modulePath}; ${block.messages} UPDATEs, ${block.prefixes} prefixes, ${(block.bytes.length / 1e6).toFixed(1)} MB in ${chunkSize}-byte chunks; best of ${rounds}`,
+  `${root}; ${block.messages} UPDATEs, ${block.prefixes} prefixes, ${(block.bytes.length / 1e6).toFixed(1)} MB in ${chunkSize}-byte chunks; best of ${rounds}`,
 );
 let best = Number.POSITIVE_INFINITY;
 for (let r = 0; r < rounds; r++) {
