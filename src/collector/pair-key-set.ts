@@ -21,24 +21,12 @@ export class PairKeySet {
 
   /** Add the key (hi, lo), both unsigned 32-bit; returns whether it was new. */
   add(hi: number, lo: number): boolean {
-    if (hi === 0 && lo === 0) {
-      if (this.hasZero) return false;
-      this.hasZero = true;
-      this.size++;
-      return true;
-    }
+    if (hi === 0 && lo === 0) return this.setZero(true);
+    const at = this.find(hi, lo);
+    if (at >= 0) return false;
     const words = this.words;
-    const mask = (words.length >>> 1) - 1;
-    let i = this.slot(hi, lo);
-    for (;;) {
-      const h = words[2 * i] as number;
-      const l = words[2 * i + 1] as number;
-      if (h === 0 && l === 0) break;
-      if (h === hi && l === lo) return false;
-      i = (i + 1) & mask;
-    }
-    words[2 * i] = hi;
-    words[2 * i + 1] = lo;
+    words[2 * ~at] = hi;
+    words[2 * ~at + 1] = lo;
     this.size++;
     if (this.size * 8 > words.length * 3) this.grow();
     return true;
@@ -46,24 +34,13 @@ export class PairKeySet {
 
   /** Remove the key (hi, lo); returns whether it was held. */
   delete(hi: number, lo: number): boolean {
-    if (hi === 0 && lo === 0) {
-      if (!this.hasZero) return false;
-      this.hasZero = false;
-      this.size--;
-      return true;
-    }
+    if (hi === 0 && lo === 0) return this.setZero(false);
+    const found = this.find(hi, lo);
+    if (found < 0) return false;
     const words = this.words;
     const mask = (words.length >>> 1) - 1;
-    let i = this.slot(hi, lo);
-    for (;;) {
-      const h = words[2 * i] as number;
-      const l = words[2 * i + 1] as number;
-      if (h === 0 && l === 0) return false;
-      if (h === hi && l === lo) break;
-      i = (i + 1) & mask;
-    }
-    let hole = i;
-    let j = i;
+    let hole = found;
+    let j = found;
     for (;;) {
       j = (j + 1) & mask;
       const h = words[2 * j] as number;
@@ -84,14 +61,27 @@ export class PairKeySet {
 
   has(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) return this.hasZero;
+    return this.find(hi, lo) >= 0;
+  }
+
+  /** The slot holding (hi, lo) (not (0, 0)), or ~(the empty slot where it would go). */
+  private find(hi: number, lo: number): number {
     const words = this.words;
     const mask = (words.length >>> 1) - 1;
     for (let i = this.slot(hi, lo); ; i = (i + 1) & mask) {
       const h = words[2 * i] as number;
       const l = words[2 * i + 1] as number;
-      if (h === 0 && l === 0) return false;
-      if (h === hi && l === lo) return true;
+      if (h === hi && l === lo) return i;
+      if (h === 0 && l === 0) return ~i;
     }
+  }
+
+  /** The key (0, 0) lives beside the hash ((0, 0) marks an empty slot). */
+  private setZero(present: boolean): boolean {
+    if (this.hasZero === present) return false;
+    this.hasZero = present;
+    this.size += present ? 1 : -1;
+    return true;
   }
 
   /** Both words folded, then MurmurHash3's finalizer (sorted tables arrive in runs). */

@@ -39,22 +39,11 @@ export class WordKeySet {
       this.size++;
       return true;
     }
-    if (key === 0) {
-      if (this.hasZero) return false;
-      this.hasZero = true;
-      this.size++;
-      return true;
-    }
+    if (key === 0) return this.setZero(true);
+    const at = this.find(key);
+    if (at >= 0) return false;
     const words = this.words;
-    const mask = words.length - 1;
-    let i = this.slot(key);
-    for (;;) {
-      const at = words[i] as number;
-      if (at === 0) break;
-      if (at === key) return false;
-      i = (i + 1) & mask;
-    }
-    words[i] = key;
+    words[~at] = key;
     this.size++;
     if (this.size * 4 > words.length * 3) this.grow();
     return true;
@@ -70,24 +59,14 @@ export class WordKeySet {
       this.size--;
       return true;
     }
-    if (key === 0) {
-      if (!this.hasZero) return false;
-      this.hasZero = false;
-      this.size--;
-      return true;
-    }
+    if (key === 0) return this.setZero(false);
+    const found = this.find(key);
+    if (found < 0) return false;
     const words = this.words;
     const mask = words.length - 1;
-    let i = this.slot(key);
-    for (;;) {
-      const at = words[i] as number;
-      if (at === 0) return false;
-      if (at === key) break;
-      i = (i + 1) & mask;
-    }
     // Backward-shift deletion: move later members of the probe run into the hole.
-    let hole = i;
-    let j = i;
+    let hole = found;
+    let j = found;
     for (;;) {
       j = (j + 1) & mask;
       const at = words[j] as number;
@@ -107,13 +86,26 @@ export class WordKeySet {
   has(key: number): boolean {
     if (this.dense) return (((this.words[key >>> 5] as number) >>> (key & 31)) & 1) === 1;
     if (key === 0) return this.hasZero;
+    return this.find(key) >= 0;
+  }
+
+  /** The slot holding `key` (not 0), or ~(the empty slot where it would go). */
+  private find(key: number): number {
     const words = this.words;
     const mask = words.length - 1;
     for (let i = this.slot(key); ; i = (i + 1) & mask) {
       const at = words[i] as number;
-      if (at === 0) return false;
-      if (at === key) return true;
+      if (at === key) return i;
+      if (at === 0) return ~i;
     }
+  }
+
+  /** Key 0 lives beside the hash (0 marks an empty slot). */
+  private setZero(present: boolean): boolean {
+    if (this.hasZero === present) return false;
+    this.hasZero = present;
+    this.size += present ? 1 : -1;
+    return true;
   }
 
   /** MurmurHash3's finalizer: runs of neighbouring keys (a sorted table) spread out. */
