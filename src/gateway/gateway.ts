@@ -359,8 +359,14 @@ export async function startGateway(
       ? undefined
       : new GcPacer(
           backgroundClock,
-          () => process.memoryUsage.rss(),
-          () => Bun.gc(true),
+          {
+            rss: () => process.memoryUsage.rss(),
+            cpuMs: () => {
+              const { user, system } = process.cpuUsage();
+              return (user + system) / 1000;
+            },
+            collect: () => Bun.gc(true),
+          },
           deps.gcPacer,
         );
   pacer?.start();

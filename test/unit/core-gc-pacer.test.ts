@@ -1,19 +1,24 @@
 import { describe, expect, test } from "bun:test";
-import { GcPacer } from "../../src/core/gc-pacer.ts";
+import { GcPacer, type GcPacerOptions } from "../../src/core/gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
+const OPTIONS: GcPacerOptions = { intervalMs: 1000, growthBytes: 4 * MiB, busyShare: 0.1 };
 
-/** A process whose RSS the test sets; a collection frees what the test calls garbage. */
+/** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
-  const p = { rss, garbage: 0, collections: 0 };
+  const p = { rss, cpu: 0, garbage: 0, collections: 0 };
   return {
     p,
-    rss: () => p.rss,
-    collect: () => {
-      p.collections++;
-      p.rss -= p.garbage;
-      p.garbage = 0;
+    proc: {
+      rss: () => p.rss,
+      cpuMs: () => p.cpu,
+      collect: () => {
+        p.collections++;
+        p.cpu += 7;
+        p.rss -= p.garbage;
+        p.garbage = 0;
+      },
     },
     grow: (live: number, garbage: number) => {
       p.rss += live + garbage;
@@ -26,7 +31,7 @@ describe("GcPacer", () => {
   test("collects only after the RSS grew by the threshold, then from the new baseline", () => {
     const clock = new ManualClock();
     const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.rss, f.collect, { intervalMs: 1000, growthBytes: 4 * MiB });
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
     pacer.start();
     f.grow(0, 3 * MiB);
     clock.advance(1000);
@@ -44,10 +49,31 @@ describe("GcPacer", () => {
     expect(pacer.collections).toBe(2);
   });
 
+  test("leaves a busy process to the engine", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
+    pacer.start();
+    for (let s = 0; s < 5; s++) {
+      f.grow(0, 20 * MiB);
+      f.p.cpu += 300; // 30 % of a core: relaying fast
+      clock.advance(1000);
+    }
+    expect(f.p.collections).toBe(0);
+    f.p.cpu += 20; // 2 %: a slow far end
+    clock.advance(1000);
+    expect(f.p.collections).toBe(1);
+    expect(f.p.rss).toBe(100 * MiB);
+    // The collection's own 7 ms do not make the next look busy.
+    f.grow(0, 5 * MiB);
+    clock.advance(1000);
+    expect(f.p.collections).toBe(2);
+  });
+
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
     const clock = new ManualClock();
     const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.rss, f.collect, { intervalMs: 1000, growthBytes: 4 * MiB });
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
     pacer.start();
     f.p.rss = 90 * MiB; // the engine collected by itself
     clock.advance(1000);
