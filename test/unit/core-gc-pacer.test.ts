@@ -3,7 +3,12 @@ import { GcPacer, type GcPacerOptions } from "../../src/core/gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
-const OPTIONS: GcPacerOptions = { intervalMs: 1000, growthBytes: 4 * MiB, busyShare: 0.1 };
+const OPTIONS: GcPacerOptions = {
+  intervalMs: 1000,
+  growthBytes: 4 * MiB,
+  busyShare: 0.1,
+  budgetShare: 0.01,
+};
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
@@ -68,6 +73,20 @@ describe("GcPacer", () => {
     f.grow(0, 5 * MiB);
     clock.advance(1000);
     expect(f.p.collections).toBe(2);
+  });
+
+  test("collections take at most the budget's share of the time", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, { ...OPTIONS, budgetShare: 0.002 });
+    pacer.start();
+    // Each collection costs 7 ms of CPU: at 0.2 % the next may come 3.5 s later.
+    for (let s = 0; s < 10; s++) {
+      f.grow(0, 5 * MiB);
+      clock.advance(1000);
+    }
+    // Collections at 1 s, 5 s (3.5 s later, on the next look), 9 s.
+    expect(f.p.collections).toBe(3);
   });
 
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
