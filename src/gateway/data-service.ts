@@ -146,6 +146,13 @@ export function dataService(
     const down = headers.counterDown;
     const offered = headers.resumeOffered;
     const resume = deps.resume;
+    if (resume && deps.sessions?.draining) {
+      // A draining gateway re-attaches nothing: a stream re-attached here would be lost again
+      // when it exits, and the agent would take that end as final. Refused, the agent tries
+      // again and reaches the next gateway, which answers KILL (not held): it bridges.
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
+      return;
+    }
     if (resume) {
       // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
