@@ -37,7 +37,7 @@ import { runScale } from "./bench/scenario-scale.ts";
 import { runSlowFarEnd } from "./bench/scenario-slow-far-end.ts";
 import { runStorm } from "./bench/scenario-storm.ts";
 import { runThroughput } from "./bench/scenario-throughput.ts";
-import { createBenchTopology } from "./bench/topology.ts";
+import { createBenchTopology, PATHS, type PathName } from "./bench/topology.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -57,11 +57,13 @@ interface Options {
   profile: boolean;
   profileDir?: string;
   out?: string;
+  paths?: PathName[];
+  bunFlags?: string[];
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--out FILE|-]\n`,
+    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--paths direct,socat,bgproxy] [--bun-flags FLAGS] [--out FILE|-]\n`,
   );
   process.exit(2);
 }
@@ -93,6 +95,16 @@ function parseOptions(argv: readonly string[]): Options {
         break;
       case "--out":
         options.out = value();
+        break;
+      case "--paths": {
+        const names = value().split(",").filter(Boolean);
+        for (const n of names)
+          if (!(PATHS as readonly string[]).includes(n)) usage(`unknown path ${JSON.stringify(n)}`);
+        options.paths = names as PathName[];
+        break;
+      }
+      case "--bun-flags":
+        options.bunFlags = value().split(/\s+/).filter(Boolean);
         break;
       case "-h":
       case "--help":
@@ -147,6 +159,8 @@ async function main(): Promise<number> {
     topo,
     mode: options.mode,
     profileDir,
+    ...(options.paths ? { paths: options.paths } : {}),
+    ...(options.bunFlags ? { bunFlags: options.bunFlags } : {}),
     log: (m) => console.log(m),
   };
   const header = await machine();
