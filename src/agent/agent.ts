@@ -22,6 +22,7 @@ import { ControlCache } from "./control-cache.ts";
 import { ControlChannel } from "./control-channel.ts";
 import { DenyList } from "./deny-list.ts";
 import { GatewayDialer } from "./gateway-dialer.ts";
+import { HeapPacer } from "./heap-pacer.ts";
 import { Md5Admission } from "./md5/md5-admission.ts";
 import { Md5Support, md5DisabledStatus } from "./md5/md5-support.ts";
 import { RouterListener } from "./router-listener.ts";
@@ -114,6 +115,11 @@ export async function startAgent(
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const readGate = new ReadGateWatch(logger.child({ component: "agent/data" }));
+  // Relayed bytes leave short-lived copies behind: collect them at a steady pace.
+  const heapPacer = new HeapPacer(
+    () => Bun.gc(true),
+    () => clock.now(),
+  );
   const sessionLogger = logger.child({ component: "proxy/client-data" });
   const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
     ...DEFAULT_SESSION_LOG_LIMITS,
@@ -144,6 +150,7 @@ export async function startAgent(
       clock,
       logger: sessionLogs.forSession(sessionLogger),
       readGate,
+      heapPacer,
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       ...(config.resume ? { resume: config.resume } : {}),

@@ -21,6 +21,7 @@ import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
+import type { HeapPacer } from "./heap-pacer.ts";
 import { SessionResume } from "./session-resume.ts";
 
 /**
@@ -62,6 +63,8 @@ export interface RouterSessionDeps {
   bridge?: BridgeOptions;
   /** Resume after a lost Data stream (before bridging); undefined = off. */
   resume?: ResumeOptions;
+  /** Told every relayed chunk's size (garbage collection paced by bytes). */
+  heapPacer?: HeapPacer;
   onClosed: (session: RouterSession) => void;
 }
 
@@ -216,10 +219,13 @@ export class RouterSession {
         )
       : undefined;
     this.resumable = resumable;
+    const heap = this.deps.heapPacer;
+    const pacer = heap ? (chunk: Uint8Array) => heap.note(chunk.length) : undefined;
     this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable ?? call, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => (resumable ? resumable.abort() : call.cancel()),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
+      ...(pacer ? { tap: { fromSocket: pacer, toSocket: pacer } } : {}),
     });
     this.machine.moveTo("relaying");
     this.relay.start();
