@@ -3,7 +3,7 @@
  * run — (a) direct TCP, (b) a socat relay, (c) bgproxy agent → gateway (TLS) — and reports
  * raw numbers and ratios.
  *
- *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--profile-dir DIR] [--out FILE]
+ *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--profile-dir DIR] [--paths p,q] [--bun-flags F] [--out FILE]
  *   npm run bench -- --quick
  *
  * Scenarios: convergence (full table, BIRD → BIRD), throughput (raw UPDATE bytes), scale
@@ -13,7 +13,11 @@
  * --full uses the issue's sizes and writes bench/results/<date>.md unless --out says
  * otherwise (--out - prints only). --profile runs agent and gateway under `bun --cpu-prof`
  * and adds where their time went (timings are then not comparable); --profile-dir DIR
- * also keeps the .cpuprofile files there.
+ * also keeps the .cpuprofile files there. --paths bgproxy (convergence and slow only) runs
+ * a subset of the paths, for development: ratios need all three; a path may repeat
+ * (`--paths bgproxy,bgproxy`: the slow far end on a cold, then a warm agent). --bun-flags
+ * "--smol" runs agent and gateway under other Bun flags than the release binary's
+ * (scripts/packaging/runtime-flags.ts).
  *
  * Needs root (network namespaces), BIRD 2 and socat; without them it says so and exits 0
  * with "skipped". Everything runs in namespaces created here (bgpx<tag>N), removed at exit,
