@@ -5,7 +5,7 @@
  * collection is asked for once `everyBytes` were relayed since the last one, but not sooner
  * than `minIntervalMs` after it: a full collection costs ~11 ms on an idle agent's heap and
  * more on a bigger one, so at most one a second, however many sessions relay (slow far end,
- * warm agent: RSS growth +11.7 MiB instead of +26.3; DEVELOPERS.md, "Data path"). Pure: the
+ * warm agent: RSS growth +11.7–19.0 MiB instead of +26.3; DEVELOPERS.md, "Data path"). Pure: the
  * clock and the collection are injected.
  */
 export const DEFAULT_GC_EVERY_BYTES = 1024 * 1024;
