@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
+import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -23,7 +24,6 @@ import { ControlCache } from "./control-cache.ts";
 import { ControlChannel } from "./control-channel.ts";
 import { DenyList } from "./deny-list.ts";
 import { GatewayDialer } from "./gateway-dialer.ts";
-import { HeapPacer } from "./heap-pacer.ts";
 import { Md5Admission } from "./md5/md5-admission.ts";
 import { Md5Support, md5DisabledStatus } from "./md5/md5-support.ts";
 import { RouterListener } from "./router-listener.ts";
@@ -55,6 +55,8 @@ export interface AgentDeps {
   operations?: AgentOperationsOptions;
   /** How many sessions per interval log at their own levels (tests lower it). */
   sessionLog?: Partial<SessionLogLimits>;
+  /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
+  gcPacer?: GcPacerOptions | false;
 }
 
 export async function startAgent(
@@ -125,11 +127,6 @@ export async function startAgent(
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const readGate = new ReadGateWatch(logger.child({ component: "agent/data" }));
-  // Relayed bytes leave short-lived copies behind: collect them at a steady pace.
-  const heapPacer = new HeapPacer(
-    () => Bun.gc(true),
-    () => clock.now(),
-  );
   const sessionLogger = logger.child({ component: "proxy/client-data" });
   const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
     ...DEFAULT_SESSION_LOG_LIMITS,
@@ -160,7 +157,6 @@ export async function startAgent(
       clock,
       logger: sessionLogs.forSession(sessionLogger),
       readGate,
-      heapPacer,
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       ...(config.resume ? { resume: config.resume } : {}),
@@ -193,6 +189,11 @@ export async function startAgent(
     throw err;
   }
   control.start();
+  // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
+  // pile up (DEVELOPERS.md, "Data path: the agent side").
+  const gc =
+    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
+  gc?.start();
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -230,6 +231,7 @@ export async function startAgent(
       return n;
     },
     async close() {
+      gc?.stop();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

@@ -22,7 +22,6 @@ import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
-import type { HeapPacer } from "./heap-pacer.ts";
 import { SessionResume } from "./session-resume.ts";
 
 /**
@@ -66,8 +65,6 @@ export interface RouterSessionDeps {
   resume?: ResumeOptions;
   /** The resume acknowledgement streams (bgproxy.v1.ResumeService); needed with `resume`. */
   acks?: AckLinks;
-  /** Told every relayed chunk's size (garbage collection paced by bytes). */
-  heapPacer?: HeapPacer;
   onClosed: (session: RouterSession) => void;
 }
 
@@ -241,13 +238,10 @@ export class RouterSession {
     );
     if (!resume) resumable.disable();
     this.resumable = resumable;
-    const heap = this.deps.heapPacer;
-    const pacer = heap ? (chunk: Uint8Array) => heap.note(chunk.length) : undefined;
     this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => resumable.abort(),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
-      ...(pacer ? { tap: { fromSocket: pacer, toSocket: pacer } } : {}),
     });
     this.machine.moveTo("relaying");
     this.relay.start();
