@@ -48,11 +48,15 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
         let bytesUp = 0;
         let bytesDown = 0;
         let relaying = 0;
+        let messagesUp = 0;
+        let readsUp = 0;
         for (const x of s.sessions) {
           buffered += x.bufferedBytes;
           maxBuffered = Math.max(maxBuffered, x.bufferedBytes);
           bytesUp += x.bytesUp;
           bytesDown += x.bytesDown;
+          messagesUp += x.messagesUp;
+          readsUp += x.readsUp ?? 0;
           if (x.state === "relaying") relaying++;
         }
         return {
@@ -62,6 +66,8 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
           maxSessionBufferedBytes: maxBuffered,
           bytesUp,
           bytesDown,
+          messagesUp,
+          readsUp,
           control: s.control.state,
           poolConnections: s.pool.connections,
         };
