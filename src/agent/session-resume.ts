@@ -20,7 +20,9 @@ import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
  * was lost (resume) or a RESTART exchange completed, dial new Data streams with the same session-id and the counters as they stand
  * until the gateway re-attaches the session (`resume: resumed`), or answers that it does
  * not hold it, or `windowMs` has passed. Then the ResumableCall is attached or failed (the
- * relay then ends as it would have without resume: bridging or a close).
+ * relay then ends as it would have without resume: bridging or a close). The window is a
+ * timer: an attempt still in progress when it ends (a dial that hangs, as in a partition)
+ * is cancelled.
  */
 
 /** Delay between resume attempts (doubling). */
@@ -48,6 +50,9 @@ export class SessionResume {
   private readonly deadline: number;
   private delayMs = 0;
   private timer?: TimerHandle;
+  private windowTimer?: TimerHandle;
+  /** The attempt in progress: cancelled when the window ends before it is answered. */
+  private dialling?: { call: grpc.ClientDuplexStream<DataMessage, DataMessage>; release(): void };
   private done = false;
 
   constructor(private readonly deps: SessionResumeDeps) {
@@ -58,6 +63,23 @@ export class SessionResume {
   cancel(): void {
     this.done = true;
     this.timer?.cancel();
+    this.windowTimer?.cancel();
+    const dialling = this.dialling;
+    this.dialling = undefined;
+    dialling?.release();
+    dialling?.call.cancel();
+  }
+
+  /** The window ended: cancel the attempt in progress and fall back. */
+  private windowEnded(): void {
+    if (this.done) return;
+    const dialling = this.dialling;
+    this.dialling = undefined;
+    this.giveUp("the session could not be resumed in time");
+    if (dialling) {
+      dialling.release();
+      dialling.call.cancel();
+    }
   }
 
   attempt(): void {
@@ -67,18 +89,21 @@ export class SessionResume {
       this.giveUp("the session could not be resumed in time");
       return;
     }
+    this.windowTimer ??= clock.schedule(this.deadline - clock.now(), () => this.windowEnded());
     const counters = resumable.counters;
     const channel = this.deps.pool.acquire();
     const call = channel.client.data(toMetadata(this.deps.pairs(counters)));
+    this.dialling = { call, release: () => channel.release() };
     let answered = false;
     call.on("metadata", (md: grpc.Metadata) => {
       if (answered || this.done) return;
       answered = true;
+      this.dialling = undefined;
       if (!resumable.detached) {
         // The session ended meanwhile (an abort): nothing to re-attach.
         channel.release();
         call.cancel();
-        this.done = true;
+        this.cancel();
         return;
       }
       gateCallReads(call, this.deps.readGate);
@@ -108,6 +133,7 @@ export class SessionResume {
         return;
       }
       this.done = true;
+      this.windowTimer?.cancel();
       if (answer === undefined) resumable.disable(); // no acknowledgements, no loss resume
       logger.info("session resumed on a new Data stream", {
         "counter-up": counters.sent,
@@ -118,6 +144,7 @@ export class SessionResume {
     call.on("error", (err: Error) => {
       if (answered || this.done) return;
       answered = true;
+      this.dialling = undefined;
       channel.release();
       logger.debug("resume attempt failed", { error: errorMessage(err) });
       this.delayMs = Math.min(
@@ -130,6 +157,7 @@ export class SessionResume {
 
   private giveUp(why: string): void {
     this.done = true;
+    this.windowTimer?.cancel();
     this.deps.resumable.fail(new Error(why));
   }
 }

@@ -28,7 +28,8 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  *
  * FIN travels as a half-close: the socket's end → `call.end()`; the call's end →
  * `socket.end()`. KILL from the peer aborts the socket (RST). An error on either side
- * aborts the other, sending KILL first when the call can still carry it.
+ * aborts the other, sending KILL first when the call can still carry it — except a socket
+ * error after the socket's FIN, which ends the call as that FIN does (`socketFailed`).
  */
 export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 /** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
@@ -142,7 +143,7 @@ export class StreamRelay {
       this.endCallAfterSocketEnd();
       this.maybeFinished();
     });
-    socket.on("error", (err: Error) => this.fail("socket-error", err));
+    socket.on("error", (err: Error) => this.socketFailed(err));
     socket.on("close", () => {
       if (!this.socketEnded && !this.finished)
         this.fail("socket-error", new Error("socket closed"));
@@ -328,6 +329,21 @@ export class StreamRelay {
     if (socket.destroyed) return;
     if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
     else socket.destroy();
+  }
+
+  /**
+   * A socket error after the peer's FIN (a late write to a daemon that closed: EPIPE, or its
+   * RST) is the socket's close, not a reset: the far end's end goes on as the end of the
+   * call, as a FIN does (the agent bridges on an ended stream, not on KILL).
+   */
+  private socketFailed(error: Error): void {
+    if (!this.socketEnded) {
+      this.fail("socket-error", error);
+      return;
+    }
+    if (this.finished) return;
+    this.endCall();
+    this.finish("closed");
   }
 
   private fail(reason: RelayEndReason, error: Error): void {

@@ -1,25 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { EventEmitter } from "node:events";
 import { DataAction, type DataMessage } from "../../src/proto/messages.ts";
 import { ReplayError } from "../../src/relay/replay-buffer.ts";
 import { type CallPort, ResumableCall } from "../../src/relay/resumable-call.ts";
+import { RecordingCall } from "../support/recording-call.ts";
 
 /** A call that records what is written to it; the test emits what it receives. */
-class FakeCall extends EventEmitter {
-  readonly written: DataMessage[] = [];
-  writableEnded = false;
-  destroyed = false;
+class FakeCall extends RecordingCall {
   aborted = false;
-  write(message: DataMessage, callback?: (error?: Error | null) => void): boolean {
-    this.written.push({ ...message });
-    callback?.();
-    return true;
-  }
-  end(): void {
-    this.writableEnded = true;
-  }
-  pause(): void {}
-  resume(): void {}
 }
 
 const port = (call: FakeCall): CallPort => ({

@@ -1,0 +1,95 @@
+/**
+ * SessionResume's window is a timer: a resume attempt that never answers (a dial into a
+ * partition) is cancelled when `windowMs` ends, and the session falls back (the relay sees
+ * the call error it would have seen without resume: bridging or a close).
+ */
+import { describe, expect, test } from "bun:test";
+import type * as grpc from "@grpc/grpc-js";
+import type { ChannelPool, PooledChannel } from "../../src/agent/channel-pool.ts";
+import { SessionResume } from "../../src/agent/session-resume.ts";
+import { silentLogger } from "../../src/core/logger.ts";
+import type { DataMessage } from "../../src/proto/messages.ts";
+import { ResumableCall } from "../../src/relay/resumable-call.ts";
+import type { MessageStream } from "../../src/relay/stream-relay.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { RecordingCall } from "../support/recording-call.ts";
+
+/** A Data call that never answers (no metadata, no error) until cancelled. */
+class HangingCall extends RecordingCall {
+  cancelled = 0;
+  cancel(): void {
+    this.cancelled++;
+  }
+}
+
+function setup(windowMs: number) {
+  const clock = new ManualClock();
+  const first = new HangingCall();
+  const resumable = new ResumableCall(
+    { call: first as unknown as MessageStream, abort: () => first.cancel() },
+    { limitBytes: 1024, onLost: () => {} },
+  );
+  resumable.detach(); // the first stream was lost
+  const errors: Error[] = [];
+  resumable.on("error", (e: Error) => errors.push(e));
+  const dials: HangingCall[] = [];
+  let released = 0;
+  const pool = {
+    acquire(): PooledChannel {
+      return {
+        id: dials.length,
+        client: {
+          data: () => {
+            const call = new HangingCall();
+            dials.push(call);
+            return call as unknown as grpc.ClientDuplexStream<DataMessage, DataMessage>;
+          },
+        } as unknown as PooledChannel["client"],
+        release: () => released++,
+      };
+    },
+  } as unknown as ChannelPool;
+  const resume = new SessionResume({
+    resumable,
+    pool,
+    clock,
+    logger: silentLogger,
+    windowMs,
+    pairs: () => [],
+    onResumed: () => {
+      throw new Error("nothing answers: never resumed");
+    },
+  });
+  return { clock, resume, errors, dials, released: () => released };
+}
+
+describe("SessionResume window", () => {
+  test("a hung attempt is cancelled when the window ends, and the session falls back", () => {
+    const { clock, resume, errors, dials, released } = setup(5_000);
+    resume.attempt();
+    expect(dials.length).toBe(1);
+    clock.advance(4_999);
+    expect(errors.length).toBe(0); // still within the window
+    expect(dials[0]?.cancelled).toBe(0);
+    clock.advance(1);
+    expect(errors.map((e) => e.message)).toEqual(["the session could not be resumed in time"]);
+    expect(dials[0]?.cancelled).toBe(1);
+    expect(released()).toBe(1);
+    // A late error of the cancelled call changes nothing (no redial, no second release).
+    dials[0]?.emit("error", new Error("cancelled"));
+    clock.advance(10_000);
+    expect(dials.length).toBe(1);
+    expect(released()).toBe(1);
+    expect(errors.length).toBe(1);
+  });
+
+  test("cancel() ends the attempt in progress and the window", () => {
+    const { clock, resume, errors, dials, released } = setup(5_000);
+    resume.attempt();
+    resume.cancel();
+    expect(dials[0]?.cancelled).toBe(1);
+    expect(released()).toBe(1);
+    clock.advance(10_000);
+    expect(errors.length).toBe(0);
+  });
+});
