@@ -48,16 +48,25 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
         let bytesUp = 0;
         let bytesDown = 0;
         let relaying = 0;
+        let bridging = 0;
+        let bridged = 0;
+        let resumed = 0;
         for (const x of s.sessions) {
           buffered += x.bufferedBytes;
           maxBuffered = Math.max(maxBuffered, x.bufferedBytes);
           bytesUp += x.bytesUp;
           bytesDown += x.bytesDown;
           if (x.state === "relaying") relaying++;
+          if (x.state === "bridging") bridging++;
+          bridged += x.bridge?.bridged ?? 0;
+          resumed += x.bridge?.resumed ?? 0;
         }
         return {
           sessions: s.sessions.length,
           relaying,
+          bridging,
+          bridged,
+          resumed,
           bufferedBytes: buffered,
           maxSessionBufferedBytes: maxBuffered,
           bytesUp,
