@@ -235,6 +235,7 @@ export class RouterSession {
             this.logger.info("a new far end took over the router's session", { reason });
           }
         },
+        onNote: (reason) => this.logger.info(reason),
         onRouterClosed: (reason) => {
           this.logger.warn("router session closed by the bridge", { reason });
           this.call?.cancel();

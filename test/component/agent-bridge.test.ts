@@ -6,17 +6,17 @@
  * before; with no gateway coming back the bridge gives up with a Cease.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
-import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
-import type { DeviceConfig } from "../../src/config/types.ts";
-import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
+import {
+  collectorPrefixes,
+  LOOPBACK_DEVICE,
+  ScriptedRouter,
+  waitForRefreshedTable,
+} from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
@@ -26,62 +26,11 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-const DEVICE: DeviceConfig = {
-  name: "r1",
-  id: 1,
-  site: 0,
-  ip: "127.0.0.1",
-  target: { kind: "collector" },
-};
-
-/** A scripted router: announces `prefixes`, answers OPEN with KEEPALIVE and ROUTE-REFRESH with its table. */
-class Router {
-  readonly socket: Socket;
-  readonly received: { type: number; body: Uint8Array }[] = [];
-  readonly closed: Promise<void>;
-  prefixes: string[];
-
-  constructor(port: number, prefixes: string[], routeRefresh = true) {
-    this.prefixes = prefixes;
-    this.socket = connect({ host: "127.0.0.1", port });
-    cleanups.push(() => this.socket.destroy());
-    this.socket.on("error", () => {});
-    this.closed = new Promise((resolve) => this.socket.once("close", () => resolve()));
-    const framer = new BgpFramer();
-    this.socket.once("connect", () =>
-      this.socket.write(
-        encodeOpen({
-          asn: 65001,
-          holdTime: 90,
-          routerId: "10.0.0.1",
-          capabilities: {
-            multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }],
-            routeRefresh,
-          },
-        }),
-      ),
-    );
-    this.socket.on("data", (d: Buffer) => {
-      for (const f of framer.push(new Uint8Array(d))) {
-        this.received.push({ type: f.type, body: f.body.slice() });
-        if (f.type === MessageType.OPEN) {
-          this.socket.write(encodeKeepalive());
-          this.announce();
-        }
-        if (f.type === MessageType.ROUTE_REFRESH) this.announce();
-      }
-    });
-  }
-
-  announce(): void {
-    this.socket.write(
-      encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri: this.prefixes }),
-    );
-  }
-
-  count(type: number): number {
-    return this.received.filter((m) => m.type === type).length;
-  }
+/** A scripted router (test/support/scripted-router.ts), destroyed after the test. */
+function scriptedRouter(port: number, prefixes: string[], routeRefresh = true): ScriptedRouter {
+  const router = new ScriptedRouter(port, prefixes, { routeRefresh });
+  cleanups.push(() => router.destroy());
+  return router;
 }
 
 async function setUp(bridgeTimeoutMs = 300_000) {
@@ -100,12 +49,13 @@ async function setUp(bridgeTimeoutMs = 300_000) {
   return { first, agent, closeFirst, routerPort: agent.listening[0]?.port ?? 0 };
 }
 
-const prefixesOf = (g: RunningGateway) => g.registry.all()[0]?.counters.prefixes.ipv4 ?? 0;
+const prefixesOf = collectorPrefixes;
+const DEVICE = LOOPBACK_DEVICE;
 
 describe("BGP-aware bridging across a gateway restart", () => {
   test("the router's session stays up; the new collector gets the whole table through a route refresh", async () => {
     const { first, agent, closeFirst, routerPort } = await setUp();
-    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    const router = scriptedRouter(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
     await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
     const keepalivesBefore = router.count(MessageType.KEEPALIVE);
 
@@ -168,7 +118,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("a drain sends RESTART: the agent answers, bridges, and resumes on the next gateway", async () => {
     const { first, agent, closeFirst, routerPort } = await setUp();
-    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    const router = scriptedRouter(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
     await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
     const res = await fetch(`http://127.0.0.1:${first.httpPort}/admin/drain`, { method: "POST" });
     expect(await res.json()).toEqual({ kind: "draining", sessions: 1 });
@@ -201,7 +151,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("a router without route refresh is closed when the gateway goes, as without bridging", async () => {
     const { first, closeFirst, routerPort } = await setUp();
-    const router = new Router(routerPort, ["198.51.100.0/24"], false);
+    const router = scriptedRouter(routerPort, ["198.51.100.0/24"], false);
     await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
     await closeFirst();
     await within(router.closed, 5_000, "the router's connection to close");
@@ -209,7 +159,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("with no gateway coming back, the bridge gives up: Cease/Administrative Reset", async () => {
     const { first, closeFirst, routerPort } = await setUp(1_500);
-    const router = new Router(routerPort, ["198.51.100.0/24"]);
+    const router = scriptedRouter(routerPort, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
     await closeFirst();
     await within(router.closed, 8_000, "the router's connection to close");
@@ -231,7 +181,7 @@ describe("resume before bridging", () => {
     cleanups.push(() => link.close());
     const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
     cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     link.cut();
@@ -263,7 +213,7 @@ describe("resume before bridging", () => {
     cleanups.push(() => link.close());
     const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
     cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     // The agent's resume gets through only once the gateway has given the session up.
@@ -274,14 +224,7 @@ describe("resume before bridging", () => {
       what: "the gateway to give the held session up",
     });
     link.resume();
-    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
-      timeoutMs: 10_000,
-      what: "bridging onto a new collector session and a ROUTE-REFRESH",
-    });
-    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
-      timeoutMs: 5_000,
-      what: "the new collector session Established with the router's prefix",
-    });
+    await waitForRefreshedTable(router, gateway, 1);
     expect(router.count(MessageType.NOTIFICATION)).toBe(0);
     expect(router.socket.destroyed).toBe(false);
     expect(agent.status().sessions[0]?.resumes).toBe(0);
@@ -302,7 +245,7 @@ describe("resume before bridging", () => {
       testLogger(),
     );
     cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     // The stream is lost and the agent's resume cannot get through yet.

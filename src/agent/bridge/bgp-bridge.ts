@@ -16,6 +16,7 @@ import {
 } from "./bridge-messages.ts";
 import { farEndMismatches, type SessionTerms, sessionTerms } from "./far-end-check.ts";
 import { MessageCursor } from "./message-cursor.ts";
+import { StallCover, type StallState } from "./stall-cover.ts";
 
 /**
  * BGP-aware bridging of one router session, as a pure state machine: bytes and events in,
@@ -35,7 +36,10 @@ import { MessageCursor } from "./message-cursor.ts";
  * refresh, the far end ever sent the router an UPDATE (those routes could not be
  * reconciled), the loss cut a message to the router in half, or the session was not
  * Established. After `giveUpMs` without a far end that took over, the router gets a
- * Cease/Administrative Reset and its session is closed.
+ * Cease/Administrative Reset and its session is closed. While relaying, a far end that
+ * went silent is covered with KEEPALIVEs to the router where bridging would apply
+ * (stall-cover.ts), so that a stall the transport still carries outlives the router's hold
+ * timer.
  */
 export type BridgeState =
   | "opening"
@@ -59,6 +63,8 @@ export type BridgeAction =
   | { readonly kind: "toFarEnd"; readonly bytes: Uint8Array }
   | { readonly kind: "closeRouter"; readonly reason: string }
   | { readonly kind: "closeFarEnd"; readonly reason: string }
+  /** Something worth a log line that is not a change of state. */
+  | { readonly kind: "note"; readonly reason: string }
   | {
       readonly kind: "state";
       readonly from: BridgeState;
@@ -116,6 +122,7 @@ export class BgpBridge {
   private attachedAt = 0;
   private lastFromRouter = 0;
   private nextKeepalive = 0;
+  private readonly stall = new StallCover();
   private out: BridgeAction[] = [];
   readonly stats: BridgeStats = {
     bridged: 0,
@@ -136,12 +143,20 @@ export class BgpBridge {
     return { state: this.current, ...this.stats };
   }
 
+  /** While relaying: whether a silent far end is being covered (stall-cover.ts). */
+  get stallState(): StallState {
+    return this.stall.state;
+  }
+
   /** Why bridging would not apply if the far end were lost now (undefined: it would). */
   get bridgeBlocker(): string | undefined {
     if (this.current !== "established") return `session ${this.current}`;
     if (this.options.giveUpMs <= 0) return "bridging is off";
     if (this.unsafe) return this.unsafe;
-    if (this.far.midMessage) return "a message to the router is half sent";
+    // Bytes held back or dropped (stall-cover.ts) never reached the router.
+    if (this.far.midMessage && !this.stall.holding && this.stall.state !== "far-end-ended") {
+      return "a message to the router is half sent";
+    }
     return undefined;
   }
 
@@ -177,6 +192,8 @@ export class BgpBridge {
   /** Bytes read from the far end. */
   fromFarEnd(chunk: Uint8Array, now: number): readonly BridgeAction[] {
     if (this.current === "closed" || this.current === "bridging") return NO_ACTIONS;
+    if (this.current === "established" && !this.bridgeBlocker) return this.guarded(chunk, now);
+    this.stall.flowed(now);
     let passFrom = this.current === "opening" || this.current === "established" ? 0 : -1;
     this.far.push(chunk, (type, end, message) => {
       if (passFrom >= 0) {
@@ -216,6 +233,7 @@ export class BgpBridge {
       return this.flush();
     }
     this.stats.bridged++;
+    this.stall.reset(now);
     this.lostAt = now;
     this.lastFromRouter = Math.max(this.lastFromRouter, now);
     this.move("bridging", `far end lost: ${why}`);
@@ -235,6 +253,7 @@ export class BgpBridge {
 
   /** Time passed: keepalives, the router's hold timer, the handshake and give-up bounds. */
   tick(now: number): readonly BridgeAction[] {
+    if (this.current === "established") return this.coverStall(now);
     if (!this.isBridging()) return NO_ACTIONS;
     const hold = (this.terms?.holdTime ?? 0) * 1000;
     if (hold > 0 && now - this.lastFromRouter >= hold) {
@@ -258,6 +277,10 @@ export class BgpBridge {
 
   /** When `tick` next has something to do (undefined: nothing is pending). */
   nextDeadline(): number | undefined {
+    if (this.current === "established") {
+      const hold = (this.terms?.holdTime ?? 0) * 1000;
+      return hold > 0 && !this.bridgeBlocker ? this.stall.deadline(hold) : undefined;
+    }
     if (!this.isBridging()) return undefined;
     const hold = (this.terms?.holdTime ?? 0) * 1000;
     const times = [this.lostAt + this.options.giveUpMs];
@@ -383,6 +406,7 @@ export class BgpBridge {
       this.stats.resumed++;
       this.farConfirmed = true;
       this.lastFromRouter = now;
+      this.stall.reset(now);
       // A router message begun while bridging was dropped in part: drop the rest too.
       this.routerSkipping = this.router.midMessage;
       this.move("established", "the new far end took over; route refresh asked");
@@ -405,6 +429,38 @@ export class BgpBridge {
     this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
     this.stats.keepalivesSent++;
     this.nextKeepalive = now + Math.max(1000, Math.floor((hold * 1000) / 3));
+  }
+
+  /** Relaying, the far end silent: a KEEPALIVE in its place where bridging would apply. */
+  private coverStall(now: number): readonly BridgeAction[] {
+    const hold = (this.terms?.holdTime ?? 0) * 1000;
+    if (hold === 0 || this.bridgeBlocker) return NO_ACTIONS;
+    const was = this.stall.state;
+    if (!this.stall.keepaliveDue(now, hold)) return NO_ACTIONS;
+    if (was === "flowing") {
+      this.out.push({ kind: "note", reason: "the far end is silent: KEEPALIVEs to the router" });
+    }
+    this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
+    this.stats.keepalivesSent++;
+    return this.flush();
+  }
+
+  /** Far-end bytes while bridging would apply: message by message (stall-cover.ts). */
+  private guarded(chunk: Uint8Array, now: number): readonly BridgeAction[] {
+    const r = this.stall.guard(
+      chunk,
+      this.far,
+      (type, _end, message) => this.watchFarEnd(type, message),
+      () => this.bridgeBlocker === undefined,
+      now,
+    );
+    if (this.far.failed) this.markUnsafe("the far end's bytes are not BGP");
+    for (const bytes of r.release) this.out.push({ kind: "toRouter", bytes });
+    if (r.ended) {
+      const reason = "the far end's hold timer expired (a stall): its NOTIFICATION is dropped";
+      this.out.push({ kind: "note", reason });
+    }
+    return this.flush();
   }
 
   private markUnsafe(reason: string): void {
