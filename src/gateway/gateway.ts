@@ -225,8 +225,10 @@ export async function startGateway(
   const streamsByPin = new Map<string, number>();
   const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
+  const controlCalls = new Set<{ end(): void }>();
   server.addService(proxyServiceDefinition, {
     control: controlService({
+      calls: controlCalls,
       resolver,
       agents,
       logger,
@@ -391,17 +393,20 @@ export async function startGateway(
       await drained(collectors, COLLECTOR_DRAIN_MS);
       logins.flush();
       sessionLogs.flush();
-      await new Promise<void>((resolve) => {
+      // Agents' Control streams are ended (they reconnect elsewhere or to the next
+      // gateway): otherwise the graceful shutdown waits for them until it is forced.
+      for (const call of controlCalls) call.end();
+      const forced = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
-          resolve();
+          resolve(true);
         }, 2_000);
         server.tryShutdown(() => {
           clearTimeout(timer);
-          resolve();
+          resolve(false);
         });
       });
-      log.info("gateway stopped");
+      log.info("gateway stopped", forced ? { forced_after_ms: 2_000 } : {});
     },
   };
 }
