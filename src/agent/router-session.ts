@@ -17,7 +17,7 @@ import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { Admission } from "./admission.ts";
-import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
+import type { BridgeOptions, BridgeSnapshot } from "./bridge/bridge-state.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";

@@ -4,7 +4,8 @@
  * the bytes of its actions as hex.
  */
 import { expect } from "bun:test";
-import { BgpBridge, type BridgeAction } from "../../src/agent/bridge/bgp-bridge.ts";
+import { BgpBridge } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BridgeAction } from "../../src/agent/bridge/bridge-state.ts";
 import { Afi, Safi } from "../../src/bgp/constants.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeOpen, type OpenSpec } from "../../src/bgp/open.ts";

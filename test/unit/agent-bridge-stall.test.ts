@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { BgpBridge, BridgeAction } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BgpBridge } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BridgeAction } from "../../src/agent/bridge/bridge-state.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeNotification } from "../../src/bgp/notification.ts";
 import {

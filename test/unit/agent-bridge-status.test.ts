@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { BridgeSnapshot } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BridgeSnapshot } from "../../src/agent/bridge/bridge-state.ts";
 import { agentMetricFamilies } from "../../src/agent/status/agent-metrics.ts";
 import { renderSession, renderSessions } from "../../src/agent/status/agent-status-view.ts";
 import { renderPrometheusText } from "../../src/metrics/prometheus-text.ts";

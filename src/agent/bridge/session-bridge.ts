@@ -2,14 +2,14 @@ import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { Clock, TimerHandle } from "../../core/clock.ts";
 import type { RelayEndReason } from "../../relay/stream-relay.ts";
+import { BgpBridge } from "./bgp-bridge.ts";
 import {
-  BgpBridge,
   type BridgeAction,
   type BridgeOptions,
   type BridgeState,
   DEFAULT_BRIDGE_OPTIONS,
   isBridgingState,
-} from "./bgp-bridge.ts";
+} from "./bridge-state.ts";
 
 /**
  * The I/O edge of BGP-aware bridging for one router connection on the agent. It owns the

@@ -1,6 +1,6 @@
 import { addProcessMetrics } from "../../metrics/process-metrics.ts";
 import { type MetricFamily, MetricsRegistry } from "../../metrics/registry.ts";
-import { isBridgingState } from "../bridge/bgp-bridge.ts";
+import { isBridgingState } from "../bridge/bridge-state.ts";
 import type { ControlState } from "../control-channel.ts";
 import { HEALTH_STATUSES } from "./agent-health.ts";
 import type { AgentSnapshot, BridgeTotals } from "./agent-snapshot.ts";
