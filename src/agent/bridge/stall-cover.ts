@@ -51,8 +51,6 @@ export class StallCover {
   private lastToRouter = 0;
   /** The start of a far-end message not yet whole: not passed to the router yet. */
   private partial: Uint8Array[] = [];
-  /** Far-end octets dropped since it ended the session. */
-  dropped = 0;
 
   get state(): StallState {
     return this.current;
@@ -73,7 +71,6 @@ export class StallCover {
     this.current = "flowing";
     this.lastToRouter = now;
     this.partial = [];
-    this.dropped = 0;
   }
 
   /** When the next KEEPALIVE in the far end's place is due (`holdMs`: negotiated, > 0). */
@@ -104,7 +101,6 @@ export class StallCover {
   ): GuardResult {
     if (this.current === "far-end-ended") {
       cursor.push(chunk, () => {});
-      this.dropped += chunk.length;
       return { release: [], ended: false };
     }
     let released = 0;
@@ -130,8 +126,6 @@ export class StallCover {
       if (this.current === "covering") this.current = "flowing";
     }
     if (ended) {
-      for (const b of this.partial) this.dropped += b.length;
-      this.dropped += chunk.length - upTo;
       this.partial = [];
       this.current = "far-end-ended";
     } else if (upTo < chunk.length) this.partial.push(chunk.slice(upTo));
