@@ -24,6 +24,13 @@ export const FSM_UNEXPECTED_IN_OPENSENT = `${MARKER}0015030501`;
 export const IPV4_EOR = `${MARKER}00170200000000`;
 export const IPV6_EOR = `${MARKER}001d0200000006800f03000201`;
 
+/** Cease / Administrative Reset with the communication "bgproxy: no far end for N s". */
+export function gaveUpGolden(seconds: number): string {
+  const text = Buffer.from(`bgproxy: no far end for ${seconds} s`).toString("hex");
+  const body = `0604${(text.length / 2).toString(16).padStart(2, "0")}${text}`;
+  return `${MARKER}${(19 + body.length / 2).toString(16).padStart(4, "0")}03${body}`;
+}
+
 export const BOTH_FAMILIES = [
   { afi: Afi.IPV4, safi: Safi.UNICAST },
   { afi: Afi.IPV6, safi: Safi.UNICAST },

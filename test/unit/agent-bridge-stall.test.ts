@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { BgpBridge } from "../../src/agent/bridge/bgp-bridge.ts";
+import { BgpBridge } from "../../src/agent/bridge/bgp-bridge.ts";
 import type { BridgeAction } from "../../src/agent/bridge/bridge-state.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeNotification } from "../../src/bgp/notification.ts";
@@ -7,6 +7,7 @@ import {
   closes,
   established,
   farOpen,
+  gaveUpGolden,
   HOLD_TIMER_EXPIRED,
   hex,
   KEEPALIVE,
@@ -158,6 +159,24 @@ describe("a silent far end while relaying", () => {
     const junk = new Uint8Array(19).fill(0);
     expect(sent(b.fromFarEnd(junk, 50_000), "toRouter")).toEqual([hex(junk)]);
     expect(b.bridgeBlocker).toBe("the far end's bytes are not BGP");
+  });
+
+  test("a far end silent for the give-up bound: Cease to the router, closed (as bridging)", () => {
+    const b = new BgpBridge({ giveUpMs: 60_000, handshakeMs: 30_000 });
+    b.fromRouter(routerOpen(), 0);
+    b.fromFarEnd(farOpen(), 0);
+    b.fromFarEnd(encodeKeepalive(), 0);
+    b.fromRouter(encodeKeepalive(), 0);
+    b.tick(45_000);
+    expect(b.stallState).toBe("covering");
+    expect(b.nextDeadline()).toBe(75_000);
+    b.tick(75_000);
+    expect(b.nextDeadline()).toBe(105_000);
+    expect(b.tick(104_999)).toEqual([]);
+    const a = b.tick(105_000);
+    expect(sent(a, "toRouter")).toEqual([gaveUpGolden(60)]);
+    expect(closes(a)).toEqual(["closeRouter"]);
+    expect(b.state).toBe("closed");
   });
 
   test("a short hold time: at least a second between KEEPALIVEs", () => {

@@ -221,7 +221,10 @@ export class BgpBridge {
   nextDeadline(): number | undefined {
     if (this.current === "established") {
       const hold = this.watch.holdMs;
-      return hold > 0 && !this.bridgeBlocker ? this.stall.deadline(hold) : undefined;
+      if (hold === 0 || this.bridgeBlocker) return undefined;
+      const next = this.stall.deadline(hold);
+      if (this.stall.state === "flowing") return next;
+      return Math.min(next, this.stall.coveredSince + this.options.giveUpMs);
     }
     if (!this.isBridging()) return undefined;
     const hold = this.watch.holdMs;
@@ -343,6 +346,13 @@ export class BgpBridge {
     const hold = this.watch.holdMs;
     if (hold === 0 || this.bridgeBlocker) return NO_ACTIONS;
     const was = this.stall.state;
+    if (was !== "flowing" && now >= this.stall.coveredSince + this.options.giveUpMs) {
+      // The same bound as bridging: a far end silent this long is not coming back.
+      const seconds = Math.round(this.options.giveUpMs / 1000);
+      this.out.push({ kind: "toRouter", bytes: gaveUp(seconds) });
+      this.close(`gave up covering a silent far end after ${seconds} s`);
+      return this.flush();
+    }
     if (!this.stall.keepaliveDue(now, hold)) return NO_ACTIONS;
     if (was === "flowing") {
       this.out.push({ kind: "note", reason: "the far end is silent: KEEPALIVEs to the router" });

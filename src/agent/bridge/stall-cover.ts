@@ -51,6 +51,8 @@ export class StallCover {
   private lastToRouter = 0;
   /** The start of a far-end message not yet whole: not passed to the router yet. */
   private partial: Uint8Array[] = [];
+  /** When the first KEEPALIVE of the current stall was sent (while not flowing). */
+  coveredSince = 0;
 
   get state(): StallState {
     return this.current;
@@ -81,7 +83,10 @@ export class StallCover {
   /** True when a KEEPALIVE is due at `now`; the caller sends it. */
   keepaliveDue(now: number, holdMs: number): boolean {
     if (now < this.deadline(holdMs)) return false;
-    if (this.current === "flowing") this.current = "covering";
+    if (this.current === "flowing") {
+      this.current = "covering";
+      this.coveredSince = now;
+    }
     this.lastToRouter = now;
     return true;
   }
