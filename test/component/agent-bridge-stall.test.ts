@@ -71,7 +71,11 @@ describe("a stalled transport longer than the router's hold time", () => {
     expect(router.count(MessageType.NOTIFICATION)).toBe(0);
     expect(router.count(MessageType.OPEN)).toBe(1);
     expect(router.socket.destroyed).toBe(false);
-    expect(agent.status().sessions[0]?.bridge).toMatchObject({ bridged: 1, resumed: 1 });
+    expect(agent.status().sessions[0]?.bridge).toMatchObject({
+      bridged: 1,
+      resumed: 1,
+      stallsCovered: 1,
+    });
     expect(agent.status().sessionsTotal).toBe(1);
     expect(gateway.registry.all()[0]?.sessionsTotal).toBe((collectorSession ?? 0) + 1);
   }, 30_000);

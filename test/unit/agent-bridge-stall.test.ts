@@ -44,6 +44,7 @@ describe("a silent far end while relaying", () => {
     expect(sent(a2, "toRouter")).toEqual([KEEPALIVE]);
     expect(notes(a2)).toEqual([]);
     expect(b.stats.keepalivesSent).toBe(2);
+    expect(b.stats.stallsCovered).toBe(1);
     expect(b.state).toBe("established");
   });
 

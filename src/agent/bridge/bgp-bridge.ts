@@ -73,6 +73,7 @@ export class BgpBridge {
     keepalivesSent: 0,
     routerUpdatesDropped: 0,
     routerBytesDropped: 0,
+    stallsCovered: 0,
   };
 
   constructor(private readonly options: BridgeOptions = DEFAULT_BRIDGE_OPTIONS) {}
@@ -355,6 +356,7 @@ export class BgpBridge {
     }
     if (!this.stall.keepaliveDue(now, hold)) return NO_ACTIONS;
     if (was === "flowing") {
+      this.stats.stallsCovered++;
       this.out.push({ kind: "note", reason: "the far end is silent: KEEPALIVEs to the router" });
     }
     this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });

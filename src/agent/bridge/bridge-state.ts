@@ -53,6 +53,8 @@ export interface BridgeStats {
   routerUpdatesDropped: number;
   /** Every router octet not passed on while bridging. */
   routerBytesDropped: number;
+  /** Times a silent far end was covered with KEEPALIVEs to the router (stall-cover.ts). */
+  stallsCovered: number;
 }
 
 /** A bridge's state and counters, for status pages and metrics. */

@@ -64,6 +64,11 @@ function addBridgeMetrics(r: MetricsRegistry, snap: AgentSnapshot): void {
       "Router bytes dropped while bridging",
       (b) => b.routerBytesDropped,
     ],
+    [
+      "bgproxy_agent_bridge_stalls_covered_total",
+      "Times a silent far end was covered with KEEPALIVEs to the router",
+      (b) => b.stallsCovered,
+    ],
   ];
   for (const [name, help, pick] of counters) r.counter(name, help).setTotal({}, total(pick));
 }

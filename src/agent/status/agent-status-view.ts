@@ -72,6 +72,7 @@ export interface SessionDetailView {
     RouteRefreshesSent: number;
     RouterUpdatesDropped: number;
     RouterBytesDropped: number;
+    StallsCovered: number;
   };
 }
 
@@ -169,6 +170,7 @@ export function renderSession(s: SessionSnapshot, now: number): SessionDetailVie
             RouteRefreshesSent: s.bridge.routeRefreshesSent,
             RouterUpdatesDropped: s.bridge.routerUpdatesDropped,
             RouterBytesDropped: s.bridge.routerBytesDropped,
+            StallsCovered: s.bridge.stallsCovered,
           },
         }
       : {}),
