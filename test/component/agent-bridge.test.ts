@@ -11,12 +11,7 @@ import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
 import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
-import {
-  collectorPrefixes,
-  LOOPBACK_DEVICE,
-  ScriptedRouter,
-  waitForRefreshedTable,
-} from "../support/scripted-router.ts";
+import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
@@ -26,11 +21,14 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
+const DEVICE = LOOPBACK_DEVICE;
+
 /** A scripted router (test/support/scripted-router.ts), destroyed after the test. */
-function scriptedRouter(port: number, prefixes: string[], routeRefresh = true): ScriptedRouter {
-  const router = new ScriptedRouter(port, prefixes, { routeRefresh });
-  cleanups.push(() => router.destroy());
-  return router;
+class Router extends ScriptedRouter {
+  constructor(port: number, prefixes: string[], routeRefresh = true) {
+    super(port, prefixes, { routeRefresh });
+    cleanups.push(() => this.destroy());
+  }
 }
 
 async function setUp(bridgeTimeoutMs = 300_000) {
@@ -50,12 +48,11 @@ async function setUp(bridgeTimeoutMs = 300_000) {
 }
 
 const prefixesOf = collectorPrefixes;
-const DEVICE = LOOPBACK_DEVICE;
 
 describe("BGP-aware bridging across a gateway restart", () => {
   test("the router's session stays up; the new collector gets the whole table through a route refresh", async () => {
     const { first, agent, closeFirst, routerPort } = await setUp();
-    const router = scriptedRouter(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
     await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
     const keepalivesBefore = router.count(MessageType.KEEPALIVE);
 
@@ -118,7 +115,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("a drain sends RESTART: the agent answers, bridges, and resumes on the next gateway", async () => {
     const { first, agent, closeFirst, routerPort } = await setUp();
-    const router = scriptedRouter(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
+    const router = new Router(routerPort, ["198.51.100.0/24", "203.0.113.0/24"]);
     await waitUntil(() => prefixesOf(first) === 2, { timeoutMs: 5_000, what: "2 prefixes" });
     const res = await fetch(`http://127.0.0.1:${first.httpPort}/admin/drain`, { method: "POST" });
     expect(await res.json()).toEqual({ kind: "draining", sessions: 1 });
@@ -151,7 +148,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("a router without route refresh is closed when the gateway goes, as without bridging", async () => {
     const { first, closeFirst, routerPort } = await setUp();
-    const router = scriptedRouter(routerPort, ["198.51.100.0/24"], false);
+    const router = new Router(routerPort, ["198.51.100.0/24"], false);
     await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
     await closeFirst();
     await within(router.closed, 5_000, "the router's connection to close");
@@ -159,7 +156,7 @@ describe("BGP-aware bridging across a gateway restart", () => {
 
   test("with no gateway coming back, the bridge gives up: Cease/Administrative Reset", async () => {
     const { first, closeFirst, routerPort } = await setUp(1_500);
-    const router = scriptedRouter(routerPort, ["198.51.100.0/24"]);
+    const router = new Router(routerPort, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(first) === 1, { timeoutMs: 5_000, what: "1 prefix" });
     await closeFirst();
     await within(router.closed, 8_000, "the router's connection to close");
@@ -181,7 +178,7 @@ describe("resume before bridging", () => {
     cleanups.push(() => link.close());
     const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
     cleanups.push(() => agent.close());
-    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     link.cut();
@@ -213,7 +210,7 @@ describe("resume before bridging", () => {
     cleanups.push(() => link.close());
     const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
     cleanups.push(() => agent.close());
-    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     // The agent's resume gets through only once the gateway has given the session up.
@@ -224,7 +221,14 @@ describe("resume before bridging", () => {
       what: "the gateway to give the held session up",
     });
     link.resume();
-    await waitForRefreshedTable(router, gateway, 1);
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "bridging onto a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
     expect(router.count(MessageType.NOTIFICATION)).toBe(0);
     expect(router.socket.destroyed).toBe(false);
     expect(agent.status().sessions[0]?.resumes).toBe(0);
@@ -245,7 +249,7 @@ describe("resume before bridging", () => {
       testLogger(),
     );
     cleanups.push(() => agent.close());
-    const router = scriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
 
     // The stream is lost and the agent's resume cannot get through yet.
