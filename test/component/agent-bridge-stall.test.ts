@@ -84,7 +84,9 @@ describe("a stalled transport longer than the router's hold time", () => {
     const { gateway, link, agent, router } = await setUp(9);
     const stalledAt = Date.now();
     link.pause();
-    await sleep(7_500); // past hold/2 (4.5 s) and the far end's own hold/3, below 9 s
+    // The cover starts 4.5 s after the far end's last KEEPALIVE (at most 3 s before the
+    // stall); the collector last heard the router at most 3 s before it: 3 + 6 < 9 s.
+    await sleep(6_000);
     expect(agent.status().sessions[0]?.bridge?.keepalivesSent).toBeGreaterThanOrEqual(1);
     link.resume();
     await sleep(4_000);
