@@ -17,7 +17,7 @@ import { DEFAULT_HEALTH_LIMITS, type HealthLimits, HealthMonitor } from "./statu
 import { agentMetricFamilies } from "./status/agent-metrics.ts";
 import type { AgentConfigView, AgentSnapshot, AgentStatus } from "./status/agent-snapshot.ts";
 import { AgentTelemetry } from "./status/agent-telemetry.ts";
-import { type StatusServer, startStatusServer } from "./status-server.ts";
+import { type StatusActions, type StatusServer, startStatusServer } from "./status-server.ts";
 
 /**
  * The agent's operations surface, composed in one place: the health monitor, the event
@@ -48,7 +48,7 @@ export interface AgentOperations {
   /** The status server's port (after start). */
   readonly port: number;
   /** Bind the status server, start the health checks and the exports. */
-  start(status: () => AgentStatus): void;
+  start(status: () => AgentStatus, actions?: StatusActions): void;
   snapshot(): AgentSnapshot;
   close(): Promise<void>;
 }
@@ -185,7 +185,7 @@ export function createAgentOperations(
     get port() {
       return server?.port ?? 0;
     },
-    start(status) {
+    start(status, actions) {
       statusOf = status;
       const monitor = new HealthMonitor(
         (now) => {
@@ -205,7 +205,7 @@ export function createAgentOperations(
         limits,
       );
       health = monitor;
-      server = startStatusServer(config.metrics, snapshot);
+      server = startStatusServer(config.metrics, snapshot, actions);
       monitor.start();
       if (!config.export.metricsDisabled) {
         metricsExporter = new MetricsExporter({

@@ -13,6 +13,7 @@ import type { FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { version } from "../version.ts";
+import { AckLinks } from "./ack-links.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
 import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bridge-state.ts";
@@ -37,6 +38,11 @@ export interface RunningAgent {
   /** Listener addresses as bound (real ports when 0 was asked for). */
   readonly listening: readonly { host: string; port: number }[];
   status(): AgentStatus;
+  /**
+   * Move every session (or the one with `sessionId`) to a new Data stream by a graceful
+   * RESTART the agent starts; returns how many were asked (POST /admin/restart).
+   */
+  restart(sessionId?: string): number;
   /** The status/metrics endpoint's port as bound. */
   readonly metricsPort: number;
   close(): Promise<void>;
@@ -111,6 +117,10 @@ export async function startAgent(
     logger.child({ component: "proxy/pool" }),
   );
   const sessions = new Map<string, RouterSession>();
+  const acks = new AckLinks(
+    () => toMetadata(identityPairs(identity)),
+    logger.child({ component: "proxy/acks" }),
+  );
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const readGate = new ReadGateWatch(logger.child({ component: "agent/data" }));
@@ -147,6 +157,7 @@ export async function startAgent(
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       ...(config.resume ? { resume: config.resume } : {}),
+      acks,
       onClosed: (s) => {
         sessions.delete(s.sessionId);
         ops.telemetry.sessionClosed(s.snapshot());
@@ -202,6 +213,15 @@ export async function startAgent(
       pool: pool.stats,
       md5: md5 ? md5.status() : md5DisabledStatus(config.md5),
     }),
+    restart(sessionId) {
+      let n = 0;
+      for (const s of sessions.values()) {
+        if (sessionId !== undefined && s.sessionId !== sessionId) continue;
+        if (s.restart()) n++;
+      }
+      if (n > 0) log.info("RESTART sent: sessions move to new Data streams", { sessions: n });
+      return n;
+    },
     async close() {
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
@@ -216,7 +236,7 @@ export async function startAgent(
     },
   };
   try {
-    ops.start(() => running.status());
+    ops.start(() => running.status(), { restart: (id) => running.restart(id) });
   } catch (err) {
     await running.close();
     throw err;

@@ -16,6 +16,7 @@ import {
 import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
+import type { AckLinks } from "./ack-links.ts";
 import type { Admission } from "./admission.ts";
 import type { BridgeOptions, BridgeSnapshot } from "./bridge/bridge-state.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
@@ -62,6 +63,8 @@ export interface RouterSessionDeps {
   bridge?: BridgeOptions;
   /** Resume after a lost Data stream (before bridging); undefined = off. */
   resume?: ResumeOptions;
+  /** The resume acknowledgement streams (bgproxy.v1.ResumeService); needed with `resume`. */
+  acks?: AckLinks;
   onClosed: (session: RouterSession) => void;
 }
 
@@ -74,6 +77,12 @@ export interface ResumeOptions {
 }
 
 export const DEFAULT_RESUME_WINDOW_MS = 20_000;
+
+/**
+ * After a completed RESTART, how long the agent tries to re-open the session on a new Data
+ * stream before it falls back (bridging or a close): the router hears nothing meanwhile.
+ */
+export const RESTART_REOPEN_WINDOW_MS = 5_000;
 
 export interface SessionSnapshot {
   sessionId: string;
@@ -110,8 +119,12 @@ export class RouterSession {
   private resumable?: ResumableCall;
   /** An ongoing resume: when it gives up, the next attempt's timer. */
   private resuming?: SessionResume;
-  /** Streams re-attached by resume. */
+  /** Streams re-attached by resume or after a RESTART. */
   private resumes = 0;
+  /** The current re-open follows a RESTART (not a lost stream). */
+  private afterRestart = false;
+  /** Leaves the acknowledgement stream the session is registered with. */
+  private leaveAcks?: () => void;
   /** What the Data streams before the current one relayed (a bridged session has several). */
   private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
 
@@ -204,19 +217,28 @@ export class RouterSession {
     this.call = call;
     call.on("metadata", (md: grpc.Metadata) => {
       gateCallReads(call, this.deps.readGate);
-      this.onServerMetadata(md);
+      this.onServerMetadata(md, channel);
     });
+    // Every stream is re-openable after a RESTART; a lost one only with resume agreed.
     const resume = this.deps.resume;
-    const resumable = resume
-      ? new ResumableCall(
-          { call, abort: () => call.cancel() },
-          { limitBytes: resume.limitBytes, onLost: (error) => this.streamLost(error) },
-        )
-      : undefined;
+    const resumable = new ResumableCall(
+      { call, abort: () => call.cancel() },
+      {
+        limitBytes: resume?.limitBytes ?? 0,
+        onLost: (error) => this.streamLost(error),
+        holdOnRestart: () => this.machine.is("relaying") && this.response !== undefined,
+        onRestarted: () => {
+          this.afterRestart = true;
+          this.logger.info("RESTART completed: re-opening the session on a new Data stream");
+          this.reopen(RESTART_REOPEN_WINDOW_MS);
+        },
+      },
+    );
+    if (!resume) resumable.disable();
     this.resumable = resumable;
-    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable ?? call, {
+    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable, {
       highWaterMark: this.deps.highWaterMark,
-      abortCall: () => (resumable ? resumable.abort() : call.cancel()),
+      abortCall: () => resumable.abort(),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });
     this.machine.moveTo("relaying");
@@ -300,11 +322,22 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
-      ...(this.deps.resume ? { resumes: this.resumes } : {}),
+      ...(this.deps.resume || this.resumes > 0 ? { resumes: this.resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }
         : {}),
     };
+  }
+
+  /**
+   * Move the session to a new Data stream by a graceful RESTART this agent starts (wire
+   * contract, "Graceful RESTART"). False when it is not relaying on a stream now.
+   */
+  restart(): boolean {
+    if (!this.machine.is("relaying") || !this.resumable) return false;
+    const started = this.resumable.restart();
+    if (started) this.logger.info("RESTART sent: moving the session to a new Data stream");
+    return started;
   }
 
   /** The current stream was lost: try to re-attach the session before anything else. */
@@ -315,17 +348,29 @@ export class RouterSession {
       return;
     }
     this.logger.warn("Data stream lost: resuming the session", { error: errorMessage(error) });
+    this.reopen(resume.windowMs);
+  }
+
+  /**
+   * The session has no stream (lost, or a RESTART completed): dial new ones with the same
+   * session-id and the counters as they stand until the gateway re-attaches it or `windowMs`
+   * passed; then the relay ends as without re-attach (bridging or a close).
+   */
+  private reopen(windowMs: number): void {
     this.machine.moveTo("resuming");
     this.channel?.release();
     this.channel = undefined;
+    this.leaveAcks?.();
+    this.leaveAcks = undefined;
     const resumable = this.resumable as ResumableCall;
     const response = this.response as ControlResponse;
+    const offered = this.deps.resume !== undefined;
     this.resuming = new SessionResume({
       resumable,
       pool: this.deps.pool,
       clock: this.deps.clock,
       logger: this.logger,
-      windowMs: resume.windowMs,
+      windowMs,
       ...(this.deps.readGate ? { readGate: this.deps.readGate } : {}),
       pairs: (counters) =>
         dataCallPairs({
@@ -335,7 +380,7 @@ export class RouterSession {
           sessionId: this.sessionId,
           counterUp: counters.sent,
           counterDown: counters.received,
-          resume: true,
+          resume: offered,
         }).pairs,
       onResumed: (channel, call, md) => {
         this.resuming = undefined;
@@ -343,15 +388,28 @@ export class RouterSession {
         this.call = call;
         this.serverMetadata = metadataMap(md);
         this.resumes++;
+        this.afterRestart = false;
+        if (readResumeAnswer(metadataReader(md)) === "resumed") this.joinAcks(channel);
         this.machine.moveTo("relaying");
       },
     });
     this.resuming.attempt();
   }
 
-  private onServerMetadata(md: grpc.Metadata): void {
+  /** Acknowledge over the connection the session's stream runs on (resume agreed). */
+  private joinAcks(channel: PooledChannel): void {
+    this.leaveAcks?.();
+    this.leaveAcks = undefined;
+    if (this.resumable && this.deps.acks) {
+      this.leaveAcks = this.deps.acks.register(channel.client, this.sessionId, this.resumable);
+    }
+  }
+
+  private onServerMetadata(md: grpc.Metadata, channel: PooledChannel): void {
     this.serverMetadata = metadataMap(md);
-    if (readResumeAnswer(metadataReader(md)) === undefined) this.resumable?.disable();
+    const answer = readResumeAnswer(metadataReader(md));
+    if (answer === undefined) this.resumable?.disable();
+    else this.joinAcks(channel);
     const counters = readCounters(metadataReader(md));
     const relay = this.relay;
     if (!counters || !relay) return;
@@ -365,9 +423,11 @@ export class RouterSession {
     }
   }
 
-  private onRelayEnd(reason: RelayEndReason, error?: Error): void {
+  private onRelayEnd(ended: RelayEndReason, error?: Error): void {
     this.resuming?.cancel();
     this.resuming = undefined;
+    // A re-open after a RESTART that no gateway took: the session ends as by the RESTART.
+    const reason = this.afterRestart && ended === "call-error" ? "restart" : ended;
     const c = this.relay?.counters;
     const fields = {
       reason,
@@ -399,6 +459,8 @@ export class RouterSession {
   private finish(): void {
     if (this.machine.is("closed")) return;
     this.machine.moveTo("closed");
+    this.leaveAcks?.();
+    this.leaveAcks = undefined;
     this.channel?.release();
     this.channel = undefined;
     this.deps.onClosed(this);

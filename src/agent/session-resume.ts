@@ -16,8 +16,8 @@ import { toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
 
 /**
- * One resume of a router session on the agent (docs/resilience.md): after its Data stream
- * was lost, dial new Data streams with the same session-id and the counters as they stand
+ * One re-open of a router session on the agent (docs/resilience.md): after its Data stream
+ * was lost (resume) or a RESTART exchange completed, dial new Data streams with the same session-id and the counters as they stand
  * until the gateway re-attaches the session (`resume: resumed`), or answers that it does
  * not hold it, or `windowMs` has passed. Then the ResumableCall is attached or failed (the
  * relay then ends as it would have without resume: bridging or a close).
@@ -84,7 +84,10 @@ export class SessionResume {
       gateCallReads(call, this.deps.readGate);
       const read = metadataReader(md);
       const theirs = readCounters(read);
-      if (readResumeAnswer(read) !== "resumed" || !theirs) {
+      // `resumed`: re-attached by a gateway that resumes; no answer: a gateway that follows
+      // only the contract, whose counters must fit; `accepted`: it took a new session.
+      const answer = readResumeAnswer(read);
+      if (!theirs || answer === "accepted") {
         channel.release();
         call.cancel();
         this.giveUp("the gateway does not hold the session");
@@ -96,7 +99,8 @@ export class SessionResume {
         { sent: theirs.down, received: theirs.up },
       );
       if (error) {
-        logger.warn("resume refused: the counters do not match", { error: error.message });
+        // A gateway that does not hold the session answers 0/0 (and KILL): fall back.
+        logger.warn("re-open refused: the counters do not match", { error: error.message });
         call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
         call.end();
         channel.release();
@@ -104,6 +108,7 @@ export class SessionResume {
         return;
       }
       this.done = true;
+      if (answer === undefined) resumable.disable(); // no acknowledgements, no loss resume
       logger.info("session resumed on a new Data stream", {
         "counter-up": counters.sent,
         "counter-down": counters.received,

@@ -25,10 +25,27 @@ export interface StatusListen {
 
 const SESSIONS_PREFIX = "/admin/sessions/";
 
+/** What a POST may ask of the agent. */
+export interface StatusActions {
+  /**
+   * Move every session (or the one with this session-id) to a new Data stream by a graceful
+   * RESTART (docs/resilience.md, "Graceful RESTART"); returns how many were asked.
+   */
+  restart(sessionId?: string): number;
+}
+
 /** The response for one request (exported for tests: no socket needed). */
-export function statusResponse(req: Request, snapshot: () => AgentSnapshot): Response {
+export function statusResponse(
+  req: Request,
+  snapshot: () => AgentSnapshot,
+  actions?: StatusActions,
+): Response {
   const url = new URL(req.url);
   const pretty = url.searchParams.has("pretty");
+  if (req.method === "POST" && url.pathname === "/admin/restart" && actions) {
+    const id = url.searchParams.get("session-id") ?? undefined;
+    return json({ kind: "restarting", sessions: actions.restart(id) }, pretty);
+  }
   if (req.method !== "GET" && req.method !== "HEAD") {
     return json({ error: "method not allowed" }, pretty, 405);
   }
@@ -72,12 +89,13 @@ export function statusResponse(req: Request, snapshot: () => AgentSnapshot): Res
 export function startStatusServer(
   listen: StatusListen,
   snapshot: () => AgentSnapshot,
+  actions?: StatusActions,
 ): StatusServer {
   return serveHttp({
     host: listen.addr,
     port: listen.port,
     what: "status and metrics",
     flags: "--metrics-addr/--metrics-port",
-    fetch: (req) => statusResponse(req, snapshot),
+    fetch: (req) => statusResponse(req, snapshot, actions),
   });
 }

@@ -32,7 +32,7 @@ export const RESUME_GRACE_FLAG: FlagSpec = {
   kind: "string",
   valueName: "seconds",
   defaultText: String(DEFAULT_RESUME_GRACE_S),
-  help: "Seconds a lost Data stream's far end is held for the agent to resume (0 = off)",
+  help: "Seconds a far end is held for its session's next Data stream after a lost stream or a RESTART (0 = off)",
 };
 
 /** The resume settings from a window/grace flag (0 = off) and `--replay-limit`. */

@@ -8,15 +8,13 @@ import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import {
-  counterPairs,
-  MetadataKey,
   metadataReader,
   ResumeHeader,
   readBackendPin,
   readDataCallHeaders,
 } from "../proto/metadata.ts";
 import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
-import { type CallPort, ResumableCall } from "../relay/resumable-call.ts";
+import type { ResumableCall } from "../relay/resumable-call.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
@@ -26,6 +24,7 @@ import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import type { HeldSessions } from "./held-sessions.ts";
 import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
+import { countersMetadata, holdable, reattachHeld } from "./session-reattach.ts";
 import type { SessionTable } from "./session-table.ts";
 
 /**
@@ -145,11 +144,14 @@ export function dataService(
     }
     const up = headers.counterUp;
     const down = headers.counterDown;
-    const resume = headers.resumeOffered ? deps.resume : undefined;
+    const offered = headers.resumeOffered;
+    const resume = deps.resume;
     if (resume) {
+      // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
       if (taken.kind === "held") {
-        resumeHeld(call, taken.session.call, { sent: up, received: down }, log, readGate);
+        const agentCounters = { sent: up, received: down };
+        void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate);
         return;
       }
       if (taken.kind === "mismatch") {
@@ -159,8 +161,10 @@ export function dataService(
       }
     }
     if (up !== 0 || down !== 0) {
-      // A stream resuming a session this gateway does not hold: the counters cannot match.
-      log.warn("unknown session resumed with non-zero counters: killing it", {
+      // A stream re-opening a session this gateway does not hold (another gateway had it, or
+      // this one restarted or let it go): the counters cannot match. The contract's answer to
+      // a mismatch is KILL; the agent then falls back to a new far end (bridging) or a close.
+      log.info("a re-opened session is not held here: answering KILL", {
         "counter-up": up,
         "counter-down": down,
       });
@@ -179,11 +183,16 @@ export function dataService(
         endedBy ??= why;
         relay?.abort("aborted", new Error(why));
       },
-      restart: () => {
-        // A session waiting for its agent has no stream to carry RESTART: it ends.
-        if (resumable?.detached) resumable.fail(new Error("the gateway is draining"));
-        else if (relay) relay.restart();
-        else endedBy ??= "the gateway is draining";
+      restart: (hold) => {
+        if (resumable?.detached) {
+          // No stream to carry RESTART: a held session waits on, a draining gateway ends it.
+          if (!hold) resumable.fail(new Error("the gateway is draining"));
+          return false;
+        }
+        if (hold && resumable) return resumable.restart();
+        if (relay) relay.restart();
+        else if (!hold) endedBy ??= "the gateway is draining";
+        return relay !== undefined;
       },
     });
     if (claimed?.kind === "draining") {
@@ -204,7 +213,9 @@ export function dataService(
       });
       return;
     }
-    call.sendMetadata(countersMetadata(0, 0, resume ? ResumeHeader.ACCEPTED : undefined));
+    call.sendMetadata(
+      countersMetadata(0, 0, resume && offered ? ResumeHeader.ACCEPTED : undefined),
+    );
     gateCallReads(call, readGate);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
@@ -239,9 +250,10 @@ export function dataService(
           if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
           return;
         }
-        if (canBeTold(target) && !resumable) tellCause(call, target);
+        if (canBeTold(target) && !(resume && offered)) tellCause(call, target);
         if (resume) {
-          resumable = holdable(call, resume, session.sessionId, log);
+          const holdOnRestart = () => !(deps.sessions?.draining ?? false);
+          resumable = holdable(call, resume, session.sessionId, offered, holdOnRestart, log);
           resume.held.add(session.sessionId, {
             call: resumable,
             deviceIp: session.deviceIp,
@@ -294,87 +306,4 @@ export function dataService(
         call.emit("error", { code: grpc.status.UNAVAILABLE, details: errorMessage(err) });
       });
   };
-}
-
-function countersMetadata(up: number, down: number, resume?: string): grpc.Metadata {
-  const md = new grpc.Metadata();
-  for (const [key, value] of counterPairs(up, down)) md.set(key, value);
-  if (resume) md.set(MetadataKey.RESUME, resume);
-  return md;
-}
-
-/** See CallPort.endSettleMs. */
-const END_SETTLE_MS = 200;
-
-function serverCallPort(call: DataCall): CallPort {
-  return {
-    call,
-    abort: () => call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
-    onCancelled: (listener) => call.once("cancelled", listener),
-    endSettleMs: END_SETTLE_MS,
-  };
-}
-
-/** The Data call of a resumable session: a lost stream holds the session for a resume. */
-function holdable(
-  call: DataCall,
-  resume: NonNullable<DataServiceDeps["resume"]>,
-  sessionId: string,
-  log: Logger,
-): ResumableCall {
-  const resumable: ResumableCall = new ResumableCall(serverCallPort(call), {
-    limitBytes: resume.limitBytes,
-    onLost: (error) => {
-      log.info("Data stream lost: holding the session for a resume", {
-        error: errorMessage(error),
-        grace_ms: resume.held.graceMs,
-      });
-      resume.held.lost(sessionId, () =>
-        resumable.fail(new Error("the agent did not resume the session in time")),
-      );
-    },
-  });
-  return resumable;
-}
-
-/**
- * A new stream for a session this gateway holds: answer with our counters (counter-up =
- * messages received, counter-down = sent), then re-attach; counters that do not fit end
- * the new stream with KILL and the held session with it.
- */
-function resumeHeld(
-  call: DataCall,
-  held: ResumableCall,
-  agent: { sent: number; received: number },
-  log: Logger,
-  readGate: ReadGateWatch,
-): void {
-  // The agent may be faster than our noticing that the old stream is gone.
-  held.detach();
-  if (!held.detached) {
-    // The session is ending (KILL or RESTART sent): there is nothing to resume.
-    log.info("refused to resume a session that is ending");
-    call.sendMetadata(countersMetadata(0, 0));
-    call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
-    call.end();
-    return;
-  }
-  const ours = held.counters;
-  call.sendMetadata(countersMetadata(ours.received, ours.sent, ResumeHeader.RESUMED));
-  gateCallReads(call, readGate);
-  const error = held.attach(serverCallPort(call), agent);
-  if (error) {
-    log.warn("resume refused: the counters do not match, killing the session", {
-      error: error.message,
-    });
-    call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
-    call.end();
-    held.fail(error);
-    return;
-  }
-  log.info("session resumed on a new Data stream", {
-    "counter-up": agent.sent,
-    "counter-down": agent.received,
-    replayed_from: agent.received,
-  });
 }

@@ -16,10 +16,12 @@ import {
   type SessionLogLimits,
 } from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
+import { resumeServiceDefinition } from "../proto/resume-service.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
 import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { version } from "../version.ts";
+import { ackService } from "./ack-service.ts";
 import { AgentDirectory } from "./agent-directory.ts";
 import {
   type AgentMetricsLimits,
@@ -77,6 +79,11 @@ export interface RunningGateway {
    * Returns how many sessions were asked to restart. close() drains first.
    */
   drain(): number;
+  /**
+   * A graceful RESTART on every live Data stream without draining: far ends are held and
+   * re-attached when the sessions' next streams reach this gateway. Returns how many.
+   */
+  restartStreams(): number;
   close(): Promise<void>;
 }
 
@@ -225,7 +232,10 @@ export async function startGateway(
   const streamsByPin = new Map<string, number>();
   const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
+  /** Agents' Control streams (they last as long as the agent): ended on stop. */
   const controlCalls = new Set<{ end(): void }>();
+  // Sessions held for their next Data stream (resume, graceful RESTART); none with grace 0.
+  const held = config.resume ? new HeldSessions(clock, config.resume.windowMs) : undefined;
   server.addService(proxyServiceDefinition, {
     control: controlService({
       calls: controlCalls,
@@ -251,15 +261,11 @@ export async function startGateway(
       logins,
       sessionLogs,
       sessions,
-      ...(config.resume
-        ? {
-            resume: {
-              held: new HeldSessions(clock, config.resume.windowMs),
-              limitBytes: config.resume.limitBytes,
-            },
-          }
-        : {}),
+      ...(held && config.resume ? { resume: { held, limitBytes: config.resume.limitBytes } } : {}),
     }),
+  });
+  server.addService(resumeServiceDefinition, {
+    acks: ackService({ ...(held ? { held } : {}), logins, logger }),
   });
   const where = hostPort(config.listen.host, config.listen.port);
   const port = await new Promise<number>((resolve, reject) => {
@@ -302,6 +308,11 @@ export async function startGateway(
     if (!already) log.info("draining: RESTART sent on every Data stream", { sessions: n });
     return n;
   };
+  const restartStreams = (): number => {
+    const n = sessions.restartStreams();
+    log.info("RESTART sent on every Data stream; far ends held for re-attach", { sessions: n });
+    return n;
+  };
   /** Resolves when every session has ended, or after `ms`. */
   const sessionsEnded = async (ms: number) => {
     const until = now() + ms;
@@ -312,6 +323,8 @@ export async function startGateway(
   };
   const adminRoutes = {
     "/admin/drain": async () => jsonResponse({ kind: "draining", sessions: drain() }, false),
+    "/admin/restart-streams": async () =>
+      jsonResponse({ kind: "restarting", sessions: restartStreams() }, false),
     "/admin/reload": async () => {
       const outcome = reload();
       return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
@@ -375,6 +388,7 @@ export async function startGateway(
     sessions,
     reload,
     drain,
+    restartStreams,
     async close() {
       // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
       // (bridging) and reach the next gateway.
@@ -395,6 +409,7 @@ export async function startGateway(
       sessionLogs.flush();
       // Agents' Control streams are ended (they reconnect elsewhere or to the next
       // gateway): otherwise the graceful shutdown waits for them until it is forced.
+      // (Acknowledgement streams end with their agents' last drained session.)
       for (const call of controlCalls) call.end();
       const forced = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {

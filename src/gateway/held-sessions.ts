@@ -2,11 +2,15 @@ import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { ResumableCall } from "../relay/resumable-call.ts";
 
 /**
- * The gateway's resumable sessions by session-id: each one's ResumableCall, whose far end
- * (daemon connection or collector session) stays open while its Data stream is lost, for
- * `graceMs`. A new stream of the same session — same session-id, device address and agent
- * account — takes it over within that time; after it, the session is given up and its far
- * end closed as it is without resume.
+ * The gateway's sessions by session-id: each one's ResumableCall, whose far end (daemon
+ * connection or collector session) stays open for `graceMs` while no Data stream carries it
+ * — after a lost stream (resume) or a completed graceful RESTART. A new stream of the same
+ * session — same session-id, device address and agent account — takes it over within that
+ * time; after it, the session is given up and its far end closed as without resume.
+ *
+ * Resume acknowledgements (bgproxy.v1.ResumeService) reach a session through here: an
+ * agent's Acks stream that acknowledges a session becomes the route of the gateway's own
+ * acknowledgements for it.
  */
 export const DEFAULT_RESUME_GRACE_MS = 30_000;
 
@@ -16,8 +20,14 @@ export interface HeldSession {
   email: string;
 }
 
+/** An agent's Acks stream, as the route of the gateway's acknowledgements. */
+export interface AckRoute {
+  send(sessionId: string, received: number): void;
+}
+
 interface Entry extends HeldSession {
   timer?: TimerHandle;
+  acks?: AckRoute;
 }
 
 export type TakeOutcome =
@@ -70,6 +80,29 @@ export class HeldSessions {
     entry.timer?.cancel();
     entry.timer = undefined;
     return { kind: "held", session: entry };
+  }
+
+  /**
+   * The agent acknowledged `received` messages of the session on its Acks stream `route`:
+   * the replay buffer drops them, and our acknowledgements for the session take that route.
+   * False when the session is unknown here or another account's.
+   */
+  acknowledged(sessionId: string, email: string, received: number, route: AckRoute): boolean {
+    const entry = this.entries.get(sessionId);
+    if (!entry || entry.email !== email) return false;
+    entry.acks = route;
+    entry.call.acknowledge(received);
+    return true;
+  }
+
+  /** Our acknowledgement for a session, on the route its agent's acknowledgements took. */
+  sendAck(sessionId: string, received: number): void {
+    this.entries.get(sessionId)?.acks?.send(sessionId, received);
+  }
+
+  /** An Acks stream ended: no session's acknowledgements take it any more. */
+  dropRoute(route: AckRoute): void {
+    for (const entry of this.entries.values()) if (entry.acks === route) entry.acks = undefined;
   }
 
   /** The session ended (closed, killed, given up). */

@@ -12,10 +12,15 @@ import type { DeviceRuntime } from "./device-registry.ts";
  * (device, holder, newcomer) is reported as `firstRefusal` so that it is logged once; the
  * memory of it clears when the device has no session left.
  */
-/** How the table reaches a live session: end it (KILL), or restart it (graceful RESTART). */
+/**
+ * How the table reaches a live session: end it (KILL), or restart it (graceful RESTART);
+ * `hold`: the gateway keeps the far end for the session's next Data stream (false: it is
+ * draining, the far end closes once the exchange completed).
+ */
 export interface SessionControls {
   end(why: string): void;
-  restart(): void;
+  /** False when the session cannot restart now (no stream, or its stream is ending). */
+  restart(hold: boolean): boolean;
 }
 
 export interface SessionClaim {
@@ -58,8 +63,24 @@ export class SessionTable {
     let n = 0;
     for (const entries of this.live.values()) {
       for (const e of [...entries]) {
-        e.controls.restart();
+        e.controls.restart(false);
         n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * A graceful RESTART on every live session (or those of `sessionId`) without draining:
+   * the far ends are held and each session's next Data stream re-attaches to its own.
+   * Returns how many were asked.
+   */
+  restartStreams(sessionId?: string): number {
+    let n = 0;
+    for (const entries of this.live.values()) {
+      for (const e of [...entries]) {
+        if (sessionId !== undefined && e.sessionId !== sessionId) continue;
+        if (e.controls.restart(true)) n++;
       }
     }
     return n;

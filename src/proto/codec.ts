@@ -45,7 +45,6 @@ const TAG_KEYVAL_KEY = 0x0a; // KeyVal 1, length-delimited
 const TAG_KEYVAL_VAL = 0x12; // KeyVal 2, length-delimited
 const TAG_DATA_ACTION = 0x08; // DataRequest/DataResponse 1, varint
 const TAG_DATA_CHUNK = 0x12; // DataRequest/DataResponse 2, length-delimited
-const TAG_DATA_RECEIVED = 0x18; // DataRequest/DataResponse 3 (bgproxy's ack), varint
 
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -280,21 +279,15 @@ export function decodeControlResponse(buf: Uint8Array): ControlResponse {
 export function encodeDataMessage(msg: DataMessage): Buffer {
   const action = msg.action;
   const data = msg.data;
-  const received = msg.received ?? 0;
   checkInt32(action, "DataMessage.action");
   let size = varintFieldSize(1, action);
   for (let i = 0; i < data.length; i++) {
     const length = (data[i] as Uint8Array).length;
     size += 1 + varintSize(length) + length;
   }
-  if (received !== 0) {
-    checkUint32(received, "DataMessage.received");
-    size += varintFieldSize(3, received);
-  }
   const w = new ProtoWriter(size);
   writeVarintField(w, 1, action);
   for (let i = 0; i < data.length; i++) w.bytes(2, data[i] as Uint8Array);
-  writeVarintField(w, 3, received);
   return w.finish();
 }
 
@@ -305,15 +298,13 @@ export function encodeDataMessage(msg: DataMessage): Buffer {
  */
 export function decodeDataMessage(buf: Uint8Array): DataMessage {
   let action = 0;
-  let received = 0;
   const data: Uint8Array[] = [];
   const r = new ProtoReader(buf);
   while (r.more()) {
     const tag = r.readTag();
     if (tag === TAG_DATA_CHUNK) data.push(r.readLengthDelimited());
     else if (tag === TAG_DATA_ACTION) action = r.readInt32();
-    else if (tag === TAG_DATA_RECEIVED) received = r.readVarint();
     else r.skipField(tag & 7);
   }
-  return received === 0 ? { action: action as DataAction, data } : { action, data, received };
+  return { action: action as DataAction, data };
 }

@@ -48,11 +48,4 @@ export interface DataMessage {
   action: DataAction;
   /** Raw TCP payload chunks, in order. Decoded chunks are views into the received buffer. */
   data: Uint8Array[];
-  /**
-   * bgproxy's extension (field 3, uint32; absent = 0): the data messages of the other
-   * direction received so far in the session, modulo 2^32 — an acknowledgement for the
-   * peer's replay buffer (docs/wire-protocol.md, "Resume"). Sent only to a peer that asked
-   * for it; other decoders skip the unknown field.
-   */
-  received?: number;
 }

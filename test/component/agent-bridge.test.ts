@@ -274,3 +274,82 @@ describe("resume before bridging", () => {
     expect(router.socket.destroyed).toBe(false);
   }, 30_000);
 });
+
+describe("graceful RESTART", () => {
+  const held = { windowMs: 30_000, limitBytes: 4 * 1024 * 1024 };
+
+  test("restart-streams (no drain): the same collector session goes on, no OPEN, no route refresh", async () => {
+    const gateway = await startGateway(
+      gatewayConfig({ devices: [DEVICE], resume: held }),
+      testLogger(),
+    );
+    cleanups.push(() => gateway.close());
+    const agent = await startAgent(agentConfig(gateway.port), testLogger());
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    const since = gateway.registry.all()[0]?.lastChange;
+
+    const res = await fetch(`http://127.0.0.1:${gateway.httpPort}/admin/restart-streams`, {
+      method: "POST",
+    });
+    expect(await res.json()).toEqual({ kind: "restarting", sessions: 1 });
+    await waitUntil(() => agent.status().sessions[0]?.resumes === 1, {
+      timeoutMs: 5_000,
+      what: "the session re-attached on a new Data stream",
+    });
+    router.prefixes = [...router.prefixes, "203.0.113.0/24"];
+    router.announce();
+    await waitUntil(() => prefixesOf(gateway) === 2, {
+      timeoutMs: 5_000,
+      what: "the new prefix on the same collector session",
+    });
+    // One collector session all along: no state change, one session ever.
+    expect(gateway.registry.all()[0]?.lastChange).toBe(since);
+    expect(gateway.registry.all()[0]?.sessionsTotal).toBe(1);
+    expect(gateway.sessions.size).toBe(1);
+    expect(router.count(MessageType.OPEN)).toBe(1);
+    expect(router.count(MessageType.ROUTE_REFRESH)).toBe(0);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(0);
+  }, 20_000);
+
+  test("an agent-started RESTART reaching a gateway that does not hold the session: KILL, the agent bridges", async () => {
+    // Resume (and holding) off at the gateway: it answers the RESTART and closes the far end.
+    const gateway = await startGateway(gatewayConfig({ devices: [DEVICE] }), testLogger());
+    cleanups.push(() => gateway.close());
+    const agent = await startAgent(agentConfig(gateway.port), testLogger());
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+
+    const res = await fetch(`http://127.0.0.1:${agent.metricsPort}/admin/restart`, {
+      method: "POST",
+    });
+    expect(await res.json()).toEqual({ kind: "restarting", sessions: 1 });
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "bridging onto a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+    expect(agent.status().sessions[0]?.resumes ?? 0).toBe(0);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+    expect(agent.status().sessionsTotal).toBe(1);
+  }, 30_000);
+
+  test("the same, for a router without route refresh: its session is closed as without bridging", async () => {
+    const gateway = await startGateway(gatewayConfig({ devices: [DEVICE] }), testLogger());
+    cleanups.push(() => gateway.close());
+    const agent = await startAgent(agentConfig(gateway.port), testLogger());
+    cleanups.push(() => agent.close());
+    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"], false);
+    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    expect(agent.restart()).toBe(1);
+    await within(router.closed, 5_000, "the router's connection to close");
+  }, 15_000);
+});

@@ -77,4 +77,10 @@ describe("bridging in the agent's status and metrics", () => {
     const text = renderPrometheusText(agentMetricFamilies(snapshot()));
     expect(text).not.toContain("bridg");
   });
+
+  test("the detail counts re-attached streams (resume or RESTART) when there were any", () => {
+    expect(renderSession(session({ resumes: 3 }), NOW).Reattached).toBe(3);
+    expect(renderSession(session({ resumes: 0 }), NOW).Reattached).toBeUndefined();
+    expect(renderSession(session(), NOW).Reattached).toBeUndefined();
+  });
 });

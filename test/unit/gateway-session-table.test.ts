@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { DeviceRegistry, type DeviceRuntime } from "../../src/gateway/device-registry.ts";
 import { type SessionControls, SessionTable } from "../../src/gateway/session-table.ts";
 
-const NOOP: SessionControls = { end() {}, restart() {} };
+const NOOP: SessionControls = { end() {}, restart: () => true };
 
 function twoDevices(): [DeviceRuntime, DeviceRuntime] {
   const reg = new DeviceRegistry([
@@ -57,9 +57,18 @@ describe("SessionTable: one agent per device", () => {
     const [r1, r2] = twoDevices();
     const table = new SessionTable();
     const ended: string[] = [];
-    table.claim(r1, "agent-A", "s1", { end: (why) => ended.push(`s1:${why}`), restart() {} });
-    table.claim(r1, "agent-A", "s2", { end: (why) => ended.push(`s2:${why}`), restart() {} });
-    table.claim(r2, "agent-A", "s3", { end: (why) => ended.push(`s3:${why}`), restart() {} });
+    table.claim(r1, "agent-A", "s1", {
+      end: (why) => ended.push(`s1:${why}`),
+      restart: () => true,
+    });
+    table.claim(r1, "agent-A", "s2", {
+      end: (why) => ended.push(`s2:${why}`),
+      restart: () => true,
+    });
+    table.claim(r2, "agent-A", "s3", {
+      end: (why) => ended.push(`s3:${why}`),
+      restart: () => true,
+    });
     expect(table.endDevice(r1, "device removed by a reload")).toBe(2);
     expect(ended).toEqual(["s1:device removed by a reload", "s2:device removed by a reload"]);
     expect(table.endDevice(twoDevices()[0], "x")).toBe(0);
@@ -73,14 +82,35 @@ describe("SessionTable: drain", () => {
     const restarted: string[] = [];
     const controls = (id: string): SessionControls => ({
       end() {},
-      restart: () => restarted.push(id),
+      restart: (hold) => restarted.push(`${id}:${hold ? "hold" : "drain"}`) > 0,
     });
     table.claim(r1, "agent-A", "s1", controls("s1"));
     table.claim(r2, "agent-B", "s2", controls("s2"));
     expect(table.draining).toBe(false);
     expect(table.drain(1)).toBe(2);
-    expect(restarted).toEqual(["s1", "s2"]);
+    expect(restarted).toEqual(["s1:drain", "s2:drain"]);
     expect(table.draining).toBe(true);
     expect(table.claim(r1, "agent-A", "s3", NOOP)).toEqual({ kind: "draining" });
+  });
+
+  test("restartStreams asks for a held RESTART without draining; counts the ones started", () => {
+    const [r1, r2] = twoDevices();
+    const table = new SessionTable();
+    const asked: string[] = [];
+    const controls = (id: string, can: boolean): SessionControls => ({
+      end() {},
+      restart: (hold) => {
+        asked.push(`${id}:${hold ? "hold" : "drain"}`);
+        return can;
+      },
+    });
+    table.claim(r1, "agent-A", "s1", controls("s1", true));
+    table.claim(r2, "agent-B", "s2", controls("s2", false));
+    expect(table.restartStreams()).toBe(1);
+    expect(asked).toEqual(["s1:hold", "s2:hold"]);
+    expect(table.draining).toBe(false);
+    expect(table.restartStreams("s2")).toBe(0);
+    expect(asked.at(-1)).toBe("s2:hold");
+    expect(table.claim(r1, "agent-A", "s3", NOOP).kind).toBe("claimed");
   });
 });

@@ -320,23 +320,30 @@ describe("DataRequest and DataResponse", () => {
       checkData({ action, data: chunks.slice(0, 4) });
     }
   });
-  test("bgproxy's acknowledgement (field 3): round trip, and skipped by the contract's decoders", () => {
-    const ack = encodeDataMessage({ action: 0, data: [], received: 300 });
-    expect(ack.toString("hex")).toBe("18ac02");
-    expect(decodeDataMessage(ack)).toEqual({ action: 0, data: [], received: 300 });
-    const withData = encodeDataMessage({ action: 0, data: [new Uint8Array([7])], received: 1 });
-    expect(decodeDataMessage(withData)).toEqual({
-      action: 0,
-      data: [new Uint8Array([7])],
-      received: 1,
-    });
-    // A decoder built from proto/proxy.proto (the reference product's) sees a plain message.
-    expect(pbDecode(PbDataResponse, withData)).toEqual(
-      norm({ action: 0, data: [new Uint8Array([7])] }),
-    );
-    expect(() => encodeDataMessage({ action: 0, data: [], received: 2 ** 32 })).toThrow(
-      ProtoEncodeError,
-    );
+  test("only the published fields: the encoder never writes field 3, a decoder skips it", () => {
+    const rand = prng(7);
+    for (const action of [0, 1, 2]) {
+      for (const data of [[], [new Uint8Array([7])], chunks.slice(0, 3)]) {
+        const bytes = encodeDataMessage({ action, data });
+        // Walk the fields: only 1 (action, varint) and 2 (data, length-delimited).
+        const r = new ProtoReader(bytes);
+        while (r.more()) {
+          const tag = r.readTag();
+          expect([0x08, 0x12]).toContain(tag);
+          r.skipField(tag & 7);
+        }
+        // A decoder built from proto/proxy.proto (the published fields) reads it all.
+        expect(pbDecode(PbDataResponse, bytes)).toEqual(norm({ action, data }));
+      }
+    }
+    // An older bgproxy's field 3 (its acknowledgements) is an unknown field: skipped.
+    const withOld = Buffer.concat([
+      encodeDataMessage({ action: 0, data: [randomBytes(rand, 5)] }),
+      Buffer.from("18ac02", "hex"),
+    ]);
+    const decoded = decodeDataMessage(withOld);
+    expect(Object.keys(decoded).sort()).toEqual(["action", "data"]);
+    expect(decoded.data[0]?.length).toBe(5);
   });
   test("chunks are zero-copy views of the input", () => {
     const bytes = encodeDataMessage({ action: 0, data: [new Uint8Array([1, 2, 3])] });

@@ -33,35 +33,62 @@ const data = (n: number): DataMessage => ({
   data: [Uint8Array.of(n & 255, (n >> 8) & 255)],
 });
 
-function pair(ackEveryMessages = 16) {
-  const lost: Error[] = [];
-  const aCall = new FakeCall();
-  const bCall = new FakeCall();
-  const a = new ResumableCall(port(aCall), {
-    limitBytes: 1 << 20,
-    ackEveryMessages,
-    onLost: (e) => lost.push(e),
-  });
-  const b = new ResumableCall(port(bCall), { limitBytes: 1 << 20, ackEveryMessages, onLost() {} });
+interface Side {
+  rc: ResumableCall;
+  call: FakeCall;
+  lost: Error[];
+  restarted: number;
+}
+
+/**
+ * Two ResumableCalls joined by fake calls; acknowledgements go through an ack channel of
+ * their own (as bgproxy.v1.ResumeService carries them), never through the Data messages.
+ */
+function pair(ackEveryMessages = 16, hold = true) {
+  const acksToA: number[] = [];
+  const acksToB: number[] = [];
+  const make = (server: boolean, acksOut: number[]): Side => {
+    const call = new FakeCall();
+    const side: Side = { call, lost: [], restarted: 0 } as unknown as Side;
+    side.rc = new ResumableCall(
+      { ...port(call), server },
+      {
+        limitBytes: 1 << 20,
+        ackEveryMessages,
+        onLost: (e) => side.lost.push(e),
+        holdOnRestart: () => hold,
+        onRestarted: () => {
+          side.restarted++;
+        },
+      },
+    );
+    side.rc.setAckSink((n) => acksOut.push(n));
+    return side;
+  };
+  const A = make(false, acksToB);
+  const B = make(true, acksToA);
   const got: DataMessage[] = [];
-  b.on("data", (m: DataMessage) => got.push(m));
-  a.on("data", () => {});
-  /** Deliver what each side wrote to the other (in order), until nothing is left. */
+  B.rc.on("data", (m: DataMessage) => got.push(m));
+  const gotByA: DataMessage[] = [];
+  A.rc.on("data", (m: DataMessage) => gotByA.push(m));
+  /** Deliver what each side wrote to the other (in order), and the acks, until nothing is left. */
   const pump = () => {
     let moved = true;
     while (moved) {
       moved = false;
-      for (const m of aCall.written.splice(0)) {
-        bCall.emit("data", m);
+      for (const m of A.call.written.splice(0)) {
+        B.call.emit("data", m);
         moved = true;
       }
-      for (const m of bCall.written.splice(0)) {
-        aCall.emit("data", m);
+      for (const m of B.call.written.splice(0)) {
+        A.call.emit("data", m);
         moved = true;
       }
+      for (const n of acksToA.splice(0)) A.rc.acknowledge(n);
+      for (const n of acksToB.splice(0)) B.rc.acknowledge(n);
     }
   };
-  return { a, b, aCall, bCall, got, lost, pump };
+  return { a: A.rc, b: B.rc, A, B, aCall: A.call, got, gotByA, lost: A.lost, pump };
 }
 
 describe("ResumableCall", () => {
@@ -76,17 +103,26 @@ describe("ResumableCall", () => {
     expect(a.counters).toEqual({ sent: 1_000, received: 0 });
   });
 
-  test("acknowledgement-only messages are not counted or passed on", () => {
-    const { a, b, got, pump } = pair(1);
-    a.write(data(1));
+  test("without acknowledgements the replay buffer holds everything (the bound applies)", () => {
+    const { a, b, got, pump } = pair(16);
+    b.setAckSink(undefined);
+    for (let i = 0; i < 100; i++) a.write(data(i));
     pump();
-    expect(got).toHaveLength(1);
-    expect(b.counters).toEqual({ sent: 0, received: 1 });
-    expect(a.counters).toEqual({ sent: 1, received: 0 });
+    expect(got).toHaveLength(100);
+    expect(a.replay.heldMessages).toBe(100);
+  });
+
+  test("Data messages carry only action and data", () => {
+    const { a, aCall, pump } = pair(1);
+    a.write(data(1));
+    expect(aCall.written).toEqual([
+      { action: DataAction.UNSPECIFIED, data: [Uint8Array.of(1, 0)] },
+    ]);
+    pump();
     expect(a.replay.heldMessages).toBe(0);
   });
 
-  test("a lost call holds writes; attach replays what the peer lacks, in order", () => {
+  test("a lost call queues writes; attach replays what the peer lacks, then the queue, in order", () => {
     const { a, aCall, lost } = pair(1_000);
     for (let i = 0; i < 5; i++) a.write(data(i));
     aCall.emit("error", new Error("connection dropped"));
@@ -97,6 +133,7 @@ describe("ResumableCall", () => {
       done = true;
     });
     expect(done).toBe(false); // held until a call carries it
+    expect(a.counters.sent).toBe(5); // queued, not sent
     const next = new FakeCall();
     expect(a.attach(port(next), { sent: 0, received: 3 })).toBeUndefined();
     expect(done).toBe(true);
@@ -126,10 +163,118 @@ describe("ResumableCall", () => {
     a.disable();
     aCall.emit("data", data(1));
     a.write(data(2));
-    // A peer that did not accept resume never sees bgproxy's acknowledgement field.
-    expect(aCall.written.every((m) => m.received === undefined)).toBe(true);
     aCall.emit("error", new Error("lost"));
     expect(lost).toHaveLength(0);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("ResumableCall: graceful RESTART", () => {
+  for (const starter of ["client", "server"] as const) {
+    test(`started by the ${starter}: RESTART both ways, then both detached with matching counters`, () => {
+      const { A, B, got, gotByA, pump } = pair(1_000);
+      for (let i = 0; i < 3; i++) A.rc.write(data(i));
+      B.rc.write(data(100));
+      const [first, second] = starter === "client" ? [A, B] : [B, A];
+      expect(first.rc.restart()).toBe(true);
+      expect(first.rc.restarting).toBe(true);
+      // Data written after the RESTART is queued, not sent.
+      first.rc.write(data(7));
+      pump();
+      for (const side of [A, B]) {
+        const actions = side.call.written;
+        expect(actions).toHaveLength(0); // all delivered
+        expect(side.rc.detached).toBe(true);
+        expect(side.restarted).toBe(1);
+        expect(side.call.writableEnded).toBe(true); // half-closed / ended
+      }
+      expect(got.filter((m) => m.action === DataAction.UNSPECIFIED)).toHaveLength(3);
+      expect(gotByA.filter((m) => m.action === DataAction.UNSPECIFIED)).toHaveLength(1);
+      // Neither relay saw a RESTART: the session goes on.
+      expect([...got, ...gotByA].some((m) => m.action === DataAction.RESTART)).toBe(false);
+      // Re-attach both on new calls with each other's counters: nothing to replay, the
+      // queued message goes first on the new call.
+      const a2 = new FakeCall();
+      const b2 = new FakeCall();
+      expect(B.rc.attach(port(b2), A.rc.counters)).toBeUndefined();
+      expect(A.rc.attach(port(a2), B.rc.counters)).toBeUndefined();
+      const firstNew = first === A ? a2 : b2;
+      const otherNew = first === A ? b2 : a2;
+      expect(firstNew.written.map((m) => m.data[0]?.[0])).toEqual([7]);
+      expect(otherNew.written).toHaveLength(0);
+      void second;
+    });
+  }
+
+  test("without acknowledgements (replay limit 0) a RESTART still re-attaches", () => {
+    const call = new FakeCall();
+    let restarted = 0;
+    const rc = new ResumableCall(port(call), {
+      limitBytes: 0,
+      onLost() {},
+      holdOnRestart: () => true,
+      onRestarted: () => restarted++,
+    });
+    rc.disable();
+    rc.on("data", () => {});
+    for (let i = 0; i < 4; i++) rc.write(data(i));
+    call.emit("data", data(9));
+    call.emit("data", { action: DataAction.RESTART, data: [] });
+    expect(restarted).toBe(1);
+    expect(call.written.at(-1)?.action).toBe(DataAction.RESTART);
+    expect(rc.attach(port(new FakeCall()), { sent: 1, received: 4 })).toBeUndefined();
+  });
+
+  test("a peer that lacks messages cannot be served after a RESTART without a replay buffer", () => {
+    const call = new FakeCall();
+    const rc = new ResumableCall(port(call), {
+      limitBytes: 0,
+      onLost() {},
+      holdOnRestart: () => true,
+    });
+    rc.on("data", () => {});
+    for (let i = 0; i < 4; i++) rc.write(data(i));
+    call.emit("data", { action: DataAction.RESTART, data: [] });
+    expect(rc.attach(port(new FakeCall()), { sent: 0, received: 3 })).toBeInstanceOf(ReplayError);
+  });
+
+  test("not held: the RESTART goes to the relay, which ends the session as before", () => {
+    const { A, B, got, pump } = pair(1_000, false);
+    expect(A.rc.restart()).toBe(true);
+    pump();
+    expect(got.map((m) => m.action)).toEqual([DataAction.RESTART]);
+    expect(B.rc.detached).toBe(false);
+  });
+
+  test("a RESTART that crosses the agent's half-close is void: the gateway goes on on the same call", () => {
+    const { A, B, got, gotByA, pump } = pair(1_000);
+    A.rc.end(); // the router's FIN, passed on as the agent's half-close
+    expect(B.rc.restart()).toBe(true);
+    B.rc.write(data(42)); // queued while restarting
+    pump(); // the agent cannot answer: it drops the RESTART, its relay never sees it
+    expect(gotByA).toHaveLength(0);
+    expect(A.restarted).toBe(0);
+    B.call.emit("end"); // the gateway sees the half-close: the RESTART is off
+    expect(B.rc.restarting).toBe(false);
+    pump();
+    expect(gotByA.map((m) => m.data[0]?.[0])).toEqual([42]);
+    expect(got).toHaveLength(0);
+  });
+
+  test("RESTARTs that cross (both sides start at once): both complete, each ends its call once", () => {
+    const { A, B, pump } = pair(1_000);
+    let aEnds = 0;
+    const end = A.call.end.bind(A.call);
+    A.call.end = () => {
+      aEnds++;
+      end();
+    };
+    expect(A.rc.restart()).toBe(true);
+    expect(B.rc.restart()).toBe(true);
+    pump();
+    expect(A.rc.detached && B.rc.detached).toBe(true);
+    expect(A.restarted + B.restarted).toBe(2);
+    expect(aEnds).toBe(1);
+    expect(A.rc.attach(port(new FakeCall()), B.rc.counters)).toBeUndefined();
   });
 });

@@ -74,6 +74,8 @@ export interface SessionDetailView {
     RouterBytesDropped: number;
     StallsCovered: number;
   };
+  /** Ours: new Data streams the session was re-attached to (resume, or after a RESTART). */
+  Reattached?: number;
 }
 
 const SECRET_KEY = /token|password|passwd|secret|md5|authorization|cookie/i;
@@ -174,6 +176,7 @@ export function renderSession(s: SessionSnapshot, now: number): SessionDetailVie
           },
         }
       : {}),
+    ...(s.resumes ? { Reattached: s.resumes } : {}),
   };
 }
 
