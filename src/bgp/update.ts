@@ -125,7 +125,8 @@ export function decodeUpdate(body: Uint8Array, options: UpdateDecodeOptions): De
     const start = pos;
     pos = offset + length;
     const duplicate = markSeen(type);
-    const ref = { flags, type, start, offset, length };
+    // One object per attribute, pushed as it is (no spread copy: this runs per UPDATE).
+    const ref = { flags, type, start, offset, length, valid: true };
     if (type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI) {
       if (duplicate) {
         throw updateError(
@@ -148,7 +149,8 @@ export function decodeUpdate(body: Uint8Array, options: UpdateDecodeOptions): De
           ),
         });
       }
-      attributes.push({ ...ref, valid: flagsOk });
+      ref.valid = flagsOk;
+      attributes.push(ref);
       continue;
     }
     if (duplicate) {
@@ -163,7 +165,10 @@ export function decodeUpdate(body: Uint8Array, options: UpdateDecodeOptions): De
     }
     const p = checkAttribute(body, ref, ctx);
     if (p) problems.push(p);
-    if (p?.action !== "attribute-discard") attributes.push({ ...ref, valid: p === undefined });
+    if (p?.action !== "attribute-discard") {
+      ref.valid = p === undefined;
+      attributes.push(ref);
+    }
   }
 
   const nlriCount = countNlri(body, nlriStart, nlriEnd, Afi.IPV4, addPathFor(options, Afi.IPV4));

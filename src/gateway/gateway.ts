@@ -8,6 +8,7 @@ import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
+import { GcPacer, type GcPacerOptions } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -104,6 +105,8 @@ export interface GatewayDeps {
   login?: Partial<LoginLimits>;
   /** How many sessions per interval log at their own levels (tests lower it). */
   sessionLog?: Partial<SessionLogLimits>;
+  /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
+  gcPacer?: GcPacerOptions | false;
 }
 
 /** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
@@ -366,6 +369,22 @@ export async function startGateway(
     server.forceShutdown();
     throw err;
   }
+  const pacer =
+    deps.gcPacer === false
+      ? undefined
+      : new GcPacer(
+          backgroundClock,
+          {
+            rss: () => process.memoryUsage.rss(),
+            cpuMs: () => {
+              const { user, system } = process.cpuUsage();
+              return (user + system) / 1000;
+            },
+            collect: () => Bun.gc(true),
+          },
+          deps.gcPacer,
+        );
+  pacer?.start();
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -394,6 +413,7 @@ export async function startGateway(
       // (bridging) and reach the next gateway.
       const live = drain();
       if (live > 0) await sessionsEnded(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      pacer?.stop();
       dumper?.stop();
       bmp?.stop();
       http.close();

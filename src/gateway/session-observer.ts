@@ -17,7 +17,7 @@ import type { SessionEvents } from "./device-tracker.ts";
  *
  * It runs on every relayed byte, so it is kept cheap: messages are found in place
  * (BgpMessageScanner), UPDATEs are walked for their prefixes only (no attribute decoding or
- * validation, see walkUpdatePrefixes) into numeric keys (PrefixTable's NumericKeySet). The
+ * validation, see walkUpdatePrefixes) into typed-array keys per prefix length (PrefixTable). The
  * counts stay exact for well-formed UPDATEs; RFC 7606 treat-as-withdraw is the daemon's
  * business and is not mirrored. Only a BMP monitor, when there is one, gets full decodings.
  */

@@ -1,0 +1,153 @@
+/**
+ * An exact set of unsigned integer keys below 2^bits (bits ≤ 32), adaptive: an
+ * open-addressing hash on a Uint32Array (linear probing, backward-shift deletion, no
+ * tombstones) while it is sparse, a bitmap of 2^bits bits once that is no larger than the
+ * hash would be (only for bits ≤ MAX_BITMAP_BITS, 2 MiB at most). It holds the prefixes of
+ * one length (the key is the prefix's top `bits` bits), so a session of 1,000 prefixes costs
+ * a few KiB and a full table's /24s one 2 MiB bitmap. No object or boxed number per key.
+ */
+export const MAX_BITMAP_BITS = 24;
+const INITIAL_SLOTS = 16;
+
+export class WordKeySet {
+  /** Hash slots (0 = empty; key 0 is `hasZero`) or, when `dense`, the bitmap. */
+  private words: Uint32Array;
+  private dense: boolean;
+  private hasZero = false;
+  private shift: number;
+  size = 0;
+
+  constructor(private readonly bits: number) {
+    this.dense = bitmapBytes(bits) <= INITIAL_SLOTS * 4;
+    this.words = this.dense ? new Uint32Array(bitmapWords(bits)) : new Uint32Array(INITIAL_SLOTS);
+    this.shift = 32 - Math.log2(INITIAL_SLOTS);
+  }
+
+  /** Bytes held by the key storage. */
+  get bytes(): number {
+    return this.words.byteLength;
+  }
+
+  /** Add `key` (an integer in [0, 2^bits)); returns whether it was new. */
+  add(key: number): boolean {
+    if (this.dense) {
+      const w = key >>> 5;
+      const bit = 1 << (key & 31);
+      const had = (this.words[w] as number) & bit;
+      if (had !== 0) return false;
+      this.words[w] = (this.words[w] as number) | bit;
+      this.size++;
+      return true;
+    }
+    if (key === 0) return this.setZero(true);
+    const at = this.find(key);
+    if (at >= 0) return false;
+    const words = this.words;
+    words[~at] = key;
+    this.size++;
+    if (this.size * 4 > words.length * 3) this.grow();
+    return true;
+  }
+
+  /** Remove `key`; returns whether it was held. */
+  delete(key: number): boolean {
+    if (this.dense) {
+      const w = key >>> 5;
+      const bit = 1 << (key & 31);
+      if (((this.words[w] as number) & bit) === 0) return false;
+      this.words[w] = (this.words[w] as number) & ~bit;
+      this.size--;
+      return true;
+    }
+    if (key === 0) return this.setZero(false);
+    const found = this.find(key);
+    if (found < 0) return false;
+    const words = this.words;
+    const mask = words.length - 1;
+    // Backward-shift deletion: move later members of the probe run into the hole.
+    let hole = found;
+    let j = found;
+    for (;;) {
+      j = (j + 1) & mask;
+      const at = words[j] as number;
+      if (at === 0) break;
+      const home = this.slot(at);
+      // `at` may fill the hole when its home is not cyclically within (hole, j].
+      if ((j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j)) {
+        words[hole] = at;
+        hole = j;
+      }
+    }
+    words[hole] = 0;
+    this.size--;
+    return true;
+  }
+
+  has(key: number): boolean {
+    if (this.dense) return (((this.words[key >>> 5] as number) >>> (key & 31)) & 1) === 1;
+    if (key === 0) return this.hasZero;
+    return this.find(key) >= 0;
+  }
+
+  /** The slot holding `key` (not 0), or ~(the empty slot where it would go). */
+  private find(key: number): number {
+    const words = this.words;
+    const mask = words.length - 1;
+    for (let i = this.slot(key); ; i = (i + 1) & mask) {
+      const at = words[i] as number;
+      if (at === key) return i;
+      if (at === 0) return ~i;
+    }
+  }
+
+  /** Key 0 lives beside the hash (0 marks an empty slot). */
+  private setZero(present: boolean): boolean {
+    if (this.hasZero === present) return false;
+    this.hasZero = present;
+    this.size += present ? 1 : -1;
+    return true;
+  }
+
+  /** MurmurHash3's finalizer: runs of neighbouring keys (a sorted table) spread out. */
+  private slot(key: number): number {
+    let h = Math.imul(key ^ (key >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> this.shift;
+  }
+
+  /** Double the hash, or turn into the bitmap when that is no larger. */
+  private grow(): void {
+    const old = this.words;
+    const slots = old.length * 2;
+    if (this.bits <= MAX_BITMAP_BITS && bitmapBytes(this.bits) <= slots * 4) {
+      const map = new Uint32Array(bitmapWords(this.bits));
+      for (let j = 0; j < old.length; j++) {
+        const k = old[j] as number;
+        if (k !== 0) map[k >>> 5] = (map[k >>> 5] as number) | (1 << (k & 31));
+      }
+      if (this.hasZero) map[0] = (map[0] as number) | 1;
+      this.words = map;
+      this.dense = true;
+      return;
+    }
+    this.words = new Uint32Array(slots);
+    this.shift--;
+    const words = this.words;
+    const mask = slots - 1;
+    for (let j = 0; j < old.length; j++) {
+      const k = old[j] as number;
+      if (k === 0) continue;
+      let i = this.slot(k);
+      while (words[i] !== 0) i = (i + 1) & mask;
+      words[i] = k;
+    }
+  }
+}
+
+function bitmapWords(bits: number): number {
+  return bits <= 5 ? 1 : 2 ** (bits - 5);
+}
+
+function bitmapBytes(bits: number): number {
+  return bits > MAX_BITMAP_BITS ? Number.POSITIVE_INFINITY : bitmapWords(bits) * 4;
+}

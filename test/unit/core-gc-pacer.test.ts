@@ -1,0 +1,107 @@
+import { describe, expect, test } from "bun:test";
+import { GcPacer, type GcPacerOptions } from "../../src/core/gc-pacer.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+
+const MiB = 1024 * 1024;
+const OPTIONS: GcPacerOptions = {
+  intervalMs: 1000,
+  growthBytes: 4 * MiB,
+  busyShare: 0.1,
+  budgetShare: 0.01,
+};
+
+/** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
+function fakeProcess(rss: number) {
+  const p = { rss, cpu: 0, garbage: 0, collections: 0 };
+  return {
+    p,
+    proc: {
+      rss: () => p.rss,
+      cpuMs: () => p.cpu,
+      collect: () => {
+        p.collections++;
+        p.cpu += 7;
+        p.rss -= p.garbage;
+        p.garbage = 0;
+      },
+    },
+    grow: (live: number, garbage: number) => {
+      p.rss += live + garbage;
+      p.garbage += garbage;
+    },
+  };
+}
+
+describe("GcPacer", () => {
+  test("collects only after the RSS grew by the threshold, then from the new baseline", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
+    pacer.start();
+    f.grow(0, 3 * MiB);
+    clock.advance(1000);
+    expect(f.p.collections).toBe(0);
+    f.grow(0, 2 * MiB); // 5 MiB over the baseline
+    clock.advance(1000);
+    expect(f.p.collections).toBe(1);
+    expect(f.p.rss).toBe(100 * MiB);
+    // Live growth (a session's prefixes) moves the baseline up: no collection every second.
+    f.grow(6 * MiB, 0);
+    clock.advance(1000);
+    expect(f.p.collections).toBe(2);
+    clock.advance(5000);
+    expect(f.p.collections).toBe(2);
+    expect(pacer.collections).toBe(2);
+  });
+
+  test("leaves a busy process to the engine", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
+    pacer.start();
+    for (let s = 0; s < 5; s++) {
+      f.grow(0, 20 * MiB);
+      f.p.cpu += 300; // 30 % of a core: relaying fast
+      clock.advance(1000);
+    }
+    expect(f.p.collections).toBe(0);
+    f.p.cpu += 20; // 2 %: a slow far end
+    clock.advance(1000);
+    expect(f.p.collections).toBe(1);
+    expect(f.p.rss).toBe(100 * MiB);
+    // The collection's own 7 ms do not make the next look busy.
+    f.grow(0, 5 * MiB);
+    clock.advance(1000);
+    expect(f.p.collections).toBe(2);
+  });
+
+  test("collections take at most the budget's share of the time", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, { ...OPTIONS, budgetShare: 0.002 });
+    pacer.start();
+    // Each collection costs 7 ms of CPU: at 0.2 % the next may come 3.5 s later.
+    for (let s = 0; s < 10; s++) {
+      f.grow(0, 5 * MiB);
+      clock.advance(1000);
+    }
+    // Collections at 1 s, 5 s (3.5 s later, on the next look), 9 s.
+    expect(f.p.collections).toBe(3);
+  });
+
+  test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const pacer = new GcPacer(clock, f.proc, OPTIONS);
+    pacer.start();
+    f.p.rss = 90 * MiB; // the engine collected by itself
+    clock.advance(1000);
+    f.grow(0, 4 * MiB);
+    clock.advance(1000);
+    expect(f.p.collections).toBe(1);
+    pacer.stop();
+    f.grow(0, 40 * MiB);
+    clock.advance(10_000);
+    expect(f.p.collections).toBe(1);
+  });
+});
