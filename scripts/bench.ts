@@ -3,7 +3,7 @@
  * run — (a) direct TCP, (b) a socat relay, (c) bgproxy agent → gateway (TLS) — and reports
  * raw numbers and ratios.
  *
- *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--profile-dir DIR] [--out FILE]
+ *   bun scripts/bench.ts [--quick | --full] [--only a,b] [--profile] [--profile-dir DIR] [--paths p,q] [--bun-flags F] [--out FILE]
  *   npm run bench -- --quick
  *
  * Scenarios: convergence (full table, BIRD → BIRD), throughput (raw UPDATE bytes), scale
@@ -14,7 +14,11 @@
  * --full uses the issue's sizes and writes bench/results/<date>.md unless --out says
  * otherwise (--out - prints only). --profile runs agent and gateway under `bun --cpu-prof`
  * and adds where their time went (timings are then not comparable); --profile-dir DIR
- * also keeps the .cpuprofile files there.
+ * also keeps the .cpuprofile files there. --paths bgproxy (convergence and slow only) runs
+ * a subset of the paths, for development: ratios need all three; a path may repeat
+ * (`--paths bgproxy,bgproxy`: the slow far end on a cold, then a warm agent). --bun-flags
+ * "--smol" runs agent and gateway under other Bun flags than the release binary's
+ * (scripts/packaging/runtime-flags.ts).
  *
  * Needs root (network namespaces), BIRD 2 and socat; without them it says so and exits 0
  * with "skipped". Everything runs in namespaces created here (bgpx<tag>N), removed at exit,
@@ -39,7 +43,7 @@ import { runScale } from "./bench/scenario-scale.ts";
 import { runSlowFarEnd } from "./bench/scenario-slow-far-end.ts";
 import { runStorm } from "./bench/scenario-storm.ts";
 import { runThroughput } from "./bench/scenario-throughput.ts";
-import { createBenchTopology } from "./bench/topology.ts";
+import { createBenchTopology, PATHS, type PathName } from "./bench/topology.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
@@ -60,11 +64,13 @@ interface Options {
   profile: boolean;
   profileDir?: string;
   out?: string;
+  paths?: PathName[];
+  bunFlags?: string[];
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--out FILE|-]\n`,
+    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--paths direct,socat,bgproxy] [--bun-flags FLAGS] [--out FILE|-]\n`,
   );
   process.exit(2);
 }
@@ -96,6 +102,16 @@ function parseOptions(argv: readonly string[]): Options {
         break;
       case "--out":
         options.out = value();
+        break;
+      case "--paths": {
+        const names = value().split(",").filter(Boolean);
+        for (const n of names)
+          if (!(PATHS as readonly string[]).includes(n)) usage(`unknown path ${JSON.stringify(n)}`);
+        options.paths = names as PathName[];
+        break;
+      }
+      case "--bun-flags":
+        options.bunFlags = value().split(/\s+/).filter(Boolean);
         break;
       case "-h":
       case "--help":
@@ -150,6 +166,8 @@ async function main(): Promise<number> {
     topo,
     mode: options.mode,
     profileDir,
+    ...(options.paths ? { paths: options.paths } : {}),
+    ...(options.bunFlags ? { bunFlags: options.bunFlags } : {}),
     log: (m) => console.log(m),
   };
   const header = await machine();

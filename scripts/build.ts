@@ -32,6 +32,7 @@ import {
   readGitFacts,
   releaseVersions,
 } from "./packaging/release-version.ts";
+import { RUNTIME_BUN_FLAGS } from "./packaging/runtime-flags.ts";
 import { binaryName, findTarget, hostArch, TARGETS, type Target } from "./packaging/targets.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -131,6 +132,8 @@ async function compile(target: Target, version: string, outfile: string): Promis
     "--sourcemap=none",
     "--no-compile-autoload-dotenv",
     "--no-compile-autoload-bunfig",
+    // Runtime flags (none today: --smol measured no gain, DEVELOPERS.md "Data path").
+    ...(RUNTIME_BUN_FLAGS.length > 0 ? [`--compile-exec-argv=${RUNTIME_BUN_FLAGS.join(" ")}`] : []),
     "--define",
     `BGPROXY_VERSION=${JSON.stringify(version)}`,
     "--outfile",

@@ -51,11 +51,15 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
         let bridging = 0;
         let bridged = 0;
         let resumed = 0;
+        let messagesUp = 0;
+        let readsUp = 0;
         for (const x of s.sessions) {
           buffered += x.bufferedBytes;
           maxBuffered = Math.max(maxBuffered, x.bufferedBytes);
           bytesUp += x.bytesUp;
           bytesDown += x.bytesDown;
+          messagesUp += x.messagesUp;
+          readsUp += x.readsUp ?? 0;
           if (x.state === "relaying") relaying++;
           if (x.state === "bridging") bridging++;
           bridged += x.bridge?.bridged ?? 0;
@@ -71,6 +75,8 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
           maxSessionBufferedBytes: maxBuffered,
           bytesUp,
           bytesDown,
+          messagesUp,
+          readsUp,
           control: s.control.state,
           poolConnections: s.pool.connections,
         };

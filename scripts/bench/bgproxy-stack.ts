@@ -17,6 +17,7 @@ import {
 } from "../../test/support/bgproxy-process.ts";
 import type { Netns } from "../../test/support/netns.ts";
 import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
+import { RUNTIME_BUN_FLAGS } from "../packaging/runtime-flags.ts";
 import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
 export const COLLECTOR_ASN = 64512;
@@ -30,6 +31,8 @@ export interface StackOptions {
   /** Collector hold time (session scale: 30 s, so keepalives flow every 10 s). */
   holdTime?: number;
   profileDir?: string;
+  /** Bun flags for both processes; default the release binary's (RUNTIME_BUN_FLAGS). */
+  bunFlags?: readonly string[];
   label?: string;
 }
 
@@ -49,10 +52,13 @@ let pki: TestPki | undefined;
 export async function startBgproxyStack(options: StackOptions): Promise<BgproxyStack> {
   pki ??= await makeTestPki();
   const label = options.label ?? "";
-  const prof = (name: string) =>
-    options.profileDir
+  const runtime = options.bunFlags ?? RUNTIME_BUN_FLAGS;
+  const prof = (name: string) => [
+    ...runtime,
+    ...(options.profileDir
       ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
-      : [];
+      : []),
+  ];
   // Its own directory: the scenarios start several stacks side by side in `options.dir`.
   const gatewayDir = join(options.dir, `gateway${label}`);
   mkdirSync(gatewayDir, { recursive: true });

@@ -62,6 +62,7 @@ export async function startRelayPaths(
       agentListen: [`${topo.rp.b.ipv4}:${BGP_PORT}`],
       holdTime,
       profileDir: ctx.profileDir,
+      ...(ctx.bunFlags ? { bunFlags: ctx.bunFlags } : {}),
       label: `-${label}`,
     });
   } catch (err) {

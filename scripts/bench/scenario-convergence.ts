@@ -31,6 +31,9 @@ interface Run {
   prefixesPerSec: number;
   bytes: number;
   loBytes: number;
+  /** The agent's session on the bgproxy path: socket reads and Data messages sent up. */
+  agentReads: number;
+  agentMessages: number;
   cpu: { router: number; collector: number; agent: number; gateway: number; socat: number };
 }
 
@@ -145,7 +148,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
     );
 
     for (let round = 1; round <= cfg.rounds; round++) {
-      for (const path of PATHS) {
+      for (const path of ctx.paths ?? PATHS) {
         const ifname = path === "direct" ? topo.rc.b.ifname : topo.pc.b.ifname;
         const rx0 = await rxBytes(topo.collector, ifname);
         const lo0 = await rxBytes(topo.proxy, "lo");
@@ -164,6 +167,8 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           cfg.runTimeoutMs,
         );
         const c1 = cpuOf();
+        const agentStatus: Record<string, unknown> =
+          path === "bgproxy" ? await relays.stack.agent.request("status", {}, 2000) : {};
         const rx1 = await rxBytes(topo.collector, ifname);
         const lo1 = await rxBytes(topo.proxy, "lo");
         if (!outcome.ok) {
@@ -178,6 +183,8 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
             prefixesPerSec: total / (outcome.ms / 1000),
             bytes: rx1 - rx0,
             loBytes: path === "bgproxy" ? lo1 - lo0 : 0,
+            agentReads: Number(agentStatus.readsUp ?? 0),
+            agentMessages: Number(agentStatus.messagesUp ?? 0),
             cpu: {
               router: c1.router - c0.router,
               collector: c1.collector - c0.collector,
@@ -217,6 +224,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       "gateway CPU",
       "socat CPU",
       "TLS/gRPC bytes on P's lo",
+      "agent socket reads / Data messages up",
     ],
     rows: runs.map((r) => [
       String(r.round),
@@ -230,6 +238,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       r.path === "bgproxy" ? fmt(r.cpu.gateway, 2) : "",
       r.path === "socat" ? fmt(r.cpu.socat, 2) : "",
       r.path === "bgproxy" ? mb(r.loBytes) : "",
+      r.path === "bgproxy" ? `${int(r.agentReads)} / ${int(r.agentMessages)}` : "",
     ]),
   });
   const med = (p: PathName, f: (r: Run) => number) =>

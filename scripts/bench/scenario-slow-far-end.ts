@@ -75,7 +75,7 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
   const relays = await startRelayPaths(ctx, "slow");
   const runs: Run[] = [];
   try {
-    for (const path of PATHS) {
+    for (const path of ctx.paths ?? PATHS) {
       sink.clearEvents();
       await Bun.sleep(1000);
       resetPeak(relays.agentPid);

@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
+import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -54,6 +55,8 @@ export interface AgentDeps {
   operations?: AgentOperationsOptions;
   /** How many sessions per interval log at their own levels (tests lower it). */
   sessionLog?: Partial<SessionLogLimits>;
+  /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
+  gcPacer?: GcPacerOptions | false;
 }
 
 export async function startAgent(
@@ -186,6 +189,11 @@ export async function startAgent(
     throw err;
   }
   control.start();
+  // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
+  // pile up (DEVELOPERS.md, "Data path: the agent side").
+  const gc =
+    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
+  gc?.start();
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -223,6 +231,7 @@ export async function startAgent(
       return n;
     },
     async close() {
+      gc?.stop();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

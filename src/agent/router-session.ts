@@ -96,6 +96,8 @@ export interface SessionSnapshot {
   messagesUp: number;
   messagesDown: number;
   bufferedBytes: number;
+  /** Socket reads of the current Data stream (one per "data" event; a cost driver under load). */
+  readsUp?: number;
   /** BGP-aware bridging of the session, when it is on. */
   bridge?: BridgeSnapshot;
   /** Data streams this session was re-attached to by resume (resume on). */
@@ -322,6 +324,7 @@ export class RouterSession {
       messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
       messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
+      readsUp: c?.socketReads ?? 0,
       ...(this.deps.resume || this.resumes > 0 ? { resumes: this.resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }

@@ -8,7 +8,7 @@ import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
-import { GcPacer, type GcPacerOptions } from "../core/gc-pacer.ts";
+import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -370,20 +370,7 @@ export async function startGateway(
     throw err;
   }
   const pacer =
-    deps.gcPacer === false
-      ? undefined
-      : new GcPacer(
-          backgroundClock,
-          {
-            rss: () => process.memoryUsage.rss(),
-            cpuMs: () => {
-              const { user, system } = process.cpuUsage();
-              return (user + system) / 1000;
-            },
-            collect: () => Bun.gc(true),
-          },
-          deps.gcPacer,
-        );
+    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
   pacer?.start();
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),

@@ -8,9 +8,15 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  *
  * - socket → call: a chunk read while no message is on its way to the HTTP/2 stream is sent
  *   at once, as one message (no added latency on an idle session); chunks read while one is
- *   outstanding are coalesced and go as one message (up to COALESCE_LIMIT bytes) when it
- *   completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream are
- *   counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
+ *   outstanding are coalesced and go as one message (one buffer, up to COALESCE_LIMIT bytes)
+ *   when it completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream
+ *   are counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
+ * - read pacing: a small read (under PACE_BELOW_BYTES) less than PACE_MS after the previous
+ *   message went out means the peer is streaming small writes (a BGP speaker sends one UPDATE
+ *   per syscall): the socket is then paused for PACE_MS, so that the kernel gathers what
+ *   comes meanwhile and the next read (and message) is large. Each read costs a callback, a
+ *   Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
+ *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held.
  * - call → socket: while the socket's unsent bytes reach `highWaterMark`, the call is
  *   paused, so grpc-js stops reading the HTTP/2 stream and its flow-control window closes
  *   on the sender.
@@ -27,6 +33,10 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
 export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 /** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
 export const COALESCE_LIMIT = 1024 * 1024;
+/** A read smaller than this, soon after the previous message, pauses the socket (pacing). */
+export const PACE_BELOW_BYTES = 32 * 1024;
+/** How soon counts as streaming, and how long a paced socket stays paused, ms. */
+export const PACE_MS = 1;
 
 export type RelayEndReason =
   | "closed" // both directions finished normally
@@ -43,6 +53,8 @@ export interface RelayCounters {
   messagesReceived: number;
   bytesFromSocket: number;
   bytesToSocket: number;
+  /** Reads ("data" events) taken from the socket: with `messagesSent`, the cost driver under load. */
+  socketReads: number;
 }
 
 export interface RelayOptions {
@@ -89,6 +101,11 @@ export class StreamRelay {
   private pendingBytes = 0;
   private writesOutstanding = 0;
   private socketPausedForCall = false;
+  /** The socket is paused by read pacing until this timer fires. */
+  private paceTimer?: ReturnType<typeof setTimeout>;
+  /** When the last message went out (performance.now(), ms). */
+  private lastSentAt = Number.NEGATIVE_INFINITY;
+  private socketPaused = false;
   private callPausedForSocket = false;
   private socketEnded = false;
   private callEnded = false;
@@ -107,6 +124,7 @@ export class StreamRelay {
       messagesReceived: options.initialCounters?.received ?? 0,
       bytesFromSocket: 0,
       bytesToSocket: 0,
+      socketReads: 0,
     };
   }
 
@@ -192,27 +210,46 @@ export class StreamRelay {
   private fromSocket(chunk: Buffer): void {
     if (this.finished || this.restarting) return;
     const length = chunk.length;
+    this.counters.socketReads++;
     this.counters.bytesFromSocket += length;
     this.options.tap?.fromSocket(chunk);
     this.inFlight += length;
     this.pending.push(chunk);
     this.pendingBytes += length;
-    if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush();
-    if (this.inFlight >= this.highWaterMark && !this.socketPausedForCall) {
-      this.socketPausedForCall = true;
-      this.socket.pause();
+    const now = performance.now();
+    const streaming = length < PACE_BELOW_BYTES && now - this.lastSentAt < PACE_MS;
+    if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
+    if (this.inFlight >= this.highWaterMark) this.socketPausedForCall = true;
+    if (streaming && this.paceTimer === undefined) {
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = undefined;
+        this.updateSocketFlow();
+      }, PACE_MS);
     }
+    this.updateSocketFlow();
+  }
+
+  /** The socket reads while neither back-pressure nor pacing holds it. */
+  private updateSocketFlow(): void {
+    const hold = this.socketPausedForCall || this.paceTimer !== undefined;
+    if (hold === this.socketPaused || this.finished) return;
+    this.socketPaused = hold;
+    if (hold) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Send the pending chunks as one message. */
-  private flush(): void {
-    const data = this.pending;
+  private flush(now = performance.now()): void {
+    const pending = this.pending;
     const bytes = this.pendingBytes;
-    if (data.length === 0) return;
+    if (pending.length === 0) return;
     this.pending = [];
     this.pendingBytes = 0;
+    this.lastSentAt = now;
     this.counters.messagesSent++;
     this.writesOutstanding++;
+    // One chunk per message: the far side then writes it to its socket in one call.
+    const data = pending.length === 1 ? pending : [Buffer.concat(pending, bytes)];
     this.call.write({ action: DataAction.UNSPECIFIED, data } satisfies DataMessage, () => {
       this.writesOutstanding--;
       this.inFlight -= bytes;
@@ -220,7 +257,7 @@ export class StreamRelay {
       if (this.writesOutstanding === 0) this.flush();
       if (this.socketPausedForCall && this.inFlight <= this.highWaterMark / 2) {
         this.socketPausedForCall = false;
-        this.socket.resume();
+        this.updateSocketFlow();
       }
     });
   }
@@ -312,6 +349,13 @@ export class StreamRelay {
     if (this.finished) return;
     this.finished = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.paceTimer) {
+      // Pacing must not leave the socket paused (its end or error must still be seen).
+      clearTimeout(this.paceTimer);
+      this.paceTimer = undefined;
+      if (this.socketPaused && !this.socketPausedForCall && !this.socket.destroyed)
+        this.socket.resume();
+    }
     this.options.onEnd(reason, error);
   }
 }

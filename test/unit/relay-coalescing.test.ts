@@ -2,7 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
 import type { DataMessage } from "../../src/proto/messages.ts";
-import { type MessageStream, StreamRelay } from "../../src/relay/stream-relay.ts";
+import {
+  type MessageStream,
+  PACE_BELOW_BYTES,
+  PACE_MS,
+  StreamRelay,
+} from "../../src/relay/stream-relay.ts";
 
 /** A call that records writes and completes them only when told to. */
 class RecordingCall extends EventEmitter {
@@ -46,6 +51,8 @@ function setup() {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Longer than PACE_MS: reads this far apart are not paced. */
+const pause = () => Bun.sleep(PACE_MS * 5);
 const text = (m: DataMessage | undefined) => (m?.data ?? []).map((c) => Buffer.from(c).toString());
 
 describe("StreamRelay coalescing", () => {
@@ -56,24 +63,27 @@ describe("StreamRelay coalescing", () => {
     expect(call.written.map(text)).toEqual([["a"]]);
   });
 
-  test("chunks read while a message is outstanding go together when it completes", async () => {
+  test("chunks read while a message is outstanding go together, as one chunk, when it completes", async () => {
     const { socket, call, relay } = setup();
     socket.push(Buffer.from("a"));
     await tick();
     for (const c of ["b", "c", "d"]) {
+      await pause(); // not paced: only coalescing behind the outstanding write
       socket.push(Buffer.from(c));
       await tick();
     }
     expect(call.written.length).toBe(1);
     expect(relay.bufferedBytes).toBe(4);
     call.complete();
-    expect(call.written.map(text)).toEqual([["a"], ["b", "c", "d"]]);
+    expect(call.written.map(text)).toEqual([["a"], ["bcd"]]);
     expect(relay.counters.messagesSent).toBe(2);
+    expect(relay.counters.socketReads).toBe(4);
     call.complete();
     expect(relay.bufferedBytes).toBe(0);
+    await pause();
     socket.push(Buffer.from("e")); // idle again: no waiting
     await tick();
-    expect(call.written.map(text)).toEqual([["a"], ["b", "c", "d"], ["e"]]);
+    expect(call.written.map(text)).toEqual([["a"], ["bcd"], ["e"]]);
   });
 
   test("the socket's end sends what is pending before ending the call", async () => {
@@ -82,9 +92,39 @@ describe("StreamRelay coalescing", () => {
     await tick();
     socket.push(Buffer.from("b"));
     socket.push(null);
-    await tick();
+    await pause();
     await tick();
     expect(call.written.map(text)).toEqual([["a"], ["b"]]);
     expect(call.endedAfter).toBe(2);
+  });
+
+  test("small reads in quick succession pause the socket for PACE_MS, so the next read is larger", async () => {
+    const { socket, call, relay } = setup();
+    socket.push(Buffer.from("a"));
+    await tick();
+    call.complete();
+    socket.push(Buffer.from("b")); // less than PACE_MS after "a" went: goes, then the socket waits
+    await tick();
+    call.complete();
+    for (const c of ["c", "d", "e"]) socket.push(Buffer.from(c));
+    await tick();
+    expect(call.written.map(text)).toEqual([["a"], ["b"]]);
+    expect(relay.counters.socketReads).toBe(2);
+    await pause();
+    await tick();
+    // The paused socket's buffer is read at once: "c" goes, "d" and "e" behind it.
+    call.complete();
+    expect(call.written.map(text)).toEqual([["a"], ["b"], ["c"], ["de"]]);
+  });
+
+  test("large reads are not paced", async () => {
+    const { socket, call } = setup();
+    const big = Buffer.alloc(PACE_BELOW_BYTES, 1);
+    for (let i = 0; i < 3; i++) {
+      socket.push(big);
+      await tick();
+      call.complete();
+    }
+    expect(call.written.length).toBe(3);
   });
 });
