@@ -168,18 +168,27 @@ describe("BGP-aware bridging across a gateway restart", () => {
 describe("resume before bridging", () => {
   const resume = { windowMs: 2_000, limitBytes: 4 * 1024 * 1024 };
 
-  test("a reset link is resumed: the same collector session goes on, no route refresh", async () => {
+  /** Gateway (resume grace `graceMs`) behind a tcpLink, agent (resume `windowMs`), router with 1 prefix. */
+  async function resumeStack(graceMs: number, windowMs = resume.windowMs) {
     const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: graceMs } }),
       testLogger(),
     );
     cleanups.push(() => gateway.close());
     const link = await tcpLink(gateway.port);
     cleanups.push(() => link.close());
-    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
+    const agent = await startAgent(
+      agentConfig(link.port, { resume: { ...resume, windowMs } }),
+      testLogger(),
+    );
     cleanups.push(() => agent.close());
     const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    return { gateway, link, agent, router };
+  }
+
+  test("a reset link is resumed: the same collector session goes on, no route refresh", async () => {
+    const { gateway, link, agent, router } = await resumeStack(30_000);
 
     link.cut();
     await waitUntil(() => agent.status().sessions[0]?.resumes === 1, {
@@ -201,17 +210,7 @@ describe("resume before bridging", () => {
 
   test("a gateway that no longer holds the session: the agent falls back to bridging", async () => {
     // A 1 ms grace: the gateway closes the lost stream's collector session at once.
-    const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 1 } }),
-      testLogger(),
-    );
-    cleanups.push(() => gateway.close());
-    const link = await tcpLink(gateway.port);
-    cleanups.push(() => link.close());
-    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
-    cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
-    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    const { gateway, link, agent, router } = await resumeStack(1);
 
     // The agent's resume gets through only once the gateway has given the session up.
     link.pause();
@@ -236,21 +235,38 @@ describe("resume before bridging", () => {
     expect(agent.status().sessionsTotal).toBe(1);
   }, 30_000);
 
+  test("a session the gateway still holds, started afresh by the bridge: a new far end, no KILL", async () => {
+    // The gateway holds a lost stream's session for 30 s; the agent gives its resume up
+    // after 300 ms and bridges. Its new stream (same session-id, counters 0) reaches the
+    // gateway while the old session is still held (e.g. its far end's hold timer expired in
+    // a partition): the gateway closes the held far end and opens a new one.
+    const { gateway, link, agent, router } = await resumeStack(30_000, 300);
+
+    link.refuse(true);
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 5_000,
+      what: "the agent to give the resume up and bridge",
+    });
+    expect(gateway.sessions.size).toBe(1); // still held for the agent
+    link.refuse(false);
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
+    expect(gateway.sessions.size).toBe(1);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+    expect(agent.status().sessionsTotal).toBe(1);
+  }, 30_000);
+
   test("a drain ends a session held for a resume; the agent then bridges", async () => {
-    const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
-      testLogger(),
-    );
-    cleanups.push(() => gateway.close());
-    const link = await tcpLink(gateway.port);
-    cleanups.push(() => link.close());
-    const agent = await startAgent(
-      agentConfig(link.port, { resume: { ...resume, windowMs: 10_000 } }),
-      testLogger(),
-    );
-    cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
-    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    const { gateway, link, agent, router } = await resumeStack(30_000, 10_000);
 
     // The stream is lost and the agent's resume cannot get through yet.
     link.pause();
