@@ -6,17 +6,12 @@
  * before; with no gateway coming back the bridge gives up with a Cease.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
-import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
-import type { DeviceConfig } from "../../src/config/types.ts";
-import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
+import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
@@ -26,61 +21,13 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-const DEVICE: DeviceConfig = {
-  name: "r1",
-  id: 1,
-  site: 0,
-  ip: "127.0.0.1",
-  target: { kind: "collector" },
-};
+const DEVICE = LOOPBACK_DEVICE;
 
-/** A scripted router: announces `prefixes`, answers OPEN with KEEPALIVE and ROUTE-REFRESH with its table. */
-class Router {
-  readonly socket: Socket;
-  readonly received: { type: number; body: Uint8Array }[] = [];
-  readonly closed: Promise<void>;
-  prefixes: string[];
-
+/** A scripted router (test/support/scripted-router.ts), destroyed after the test. */
+class Router extends ScriptedRouter {
   constructor(port: number, prefixes: string[], routeRefresh = true) {
-    this.prefixes = prefixes;
-    this.socket = connect({ host: "127.0.0.1", port });
-    cleanups.push(() => this.socket.destroy());
-    this.socket.on("error", () => {});
-    this.closed = new Promise((resolve) => this.socket.once("close", () => resolve()));
-    const framer = new BgpFramer();
-    this.socket.once("connect", () =>
-      this.socket.write(
-        encodeOpen({
-          asn: 65001,
-          holdTime: 90,
-          routerId: "10.0.0.1",
-          capabilities: {
-            multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }],
-            routeRefresh,
-          },
-        }),
-      ),
-    );
-    this.socket.on("data", (d: Buffer) => {
-      for (const f of framer.push(new Uint8Array(d))) {
-        this.received.push({ type: f.type, body: f.body.slice() });
-        if (f.type === MessageType.OPEN) {
-          this.socket.write(encodeKeepalive());
-          this.announce();
-        }
-        if (f.type === MessageType.ROUTE_REFRESH) this.announce();
-      }
-    });
-  }
-
-  announce(): void {
-    this.socket.write(
-      encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri: this.prefixes }),
-    );
-  }
-
-  count(type: number): number {
-    return this.received.filter((m) => m.type === type).length;
+    super(port, prefixes, { routeRefresh });
+    cleanups.push(() => this.destroy());
   }
 }
 
@@ -100,7 +47,7 @@ async function setUp(bridgeTimeoutMs = 300_000) {
   return { first, agent, closeFirst, routerPort: agent.listening[0]?.port ?? 0 };
 }
 
-const prefixesOf = (g: RunningGateway) => g.registry.all()[0]?.counters.prefixes.ipv4 ?? 0;
+const prefixesOf = collectorPrefixes;
 
 describe("BGP-aware bridging across a gateway restart", () => {
   test("the router's session stays up; the new collector gets the whole table through a route refresh", async () => {
