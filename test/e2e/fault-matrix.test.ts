@@ -16,7 +16,8 @@
  *    stay;
  * 6. the same devices on a second agent — refused (`ALREADY_EXISTS`), logged once per device,
  *    the first agent's sessions stay (docs/resilience.md, "One agent per device");
- * 7. a 60 s partition — a todo for now, see its test.
+ * 7. a 60 s partition — hold timers may expire on either side: the bridge covers the far
+ *    end's silence towards the router (stall cover) and bridges a far end that was lost.
  *
  * After every fault: each router's session never left Established (BIRD's "since", FRR's
  * established/dropped counters, GoBGP's flops and uptime) and each far end holds exactly the
@@ -219,13 +220,11 @@ describe.skipIf(!canRunNetns || problem !== "")(
       for (const s of m.duplicates) await s.router.enable(s.agent, false);
     }, 90_000);
 
-    // todo until two changes are on main (docs/resilience.md, "What the matrix found"): the
-    // bridge's stall cover (KEEPALIVEs to the router while the far end is silent; branch
-    // bridgebench) and, for a forwarded session whose daemon's hold timer expired in the
-    // partition, the gateway's relay ending the stream instead of KILL when its late writes
-    // to the closed daemon fail (EPIPE). With the stall cover alone it failed for GoBGP's
-    // forwarded session (hold time 90 s) in one run of three. `bun test --todo` runs it.
-    test.todo("60 s partition: every session stays up; the far ends hold the tables afterwards", async () => {
+    // Needs the bridge's stall cover (KEEPALIVEs to the router while the far end is silent)
+    // and, for a forwarded session whose daemon's hold timer expired in the partition, the
+    // gateway's relay ending the stream instead of KILL when its late writes to the closed
+    // daemon fail (EPIPE) (docs/resilience.md, "What the matrix found").
+    test("60 s partition: every session stays up; the far ends hold the tables afterwards", async () => {
       const before = await m.established(bridged);
       const lost = () => m.agent.find(BRIDGE_LOG.lost).length;
       await m.partition(60_000);
