@@ -8,7 +8,8 @@
  *
  * Scenarios: convergence (full table, BIRD → BIRD), throughput (raw UPDATE bytes), scale
  * (many sessions through one agent), latency (KEEPALIVE echo), slow (a collector reading
- * at 1 MB/s), storm (all sessions of scale reconnecting at once; bgproxy only). --quick (the default) uses small sizes and takes a few minutes: CI runs it,
+ * at 1 MB/s), storm (all sessions of scale reconnecting at once; bgproxy only), bridge
+ * (sessions bridged across a gateway kill -9 and restart; bgproxy only). --quick (the default) uses small sizes and takes a few minutes: CI runs it,
  * and it fails (exit 1) only when bgproxy's path loses prefixes or bytes, never on timing.
  * --full uses the issue's sizes and writes bench/results/<date>.md unless --out says
  * otherwise (--out - prints only). --profile runs agent and gateway under `bun --cpu-prof`
@@ -34,6 +35,7 @@ import type { BenchContext } from "./bench/context.ts";
 import { describeTable } from "./bench/full-table.ts";
 import { type BenchMode, FULL, QUICK } from "./bench/modes.ts";
 import { headlineTable, renderScenario, type ScenarioResult, targetTable } from "./bench/report.ts";
+import { runBridge } from "./bench/scenario-bridge.ts";
 import { runConvergence } from "./bench/scenario-convergence.ts";
 import { runLatency } from "./bench/scenario-latency.ts";
 import { runRib } from "./bench/scenario-rib.ts";
@@ -53,6 +55,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   slow: runSlowFarEnd,
   storm: runStorm,
   rib: runRib,
+  bridge: runBridge,
 };
 
 interface Options {
@@ -206,7 +209,7 @@ async function main(): Promise<number> {
     `Command: \`${command}\` (as root; total ${(seconds / 60).toFixed(1)} min)`,
     "",
     ...header,
-    `- sizes: table ${describeTable(options.mode.convergence.table)}; throughput ${options.mode.throughput.bytes / 2 ** 20} MiB; ${options.mode.scale.sessions} sessions × ${options.mode.scale.prefixesPerSession} prefixes; ${options.mode.latency.samples} × ${options.mode.latency.rounds} pings; slow far end ${describeTable(options.mode.slow.table)} at ${options.mode.slow.rateBytesPerSec / 1e6} MB/s`,
+    `- sizes: table ${describeTable(options.mode.convergence.table)}; throughput ${options.mode.throughput.bytes / 2 ** 20} MiB; ${options.mode.scale.sessions} sessions × ${options.mode.scale.prefixesPerSession} prefixes; ${options.mode.latency.samples} × ${options.mode.latency.rounds} pings; slow far end ${describeTable(options.mode.slow.table)} at ${options.mode.slow.rateBytesPerSec / 1e6} MB/s; bridged ${options.mode.bridge.sessions} sessions × ${options.mode.bridge.prefixesPerSession} prefixes`,
     "",
     "## Summary",
     "",

@@ -48,6 +48,9 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
         let bytesUp = 0;
         let bytesDown = 0;
         let relaying = 0;
+        let bridging = 0;
+        let bridged = 0;
+        let resumed = 0;
         let messagesUp = 0;
         let readsUp = 0;
         for (const x of s.sessions) {
@@ -58,10 +61,16 @@ export async function runAgentHost(args: AgentHostArgs): Promise<void> {
           messagesUp += x.messagesUp;
           readsUp += x.readsUp ?? 0;
           if (x.state === "relaying") relaying++;
+          if (x.state === "bridging") bridging++;
+          bridged += x.bridge?.bridged ?? 0;
+          resumed += x.bridge?.resumed ?? 0;
         }
         return {
           sessions: s.sessions.length,
           relaying,
+          bridging,
+          bridged,
+          resumed,
           bufferedBytes: buffered,
           maxSessionBufferedBytes: maxBuffered,
           bytesUp,

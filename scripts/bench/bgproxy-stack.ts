@@ -37,8 +37,13 @@ export interface StackOptions {
 }
 
 export interface BgproxyStack {
+  /** The gateway running now (a new one after `startGatewayAgain`). */
   gateway: GatewayProcess;
   agent: WorkerProcess;
+  /** `kill -9` of the gateway; resolves once it is gone. */
+  killGateway(): Promise<void>;
+  /** A new gateway on the same gRPC port with the same file (a restart after a crash). */
+  startGatewayAgain(): Promise<GatewayProcess>;
   stop(): Promise<void>;
 }
 
@@ -57,19 +62,23 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
   // Its own directory: the scenarios start several stacks side by side in `options.dir`.
   const gatewayDir = join(options.dir, `gateway${label}`);
   mkdirSync(gatewayDir, { recursive: true });
-  const gateway = await startGatewayProcess({
-    netns: options.netns,
-    dir: gatewayDir,
-    spec: {
-      collector: { asn: COLLECTOR_ASN, routerId: "192.0.2.1", holdTime: options.holdTime },
-      devices: options.devices,
-    },
-    tls: { certFile: pki.serverCertPath, keyFile: pki.serverKeyPath },
-    bunFlags: prof(`gateway${label}`),
-    logLevel: "info",
-    maxLines: 2000,
-    startTimeoutMs: 20_000,
-  });
+  const tls = { certFile: pki.serverCertPath, keyFile: pki.serverKeyPath };
+  const startGateway = (listen?: string, again = "") =>
+    startGatewayProcess({
+      netns: options.netns,
+      dir: gatewayDir,
+      spec: {
+        collector: { asn: COLLECTOR_ASN, routerId: "192.0.2.1", holdTime: options.holdTime },
+        devices: options.devices,
+      },
+      listen,
+      tls,
+      bunFlags: prof(`gateway${label}${again}`),
+      logLevel: "info",
+      maxLines: 2000,
+      startTimeoutMs: 20_000,
+    });
+  let gateway = await startGateway();
   let agent: WorkerProcess;
   try {
     agent = await startWorker(
@@ -104,14 +113,26 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
     await gateway.stop();
     throw err;
   }
-  return {
+  let restarts = 0;
+  const stack: BgproxyStack = {
     gateway,
     agent,
+    async killGateway() {
+      stack.gateway.process.signal("SIGKILL");
+      await stack.gateway.process.exited;
+    },
+    async startGatewayAgain() {
+      restarts++;
+      gateway = await startGateway(`127.0.0.1:${gateway.port}`, `-${restarts}`);
+      stack.gateway = gateway;
+      return gateway;
+    },
     async stop() {
       await agent.stop();
-      await gateway.stop();
+      await stack.gateway.stop();
     },
   };
+  return stack;
 }
 
 async function waitControlConnected(agent: WorkerProcess): Promise<void> {

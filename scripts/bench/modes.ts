@@ -22,6 +22,8 @@ export interface BenchMode {
   scale: { sessions: number; prefixesPerSession: number; holdTime: number; idleSeconds: number };
   latency: { samples: number; rounds: number; intervalMs: number };
   slow: { table: TableSpec; rateBytesPerSec: number };
+  /** Bridged sessions across a gateway `kill -9` and restart (hold time 90 s, as routers). */
+  bridge: { sessions: number; prefixesPerSession: number; holdTime: number };
 }
 
 export const QUICK: BenchMode = {
@@ -36,6 +38,7 @@ export const QUICK: BenchMode = {
   scale: { sessions: 50, prefixesPerSession: 200, holdTime: 9, idleSeconds: 5 },
   latency: { samples: 300, rounds: 1, intervalMs: 2 },
   slow: { table: { ipv4: 100_000, ipv6: 20_000, seed: 11 }, rateBytesPerSec: 1 * MB },
+  bridge: { sessions: 200, prefixesPerSession: 100, holdTime: 90 },
 };
 
 export const FULL: BenchMode = {
@@ -45,4 +48,5 @@ export const FULL: BenchMode = {
   scale: { sessions: 1000, prefixesPerSession: 1000, holdTime: 30, idleSeconds: 30 },
   latency: { samples: 2000, rounds: 3, intervalMs: 2 },
   slow: { table: FULL_TABLE, rateBytesPerSec: 1 * MB },
+  bridge: { sessions: 1000, prefixesPerSession: 1000, holdTime: 90 },
 };

@@ -99,3 +99,18 @@ export function renderScenario(r: ScenarioResult): string {
   parts.push(`(${r.seconds.toFixed(0)} s)`, "");
   return parts.join("\n");
 }
+
+/** A scenario's result before anything is measured. */
+export function emptyResult(id: string, title: string): ScenarioResult {
+  return {
+    id,
+    title,
+    broken: [],
+    warnings: [],
+    tables: [],
+    headlines: [],
+    targets: [],
+    notes: [],
+    seconds: 0,
+  };
+}

@@ -9,81 +9,21 @@
 import type { BenchContext } from "./context.ts";
 import { fmt, int, MB, mb, mib } from "./figures.ts";
 import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
-import { startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
-import { addSourceBlock } from "./topology.ts";
-import { startWorker } from "./worker-process.ts";
-
-interface GatewayCounts {
-  established: number;
-  prefixes: number;
-  sessions: number;
-}
+import { emptyResult, type ScenarioResult } from "./report.ts";
+import { startSwarmFleet } from "./swarm-fleet.ts";
 
 export async function runStorm(ctx: BenchContext): Promise<ScenarioResult> {
   const started = Date.now();
-  const { topo, mode } = ctx;
+  const { mode } = ctx;
   const cfg = mode.scale;
   const n = cfg.sessions;
   const wanted = n * cfg.prefixesPerSession;
-  const result: ScenarioResult = {
-    id: "storm",
-    title: `7. Restart storm (${n} sessions reconnecting at once, ${int(cfg.prefixesPerSession)} prefixes each)`,
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
-  const sources = await addSourceBlock(topo, n);
-  const swarm = await startWorker({ netns: topo.router.name, role: "swarm" });
-  const devices = sources.map((ip, i) => ({
-    name: `storm-${i + 1}`,
-    id: 20_000 + i,
-    ip,
-    target: "collector" as const,
-  }));
-  const relays = await startRelayPaths(ctx, "storm", devices, cfg.holdTime);
-  const entrance = topo.entrance.bgproxy;
-  const counts = async (): Promise<GatewayCounts> => {
-    const list = await relays.stack.gateway.devices();
-    return {
-      established: list.filter((d) => d.state === "established").length,
-      prefixes: list.reduce((sum, d) => sum + d.prefixes.ipv4 + d.prefixes.ipv6, 0),
-      sessions: list.reduce((sum, d) => sum + d.sessions, 0),
-    };
-  };
-  const waitFor = async (ok: (c: GatewayCounts) => boolean, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    let last: GatewayCounts = { established: 0, prefixes: 0, sessions: 0 };
-    while (Date.now() < deadline) {
-      last = await counts().catch(() => last);
-      if (ok(last)) return { ok: true, last };
-      await Bun.sleep(250);
-    }
-    return { ok: false, last };
-  };
-  const bringUp = async (concurrency: number) => {
-    const t0 = Date.now();
-    await swarm.request(
-      "connect",
-      {
-        host: entrance.host,
-        port: entrance.port,
-        sources,
-        holdTime: cfg.holdTime,
-        concurrency,
-        timeoutMs: 60_000 + n * 100,
-      },
-      90_000 + n * 100,
-    );
-    await swarm.request("announce", { perSession: cfg.prefixesPerSession }, 120_000);
-    const back = await waitFor((c) => c.established >= n && c.prefixes >= wanted, 300_000);
-    return { ...back, seconds: (Date.now() - t0) / 1000 };
-  };
-
+  const result = emptyResult(
+    "storm",
+    `7. Restart storm (${n} sessions reconnecting at once, ${int(cfg.prefixesPerSession)} prefixes each)`,
+  );
+  const fleet = await startSwarmFleet(ctx, "storm", cfg, 20_000);
+  const { swarm, relays, waitFor, bringUp } = fleet;
   try {
     const first = await bringUp(64);
     if (!first.ok) {
@@ -153,9 +93,7 @@ export async function runStorm(ctx: BenchContext): Promise<ScenarioResult> {
       comment: `all back after ${fmt(storm.seconds, 1)} s; agent under 150 MB: ${agentPeak < 150 * MB ? "yes" : "no"}`,
     });
   } finally {
-    await swarm.request("close").catch(() => undefined);
-    result.profiles = await relays.stop();
-    await swarm.stop();
+    result.profiles = await fleet.stop();
   }
   result.seconds = (Date.now() - started) / 1000;
   return result;

@@ -3,8 +3,9 @@
  * session-scale scenario's routers. `connect` opens them (a bounded number of connects in
  * flight), each doing OPEN (4-octet AS 4200000000+i, its source as router ID, the hold time
  * given) and KEEPALIVE, then sending a KEEPALIVE every third of the negotiated hold time;
- * `announce` has every established session announce its own block of /24s (packed UPDATEs);
- * `status` counts; `reconnect` reopens the sessions that closed (to the same address, from
+ * `announce` has every established session announce its own block of /24s (packed UPDATEs)
+ * and announce it again whenever it gets a ROUTE-REFRESH (its OPEN advertises route
+ * refresh, as a router that can be bridged does); `status` counts; `reconnect` reopens the sessions that closed (to the same address, from
  * the same source, as a router whose session dropped does); `close` ends them all.
  */
 import { connect, type Socket } from "node:net";
@@ -25,6 +26,10 @@ interface Session {
   state: "connecting" | "open-sent" | "established" | "closed";
   error?: string;
   keepalivesIn: number;
+  routeRefreshesIn: number;
+  notificationsIn: number;
+  /** What `announce` sent: sent again on a ROUTE-REFRESH. */
+  table?: Buffer;
   timer?: ReturnType<typeof setInterval>;
 }
 
@@ -61,7 +66,11 @@ export async function runSwarm(): Promise<void> {
             settle();
           }
         } else if (type === MessageType.NOTIFICATION) {
+          s.notificationsIn++;
           s.error = "NOTIFICATION received";
+        } else if (type === MessageType.ROUTE_REFRESH) {
+          s.routeRefreshesIn++;
+          if (s.table) socket.write(s.table);
         }
       });
       socket.on("connect", () => {
@@ -97,6 +106,8 @@ export async function runSwarm(): Promise<void> {
       socket: undefined as unknown as Socket,
       state: "connecting",
       keepalivesIn: 0,
+      routeRefreshesIn: 0,
+      notificationsIn: 0,
     }));
     sessions.push(...fresh);
     let next = 0;
@@ -134,6 +145,7 @@ export async function runSwarm(): Promise<void> {
         list,
       );
       const chunk = Buffer.concat(updates);
+      s.table = chunk;
       bytes += chunk.length;
       prefixes += list.length;
       if (!s.socket.write(chunk)) writes.push(drained(s.socket).catch(() => {}));
@@ -171,6 +183,8 @@ export async function runSwarm(): Promise<void> {
       established: count("established"),
       closed: count("closed"),
       keepalivesIn: sessions.reduce((n, s) => n + s.keepalivesIn, 0),
+      routeRefreshesIn: sessions.reduce((n, s) => n + s.routeRefreshesIn, 0),
+      notificationsIn: sessions.reduce((n, s) => n + s.notificationsIn, 0),
       errors: [...new Set(sessions.map((s) => s.error).filter(Boolean))].slice(0, 5),
     };
   };

@@ -17,7 +17,7 @@ import { version } from "../version.ts";
 import { AckLinks } from "./ack-links.ts";
 import { Admission } from "./admission.ts";
 import { type AgentOperationsOptions, createAgentOperations } from "./agent-operations.ts";
-import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bgp-bridge.ts";
+import { DEFAULT_BRIDGE_OPTIONS } from "./bridge/bridge-state.ts";
 import { toMetadata } from "./call-metadata.ts";
 import { ChannelPool } from "./channel-pool.ts";
 import { ControlCache } from "./control-cache.ts";

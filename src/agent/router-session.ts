@@ -18,7 +18,7 @@ import { ResumableCall } from "../relay/resumable-call.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { AckLinks } from "./ack-links.ts";
 import type { Admission } from "./admission.ts";
-import type { BridgeOptions, BridgeSnapshot } from "./bridge/bgp-bridge.ts";
+import type { BridgeOptions, BridgeSnapshot } from "./bridge/bridge-state.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
@@ -259,6 +259,7 @@ export class RouterSession {
             this.logger.info("a new far end took over the router's session", { reason });
           }
         },
+        onNote: (reason) => this.logger.info(reason),
         onRouterClosed: (reason) => {
           this.logger.warn("router session closed by the bridge", { reason });
           this.call?.cancel();

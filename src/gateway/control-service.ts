@@ -29,6 +29,11 @@ export interface ControlServiceDeps {
   clock?: Clock;
   /** This gateway's name, sent as `backend-pin` with every "proceed" answer. */
   name?: string;
+  /**
+   * Live Control calls, for the gateway's stop: a Control stream lasts as long as its
+   * agent, so grpc-js's graceful shutdown would wait for them until forced.
+   */
+  calls?: Set<{ end(): void }>;
 }
 
 /**
@@ -91,6 +96,7 @@ export function controlService(
     const agent = admitAgentCall(call, logins);
     if (!agent) return;
     const entry = deps.agents.connected(agent);
+    deps.calls?.add(call);
     call.sendMetadata(new grpc.Metadata());
     log.info("agent connected", {
       instance: agent.instance,
@@ -126,6 +132,7 @@ export function controlService(
       );
     });
     const done = () => {
+      deps.calls?.delete(call);
       if (deps.agents.disconnected(entry)) {
         log.info("agent disconnected", { instance: agent.instance, peer: agent.peer });
       }

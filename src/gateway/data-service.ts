@@ -24,7 +24,7 @@ import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import type { HeldSessions } from "./held-sessions.ts";
 import { LoginGuard } from "./login-guard.ts";
 import { SessionObserver } from "./session-observer.ts";
-import { countersMetadata, holdable, reattachHeld } from "./session-reattach.ts";
+import { countersMetadata, holdable, reattachHeld, startsOver } from "./session-reattach.ts";
 import type { SessionTable } from "./session-table.ts";
 
 /**
@@ -146,13 +146,30 @@ export function dataService(
     const down = headers.counterDown;
     const offered = headers.resumeOffered;
     const resume = deps.resume;
+    if (resume && deps.sessions?.draining) {
+      // A draining gateway re-attaches nothing: a stream re-attached here would be lost again
+      // when it exits, and the agent would take that end as final. Refused, the agent tries
+      // again and reaches the next gateway, which answers KILL (not held): it bridges.
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
+      return;
+    }
     if (resume) {
       // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
-      if (taken.kind === "held") {
+      if (taken.kind === "held" && !startsOver(taken.session.call, up, down)) {
         const agentCounters = { sent: up, received: down };
         void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate);
         return;
+      }
+      if (taken.kind === "held") {
+        // The agent bridged the router after losing this session's far end (e.g. the far
+        // end's hold timer expired during a partition) and opens it afresh: the held far end
+        // is closed, a new one opened below, instead of a KILL that would end the router's
+        // session too.
+        log.info("the agent starts a held session afresh: its old far end is closed");
+        resume.held.remove(session.sessionId, taken.session.call);
+        taken.session.call.detach();
+        taken.session.call.fail(new Error("the agent started the session afresh"));
       }
       if (taken.kind === "mismatch") {
         log.warn("refused to resume a session of another device or account", { why: taken.why });
@@ -284,7 +301,7 @@ export function dataService(
               ? resumable.abort()
               : call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
           onEnd: (reason, error) => {
-            if (resumable) resume?.held.remove(session.sessionId);
+            if (resumable) resume?.held.remove(session.sessionId, resumable);
             observer?.ended();
             release();
             const fields = {

@@ -235,10 +235,13 @@ export async function startGateway(
   const streamsByPin = new Map<string, number>();
   const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
+  /** Agents' Control streams (they last as long as the agent): ended on stop. */
+  const controlCalls = new Set<{ end(): void }>();
   // Sessions held for their next Data stream (resume, graceful RESTART); none with grace 0.
   const held = config.resume ? new HeldSessions(clock, config.resume.windowMs) : undefined;
   server.addService(proxyServiceDefinition, {
     control: controlService({
+      calls: controlCalls,
       resolver,
       agents,
       logger,
@@ -411,17 +414,21 @@ export async function startGateway(
       await drained(collectors, COLLECTOR_DRAIN_MS);
       logins.flush();
       sessionLogs.flush();
-      await new Promise<void>((resolve) => {
+      // Agents' Control streams are ended (they reconnect elsewhere or to the next
+      // gateway): otherwise the graceful shutdown waits for them until it is forced.
+      // (Acknowledgement streams end with their agents' last drained session.)
+      for (const call of controlCalls) call.end();
+      const forced = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
-          resolve();
+          resolve(true);
         }, 2_000);
         server.tryShutdown(() => {
           clearTimeout(timer);
-          resolve();
+          resolve(false);
         });
       });
-      log.info("gateway stopped");
+      log.info("gateway stopped", forced ? { forced_after_ms: 2_000 } : {});
     },
   };
 }

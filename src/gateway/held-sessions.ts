@@ -105,9 +105,14 @@ export class HeldSessions {
     for (const entry of this.entries.values()) if (entry.acks === route) entry.acks = undefined;
   }
 
-  /** The session ended (closed, killed, given up). */
-  remove(sessionId: string): void {
-    this.entries.get(sessionId)?.timer?.cancel();
+  /**
+   * The session ended (closed, killed, given up). With `call`, only while the entry is that
+   * call's: a session started afresh under the same id replaced it.
+   */
+  remove(sessionId: string, call?: ResumableCall): void {
+    const entry = this.entries.get(sessionId);
+    if (!entry || (call && entry.call !== call)) return;
+    entry.timer?.cancel();
     this.entries.delete(sessionId);
   }
 }

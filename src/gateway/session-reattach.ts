@@ -76,6 +76,16 @@ export function holdable(
   return resumable;
 }
 
+/**
+ * A stream with counters 0 for a held session that has carried messages: the agent kept
+ * nothing of it (a bridge's new far end after the old one was lost, not a resume), so the
+ * counters could never fit. The caller closes the held far end and opens a new one.
+ */
+export function startsOver(held: ResumableCall, up: number, down: number): boolean {
+  const ours = held.counters;
+  return up === 0 && down === 0 && (ours.sent > 0 || ours.received > 0);
+}
+
 /** How long a re-opened stream waits for the RESTART exchange of the old one to complete. */
 const RESTART_SETTLE_MS = 3_000;
 

@@ -6,17 +6,12 @@
  * before; with no gateway coming back the bridge gives up with a Cease.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
-import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
-import type { DeviceConfig } from "../../src/config/types.ts";
-import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
+import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
@@ -26,61 +21,13 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-const DEVICE: DeviceConfig = {
-  name: "r1",
-  id: 1,
-  site: 0,
-  ip: "127.0.0.1",
-  target: { kind: "collector" },
-};
+const DEVICE = LOOPBACK_DEVICE;
 
-/** A scripted router: announces `prefixes`, answers OPEN with KEEPALIVE and ROUTE-REFRESH with its table. */
-class Router {
-  readonly socket: Socket;
-  readonly received: { type: number; body: Uint8Array }[] = [];
-  readonly closed: Promise<void>;
-  prefixes: string[];
-
+/** A scripted router (test/support/scripted-router.ts), destroyed after the test. */
+class Router extends ScriptedRouter {
   constructor(port: number, prefixes: string[], routeRefresh = true) {
-    this.prefixes = prefixes;
-    this.socket = connect({ host: "127.0.0.1", port });
-    cleanups.push(() => this.socket.destroy());
-    this.socket.on("error", () => {});
-    this.closed = new Promise((resolve) => this.socket.once("close", () => resolve()));
-    const framer = new BgpFramer();
-    this.socket.once("connect", () =>
-      this.socket.write(
-        encodeOpen({
-          asn: 65001,
-          holdTime: 90,
-          routerId: "10.0.0.1",
-          capabilities: {
-            multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }],
-            routeRefresh,
-          },
-        }),
-      ),
-    );
-    this.socket.on("data", (d: Buffer) => {
-      for (const f of framer.push(new Uint8Array(d))) {
-        this.received.push({ type: f.type, body: f.body.slice() });
-        if (f.type === MessageType.OPEN) {
-          this.socket.write(encodeKeepalive());
-          this.announce();
-        }
-        if (f.type === MessageType.ROUTE_REFRESH) this.announce();
-      }
-    });
-  }
-
-  announce(): void {
-    this.socket.write(
-      encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri: this.prefixes }),
-    );
-  }
-
-  count(type: number): number {
-    return this.received.filter((m) => m.type === type).length;
+    super(port, prefixes, { routeRefresh });
+    cleanups.push(() => this.destroy());
   }
 }
 
@@ -100,7 +47,7 @@ async function setUp(bridgeTimeoutMs = 300_000) {
   return { first, agent, closeFirst, routerPort: agent.listening[0]?.port ?? 0 };
 }
 
-const prefixesOf = (g: RunningGateway) => g.registry.all()[0]?.counters.prefixes.ipv4 ?? 0;
+const prefixesOf = collectorPrefixes;
 
 describe("BGP-aware bridging across a gateway restart", () => {
   test("the router's session stays up; the new collector gets the whole table through a route refresh", async () => {
@@ -221,18 +168,27 @@ describe("BGP-aware bridging across a gateway restart", () => {
 describe("resume before bridging", () => {
   const resume = { windowMs: 2_000, limitBytes: 4 * 1024 * 1024 };
 
-  test("a reset link is resumed: the same collector session goes on, no route refresh", async () => {
+  /** Gateway (resume grace `graceMs`) behind a tcpLink, agent (resume `windowMs`), router with 1 prefix. */
+  async function resumeStack(graceMs: number, windowMs = resume.windowMs) {
     const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
+      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: graceMs } }),
       testLogger(),
     );
     cleanups.push(() => gateway.close());
     const link = await tcpLink(gateway.port);
     cleanups.push(() => link.close());
-    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
+    const agent = await startAgent(
+      agentConfig(link.port, { resume: { ...resume, windowMs } }),
+      testLogger(),
+    );
     cleanups.push(() => agent.close());
     const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
     await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    return { gateway, link, agent, router };
+  }
+
+  test("a reset link is resumed: the same collector session goes on, no route refresh", async () => {
+    const { gateway, link, agent, router } = await resumeStack(30_000);
 
     link.cut();
     await waitUntil(() => agent.status().sessions[0]?.resumes === 1, {
@@ -254,17 +210,7 @@ describe("resume before bridging", () => {
 
   test("a gateway that no longer holds the session: the agent falls back to bridging", async () => {
     // A 1 ms grace: the gateway closes the lost stream's collector session at once.
-    const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 1 } }),
-      testLogger(),
-    );
-    cleanups.push(() => gateway.close());
-    const link = await tcpLink(gateway.port);
-    cleanups.push(() => link.close());
-    const agent = await startAgent(agentConfig(link.port, { resume }), testLogger());
-    cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
-    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    const { gateway, link, agent, router } = await resumeStack(1);
 
     // The agent's resume gets through only once the gateway has given the session up.
     link.pause();
@@ -289,21 +235,38 @@ describe("resume before bridging", () => {
     expect(agent.status().sessionsTotal).toBe(1);
   }, 30_000);
 
+  test("a session the gateway still holds, started afresh by the bridge: a new far end, no KILL", async () => {
+    // The gateway holds a lost stream's session for 30 s; the agent gives its resume up
+    // after 300 ms and bridges. Its new stream (same session-id, counters 0) reaches the
+    // gateway while the old session is still held (e.g. its far end's hold timer expired in
+    // a partition): the gateway closes the held far end and opens a new one.
+    const { gateway, link, agent, router } = await resumeStack(30_000, 300);
+
+    link.refuse(true);
+    link.cut();
+    await waitUntil(() => agent.status().sessions[0]?.state === "bridging", {
+      timeoutMs: 5_000,
+      what: "the agent to give the resume up and bridge",
+    });
+    expect(gateway.sessions.size).toBe(1); // still held for the agent
+    link.refuse(false);
+    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
+      timeoutMs: 10_000,
+      what: "a new collector session and a ROUTE-REFRESH",
+    });
+    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
+      timeoutMs: 5_000,
+      what: "the new collector session Established with the router's prefix",
+    });
+    expect(gateway.sessions.size).toBe(1);
+    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+    expect(router.socket.destroyed).toBe(false);
+    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+    expect(agent.status().sessionsTotal).toBe(1);
+  }, 30_000);
+
   test("a drain ends a session held for a resume; the agent then bridges", async () => {
-    const gateway = await startGateway(
-      gatewayConfig({ devices: [DEVICE], resume: { ...resume, windowMs: 30_000 } }),
-      testLogger(),
-    );
-    cleanups.push(() => gateway.close());
-    const link = await tcpLink(gateway.port);
-    cleanups.push(() => link.close());
-    const agent = await startAgent(
-      agentConfig(link.port, { resume: { ...resume, windowMs: 10_000 } }),
-      testLogger(),
-    );
-    cleanups.push(() => agent.close());
-    const router = new Router(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
-    await waitUntil(() => prefixesOf(gateway) === 1, { timeoutMs: 5_000, what: "1 prefix" });
+    const { gateway, link, agent, router } = await resumeStack(30_000, 10_000);
 
     // The stream is lost and the agent's resume cannot get through yet.
     link.pause();

@@ -245,6 +245,16 @@ describe(`OpenRC scripts${missing("shellcheck", "busybox")}`, () => {
         "KENTIK_API_TOKEN=s3cret",
         "start_pre=ok",
       ]);
+      // The gateway's script logs human lines too, as the agent's; its flags come after.
+      const gateway = await run([
+        "busybox",
+        "sh",
+        "-c",
+        `RC_SVCNAME=bgproxy-gateway; . '${join(IMAGE, "alpine", "bgproxy-gateway.confd")}'; BGPROXY_GATEWAY_OPTS="--human-logs=false"; . '${join(IMAGE, "alpine", "bgproxy-gateway.initd")}'; echo "command_args=$command_args"`,
+      ]);
+      expect(gateway.stdout.trim()).toBe(
+        "command_args=gateway --config /etc/bgproxy/gateway.toml --human-logs --human-logs=false",
+      );
       // Without credentials the service refuses to start, with a message.
       const empty = await run([
         "busybox",

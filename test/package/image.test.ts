@@ -70,13 +70,13 @@ describe("systemd units", () => {
     expect(one("RestrictAddressFamilies")?.split(" ")).toContain("AF_PACKET");
   });
 
-  test("bgproxy-gateway.service: same user, config file condition, only NET_BIND_SERVICE", () => {
+  test("bgproxy-gateway.service: same user, config file condition, only NET_BIND_SERVICE, human logs as the agent", () => {
     const unit = parseUnit(imageText("systemd/bgproxy-gateway.service"));
     const one = (k: string) => unit.get("Service")?.get(k)?.at(-1);
     expect(unit.get("Unit")?.get("ConditionPathExists")).toEqual(["/etc/bgproxy/gateway.toml"]);
     expect(one("User")).toBe("bgproxy");
     expect(one("ExecStart")).toBe(
-      "/usr/bin/bgproxy gateway --config /etc/bgproxy/gateway.toml $BGPROXY_GATEWAY_OPTS",
+      "/usr/bin/bgproxy gateway --config /etc/bgproxy/gateway.toml --human-logs $BGPROXY_GATEWAY_OPTS",
     );
     expect(one("AmbientCapabilities")).toBe("CAP_NET_BIND_SERVICE");
     expect(one("CapabilityBoundingSet")).toBe("CAP_NET_BIND_SERVICE");

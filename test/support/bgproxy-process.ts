@@ -241,6 +241,26 @@ export class GatewayProcess extends BgproxyProcess {
     return this.api<DeviceView[]>("/api/devices");
   }
 
+  /**
+   * Every prefix the collector holds for device `name`, sorted: `longer` queries of 0.0.0.0/0
+   * and ::/0 (at most `limit` each; a truncated answer throws). A device whose session never
+   * reached the collector has no RIB (404): an empty list.
+   */
+  async routePrefixes(name: string, limit = 1000): Promise<string[]> {
+    const out: string[] = [];
+    for (const all of ["0.0.0.0/0", "::/0"]) {
+      const path = `/api/devices/${encodeURIComponent(name)}/routes?prefix=${all}&longer&limit=${limit}`;
+      const text = await this.apiText(path).catch((err: unknown) => {
+        if (String(err).includes("HTTP 404")) return '{"routes":[]}';
+        throw err;
+      });
+      const body = JSON.parse(text) as { routes: { prefix: string }[]; truncated?: boolean };
+      if (body.truncated) throw new Error(`${name}: more than ${limit} routes under ${all}`);
+      out.push(...body.routes.map((r) => r.prefix));
+    }
+    return out.sort();
+  }
+
   async device(name: string): Promise<DeviceView> {
     const found = (await this.devices()).find((d) => d.name === name);
     if (!found) throw new Error(`gateway: no device ${name} in /api/devices`);

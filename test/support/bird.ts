@@ -63,6 +63,8 @@ export interface BirdNeighbor {
   holdTime?: number;
   /** Configured but `disabled` (started later with `enable`). */
   disabled?: boolean;
+  /** false: `enable route refresh off` (the route refresh capability not advertised). */
+  routeRefresh?: boolean;
 }
 
 export interface BirdConfig {
@@ -155,6 +157,7 @@ export function renderBirdConfig(config: BirdConfig, logFile: string): string {
     lines.push("", `protocol bgp ${n.name} {`, `  ${local.join(" ")};`, `  ${neighbor.join(" ")};`);
     if (n.disabled) lines.push("  disabled;");
     if (n.passive) lines.push("  passive;");
+    if (n.routeRefresh === false) lines.push("  enable route refresh off;");
     if (n.multihop === true) lines.push("  multihop;");
     else if (typeof n.multihop === "number") lines.push(`  multihop ${n.multihop};`);
     if (n.password !== undefined) lines.push(`  password ${quote(n.password, "password")};`);

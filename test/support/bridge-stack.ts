@@ -58,7 +58,6 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
   if (!gatewayNetns) throw new Error("gatewayInC needs the collector namespace");
   let gateway: GatewayProcess | undefined;
   let agent: BgproxyProcess | undefined;
-  let restarts = 0;
   const stop = async () => {
     await agent?.stop();
     await gateway?.stop();
@@ -79,35 +78,59 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     throw err;
   }
   const ag = agent;
-  let gw = gateway;
-  const stopGateway = async (how: "kill" | "term") => {
-    if (how === "kill") await gw.process.stop({ signal: "SIGKILL" });
-    else await gw.stop();
-    return gw;
-  };
-  const startGatewayAgain = async () => {
-    restarts++;
-    gw = await startGateway(`gateway-${restarts + 1}`);
-    gateway = gw;
-    return gw;
-  };
+  const gateways = restartableGateway(gateway, startGateway);
   return {
     topo,
     get gateway() {
-      return gw;
+      return gateways.current;
     },
     agent: ag,
     spec,
-    stopGateway,
-    startGatewayAgain,
+    stopGateway: gateways.stop,
+    startGatewayAgain: async () => {
+      gateway = await gateways.startAgain();
+      return gateway;
+    },
     async restartGateway(how) {
-      const stopped = await stopGateway(how);
-      await startGatewayAgain();
+      const stopped = await gateways.stop(how);
+      gateway = await gateways.startAgain();
       return stopped;
     },
     diagnostics: (extra = "") =>
-      [extra, `--- agent\n${ag.tail(30)}`, `--- gateway\n${gw.tail(20)}`].join("\n"),
+      [extra, `--- agent\n${ag.tail(30)}`, `--- gateway\n${gateways.current.tail(20)}`].join("\n"),
     stop,
+  };
+}
+
+/** A gateway that a test stops (SIGKILL, or SIGTERM: a drain) and starts again on the same address. */
+export interface RestartableGateway {
+  readonly current: GatewayProcess;
+  /** Stops the current gateway; its log stays readable. */
+  stop(how: "kill" | "term"): Promise<GatewayProcess>;
+  /** Starts a new one (labelled gateway-2, gateway-3, ...) with `start`. */
+  startAgain(): Promise<GatewayProcess>;
+}
+
+export function restartableGateway(
+  first: GatewayProcess,
+  start: (label: string) => Promise<GatewayProcess>,
+): RestartableGateway {
+  let current = first;
+  let restarts = 0;
+  return {
+    get current() {
+      return current;
+    },
+    async stop(how) {
+      if (how === "kill") await current.process.stop({ signal: "SIGKILL" });
+      else await current.stop();
+      return current;
+    },
+    async startAgain() {
+      restarts++;
+      current = await start(`gateway-${restarts + 1}`);
+      return current;
+    },
   };
 }
 

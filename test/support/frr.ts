@@ -41,6 +41,8 @@ export interface FrrNeighbor {
   updateSource?: string;
   /** Global IPv6 next hop for IPv6 routes (needed over an IPv4 session; see above). */
   ipv6NextHop?: string;
+  /** Configured but administratively down (`neighbor X shutdown`) until `enableNeighbor`. */
+  shutdown?: boolean;
 }
 
 export interface FrrConfig {
@@ -82,6 +84,7 @@ export function renderFrrConfig(config: FrrConfig): string {
     if (n.updateSource !== undefined) {
       lines.push(` neighbor ${n.address} update-source ${n.updateSource}`);
     }
+    if (n.shutdown) lines.push(` neighbor ${n.address} shutdown`);
   }
   lines.push(" !", " address-family ipv4 unicast");
   for (const p of config.static4 ?? []) lines.push(`  network ${p}`);
@@ -218,6 +221,12 @@ export class Frr {
       "end",
     );
     this.config = { ...this.config, static4: [...static4], static6: [...static6] };
+  }
+
+  /** Bring a neighbour up (`no neighbor X shutdown`), or down again with `up` false. */
+  async enableNeighbor(address: string, up = true): Promise<void> {
+    const line = `${up ? "no " : ""}neighbor ${address} shutdown`;
+    await this.vtysh("configure terminal", `router bgp ${this.config.asn}`, line, "end");
   }
 
   /** Prefixes this bgpd has advertised to `address` (ipv4 and ipv6 unicast), sorted. */

@@ -44,6 +44,8 @@ export interface GobgpNeighbor {
   localAddress?: string;
   /** Address families, default both. */
   families?: readonly ("ipv4" | "ipv6")[];
+  /** Configured but administratively down (`admin-down`) until `enableNeighbor`. */
+  adminDown?: boolean;
 }
 
 export interface GobgpConfig {
@@ -97,6 +99,7 @@ export function renderGobgpConfig(config: GobgpConfig): string {
       "  [neighbors.config]",
       `    neighbor-address = ${str(n.address)}`,
       `    peer-as = ${n.asn}`,
+      ...(n.adminDown ? ["    admin-down = true"] : []),
       "  [neighbors.timers.config]",
       "    connect-retry = 1",
     );
@@ -222,6 +225,11 @@ export class Gobgp {
         return `${shown}\n${this.logTail()}\n${diagnostics?.() ?? ""}`;
       },
     });
+  }
+
+  /** Bring a neighbour up (`gobgp neighbor X enable`), or down again with `up` false. */
+  async enableNeighbor(address: string, up = true): Promise<void> {
+    await this.cli("neighbor", address, up ? "enable" : "disable");
   }
 
   /** Announce prefixes (origin: the global RIB; GoBGP sets the next hop per neighbour). */

@@ -2,7 +2,8 @@
  * A TCP relay on loopback standing in for the WAN between agent and gateway: `cut()`
  * resets every connection through it (a lost link), `pause()` holds the bytes of both
  * directions while the connections stay open (a blip: nothing arrives, nothing is
- * refused), and `resume()` lets them through in order.
+ * refused), and `resume()` lets them through in order. `refuse(true)` resets every new
+ * connection at once (the far side unreachable, fast) until `refuse(false)`.
  */
 import { connect, createServer, type Socket } from "node:net";
 
@@ -11,12 +12,14 @@ export interface TcpLink {
   cut(): void;
   pause(): void;
   resume(): void;
+  refuse(on: boolean): void;
   close(): void;
 }
 
 export async function tcpLink(targetPort: number): Promise<TcpLink> {
   const sockets = new Set<Socket>();
   let paused = false;
+  let refusing = false;
   const held: [Socket, Buffer][] = [];
   const forward = (from: Socket, to: Socket) => {
     from.on("data", (d: Buffer) => {
@@ -27,6 +30,11 @@ export async function tcpLink(targetPort: number): Promise<TcpLink> {
     from.on("close", () => to.destroy());
   };
   const server = createServer((a) => {
+    if (refusing) {
+      a.on("error", () => {});
+      a.resetAndDestroy();
+      return;
+    }
     const b = connect({ host: "127.0.0.1", port: targetPort });
     for (const s of [a, b]) {
       sockets.add(s);
@@ -49,6 +57,9 @@ export async function tcpLink(targetPort: number): Promise<TcpLink> {
     resume: () => {
       paused = false;
       for (const [to, d] of held.splice(0)) if (!to.destroyed) to.write(d);
+    },
+    refuse: (on) => {
+      refusing = on;
     },
     close: () => server.close(),
   };

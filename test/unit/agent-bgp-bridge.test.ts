@@ -1,78 +1,29 @@
 import { describe, expect, test } from "bun:test";
-import {
-  BgpBridge,
-  type BgpBridge as Bridge,
-  type BridgeAction,
-} from "../../src/agent/bridge/bgp-bridge.ts";
-import { Afi, Safi } from "../../src/bgp/constants.ts";
+import { BgpBridge, type BgpBridge as Bridge } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BridgeAction } from "../../src/agent/bridge/bridge-state.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeNotification } from "../../src/bgp/notification.ts";
-import { encodeOpen, type OpenSpec } from "../../src/bgp/open.ts";
-import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const MARKER = "ff".repeat(16);
-/** Golden messages, written out octet by octet. */
-const KEEPALIVE = `${MARKER}001304`;
-const RR_IPV4_UNICAST = `${MARKER}00170500010001`;
-const RR_IPV6_UNICAST = `${MARKER}00170500020001`;
-const HOLD_TIMER_EXPIRED = `${MARKER}0015030400`;
-const CEASE_OTHER_CONFIG_CHANGE = `${MARKER}0015030606`;
-const FSM_UNEXPECTED_IN_ESTABLISHED = `${MARKER}0015030503`;
-const FSM_UNEXPECTED_IN_OPENSENT = `${MARKER}0015030501`;
-const IPV4_EOR = `${MARKER}00170200000000`;
-const IPV6_EOR = `${MARKER}001d0200000006800f03000201`;
-
-const BOTH_FAMILIES = [
-  { afi: Afi.IPV4, safi: Safi.UNICAST },
-  { afi: Afi.IPV6, safi: Safi.UNICAST },
-];
-
-function routerOpen(more: Partial<OpenSpec> = {}, rr = true): Uint8Array {
-  return encodeOpen({
-    asn: 65001,
-    holdTime: 90,
-    routerId: "10.0.0.1",
-    capabilities: { multiprotocol: BOTH_FAMILIES, routeRefresh: rr },
-    ...more,
-  });
-}
-
-function farOpen(more: Partial<OpenSpec> = {}): Uint8Array {
-  return encodeOpen({
-    asn: 64512,
-    holdTime: 90,
-    routerId: "192.0.2.1",
-    capabilities: { multiprotocol: BOTH_FAMILIES, routeRefresh: true },
-    ...more,
-  });
-}
-
-const update = () =>
-  encodeUpdate({ origin: 0, asPath: [65001], nextHop: "10.0.0.1", nlri: ["198.51.100.0/24"] });
-
-/** Bytes of the actions of one kind, hex. */
-function sent(actions: readonly BridgeAction[], kind: "toRouter" | "toFarEnd"): string[] {
-  return actions.flatMap((a) => (a.kind === kind ? [hex(a.bytes)] : []));
-}
-
-function closes(actions: readonly BridgeAction[]): string[] {
-  return actions.flatMap((a) =>
-    a.kind === "closeRouter" || a.kind === "closeFarEnd" ? [a.kind] : [],
-  );
-}
-
-/** An Established session seen through the bridge (t = 0). */
-function established(router = routerOpen(), far = farOpen()): Bridge {
-  const b = new BgpBridge({ giveUpMs: 300_000, handshakeMs: 30_000 });
-  b.fromRouter(router, 0);
-  b.fromFarEnd(far, 0);
-  b.fromFarEnd(encodeKeepalive(), 0);
-  expect(b.state).toBe("opening");
-  b.fromRouter(encodeKeepalive(), 0);
-  expect(b.state).toBe("established");
-  return b;
-}
+import {
+  BOTH_FAMILIES,
+  CEASE_OTHER_CONFIG_CHANGE,
+  closes,
+  established,
+  FSM_UNEXPECTED_IN_ESTABLISHED,
+  FSM_UNEXPECTED_IN_OPENSENT,
+  farOpen,
+  gaveUpGolden,
+  HOLD_TIMER_EXPIRED,
+  hex,
+  IPV4_EOR,
+  IPV6_EOR,
+  KEEPALIVE,
+  MARKER,
+  RR_IPV4_UNICAST,
+  RR_IPV6_UNICAST,
+  routerOpen,
+  sent,
+  update,
+} from "../support/bgp-bridge-fixtures.ts";
 
 /** Established, far end lost at t = 1000, re-attached, handshake done: back to relaying. */
 function resumed(b: Bridge, far = farOpen()): readonly BridgeAction[] {
@@ -97,7 +48,8 @@ describe("BgpBridge while the far end is there", () => {
     const u = update();
     expect(b.fromRouter(u, 5)).toEqual([{ kind: "toFarEnd", bytes: u }]);
     expect(b.bridgeBlocker).toBeUndefined();
-    expect(b.nextDeadline()).toBeUndefined();
+    // Only the cover of a silent far end is pending (agent-bridge-stall.test.ts).
+    expect(b.nextDeadline()).toBe(45_000);
   });
 
   test("a loss before Established closes the router's session (no bridging)", () => {
@@ -125,9 +77,15 @@ describe("BgpBridge while the far end is there", () => {
   });
 
   test("a loss in the middle of a message to the router cannot be bridged", () => {
-    const b = established();
+    // Half a message relayed before the session was Established (later ones are held
+    // back until whole: agent-bridge-stall.test.ts).
+    const b = new BgpBridge();
+    b.fromRouter(routerOpen(), 0);
+    b.fromFarEnd(farOpen(), 0);
+    b.fromRouter(encodeKeepalive(), 0);
     const ka = encodeKeepalive();
-    b.fromFarEnd(ka.subarray(0, 7), 1);
+    b.fromFarEnd(new Uint8Array([...ka, ...ka.subarray(0, 7)]), 1);
+    expect(b.state).toBe("established");
     expect(b.bridgeBlocker).toBe("a message to the router is half sent");
     expect(closes(b.farEndLost(10, "gone"))).toEqual(["closeRouter"]);
   });
@@ -173,10 +131,7 @@ describe("BgpBridge while bridging", () => {
     b.farEndLost(1_000, "gone");
     for (let t = 2_000; t < 61_000; t += 10_000) b.fromRouter(encodeKeepalive(), t);
     const a = b.tick(61_000);
-    const text = Buffer.from("bgproxy: no far end for 60 s").toString("hex");
-    const body = `0604${(text.length / 2).toString(16).padStart(2, "0")}${text}`;
-    const length = (19 + body.length / 2).toString(16).padStart(4, "0");
-    expect(sent(a, "toRouter")).toEqual([`${MARKER}${length}03${body}`]);
+    expect(sent(a, "toRouter")).toEqual([gaveUpGolden(60)]);
     expect(closes(a)).toEqual(["closeRouter"]);
   });
 

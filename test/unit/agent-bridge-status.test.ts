@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { BridgeSnapshot } from "../../src/agent/bridge/bgp-bridge.ts";
+import type { BridgeSnapshot } from "../../src/agent/bridge/bridge-state.ts";
 import { agentMetricFamilies } from "../../src/agent/status/agent-metrics.ts";
 import { renderSession, renderSessions } from "../../src/agent/status/agent-status-view.ts";
 import { renderPrometheusText } from "../../src/metrics/prometheus-text.ts";
@@ -13,6 +13,7 @@ const bridging: BridgeSnapshot = {
   keepalivesSent: 3,
   routerUpdatesDropped: 7,
   routerBytesDropped: 700,
+  stallsCovered: 0,
 };
 const resumed: BridgeSnapshot = {
   state: "established",
@@ -22,6 +23,7 @@ const resumed: BridgeSnapshot = {
   keepalivesSent: 5,
   routerUpdatesDropped: 1,
   routerBytesDropped: 100,
+  stallsCovered: 2,
 };
 
 describe("bridging in the agent's status and metrics", () => {
@@ -42,6 +44,7 @@ describe("bridging in the agent's status and metrics", () => {
       RouteRefreshesSent: 0,
       RouterUpdatesDropped: 7,
       RouterBytesDropped: 700,
+      StallsCovered: 0,
     });
     expect(renderSession(session(), NOW).Bridge).toBeUndefined();
   });
@@ -57,6 +60,7 @@ describe("bridging in the agent's status and metrics", () => {
         routeRefreshesSent: 18,
         routerUpdatesDropped: 100,
         routerBytesDropped: 10_000,
+        stallsCovered: 1,
       },
     });
     const text = renderPrometheusText(agentMetricFamilies(snap));
@@ -66,6 +70,7 @@ describe("bridging in the agent's status and metrics", () => {
     expect(text).toContain("bgproxy_agent_route_refreshes_sent_total 22\n");
     expect(text).toContain("bgproxy_agent_bridge_dropped_updates_total 108\n");
     expect(text).toContain("bgproxy_agent_bridge_dropped_bytes_total 10800\n");
+    expect(text).toContain("bgproxy_agent_bridge_stalls_covered_total 3\n");
   });
 
   test("with bridging off there are no bridging metrics", () => {

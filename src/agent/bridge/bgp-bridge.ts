@@ -11,11 +11,24 @@ import {
   endOfRib,
   gaveUp,
   holdTimerExpired,
-  isEndOfRib,
   unexpectedMessage,
 } from "./bridge-messages.ts";
-import { farEndMismatches, type SessionTerms, sessionTerms } from "./far-end-check.ts";
+import {
+  type BridgeAction,
+  type BridgeOptions,
+  type BridgeSnapshot,
+  type BridgeState,
+  type BridgeStats,
+  DEFAULT_BRIDGE_OPTIONS,
+  isBridgingState,
+  TRANSITIONS,
+} from "./bridge-state.ts";
+import { farEndMismatches, sessionTerms } from "./far-end-check.ts";
 import { MessageCursor } from "./message-cursor.ts";
+import { SessionWatch } from "./session-watch.ts";
+import { StallCover, type StallState } from "./stall-cover.ts";
+
+const NO_ACTIONS: readonly BridgeAction[] = [];
 
 /**
  * BGP-aware bridging of one router session, as a pure state machine: bytes and events in,
@@ -35,87 +48,23 @@ import { MessageCursor } from "./message-cursor.ts";
  * refresh, the far end ever sent the router an UPDATE (those routes could not be
  * reconciled), the loss cut a message to the router in half, or the session was not
  * Established. After `giveUpMs` without a far end that took over, the router gets a
- * Cease/Administrative Reset and its session is closed.
+ * Cease/Administrative Reset and its session is closed. While relaying, a far end that
+ * went silent is covered with KEEPALIVEs to the router where bridging would apply
+ * (stall-cover.ts), so that a stall the transport still carries outlives the router's hold
+ * timer.
  */
-export type BridgeState =
-  | "opening"
-  | "established"
-  | "bridging"
-  | "reattach-open-sent"
-  | "reattach-open-confirm"
-  | "closed";
-
-const TRANSITIONS: Readonly<Record<BridgeState, readonly BridgeState[]>> = {
-  opening: ["established", "closed"],
-  established: ["bridging", "closed"],
-  bridging: ["reattach-open-sent", "closed"],
-  "reattach-open-sent": ["reattach-open-confirm", "bridging", "closed"],
-  "reattach-open-confirm": ["established", "bridging", "closed"],
-  closed: [],
-};
-
-export type BridgeAction =
-  | { readonly kind: "toRouter"; readonly bytes: Uint8Array }
-  | { readonly kind: "toFarEnd"; readonly bytes: Uint8Array }
-  | { readonly kind: "closeRouter"; readonly reason: string }
-  | { readonly kind: "closeFarEnd"; readonly reason: string }
-  | {
-      readonly kind: "state";
-      readonly from: BridgeState;
-      readonly to: BridgeState;
-      readonly reason: string;
-    };
-
-export interface BridgeOptions {
-  /** How long the router's session may be bridged before it is closed. */
-  readonly giveUpMs: number;
-  /** How long a new far end may take from our OPEN to its KEEPALIVE. */
-  readonly handshakeMs: number;
-}
-
-export const DEFAULT_BRIDGE_OPTIONS: BridgeOptions = { giveUpMs: 300_000, handshakeMs: 30_000 };
-
-export interface BridgeStats {
-  /** Times the far end was lost and the router's session was kept up. */
-  bridged: number;
-  /** Times a new far end took over. */
-  resumed: number;
-  routeRefreshesSent: number;
-  keepalivesSent: number;
-  routerUpdatesDropped: number;
-  /** Every router octet not passed on while bridging. */
-  routerBytesDropped: number;
-}
-
-/** A bridge's state and counters, for status pages and metrics. */
-export type BridgeSnapshot = { readonly state: BridgeState } & Readonly<BridgeStats>;
-
-/** True in the states where the router's session is kept up without a far end. */
-export function isBridgingState(state: BridgeState): boolean {
-  return (
-    state === "bridging" || state === "reattach-open-sent" || state === "reattach-open-confirm"
-  );
-}
-
-const NO_ACTIONS: readonly BridgeAction[] = [];
-
 export class BgpBridge {
   private current: BridgeState = "opening";
   private readonly router = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
   private far = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
-  private routerOpen?: { bytes: Uint8Array; open: BgpOpen };
-  private farOpen?: BgpOpen;
-  private routerConfirmed = false;
-  private farConfirmed = false;
-  /** Why bridging cannot apply to this session, once that is known. */
-  private unsafe?: string;
-  private terms?: SessionTerms;
+  private readonly watch = new SessionWatch();
   /** Router octets to drop until its next message boundary (a message cut by a loss). */
   private routerSkipping = false;
   private lostAt = 0;
   private attachedAt = 0;
   private lastFromRouter = 0;
   private nextKeepalive = 0;
+  private readonly stall = new StallCover();
   private out: BridgeAction[] = [];
   readonly stats: BridgeStats = {
     bridged: 0,
@@ -124,6 +73,7 @@ export class BgpBridge {
     keepalivesSent: 0,
     routerUpdatesDropped: 0,
     routerBytesDropped: 0,
+    stallsCovered: 0,
   };
 
   constructor(private readonly options: BridgeOptions = DEFAULT_BRIDGE_OPTIONS) {}
@@ -136,12 +86,20 @@ export class BgpBridge {
     return { state: this.current, ...this.stats };
   }
 
+  /** While relaying: whether a silent far end is being covered (stall-cover.ts). */
+  get stallState(): StallState {
+    return this.stall.state;
+  }
+
   /** Why bridging would not apply if the far end were lost now (undefined: it would). */
   get bridgeBlocker(): string | undefined {
     if (this.current !== "established") return `session ${this.current}`;
     if (this.options.giveUpMs <= 0) return "bridging is off";
-    if (this.unsafe) return this.unsafe;
-    if (this.far.midMessage) return "a message to the router is half sent";
+    if (this.watch.unsafe) return this.watch.unsafe;
+    // Bytes held back or dropped (stall-cover.ts) never reached the router.
+    if (this.far.midMessage && !this.stall.holding && this.stall.state !== "far-end-ended") {
+      return "a message to the router is half sent";
+    }
     return undefined;
   }
 
@@ -153,7 +111,7 @@ export class BgpBridge {
     this.router.push(chunk, (type, end, message) => {
       if (firstEnd < 0) firstEnd = end;
       this.lastFromRouter = now;
-      if (relaying) this.watchRouter(type, message);
+      if (relaying) this.watch.router(type, message, this.current === "established");
       else this.bridgeRouterMessage(type);
     });
     if (this.router.failed) this.markUnsafe("the router's bytes are not BGP");
@@ -177,10 +135,12 @@ export class BgpBridge {
   /** Bytes read from the far end. */
   fromFarEnd(chunk: Uint8Array, now: number): readonly BridgeAction[] {
     if (this.current === "closed" || this.current === "bridging") return NO_ACTIONS;
+    if (this.current === "established" && !this.bridgeBlocker) return this.guarded(chunk, now);
+    this.stall.flowed(now);
     let passFrom = this.current === "opening" || this.current === "established" ? 0 : -1;
     this.far.push(chunk, (type, end, message) => {
       if (passFrom >= 0) {
-        this.watchFarEnd(type, message);
+        this.watch.farEnd(type, message, this.current === "established");
         return;
       }
       if (this.reattachMessage(type, message, now)) passFrom = end;
@@ -195,7 +155,6 @@ export class BgpBridge {
     return this.flush();
   }
 
-  /** The far end is gone (stream ended, gateway restarted, daemon connection lost). */
   /**
    * The far end is gone. `restart`: it said so (a draining gateway's RESTART); a session
    * that cannot be bridged then hears why, as from the gateway's own collector on a stop:
@@ -216,6 +175,7 @@ export class BgpBridge {
       return this.flush();
     }
     this.stats.bridged++;
+    this.stall.reset(now);
     this.lostAt = now;
     this.lastFromRouter = Math.max(this.lastFromRouter, now);
     this.move("bridging", `far end lost: ${why}`);
@@ -225,18 +185,20 @@ export class BgpBridge {
 
   /** A new far end is there (a new Data stream): replay the router's OPEN to it. */
   farEndAttached(now: number): readonly BridgeAction[] {
-    if (this.current !== "bridging" || !this.routerOpen) return NO_ACTIONS;
+    const routerOpen = this.watch.routerOpen;
+    if (this.current !== "bridging" || !routerOpen) return NO_ACTIONS;
     this.far = new MessageCursor(EXTENDED_MAX_MESSAGE_LENGTH);
     this.attachedAt = now;
     this.move("reattach-open-sent", "a new far end: replaying the router's OPEN");
-    this.out.push({ kind: "toFarEnd", bytes: this.routerOpen.bytes });
+    this.out.push({ kind: "toFarEnd", bytes: routerOpen.bytes });
     return this.flush();
   }
 
   /** Time passed: keepalives, the router's hold timer, the handshake and give-up bounds. */
   tick(now: number): readonly BridgeAction[] {
+    if (this.current === "established") return this.coverStall(now);
     if (!this.isBridging()) return NO_ACTIONS;
-    const hold = (this.terms?.holdTime ?? 0) * 1000;
+    const hold = this.watch.holdMs;
     if (hold > 0 && now - this.lastFromRouter >= hold) {
       this.out.push({ kind: "toRouter", bytes: holdTimerExpired() });
       this.close("the router's hold timer expired while bridging");
@@ -258,8 +220,15 @@ export class BgpBridge {
 
   /** When `tick` next has something to do (undefined: nothing is pending). */
   nextDeadline(): number | undefined {
+    if (this.current === "established") {
+      const hold = this.watch.holdMs;
+      if (hold === 0 || this.bridgeBlocker) return undefined;
+      const next = this.stall.deadline(hold);
+      if (this.stall.state === "flowing") return next;
+      return Math.min(next, this.stall.coveredSince + this.options.giveUpMs);
+    }
     if (!this.isBridging()) return undefined;
-    const hold = (this.terms?.holdTime ?? 0) * 1000;
+    const hold = this.watch.holdMs;
     const times = [this.lostAt + this.options.giveUpMs];
     if (hold > 0) times.push(this.nextKeepalive, this.lastFromRouter + hold);
     if (this.isReattaching()) times.push(this.attachedAt + this.options.handshakeMs);
@@ -281,45 +250,10 @@ export class BgpBridge {
     return isBridgingState(this.current);
   }
 
-  private watchRouter(type: number, message: Uint8Array | undefined): void {
-    if (type === MessageType.OPEN && message) {
-      try {
-        this.routerOpen = { bytes: message, open: decodeOpen(message.subarray(19)) };
-      } catch {
-        this.markUnsafe("the router's OPEN is unreadable");
-      }
-      this.routerConfirmed = false;
-      if (this.current === "established") this.markUnsafe("the router sent a second OPEN");
-    } else if (type === MessageType.KEEPALIVE && this.routerOpen) this.routerConfirmed = true;
-    else if (type === MessageType.NOTIFICATION) this.markUnsafe("the router sent a NOTIFICATION");
-  }
-
-  private watchFarEnd(type: number, message: Uint8Array | undefined): void {
-    if (type === MessageType.OPEN && message) {
-      try {
-        this.farOpen = decodeOpen(message.subarray(19));
-      } catch {
-        this.markUnsafe("the far end's OPEN is unreadable");
-      }
-      this.farConfirmed = false;
-      if (this.current === "established") this.markUnsafe("the far end sent a second OPEN");
-    } else if (type === MessageType.KEEPALIVE && this.farOpen) this.farConfirmed = true;
-    else if (type === MessageType.UPDATE && !(message && isEndOfRib(message))) {
-      this.markUnsafe("the far end sent the router routes");
-    } else if (type === MessageType.NOTIFICATION)
-      this.markUnsafe("the far end sent a NOTIFICATION");
-  }
-
   private maybeEstablished(): void {
-    if (this.current !== "opening" || !this.routerConfirmed || !this.farConfirmed) return;
-    const router = this.routerOpen?.open;
-    const far = this.farOpen;
-    if (!router || !far) return;
-    this.terms = sessionTerms(router, far);
-    if (!router.capabilities.routeRefresh) {
-      this.markUnsafe("the router did not advertise route refresh");
+    if (this.current === "opening" && this.watch.established()) {
+      this.move("established", "both OPENs and KEEPALIVEs seen");
     }
-    this.move("established", "both OPENs and KEEPALIVEs seen");
   }
 
   /** A router message while bridging: everything is dropped; some end the session. */
@@ -356,16 +290,17 @@ export class BgpBridge {
         this.dropFarEnd("the new far end's OPEN is unreadable");
         return false;
       }
-      const router = this.routerOpen?.open;
+      const router = this.watch.routerOpen?.open;
+      const terms = this.watch.terms;
       const mismatches =
-        router && this.terms ? farEndMismatches(this.terms, sessionTerms(router, open)) : ["?"];
+        router && terms ? farEndMismatches(terms, sessionTerms(router, open)) : ["?"];
       if (mismatches.length > 0) {
         const cease = configurationChanged();
         this.out.push({ kind: "toFarEnd", bytes: cease }, { kind: "toRouter", bytes: cease });
         this.close(`the new far end does not match the session: ${mismatches.join("; ")}`);
         return false;
       }
-      this.farOpen = open;
+      this.watch.tookOver(open);
       this.out.push({ kind: "toFarEnd", bytes: encodeKeepalive() });
       this.move("reattach-open-confirm", "the new far end's OPEN matches");
       return false;
@@ -373,16 +308,16 @@ export class BgpBridge {
     if (this.current === "reattach-open-confirm" && type === MessageType.KEEPALIVE) {
       // End-of-RIB first: a far end that kept the old session's routes as stale (graceful
       // restart, RFC 4724) drops them now; the router's refresh then sends the whole table.
-      for (const f of this.terms?.families ?? []) {
+      for (const f of this.watch.terms?.families ?? []) {
         this.out.push({ kind: "toFarEnd", bytes: endOfRib(f.afi, f.safi) });
       }
-      for (const f of this.terms?.families ?? []) {
+      for (const f of this.watch.terms?.families ?? []) {
         this.out.push({ kind: "toRouter", bytes: encodeRouteRefresh(f.afi, f.safi) });
         this.stats.routeRefreshesSent++;
       }
       this.stats.resumed++;
-      this.farConfirmed = true;
       this.lastFromRouter = now;
+      this.stall.reset(now);
       // A router message begun while bridging was dropped in part: drop the rest too.
       this.routerSkipping = this.router.midMessage;
       this.move("established", "the new far end took over; route refresh asked");
@@ -400,15 +335,55 @@ export class BgpBridge {
   }
 
   private keepalive(now: number): void {
-    const hold = this.terms?.holdTime ?? 0;
+    const hold = this.watch.terms?.holdTime ?? 0;
     if (hold === 0) return;
     this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
     this.stats.keepalivesSent++;
     this.nextKeepalive = now + Math.max(1000, Math.floor((hold * 1000) / 3));
   }
 
+  /** Relaying, the far end silent: a KEEPALIVE in its place where bridging would apply. */
+  private coverStall(now: number): readonly BridgeAction[] {
+    const hold = this.watch.holdMs;
+    if (hold === 0 || this.bridgeBlocker) return NO_ACTIONS;
+    const was = this.stall.state;
+    if (was !== "flowing" && now >= this.stall.coveredSince + this.options.giveUpMs) {
+      // The same bound as bridging: a far end silent this long is not coming back.
+      const seconds = Math.round(this.options.giveUpMs / 1000);
+      this.out.push({ kind: "toRouter", bytes: gaveUp(seconds) });
+      this.close(`gave up covering a silent far end after ${seconds} s`);
+      return this.flush();
+    }
+    if (!this.stall.keepaliveDue(now, hold)) return NO_ACTIONS;
+    if (was === "flowing") {
+      this.stats.stallsCovered++;
+      this.out.push({ kind: "note", reason: "the far end is silent: KEEPALIVEs to the router" });
+    }
+    this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
+    this.stats.keepalivesSent++;
+    return this.flush();
+  }
+
+  /** Far-end bytes while bridging would apply: message by message (stall-cover.ts). */
+  private guarded(chunk: Uint8Array, now: number): readonly BridgeAction[] {
+    const r = this.stall.guard(
+      chunk,
+      this.far,
+      (type, _end, message) => this.watch.farEnd(type, message, this.current === "established"),
+      () => this.bridgeBlocker === undefined,
+      now,
+    );
+    if (this.far.failed) this.markUnsafe("the far end's bytes are not BGP");
+    for (const bytes of r.release) this.out.push({ kind: "toRouter", bytes });
+    if (r.ended) {
+      const reason = "the far end's hold timer expired (a stall): its NOTIFICATION is dropped";
+      this.out.push({ kind: "note", reason });
+    }
+    return this.flush();
+  }
+
   private markUnsafe(reason: string): void {
-    this.unsafe ??= reason;
+    this.watch.markUnsafe(reason);
   }
 
   /** Ends the session: the router's connection is closed (and a new far end's, if any). */

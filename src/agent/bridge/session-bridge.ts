@@ -2,14 +2,14 @@ import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { Clock, TimerHandle } from "../../core/clock.ts";
 import type { RelayEndReason } from "../../relay/stream-relay.ts";
+import { BgpBridge } from "./bgp-bridge.ts";
 import {
-  BgpBridge,
   type BridgeAction,
   type BridgeOptions,
   type BridgeState,
   DEFAULT_BRIDGE_OPTIONS,
   isBridgingState,
-} from "./bgp-bridge.ts";
+} from "./bridge-state.ts";
 
 /**
  * The I/O edge of BGP-aware bridging for one router connection on the agent. It owns the
@@ -24,6 +24,8 @@ import {
 export interface SessionBridgeEvents {
   /** The bridge moved between states (for the log). */
   onState?(from: BridgeState, to: BridgeState, reason: string): void;
+  /** Something the bridge did that is worth a log line (a stalled far end covered). */
+  onNote?(reason: string): void;
   /** The router's connection was closed by the bridge (after any NOTIFICATION). */
   onRouterClosed(reason: string): void;
 }
@@ -38,6 +40,8 @@ export class SessionBridge {
   readonly bridge: BgpBridge;
   private port?: FarEndPort;
   private timer?: TimerHandle;
+  /** When `timer` fires. */
+  private timerAt = 0;
   private routerDone = false;
   /** The router sent its FIN. */
   private routerEnded = false;
@@ -190,6 +194,9 @@ export class SessionBridge {
         case "state":
           this.events.onState?.(a.from, a.to, a.reason);
           break;
+        case "note":
+          this.events.onNote?.(a.reason);
+          break;
       }
     }
     this.schedule();
@@ -211,11 +218,21 @@ export class SessionBridge {
     else socket.destroy();
   }
 
+  /**
+   * A timer for the bridge's next deadline. Relaying moves the deadline later with every
+   * far-end chunk: a timer already due no later is kept (its tick finds nothing to do and
+   * schedules again), so the hot path costs a comparison, not a timer per chunk.
+   */
   private schedule(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
     const at = this.bridge.nextDeadline();
-    if (at === undefined || this.routerDone) return;
+    if (at === undefined || this.routerDone) {
+      this.timer?.cancel();
+      this.timer = undefined;
+      return;
+    }
+    if (this.timer && this.timerAt <= at) return;
+    this.timer?.cancel();
+    this.timerAt = at;
     this.timer = this.clock.schedule(Math.max(0, at - this.clock.now()), () => {
       this.timer = undefined;
       this.apply(this.bridge.tick(this.clock.now()));

@@ -1,6 +1,6 @@
 import { addProcessMetrics } from "../../metrics/process-metrics.ts";
 import { type MetricFamily, MetricsRegistry } from "../../metrics/registry.ts";
-import { isBridgingState } from "../bridge/bgp-bridge.ts";
+import { isBridgingState } from "../bridge/bridge-state.ts";
 import type { ControlState } from "../control-channel.ts";
 import { HEALTH_STATUSES } from "./agent-health.ts";
 import type { AgentSnapshot, BridgeTotals } from "./agent-snapshot.ts";
@@ -63,6 +63,11 @@ function addBridgeMetrics(r: MetricsRegistry, snap: AgentSnapshot): void {
       "bgproxy_agent_bridge_dropped_bytes_total",
       "Router bytes dropped while bridging",
       (b) => b.routerBytesDropped,
+    ],
+    [
+      "bgproxy_agent_bridge_stalls_covered_total",
+      "Times a silent far end was covered with KEEPALIVEs to the router",
+      (b) => b.stallsCovered,
     ],
   ];
   for (const [name, help, pick] of counters) r.counter(name, help).setTotal({}, total(pick));

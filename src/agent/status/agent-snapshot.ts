@@ -51,6 +51,7 @@ export interface BridgeTotals {
   readonly routeRefreshesSent: number;
   readonly routerUpdatesDropped: number;
   readonly routerBytesDropped: number;
+  readonly stallsCovered: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { canonicalDeviceIp, hostPort } from "../../core/address.ts";
 import { REDACTED } from "../../core/logger.ts";
 import { rfc3339Nano } from "../../core/timestamp.ts";
-import { isBridgingState } from "../bridge/bgp-bridge.ts";
+import { isBridgingState } from "../bridge/bridge-state.ts";
 import type { SessionSnapshot } from "../router-session.ts";
 import type { HealthReport } from "./agent-health.ts";
 import type { AgentConfigView, AgentStatus } from "./agent-snapshot.ts";
@@ -72,6 +72,7 @@ export interface SessionDetailView {
     RouteRefreshesSent: number;
     RouterUpdatesDropped: number;
     RouterBytesDropped: number;
+    StallsCovered: number;
   };
   /** Ours: new Data streams the session was re-attached to (resume, or after a RESTART). */
   Reattached?: number;
@@ -171,6 +172,7 @@ export function renderSession(s: SessionSnapshot, now: number): SessionDetailVie
             RouteRefreshesSent: s.bridge.routeRefreshesSent,
             RouterUpdatesDropped: s.bridge.routerUpdatesDropped,
             RouterBytesDropped: s.bridge.routerBytesDropped,
+            StallsCovered: s.bridge.stallsCovered,
           },
         }
       : {}),

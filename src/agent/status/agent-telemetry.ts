@@ -19,6 +19,7 @@ export class AgentTelemetry {
     routeRefreshesSent: 0,
     routerUpdatesDropped: 0,
     routerBytesDropped: 0,
+    stallsCovered: 0,
   };
   private readonly rtt = new Histogram(
     "bgproxy_agent_heartbeat_rtt_seconds",
@@ -43,6 +44,7 @@ export class AgentTelemetry {
         routeRefreshesSent: t.routeRefreshesSent + b.routeRefreshesSent,
         routerUpdatesDropped: t.routerUpdatesDropped + b.routerUpdatesDropped,
         routerBytesDropped: t.routerBytesDropped + b.routerBytesDropped,
+        stallsCovered: t.stallsCovered + b.stallsCovered,
       };
     }
     this.closed = {
