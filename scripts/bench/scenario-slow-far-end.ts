@@ -119,6 +119,14 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
             )
         : undefined;
       const peaks = await sampler.stop();
+      // Data streams the gateway relayed without its HTTP/2 read gate (a lapse seen again
+      // then says whether the gate was on).
+      const gatesMissed = await relays.stack.gateway
+        .apiText("/metrics")
+        .then(
+          (text) => /^bgproxy_gateway_read_gates_missed_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1],
+        )
+        .catch(() => undefined);
       if (!sent || !closed) continue;
       if (closed.error || Number(closed.updates) !== Number(sent.messages)) {
         note(
@@ -147,7 +155,7 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
       run.heldInPath = Math.max(0, run.bytes - run.routerDone * cfg.rateBytesPerSec);
       runs.push(run);
       ctx.log(
-        `  slow ${path}: ${fmt(run.seconds, 1)} s, router done after ${fmt(run.routerDone, 1)} s (${mib(run.heldInPath)} in the path); agent RSS +${mib(run.agentPeak - run.agentRss0)}, gateway +${mib(run.gatewayPeak - run.gatewayRss0)}, agent buffered peak ${mib(run.agentBufferedPeak, 2)}`,
+        `  slow ${path}: ${fmt(run.seconds, 1)} s, router done after ${fmt(run.routerDone, 1)} s (${mib(run.heldInPath)} in the path); agent RSS +${mib(run.agentPeak - run.agentRss0)}, gateway +${mib(run.gatewayPeak - run.gatewayRss0)}, agent buffered peak ${mib(run.agentBufferedPeak, 2)}, gateway read gates missed ${gatesMissed ?? "?"}`,
       );
     }
   } finally {

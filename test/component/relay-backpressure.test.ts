@@ -23,10 +23,19 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
+/** Write sizes: `min` plus up to `spread` bytes. */
+interface WriteSizes {
+  min: number;
+  spread: number;
+}
+const LARGE_WRITES: WriteSizes = { min: 16 * 1024, spread: 48 * 1024 };
+/** A BGP speaker's: about one UPDATE per write (the relay's read pacing then holds reads). */
+const SMALL_WRITES: WriteSizes = { min: 60, spread: 4000 };
+
 /**
- * Writes `total` pseudo-random bytes in chunks of 16..64 KiB, waiting for "drain" whenever
- * the socket asks to; `pushed` counts bytes handed to the socket. Ends when done or when the
- * socket closes (then `digest` is rejected).
+ * Writes `total` pseudo-random bytes in chunks of 16..64 KiB (or `sizes`), waiting for
+ * "drain" whenever the socket asks to; `pushed` counts bytes handed to the socket. Ends when
+ * done or when the socket closes (then `digest` is rejected).
  */
 class BoundedWriter {
   pushed = 0;
@@ -36,6 +45,7 @@ class BoundedWriter {
     private readonly socket: Socket,
     total: number,
     seed: number,
+    private readonly sizes: WriteSizes = LARGE_WRITES,
   ) {
     this.digest = this.run(total, seed);
   }
@@ -48,7 +58,10 @@ class BoundedWriter {
     const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
     while (this.pushed < total) {
       if (this.socket.destroyed) throw new Error(`socket closed after ${this.pushed} bytes`);
-      const size = Math.min(total - this.pushed, 16 * 1024 + Math.floor(rand() * 48 * 1024));
+      const size = Math.min(
+        total - this.pushed,
+        this.sizes.min + Math.floor(rand() * this.sizes.spread),
+      );
       const offset = Math.floor(rand() * (block.length - size));
       const chunk = Buffer.from(block.subarray(offset, offset + size));
       chunk[0] = (this.pushed & 0xff) ^ (chunk[0] ?? 0); // position-dependent: reordering shows
@@ -255,6 +268,31 @@ describe("a far end reading 1 MB/s while 200 MiB are pushed (Bun HTTP/2 window)"
     expect(seen.read).toBeGreaterThan(4 * MiB); // the far end did read all along
     expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
     expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW); // the router was held back
+    expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
+  }, 20_000);
+
+  test("slow daemon, resume on and small router writes (read pacing, ResumableCall): still held back", async () => {
+    let reader: SlowReader | undefined;
+    const daemon = await startDaemon((socket) => {
+      socket.on("error", () => {});
+      reader = new SlowReader(socket, SLOW_READ);
+    });
+    cleanups.push(() => daemon.server.close());
+    const resume = { windowMs: 30_000, limitBytes: 4 * MiB };
+    const stack = await startStack(
+      { devices: [forwardDevice("127.0.0.1", daemon.port)], resume },
+      () => ({ resume }),
+    );
+    cleanups.push(() => stack.close());
+    const router = await connectRouter(stack.routerPort);
+    const writer = new BoundedWriter(router, 200 * MiB, 25, SMALL_WRITES);
+    writer.digest.catch(() => {});
+    const r = await waitUntil(() => reader, { timeoutMs: 5_000, what: "the daemon connection" });
+    cleanups.push(() => r.stop());
+    const seen = await observeSlow(stack, writer, r, 8_000);
+    expect(seen.read).toBeGreaterThan(4 * MiB);
+    expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
+    expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW);
     expect(seen.maxBuffered).toBeLessThanOrEqual(MAX_AGENT_BUFFER);
   }, 20_000);
 

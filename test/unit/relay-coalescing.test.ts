@@ -34,7 +34,7 @@ class RecordingCall extends EventEmitter {
   }
 }
 
-function setup() {
+function setup(highWaterMark?: number) {
   const socket = new Duplex({
     read() {},
     write(_chunk, _encoding, callback) {
@@ -43,6 +43,7 @@ function setup() {
   });
   const call = new RecordingCall();
   const relay = new StreamRelay(socket, call as unknown as MessageStream, {
+    highWaterMark,
     onEnd: () => {},
     abortCall: () => {},
   });
@@ -126,5 +127,38 @@ describe("StreamRelay coalescing", () => {
       call.complete();
     }
     expect(call.written.length).toBe(3);
+  });
+});
+
+describe("StreamRelay: back-pressure and read pacing both pause the socket", () => {
+  /** "a" goes at once; "bcd" (< PACE_MS later) starts pacing and reaches the high-water mark. */
+  async function bothHolding() {
+    const parts = setup(4);
+    parts.socket.emit("data", Buffer.from("a"));
+    parts.socket.emit("data", Buffer.from("bcd"));
+    expect(parts.relay.bufferedBytes).toBe(4);
+    expect(parts.socket.isPaused()).toBe(true);
+    return parts;
+  }
+
+  test("the pacing timer does not resume a socket back-pressure holds", async () => {
+    const { socket, call } = await bothHolding();
+    await pause(); // the pacing timer fired
+    await tick();
+    expect(socket.isPaused()).toBe(true);
+    call.complete(); // "a" accepted: 3 bytes in flight, above half the mark
+    expect(socket.isPaused()).toBe(true);
+    call.complete(); // "bcd" accepted: nothing in flight
+    expect(socket.isPaused()).toBe(false);
+  });
+
+  test("back-pressure released does not resume a socket pacing holds", async () => {
+    const { socket, call } = await bothHolding();
+    call.complete();
+    call.complete(); // nothing in flight, within PACE_MS of "bcd"
+    expect(socket.isPaused()).toBe(true);
+    await pause();
+    await tick();
+    expect(socket.isPaused()).toBe(false);
   });
 });
