@@ -8,14 +8,42 @@
  * - FRR: `connectionsEstablished` / `connectionsDropped` of `show bgp neighbors X json`;
  * - GoBGP: `flops` and the uptime timestamp of `gobgp neighbor X -j`.
  *
- * A session that is not Established has no mark (undefined).
+ * A session that is not Established has no mark (undefined). Compare marks with `sameMark`:
+ * BIRD keeps a state change's time on its monotonic clock and converts it to wall-clock time
+ * each time it prints it, so the same "since" prints 1 ms apart now and then (seen:
+ * 09:26:38.281 then .280).
  */
-import { Bird, type BirdNeighbor } from "./bird.ts";
+import { Bird, type BirdNeighbor, sinceMs } from "./bird.ts";
 import { Frr } from "./frr.ts";
 import { Gobgp } from "./gobgp.ts";
 import type { Netns } from "./netns.ts";
 
 export type RouterKind = "bird" | "frr" | "gobgp";
+
+/** How far apart two prints of one BIRD "since" may be (a new session takes seconds). */
+const SINCE_JITTER_MS = 50;
+const DAY_MS = 86_400_000;
+
+/** Whether two marks (or two BIRD "since" values) stand for the same Established session. */
+export function sameMark(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const time = /^(?:since )?(\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?)$/;
+  const [, ta] = a.match(time) ?? [];
+  const [, tb] = b.match(time) ?? [];
+  if (ta === undefined || tb === undefined) return false;
+  const apart = Math.abs(sinceMs(ta) - sinceMs(tb)) % DAY_MS;
+  return Math.min(apart, DAY_MS - apart) <= SINCE_JITTER_MS;
+}
+
+/** The keys of `after` whose mark is not the same as in `before`. */
+export function movedMarks(
+  before: ReadonlyMap<string, string | undefined>,
+  after: ReadonlyMap<string, string | undefined>,
+): string[] {
+  const keys = new Set([...before.keys(), ...after.keys()]);
+  return [...keys].filter((k) => !sameMark(before.get(k), after.get(k)));
+}
 
 /** One BGP session from the router to an agent address. */
 export interface RouterSession {
