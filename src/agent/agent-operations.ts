@@ -172,6 +172,7 @@ export function createAgentOperations(
       config: view,
       health: health.report(now),
       closedTotals: telemetry.closedTotals,
+      reattachedClosed: telemetry.reattachedTotal,
       ...(config.bridgeTimeoutMs > 0 ? { bridgeTotals: telemetry.bridgeTotals } : {}),
       heartbeatRtt: telemetry.heartbeatRtt,
       exports: exportStats(),

@@ -78,6 +78,18 @@ describe("bridging in the agent's status and metrics", () => {
     expect(text).not.toContain("bridg");
   });
 
+  test("metrics count re-attached streams over open and ended sessions", () => {
+    const snap = snapshot({
+      status: status({ sessions: [session({ resumes: 2 }), session({ resumes: 1 }), session()] }),
+      reattachedClosed: 4,
+    });
+    const text = renderPrometheusText(agentMetricFamilies(snap));
+    expect(text).toContain("bgproxy_agent_stream_reattaches_total 7\n");
+    expect(renderPrometheusText(agentMetricFamilies(snapshot()))).toContain(
+      "bgproxy_agent_stream_reattaches_total 0\n",
+    );
+  });
+
   test("the detail counts re-attached streams (resume or RESTART) when there were any", () => {
     expect(renderSession(session({ resumes: 3 }), NOW).Reattached).toBe(3);
     expect(renderSession(session({ resumes: 0 }), NOW).Reattached).toBeUndefined();

@@ -73,6 +73,15 @@ function addBridgeMetrics(r: MetricsRegistry, snap: AgentSnapshot): void {
   for (const [name, help, pick] of counters) r.counter(name, help).setTotal({}, total(pick));
 }
 
+/** Data streams re-attached to the far end the gateway held (resume after a loss, RESTART). */
+function addReattachMetrics(r: MetricsRegistry, snap: AgentSnapshot): void {
+  const open = snap.status.sessions.reduce((acc, s) => acc + (s.resumes ?? 0), 0);
+  r.counter(
+    "bgproxy_agent_stream_reattaches_total",
+    "Data streams re-attached to the far end the gateway held (resume after a lost stream, or after a RESTART)",
+  ).setTotal({}, (snap.reattachedClosed ?? 0) + open);
+}
+
 export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
   const r = new MetricsRegistry();
   const { status, closedTotals: closed } = snap;
@@ -138,6 +147,7 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
   }
 
   addBridgeMetrics(r, snap);
+  addReattachMetrics(r, snap);
 
   const c = status.control;
   r.gauge("bgproxy_agent_control_stream_up", "1 while the Control stream is connected").set(

@@ -65,6 +65,8 @@ export interface AgentSnapshot {
   readonly config: AgentConfigView;
   readonly health: HealthReport;
   readonly closedTotals: RelayTotals;
+  /** Data streams re-attached (resume or RESTART) in sessions that have ended. */
+  readonly reattachedClosed?: number;
   /** Bridging counters of ended sessions (absent: nothing was bridged). */
   readonly bridgeTotals?: BridgeTotals;
   readonly heartbeatRtt: HistogramSample;

@@ -13,6 +13,8 @@ export const HEARTBEAT_RTT_BUCKETS_SECONDS = [
 
 export class AgentTelemetry {
   private closed: RelayTotals = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
+  /** Data streams re-attached (resume or RESTART) in sessions that have ended. */
+  private reattached = 0;
   private bridges: BridgeTotals = {
     bridged: 0,
     resumed: 0,
@@ -34,7 +36,8 @@ export class AgentTelemetry {
   }
 
   /** A session ended: keep its final counts. */
-  sessionClosed(s: Pick<SessionSnapshot, keyof RelayTotals | "bridge">): void {
+  sessionClosed(s: Pick<SessionSnapshot, keyof RelayTotals | "bridge" | "resumes">): void {
+    this.reattached += s.resumes ?? 0;
     const b = s.bridge;
     if (b) {
       const t = this.bridges;
@@ -57,6 +60,10 @@ export class AgentTelemetry {
 
   get closedTotals(): RelayTotals {
     return this.closed;
+  }
+
+  get reattachedTotal(): number {
+    return this.reattached;
   }
 
   get bridgeTotals(): BridgeTotals {
