@@ -11,7 +11,12 @@ import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
 import { decodeRouteRefresh } from "../../src/bgp/route-refresh.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
-import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
+import {
+  collectorPrefixes,
+  LOOPBACK_DEVICE,
+  ScriptedRouter,
+  waitForRefreshedTable,
+} from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil, within } from "../support/wait.ts";
@@ -29,6 +34,18 @@ class Router extends ScriptedRouter {
     super(port, prefixes, { routeRefresh });
     cleanups.push(() => this.destroy());
   }
+}
+
+/**
+ * The router's one session was bridged once onto a new far end: no NOTIFICATION, its
+ * connection open, nothing re-attached.
+ */
+function expectBridgedOnce(agent: RunningAgent, router: ScriptedRouter): void {
+  expect(router.count(MessageType.NOTIFICATION)).toBe(0);
+  expect(router.socket.destroyed).toBe(false);
+  expect(agent.status().sessions[0]?.resumes ?? 0).toBe(0);
+  expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
+  expect(agent.status().sessionsTotal).toBe(1);
 }
 
 async function setUp(bridgeTimeoutMs = 300_000) {
@@ -220,19 +237,8 @@ describe("resume before bridging", () => {
       what: "the gateway to give the held session up",
     });
     link.resume();
-    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
-      timeoutMs: 10_000,
-      what: "bridging onto a new collector session and a ROUTE-REFRESH",
-    });
-    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
-      timeoutMs: 5_000,
-      what: "the new collector session Established with the router's prefix",
-    });
-    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
-    expect(router.socket.destroyed).toBe(false);
-    expect(agent.status().sessions[0]?.resumes).toBe(0);
-    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
-    expect(agent.status().sessionsTotal).toBe(1);
+    await waitForRefreshedTable(router, gateway, 1);
+    expectBridgedOnce(agent, router);
   }, 30_000);
 
   test("a session the gateway still holds, started afresh by the bridge: a new far end, no KILL", async () => {
@@ -343,19 +349,8 @@ describe("graceful RESTART", () => {
       method: "POST",
     });
     expect(await res.json()).toEqual({ kind: "restarting", sessions: 1 });
-    await waitUntil(() => router.count(MessageType.ROUTE_REFRESH) === 1, {
-      timeoutMs: 10_000,
-      what: "bridging onto a new collector session and a ROUTE-REFRESH",
-    });
-    await waitUntil(() => gateway.registry.all()[0]?.established && prefixesOf(gateway) === 1, {
-      timeoutMs: 5_000,
-      what: "the new collector session Established with the router's prefix",
-    });
-    expect(router.count(MessageType.NOTIFICATION)).toBe(0);
-    expect(router.socket.destroyed).toBe(false);
-    expect(agent.status().sessions[0]?.resumes ?? 0).toBe(0);
-    expect(agent.status().sessions[0]?.bridge?.bridged).toBe(1);
-    expect(agent.status().sessionsTotal).toBe(1);
+    await waitForRefreshedTable(router, gateway, 1);
+    expectBridgedOnce(agent, router);
   }, 30_000);
 
   test("the same, for a router without route refresh: its session is closed as without bridging", async () => {
