@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { GatewayProcess } from "../support/bgproxy-process.ts";
-import { type Bird, sinceMs } from "../support/bird.ts";
+import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
@@ -71,7 +71,7 @@ describe.skipIf(!canRunNetns)(
       expect(device.sessions_total).toBe(1);
 
       const after = await established();
-      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+      expect(sinceApartMs(after.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
       // No NOTIFICATION either way, no error on the protocol since it came up.
       const details = (await router?.birdc("show", "protocols", "all", "to_agent")) ?? "";
       expect(details).toContain("Established");
@@ -97,7 +97,7 @@ describe.skipIf(!canRunNetns)(
       });
       await fullTable(stack.gateway);
       const after = await established();
-      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+      expect(sinceApartMs(after.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
     }, 90_000);
 
     test("an HTTP/2 connection reset (ss -K): bridged onto a new connection to the same gateway", async () => {
@@ -116,7 +116,7 @@ describe.skipIf(!canRunNetns)(
       const device = await fullTable(stack.gateway);
       expect(device.sessions_total).toBe(sessionsBefore + 1);
       const after = await established();
-      expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+      expect(sinceApartMs(after.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
     }, 60_000);
   },
 );

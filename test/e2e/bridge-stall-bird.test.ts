@@ -8,7 +8,7 @@
  * bridged onto a new collector session, which gets BIRD's whole table (route refresh).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Bird, sinceMs } from "../support/bird.ts";
+import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
@@ -58,7 +58,7 @@ describe.skipIf(!canRunNetns)(`e2e: a stalled far end covered by the agent${skip
     await new Promise((resolve) => setTimeout(resolve, 25_000));
     // Still inside the partition: BIRD's session is up on the agent's KEEPALIVEs alone.
     const during = await routerEstablished(router, diagnostics);
-    expect(Math.abs(sinceMs(during.since) - sinceMs(before.since))).toBeLessThan(50);
+    expect(sinceApartMs(during.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
     await stack.agent.waitForRecord("the far end is silent: KEEPALIVEs to the router", 1_000);
     await run(["ip", "link", "set", ifname, "up"], { netns: ns });
     await stack.agent.waitForRecord(BRIDGE_LOG.tookOver, 30_000);
@@ -68,6 +68,6 @@ describe.skipIf(!canRunNetns)(`e2e: a stalled far end covered by the agent${skip
     });
     expect(device.sessions_total).toBe(2);
     const after = await routerEstablished(router, diagnostics);
-    expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+    expect(sinceApartMs(after.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
   }, 120_000);
 });

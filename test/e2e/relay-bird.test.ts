@@ -24,7 +24,13 @@ import {
   startAgentProcess,
   startGatewayProcess,
 } from "../support/bgproxy-process.ts";
-import { Bird, type BirdConfig, parseRoutePrefixes, sinceMs } from "../support/bird.ts";
+import {
+  Bird,
+  type BirdConfig,
+  parseRoutePrefixes,
+  SINCE_JITTER_MS,
+  sinceApartMs,
+} from "../support/bird.ts";
 import { destroyAllNetns } from "../support/netns.ts";
 import { run } from "../support/process.ts";
 import {
@@ -231,7 +237,7 @@ describe.skipIf(!canRunNetns)(
       ] as const) {
         const now = await collector?.protocolState(name);
         expect(now?.info).toStartWith("Established");
-        expect(Math.abs(sinceMs(now?.since ?? "") - sinceMs(before?.since ?? ""))).toBeLessThan(50);
+        expect(sinceApartMs(now?.since ?? "", before?.since ?? "")).toBeLessThan(SINCE_JITTER_MS);
       }
       expect(agent?.find(/^session (closed|ended)$/)).toEqual([]);
     }, 30_000);
@@ -287,7 +293,7 @@ describe.skipIf(!canRunNetns)(
       // The known router's session never noticed.
       const now = await router?.protocolState("to_agent4");
       expect(now?.info).toStartWith("Established");
-      expect(Math.abs(sinceMs(now?.since ?? "") - sinceMs(routerSince ?? ""))).toBeLessThan(50);
+      expect(sinceApartMs(now?.since ?? "", routerSince ?? "")).toBeLessThan(SINCE_JITTER_MS);
       expect(await routesFrom("from_r4")).toEqual(routesBefore);
       expect(agent?.find(/^session (closed|ended)$/)).toEqual([]);
       const known = agent

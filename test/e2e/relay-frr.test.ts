@@ -12,7 +12,7 @@ import {
   startAgentProcess,
   startGatewayProcess,
 } from "../support/bgproxy-process.ts";
-import { Bird, parseRoutePrefixes, sinceMs } from "../support/bird.ts";
+import { Bird, parseRoutePrefixes, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import { Frr, frrMissing } from "../support/frr.ts";
 import { destroyAllNetns } from "../support/netns.ts";
 import { createRelayTopology, type RelayTopology } from "../support/relay-topology.ts";
@@ -165,7 +165,7 @@ describe.skipIf(!canRunNetns || frrProblem !== "")(
       expect(await waitCollectorRoutes(remaining)).toEqual(remaining);
       const now = await collector?.protocolState("from_frr");
       expect(now?.info).toStartWith("Established");
-      expect(Math.abs(sinceMs(now?.since ?? "") - sinceMs(before?.since ?? ""))).toBeLessThan(50);
+      expect(sinceApartMs(now?.since ?? "", before?.since ?? "")).toBeLessThan(SINCE_JITTER_MS);
       expect(agent?.find(/^session (closed|ended)$/)).toEqual([]);
       expect(await router?.neighborState(topo.rp.b.ipv4)).toBe("Established");
     }, 30_000);

@@ -9,7 +9,7 @@
  * exactly the router's prefixes. Resume after a lost stream stays off (agent default).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Bird, parseRoutePrefixes, sinceMs } from "../support/bird.ts";
+import { Bird, parseRoutePrefixes, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
@@ -152,8 +152,8 @@ describe.skipIf(!canRunNetns)(`e2e graceful RESTART: BIRD router, BIRD far end${
     await daemonHolds();
     const daemonAfter = await daemonEstablished();
     const routerAfter = await routerEstablished(router, diagnostics);
-    expect(Math.abs(sinceMs(daemonAfter.since) - sinceMs(daemonBefore.since))).toBeLessThan(50);
-    expect(Math.abs(sinceMs(routerAfter.since) - sinceMs(routerBefore.since))).toBeLessThan(50);
+    expect(sinceApartMs(daemonAfter.since, daemonBefore.since)).toBeLessThan(SINCE_JITTER_MS);
+    expect(sinceApartMs(routerAfter.since, routerBefore.since)).toBeLessThan(SINCE_JITTER_MS);
     expect(stack.agent.find(BRIDGE_LOG.lost)).toHaveLength(0);
     expect(stack.gateway.find(/^session re-attached to its far end/)).toHaveLength(2);
     const device = await stack.gateway.device("edge-r1");

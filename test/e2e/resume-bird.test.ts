@@ -8,7 +8,7 @@
  * Established, and the collector holds exactly the router's prefixes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Bird, sinceMs } from "../support/bird.ts";
+import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
@@ -67,6 +67,6 @@ describe.skipIf(!canRunNetns)(`e2e resume: HTTP/2 connection resets${skipNote}`,
     expect(device.sessions_total).toBe(sessionsBefore);
     expect(stack.agent.find(BRIDGE_LOG.lost)).toHaveLength(0);
     const after = await routerEstablished(router, diagnostics);
-    expect(Math.abs(sinceMs(after.since) - sinceMs(before.since))).toBeLessThan(50);
+    expect(sinceApartMs(after.since, before.since)).toBeLessThan(SINCE_JITTER_MS);
   }, 90_000);
 });

@@ -24,7 +24,7 @@ import {
   type GatewayProcess,
   startAgentProcess,
 } from "../support/bgproxy-process.ts";
-import { Bird, sinceMs } from "../support/bird.ts";
+import { Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import { BRIDGE_LOG, collectorHolds, routerEstablished } from "../support/bridge-stack.ts";
 import { checkHaproxyConfig, type Haproxy } from "../support/haproxy.ts";
 import { addAddress, destroyAllNetns } from "../support/netns.ts";
@@ -249,7 +249,7 @@ describe.skipIf(!canRunNetns || haproxyMissing)(
       // BIRD's session never left Established: same "since", no error, no NOTIFICATION.
       expect(birdDown).toBe(0);
       const birdAfter = await routerEstablished(bird, diagnostics);
-      expect(Math.abs(sinceMs(birdAfter.since) - sinceMs(birdBefore.since))).toBeLessThan(50);
+      expect(sinceApartMs(birdAfter.since, birdBefore.since)).toBeLessThan(SINCE_JITTER_MS);
       expect(await bird?.birdc("show", "protocols", "all", "to_agent")).not.toContain("Last error");
       expect(bird ? readFileSync(bird.logPath, "utf8") : "").not.toMatch(
         /to_agent: (Received|Error)/,

@@ -215,6 +215,20 @@ export function sinceMs(since: string): number {
   return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1000 + Number(ms.padEnd(3, "0"));
 }
 
+/**
+ * How far apart two prints of one BIRD "since" may be: BIRD keeps a state change's time on its
+ * monotonic clock and converts it to wall-clock time at each print, so the same value reads
+ * 1 ms apart now and then (09:26:38.281, then .280); a new session takes seconds.
+ */
+export const SINCE_JITTER_MS = 50;
+const DAY_MS = 86_400_000;
+
+/** Milliseconds between two `Since` values, across midnight too. */
+export function sinceApartMs(a: string, b: string): number {
+  const apart = Math.abs(sinceMs(a) - sinceMs(b)) % DAY_MS;
+  return Math.min(apart, DAY_MS - apart);
+}
+
 export interface ChannelRoutes {
   /** BGP state from the Info column, e.g. "Established", "Active". */
   info: string;

@@ -8,21 +8,15 @@
  * - FRR: `connectionsEstablished` / `connectionsDropped` of `show bgp neighbors X json`;
  * - GoBGP: `flops` and the uptime timestamp of `gobgp neighbor X -j`.
  *
- * A session that is not Established has no mark (undefined). Compare marks with `sameMark`:
- * BIRD keeps a state change's time on its monotonic clock and converts it to wall-clock time
- * each time it prints it, so the same "since" prints 1 ms apart now and then (seen:
- * 09:26:38.281 then .280).
+ * A session that is not Established has no mark (undefined). Compare marks with `sameMark`
+ * (BIRD's "since" within SINCE_JITTER_MS, test/support/bird.ts).
  */
-import { Bird, type BirdNeighbor, sinceMs } from "./bird.ts";
+import { Bird, type BirdNeighbor, SINCE_JITTER_MS, sinceApartMs } from "./bird.ts";
 import { Frr } from "./frr.ts";
 import { Gobgp } from "./gobgp.ts";
 import type { Netns } from "./netns.ts";
 
 export type RouterKind = "bird" | "frr" | "gobgp";
-
-/** How far apart two prints of one BIRD "since" may be (a new session takes seconds). */
-const SINCE_JITTER_MS = 50;
-const DAY_MS = 86_400_000;
 
 /** Whether two marks (or two BIRD "since" values) stand for the same Established session. */
 export function sameMark(a: string | undefined, b: string | undefined): boolean {
@@ -32,8 +26,7 @@ export function sameMark(a: string | undefined, b: string | undefined): boolean 
   const [, ta] = a.match(time) ?? [];
   const [, tb] = b.match(time) ?? [];
   if (ta === undefined || tb === undefined) return false;
-  const apart = Math.abs(sinceMs(ta) - sinceMs(tb)) % DAY_MS;
-  return Math.min(apart, DAY_MS - apart) <= SINCE_JITTER_MS;
+  return sinceApartMs(ta, tb) <= SINCE_JITTER_MS;
 }
 
 /** The keys of `after` whose mark is not the same as in `before`. */
