@@ -1,39 +1,73 @@
+import { QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
+
 /**
  * An exact set of 64-bit keys given as two unsigned 32-bit words (hi, lo): an
  * open-addressing hash on one Uint32Array of pairs (linear probing, backward-shift deletion,
  * no tombstones). It holds the IPv6 prefixes of one length from /33 to /64 (the key is the
  * prefix's top 64 bits), 8 bytes a slot at most half full: a full table's 100k /48s fit in
  * 2 MiB, a session of 1,000 prefixes in a few KiB. No object or boxed number per key.
+ * `addLater` queues keys once the set is large (QueuedKeySet).
  */
 const INITIAL_SLOTS = 16;
 
-export class PairKeySet {
+export class PairKeySet extends QueuedKeySet {
   /** Slot s holds words[2s], words[2s+1]; (0, 0) is empty, the key (0, 0) is `hasZero`. */
   private words = new Uint32Array(INITIAL_SLOTS * 2);
   private shift = 32 - Math.log2(INITIAL_SLOTS);
   private hasZero = false;
-  size = 0;
+  /** Keys to add before the set is next read (`addLater`): hi, lo, hi, lo ... */
+  private queue?: Uint32Array;
 
-  /** Bytes held by the key storage. */
+  /** Bytes held by the key storage (the queue's 2 KiB, once there is one, not counted). */
   get bytes(): number {
+    if (this.queued !== 0) this.applyQueue();
     return this.words.byteLength;
   }
 
   /** Add the key (hi, lo), both unsigned 32-bit; returns whether it was new. */
   add(hi: number, lo: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
+    return this.insert(hi, lo);
+  }
+
+  /** Add the key now or, once the set is large, later (WordKeySet's `addLater`); returns how many keys this call added. */
+  addLater(hi: number, lo: number): number {
+    const queue = this.queue;
+    if (queue === undefined) {
+      const added = this.insert(hi, lo) ? 1 : 0;
+      if (this.held >= QUEUE_FROM) this.queue = new Uint32Array(2 * QUEUE_LENGTH);
+      return added;
+    }
+    queue[2 * this.queued] = hi;
+    queue[2 * this.queued + 1] = lo;
+    if (++this.queued === QUEUE_LENGTH) this.applyQueue();
+    return this.report();
+  }
+
+  protected applyQueue(): void {
+    const queue = this.queue as Uint32Array;
+    const n = 2 * this.queued;
+    this.queued = 0;
+    const before = this.held;
+    for (let i = 0; i < n; i += 2) this.insert(queue[i] as number, queue[i + 1] as number);
+    this.unreported += this.held - before;
+  }
+
+  private insert(hi: number, lo: number): boolean {
     if (hi === 0 && lo === 0) return this.setZero(true);
     const at = this.find(hi, lo);
     if (at >= 0) return false;
     const words = this.words;
     words[2 * ~at] = hi;
     words[2 * ~at + 1] = lo;
-    this.size++;
-    if (this.size * 8 > words.length * 3) this.grow();
+    this.held++;
+    if (this.held * 8 > words.length * 3) this.grow();
     return true;
   }
 
   /** Remove the key (hi, lo); returns whether it was held. */
   delete(hi: number, lo: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
     if (hi === 0 && lo === 0) return this.setZero(false);
     const found = this.find(hi, lo);
     if (found < 0) return false;
@@ -55,11 +89,12 @@ export class PairKeySet {
     }
     words[2 * hole] = 0;
     words[2 * hole + 1] = 0;
-    this.size--;
+    this.held--;
     return true;
   }
 
   has(hi: number, lo: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
     if (hi === 0 && lo === 0) return this.hasZero;
     return this.find(hi, lo) >= 0;
   }
@@ -80,7 +115,7 @@ export class PairKeySet {
   private setZero(present: boolean): boolean {
     if (this.hasZero === present) return false;
     this.hasZero = present;
-    this.size += present ? 1 : -1;
+    this.held += present ? 1 : -1;
     return true;
   }
 

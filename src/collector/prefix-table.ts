@@ -10,20 +10,48 @@ import { WordKeySet } from "./word-key-set.ts";
  * smaller: a full table's 600k /24s take 2 MiB), IPv6 /33 to /64 a PairKeySet, longer IPv6
  * prefixes (rare) a Set of short strings. A set exists only for the lengths seen, so 1,000
  * sessions of 1,000 prefixes cost a few KiB each. Adding a held prefix or removing an
- * unknown one changes nothing.
+ * unknown one changes nothing. Adds to a large set may be queued (the key sets' `addLater`):
+ * every read (counts, `has`, `bytes`) and every removal sees them applied, in order.
  */
 export class PrefixTable {
   private v4: (WordKeySet | undefined)[] = [];
   private v6short: (WordKeySet | undefined)[] = [];
   private v6pairs: (PairKeySet | undefined)[] = [];
   private v6long = new Set<string>();
+  /** Prefixes held, apart from the keys still queued in the sets listed in `queued4/6`. */
+  private counted4 = 0;
+  private counted6 = 0;
+  /** Sets that may hold queued keys (their `addLater` queued one). */
+  private queued4: WordKeySet[] = [];
+  private queued6: (WordKeySet | PairKeySet)[] = [];
+
   /** IPv4 prefixes held. */
-  ipv4 = 0;
+  get ipv4(): number {
+    if (this.queued4.length !== 0) this.settle();
+    return this.counted4;
+  }
+
   /** IPv6 prefixes held. */
-  ipv6 = 0;
+  get ipv6(): number {
+    if (this.queued6.length !== 0) this.settle();
+    return this.counted6;
+  }
+
+  /**
+   * Apply every queued key, counting the new ones. A set may be listed more than once (it
+   * queued again after a removal flushed it): the lists grow by at most one entry per
+   * removal between two reads.
+   */
+  private settle(): void {
+    for (const s of this.queued4) this.counted4 += s.flush();
+    for (const s of this.queued6) this.counted6 += s.flush();
+    this.queued4.length = 0;
+    this.queued6.length = 0;
+  }
 
   /** Bytes held by the key storage (not counting the few objects around it). */
   get bytes(): number {
+    this.settle();
     let n = 0;
     for (const s of this.v4) n += s?.bytes ?? 0;
     for (const s of this.v6short) n += s?.bytes ?? 0;
@@ -41,23 +69,32 @@ export class PrefixTable {
     if (afi === Afi.IPV4) {
       if (length > 32) return;
       const set = this.v4[length] ?? this.newWordSet(this.v4, length);
-      if (set.add(topBits(length, buf, offset))) this.ipv4++;
+      const pending = set.pending;
+      this.counted4 += set.addLater(topBits(length, buf, offset));
+      if (!pending && set.pending) this.queued4.push(set);
     } else if (afi === Afi.IPV6) {
       if (length <= 32) {
         const set = this.v6short[length] ?? this.newWordSet(this.v6short, length);
-        if (set.add(topBits(length, buf, offset))) this.ipv6++;
+        const pending = set.pending;
+        this.counted6 += set.addLater(topBits(length, buf, offset));
+        if (!pending && set.pending) this.queued6.push(set);
       } else if (length <= 64) {
         let set = this.v6pairs[length];
         if (!set) {
           set = new PairKeySet();
           this.v6pairs[length] = set;
         }
-        if (set.add(topBits(32, buf, offset), topBits(length - 32, buf, offset + 4))) this.ipv6++;
+        const pending = set.pending;
+        this.counted6 += set.addLater(
+          topBits(32, buf, offset),
+          topBits(length - 32, buf, offset + 4),
+        );
+        if (!pending && set.pending) this.queued6.push(set);
       } else if (length <= 128) {
         const key = ipv6PrefixKey(length, buf, offset);
         if (!this.v6long.has(key)) {
           this.v6long.add(key);
-          this.ipv6++;
+          this.counted6++;
         }
       }
     }
@@ -66,16 +103,24 @@ export class PrefixTable {
   /** Remove the prefix whose octets start at buf[offset], if held. */
   remove(afi: number, length: number, buf: Uint8Array, offset: number): void {
     if (afi === Afi.IPV4) {
-      if (this.v4[length]?.delete(topBits(length, buf, offset))) this.ipv4--;
+      const set = this.v4[length];
+      if (!set) return;
+      this.counted4 += set.flush();
+      if (set.delete(topBits(length, buf, offset))) this.counted4--;
     } else if (afi === Afi.IPV6) {
       if (length <= 32) {
-        if (this.v6short[length]?.delete(topBits(length, buf, offset))) this.ipv6--;
+        const set = this.v6short[length];
+        if (!set) return;
+        this.counted6 += set.flush();
+        if (set.delete(topBits(length, buf, offset))) this.counted6--;
       } else if (length <= 64) {
         const set = this.v6pairs[length];
-        if (set?.delete(topBits(32, buf, offset), topBits(length - 32, buf, offset + 4)))
-          this.ipv6--;
+        if (!set) return;
+        this.counted6 += set.flush();
+        if (set.delete(topBits(32, buf, offset), topBits(length - 32, buf, offset + 4)))
+          this.counted6--;
       } else if (this.v6long.delete(ipv6PrefixKey(length, buf, offset))) {
-        this.ipv6--;
+        this.counted6--;
       }
     }
   }
@@ -83,6 +128,7 @@ export class PrefixTable {
   /** Whether "10.0.0.0/8" or "2001:db8::/32" is held. */
   has(prefix: string): boolean {
     const { afi, length, bytes } = parsePrefix(prefix);
+    this.settle();
     if (afi === Afi.IPV4) return this.v4[length]?.has(topBits(length, bytes, 0)) ?? false;
     if (length <= 32) return this.v6short[length]?.has(topBits(length, bytes, 0)) ?? false;
     if (length <= 64) {
@@ -98,8 +144,10 @@ export class PrefixTable {
     this.v6short = [];
     this.v6pairs = [];
     this.v6long = new Set();
-    this.ipv4 = 0;
-    this.ipv6 = 0;
+    this.counted4 = 0;
+    this.counted6 = 0;
+    this.queued4 = [];
+    this.queued6 = [];
   }
 
   private newWordSet(sets: (WordKeySet | undefined)[], length: number): WordKeySet {

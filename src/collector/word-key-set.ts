@@ -1,42 +1,98 @@
+import { QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
+
 /**
  * An exact set of unsigned integer keys below 2^bits (bits ≤ 32), adaptive: an
  * open-addressing hash on a Uint32Array (linear probing, backward-shift deletion, no
- * tombstones) while it is sparse, a bitmap of 2^bits bits once that is no larger than the
- * hash would be (only for bits ≤ MAX_BITMAP_BITS, 2 MiB at most). It holds the prefixes of
- * one length (the key is the prefix's top `bits` bits), so a session of 1,000 prefixes costs
- * a few KiB and a full table's /24s one 2 MiB bitmap. No object or boxed number per key.
+ * tombstones) while it is sparse, a bitmap of 2^bits bits once that is at most
+ * BITMAP_SLACK times the hash it replaces (only for bits ≤ MAX_BITMAP_BITS, 2 MiB at most).
+ * It holds the prefixes of one length (the key is the prefix's top `bits` bits), so a
+ * session of 1,000 prefixes costs a few KiB and a full table's /24s one 2 MiB bitmap. No
+ * object or boxed number per key.
+ *
+ * `addLater` queues keys once the set is large (QueuedKeySet); a bitmap applies its queue
+ * without a branch on the loaded words.
  */
 export const MAX_BITMAP_BITS = 24;
+/** The bitmap replaces a hash once it is at most this many times the hash's size. */
+export const BITMAP_SLACK = 4;
 const INITIAL_SLOTS = 16;
 
-export class WordKeySet {
+export class WordKeySet extends QueuedKeySet {
   /** Hash slots (0 = empty; key 0 is `hasZero`) or, when `dense`, the bitmap. */
   private words: Uint32Array;
   private dense: boolean;
   private hasZero = false;
   private shift: number;
-  size = 0;
+  /** Keys to add before the set is next read (`addLater`), once the set is large. */
+  private queue?: Uint32Array;
 
   constructor(private readonly bits: number) {
+    super();
     this.dense = bitmapBytes(bits) <= INITIAL_SLOTS * 4;
     this.words = this.dense ? new Uint32Array(bitmapWords(bits)) : new Uint32Array(INITIAL_SLOTS);
     this.shift = 32 - Math.log2(INITIAL_SLOTS);
   }
 
-  /** Bytes held by the key storage. */
+  /** Bytes held by the key storage (the queue's 1 KiB, once there is one, not counted). */
   get bytes(): number {
+    if (this.queued !== 0) this.applyQueue();
     return this.words.byteLength;
   }
 
   /** Add `key` (an integer in [0, 2^bits)); returns whether it was new. */
   add(key: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
+    return this.insert(key);
+  }
+
+  /**
+   * Add `key` now or, once the set is large, before the set is next read (see the class).
+   * Returns how many keys became held that no call returned before (this key, or a queue
+   * applied here or by a read since): summed with `flush()`'s, exactly the keys added.
+   */
+  addLater(key: number): number {
+    const queue = this.queue;
+    if (queue === undefined) {
+      const added = this.insert(key) ? 1 : 0;
+      if (this.held >= QUEUE_FROM) this.queue = new Uint32Array(QUEUE_LENGTH);
+      return added;
+    }
+    queue[this.queued++] = key;
+    if (this.queued === QUEUE_LENGTH) this.applyQueue();
+    return this.report();
+  }
+
+  protected applyQueue(): void {
+    const queue = this.queue as Uint32Array;
+    const n = this.queued;
+    this.queued = 0;
+    const before = this.held;
+    let i = 0;
+    while (i < n && !this.dense) this.insert(queue[i++] as number);
+    if (i < n) {
+      // The bitmap: no branch on the loaded word, so the loads of successive keys overlap.
+      const words = this.words;
+      let added = 0;
+      for (; i < n; i++) {
+        const key = queue[i] as number;
+        const w = key >>> 5;
+        const had = words[w] as number;
+        added += ((had >>> (key & 31)) & 1) ^ 1;
+        words[w] = had | (1 << (key & 31));
+      }
+      this.held += added;
+    }
+    this.unreported += this.held - before;
+  }
+
+  private insert(key: number): boolean {
     if (this.dense) {
       const w = key >>> 5;
       const bit = 1 << (key & 31);
       const had = (this.words[w] as number) & bit;
       if (had !== 0) return false;
       this.words[w] = (this.words[w] as number) | bit;
-      this.size++;
+      this.held++;
       return true;
     }
     if (key === 0) return this.setZero(true);
@@ -44,19 +100,20 @@ export class WordKeySet {
     if (at >= 0) return false;
     const words = this.words;
     words[~at] = key;
-    this.size++;
-    if (this.size * 4 > words.length * 3) this.grow();
+    this.held++;
+    if (this.held * 4 > words.length * 3) this.grow();
     return true;
   }
 
   /** Remove `key`; returns whether it was held. */
   delete(key: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
     if (this.dense) {
       const w = key >>> 5;
       const bit = 1 << (key & 31);
       if (((this.words[w] as number) & bit) === 0) return false;
       this.words[w] = (this.words[w] as number) & ~bit;
-      this.size--;
+      this.held--;
       return true;
     }
     if (key === 0) return this.setZero(false);
@@ -79,11 +136,12 @@ export class WordKeySet {
       }
     }
     words[hole] = 0;
-    this.size--;
+    this.held--;
     return true;
   }
 
   has(key: number): boolean {
+    if (this.queued !== 0) this.applyQueue();
     if (this.dense) return (((this.words[key >>> 5] as number) >>> (key & 31)) & 1) === 1;
     if (key === 0) return this.hasZero;
     return this.find(key) >= 0;
@@ -104,7 +162,7 @@ export class WordKeySet {
   private setZero(present: boolean): boolean {
     if (this.hasZero === present) return false;
     this.hasZero = present;
-    this.size += present ? 1 : -1;
+    this.held += present ? 1 : -1;
     return true;
   }
 
@@ -115,11 +173,11 @@ export class WordKeySet {
     return (h ^ (h >>> 16)) >>> this.shift;
   }
 
-  /** Double the hash, or turn into the bitmap when that is no larger. */
+  /** Double the hash, or turn into the bitmap once that is at most BITMAP_SLACK times larger. */
   private grow(): void {
     const old = this.words;
     const slots = old.length * 2;
-    if (this.bits <= MAX_BITMAP_BITS && bitmapBytes(this.bits) <= slots * 4) {
+    if (this.bits <= MAX_BITMAP_BITS && bitmapBytes(this.bits) <= slots * 4 * BITMAP_SLACK) {
       const map = new Uint32Array(bitmapWords(this.bits));
       for (let j = 0; j < old.length; j++) {
         const k = old[j] as number;

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { Afi } from "../../src/bgp/constants.ts";
 import { PairKeySet } from "../../src/collector/pair-key-set.ts";
 import { PrefixTable } from "../../src/collector/prefix-table.ts";
-import { MAX_BITMAP_BITS, WordKeySet } from "../../src/collector/word-key-set.ts";
+import { QUEUE_FROM } from "../../src/collector/queued-key-set.ts";
+import { BITMAP_SLACK, MAX_BITMAP_BITS, WordKeySet } from "../../src/collector/word-key-set.ts";
 import { prng } from "../support/prng.ts";
 
 const MiB = 1024 * 1024;
@@ -76,10 +77,50 @@ describe("WordKeySet", () => {
     }
   });
 
-  test("turns into a bitmap only when that is no larger than the hash", () => {
+  for (const bits of [16, 24, 32]) {
+    test(`queued adds (addLater) count and answer as immediate ones (${bits} bits)`, () => {
+      const rand = prng(700 + bits);
+      const mine = new WordKeySet(bits);
+      const ref = new Set<number>();
+      const space = 2 ** bits;
+      let counted = 0;
+      for (let i = 0; i < 60_000; i++) {
+        // Repeats (a narrow range at first), deletes of queued keys, reads in between.
+        const key = Math.floor(rand() * Math.min(space, i < 20_000 ? 9_000 : space));
+        const r = rand();
+        if (r < 0.85) {
+          counted += mine.addLater(key);
+          ref.add(key);
+        } else if (r < 0.95) {
+          counted += mine.flush();
+          if (mine.delete(key)) counted--;
+          ref.delete(key);
+        } else {
+          expect(mine.has(key)).toBe(ref.has(key));
+        }
+        if (i % 7_000 === 0) {
+          counted += mine.flush();
+          expect(mine.pending).toBe(false);
+          expect(counted).toBe(ref.size);
+        }
+      }
+      expect(ref.size).toBeGreaterThan(QUEUE_FROM);
+      counted += mine.flush();
+      expect([counted, mine.size]).toEqual([ref.size, ref.size]);
+      for (const key of ref) expect(mine.has(key)).toBe(true);
+    });
+  }
+
+  test("turns into a bitmap only once that is at most BITMAP_SLACK times the hash", () => {
     const s = new WordKeySet(20); // bitmap: 128 KiB
     for (let k = 0; k < 1_000; k++) s.add(k * 997);
     expect(s.bytes).toBeLessThanOrEqual(8 * 1024);
+    // 3,072 keys fill 4,096 slots (16 KiB) to 3/4; the next doubling (32 KiB) would be a
+    // quarter of the bitmap: the bitmap instead.
+    for (let k = 1_000; k < 3_072; k++) s.add(k * 997);
+    expect(s.bytes).toBe((16 * 1024 * BITMAP_SLACK) / 4);
+    s.add(3_072 * 997);
+    expect(s.bytes).toBe(2 ** 20 / 8);
     for (let k = 0; k < 40_000; k++) s.add((k * 7919) % 2 ** 20);
     expect(s.bytes).toBe(2 ** 20 / 8);
     const wide = new WordKeySet(MAX_BITMAP_BITS + 1); // never a bitmap
