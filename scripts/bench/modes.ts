@@ -2,7 +2,8 @@
  * How big each scenario runs: `quick` (CI: small tables, 50 sessions, a few MB; minutes) and
  * `full` (the issue's sizes: a 1.2M-prefix table, 1 GiB, 1,000 sessions; tens of minutes).
  * Rounds repeat every path, interleaved (a, b, c, a, b, c ...), so a noisy neighbour hurts
- * all paths alike; medians are reported.
+ * all paths alike; medians are reported (convergence: 5 rounds, its verdicts the median of
+ * per-round ratios, scenario-convergence.ts).
  */
 
 import { MB, MiB } from "./figures.ts";
@@ -43,7 +44,7 @@ export const QUICK: BenchMode = {
 
 export const FULL: BenchMode = {
   name: "full",
-  convergence: { table: FULL_TABLE, rounds: 3, loadTimeoutMs: 600_000, runTimeoutMs: 600_000 },
+  convergence: { table: FULL_TABLE, rounds: 5, loadTimeoutMs: 600_000, runTimeoutMs: 600_000 },
   throughput: { block: { ipv4: 100_000, ipv6: 20_000, seed: 7 }, bytes: 1024 * MiB, rounds: 3 },
   scale: { sessions: 1000, prefixesPerSession: 1000, holdTime: 30, idleSeconds: 30 },
   latency: { samples: 2000, rounds: 3, intervalMs: 2 },

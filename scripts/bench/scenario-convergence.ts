@@ -8,6 +8,12 @@
  * CPU of every process involved. Then the path is disabled and the collector must flush
  * before the next one. The collector's sessions all use `multihop` (needed behind a relay,
  * so direct gets it too and BIRD handles all three alike).
+ *
+ * The verdicts compare paths within each round (bgproxy's seconds over direct's, and over
+ * socat's, in the same round: the paths run back to back), then take the median of those
+ * per-round ratios: a round in which the machine was slower for every process moves all
+ * paths alike and cancels out, where a ratio of medians could pair a fast round of one
+ * path with a slow round of another.
  */
 import { join } from "node:path";
 import { Bird, msOfDay } from "../../test/support/bird.ts";
@@ -38,6 +44,20 @@ interface Run {
 }
 
 const TARGET_RATIO = 1.1;
+
+/** bgproxy's seconds over `other`'s, per round in which both converged. */
+export function perRoundRatios(
+  runs: readonly { path: PathName; round: number; seconds: number }[],
+  other: PathName,
+): number[] {
+  const ratios: number[] = [];
+  for (const b of runs) {
+    if (b.path !== "bgproxy") continue;
+    const o = runs.find((r) => r.path === other && r.round === b.round);
+    if (o && o.seconds > 0) ratios.push(b.seconds / o.seconds);
+  }
+  return ratios;
+}
 
 async function rxBytes(ns: Netns, ifname: string): Promise<number> {
   const r = await run(["ip", "-n", ns.name, "-s", "-j", "link", "show", "dev", ifname]);
@@ -244,6 +264,10 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
   const med = (p: PathName, f: (r: Run) => number) =>
     median(runs.filter((r) => r.path === p).map(f));
   const secs = (p: PathName) => med(p, (r) => r.seconds);
+  const perDirect = median(perRoundRatios(runs, "direct"));
+  const perSocat = median(perRoundRatios(runs, "socat"));
+  const times = (q: number) => (Number.isFinite(q) ? `${fmt(q, 2)}×` : "—");
+  const relayCpu = (r: Run) => (r.path === "socat" ? r.cpu.socat : r.cpu.agent + r.cpu.gateway);
   const pps = (p: PathName) => med(p, (r) => r.prefixesPerSec);
   result.headlines.push(
     {
@@ -252,7 +276,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       direct: fmt(secs("direct"), 2),
       socat: fmt(secs("socat"), 2),
       bgproxy: fmt(secs("bgproxy"), 2),
-      ratios: `c/a ${ratio(secs("bgproxy"), secs("direct"))}, c/b ${ratio(secs("bgproxy"), secs("socat"))}`,
+      ratios: `per round, median: c/a ${times(perDirect)}, c/b ${times(perSocat)} (ratio of medians c/a ${ratio(secs("bgproxy"), secs("direct"))}, c/b ${ratio(secs("bgproxy"), secs("socat"))})`,
     },
     {
       scenario: "1. convergence",
@@ -262,17 +286,42 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       bgproxy: `${int(pps("bgproxy"))}; ${mb(med("bgproxy", (r) => r.bytes))}`,
       ratios: "",
     },
+    {
+      scenario: "1. convergence",
+      metric: "relay CPU s per full table (median)",
+      direct: "—",
+      socat: fmt(med("socat", relayCpu), 2),
+      bgproxy: `${fmt(med("bgproxy", relayCpu), 2)} (agent ${fmt(
+        med("bgproxy", (r) => r.cpu.agent),
+        2,
+      )} + gateway ${fmt(
+        med("bgproxy", (r) => r.cpu.gateway),
+        2,
+      )})`,
+      ratios: `c/b ${ratio(med("bgproxy", relayCpu), med("socat", relayCpu))}`,
+    },
   );
-  const q = secs("bgproxy") / secs("direct");
-  result.targets.push({
-    target: "full-table convergence within 1.10× of direct",
-    measured: `${fmt(q, 2)}× (${describeTable(cfg.table)})`,
-    met: Number.isFinite(q) ? q <= TARGET_RATIO : undefined,
-    comment:
-      Number.isFinite(q) && q > TARGET_RATIO
-        ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points`
-        : undefined,
-  });
+  const q = perDirect;
+  result.targets.push(
+    {
+      target: "full-table convergence within 1.10× of direct (median of per-round ratios)",
+      measured: `${fmt(q, 2)}× (${describeTable(cfg.table)})`,
+      met: Number.isFinite(q) ? q <= TARGET_RATIO : undefined,
+      comment:
+        Number.isFinite(q) && q > TARGET_RATIO
+          ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points`
+          : undefined,
+    },
+    {
+      target: "full-table convergence faster than socat in the same rounds",
+      measured: `${times(perSocat)} socat (median of per-round ratios)`,
+      met: Number.isFinite(perSocat) ? perSocat < 1 : undefined,
+      comment:
+        Number.isFinite(perSocat) && perSocat >= 1
+          ? `slower by ${fmt((perSocat - 1) * 100, 0)} %`
+          : undefined,
+    },
+  );
   result.seconds = (Date.now() - started) / 1000;
   return result;
 }
