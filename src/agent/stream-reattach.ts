@@ -99,6 +99,7 @@ export class StreamReattach {
     const resumable = new ResumableCall(
       { call, abort: () => call.cancel() },
       {
+        clock: this.deps.clock,
         limitBytes: resume?.limitBytes ?? 0,
         onLost: (error) => this.streamLost(error),
         holdOnRestart: () => this.deps.mayHold(),
