@@ -13,8 +13,9 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  *   are counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
  * - read pacing: a small read (under PACE_BELOW_BYTES) less than PACE_MS after the previous
  *   message went out means the peer is streaming small writes (a BGP speaker sends one UPDATE
- *   per syscall): the socket is then paused for PACE_MS, so that the kernel gathers what
- *   comes meanwhile and the next read (and message) is large. Each read costs a callback, a
+ *   per syscall): the socket is then paused for PACE_MS (PACE_HOLD_MS once holds follow each
+ *   other, a sustained stream), so that the kernel gathers what comes meanwhile and the next
+ *   read (and message) is large. Each read costs a callback, a
  *   Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
  *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held.
  * - call → socket: while the socket's unsent bytes reach `highWaterMark`, the call is
@@ -35,9 +36,20 @@ export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 /** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
 export const COALESCE_LIMIT = 1024 * 1024;
 /** A read smaller than this, soon after the previous message, pauses the socket (pacing). */
-export const PACE_BELOW_BYTES = 32 * 1024;
-/** How soon counts as streaming, and how long a paced socket stays paused, ms. */
+export const PACE_BELOW_BYTES = 128 * 1024;
+/** How soon after the previous message a small read counts as streaming, ms. */
 export const PACE_MS = 1;
+/**
+ * How long a paced socket stays paused in a sustained stream (the PACE_STREAK-th hold in a
+ * row, each started within PACE_STREAK_MS of the one before), ms; a lone hold lasts PACE_MS.
+ * (Convergence engineer, session 4; DEVELOPERS.md "Data path: convergence CPU (session 4)":
+ * a full table from BIRD, ~15 MB/s, then goes in ~1,000–2,700 messages instead of
+ * 3,500–6,600, and the relay's CPU per table falls by ~40 %. A stray quick pair of pings
+ * still costs the next one at most PACE_MS.)
+ */
+export const PACE_HOLD_MS = 4;
+export const PACE_STREAK = 3;
+export const PACE_STREAK_MS = 2 * PACE_HOLD_MS;
 
 export type RelayEndReason =
   | "closed" // both directions finished normally
@@ -106,6 +118,9 @@ export class StreamRelay {
   private paceTimer?: ReturnType<typeof setTimeout>;
   /** When the last message went out (performance.now(), ms). */
   private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** Pacing holds in a row (each within PACE_STREAK_MS of the previous), and the last one's start. */
+  private paceStreak = 0;
+  private lastPaceAt = Number.NEGATIVE_INFINITY;
   private socketPaused = false;
   private callPausedForSocket = false;
   private socketEnded = false;
@@ -222,10 +237,15 @@ export class StreamRelay {
     if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
     if (this.inFlight >= this.highWaterMark) this.socketPausedForCall = true;
     if (streaming && this.paceTimer === undefined) {
-      this.paceTimer = setTimeout(() => {
-        this.paceTimer = undefined;
-        this.updateSocketFlow();
-      }, PACE_MS);
+      this.paceStreak = now - this.lastPaceAt < PACE_STREAK_MS ? this.paceStreak + 1 : 0;
+      this.lastPaceAt = now;
+      this.paceTimer = setTimeout(
+        () => {
+          this.paceTimer = undefined;
+          this.updateSocketFlow();
+        },
+        this.paceStreak >= PACE_STREAK ? PACE_HOLD_MS : PACE_MS,
+      );
     }
     this.updateSocketFlow();
   }

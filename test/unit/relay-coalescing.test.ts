@@ -5,7 +5,9 @@ import type { DataMessage } from "../../src/proto/messages.ts";
 import {
   type MessageStream,
   PACE_BELOW_BYTES,
+  PACE_HOLD_MS,
   PACE_MS,
+  PACE_STREAK,
   StreamRelay,
 } from "../../src/relay/stream-relay.ts";
 
@@ -52,8 +54,8 @@ function setup(highWaterMark?: number) {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-/** Longer than PACE_MS: reads this far apart are not paced. */
-const pause = () => Bun.sleep(PACE_MS * 5);
+/** Longer than PACE_MS and PACE_HOLD_MS: reads this far apart are not paced, a hold is over. */
+const pause = () => Bun.sleep(Math.max(PACE_MS, PACE_HOLD_MS) * 5);
 const text = (m: DataMessage | undefined) => (m?.data ?? []).map((c) => Buffer.from(c).toString());
 
 describe("StreamRelay coalescing", () => {
@@ -116,6 +118,36 @@ describe("StreamRelay coalescing", () => {
     // The paused socket's buffer is read at once: "c" goes, "d" and "e" behind it.
     call.complete();
     expect(call.written.map(text)).toEqual([["a"], ["b"], ["c"], ["de"]]);
+  });
+
+  test("a sustained stream of small reads is held PACE_HOLD_MS, a lone quick pair PACE_MS", async () => {
+    const { socket, call } = setup();
+    /** One read goes; a second right after it starts a hold: how long the socket stays paused. */
+    const hold = async (): Promise<number> => {
+      socket.push(Buffer.from("a"));
+      await tick();
+      call.complete();
+      // Before the read that starts the hold: what is measured is at least the hold.
+      const t0 = performance.now();
+      socket.push(Buffer.from("b"));
+      await tick();
+      call.complete();
+      expect(socket.isPaused()).toBe(true);
+      while (socket.isPaused()) await Bun.sleep(0.1);
+      return performance.now() - t0;
+    };
+    // Lone holds (far apart): PACE_MS each; the shortest of three, for a loaded machine.
+    const lone: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      lone.push(await hold());
+      await pause();
+    }
+    expect(Math.min(...lone)).toBeLessThan((PACE_MS + PACE_HOLD_MS) / 2);
+    // Holds back to back: from the PACE_STREAK-th on, PACE_HOLD_MS.
+    const streak: number[] = [];
+    for (let i = 0; i <= PACE_STREAK + 1; i++) streak.push(await hold());
+    expect(streak.at(-1)).toBeGreaterThanOrEqual(PACE_HOLD_MS);
+    expect(streak.at(-2)).toBeGreaterThanOrEqual(PACE_HOLD_MS);
   });
 
   test("large reads are not paced", async () => {
