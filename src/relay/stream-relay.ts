@@ -40,8 +40,9 @@ export const PACE_BELOW_BYTES = 128 * 1024;
 /** How soon after the previous message a small read counts as streaming, ms. */
 export const PACE_MS = 1;
 /**
- * How long a paced socket stays paused in a sustained stream (the PACE_STREAK-th hold in a
- * row, each started within PACE_STREAK_MS of the one before), ms; a lone hold lasts PACE_MS.
+ * How long a paced socket stays paused in a sustained stream (a hold with PACE_STREAK holds
+ * before it in a row, each started within PACE_STREAK_MS of the one before), ms; other holds
+ * last PACE_MS.
  * (Convergence engineer, session 4; DEVELOPERS.md "Data path: convergence CPU (session 4)":
  * a full table from BIRD, ~15 MB/s, then goes in ~1,000–2,700 messages instead of
  * 3,500–6,600, and the relay's CPU per table falls by ~40 %. A stray quick pair of pings
