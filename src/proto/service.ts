@@ -11,7 +11,11 @@ import {
   encodeControlResponse,
   encodeDataMessage,
 } from "./codec.ts";
+import { installPreFraming } from "./grpc-framing.ts";
 import type { ControlRequest, ControlResponse, DataMessage } from "./messages.ts";
+
+// Data messages carry room for their frame header: grpc-js sends them without a copy.
+installPreFraming();
 
 /** Fully qualified service name. */
 export const PROXY_SERVICE_NAME = "kentik.ktbgp.v202203beta2.ProxyService";
