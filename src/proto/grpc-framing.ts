@@ -12,11 +12,14 @@
  * The Data codec leaves `FRAME_HEADER_BYTES` of headroom in front of each encoded message
  * and marks it (`withFrameHeadroom`). With `installPreFraming()`, grpc-js's two framing
  * steps write the header into that headroom and send the same memory; any other message is
- * framed (copied) as before. This reaches into grpc-js internals (build/src/...): if an
- * upgrade renames them, `installPreFraming` returns false and messages are copied as before.
+ * framed (copied) as before. On the receiving side, a message that arrived whole in one
+ * HTTP/2 DATA chunk is passed on as a view of that chunk instead of being concatenated into
+ * a new buffer. This reaches into grpc-js internals (build/src/...): if an upgrade renames
+ * them, `installPreFraming` returns false and messages are copied as before.
  */
 import * as compressionFilter from "@grpc/grpc-js/build/src/compression-filter.js";
 import * as serverInterceptors from "@grpc/grpc-js/build/src/server-interceptors.js";
+import * as streamDecoder from "@grpc/grpc-js/build/src/stream-decoder.js";
 import { FRAME_HEADER_BYTES, frameInPlace } from "./frame-headroom.ts";
 
 /** grpc-js's copy: what it does for a message without headroom. */
@@ -46,6 +49,13 @@ interface ServerCall {
   serializeMessage(value: unknown): Buffer;
 }
 
+/** grpc-js's StreamDecoder, as far as it is used here (readState 0: between messages). */
+interface Decoder {
+  readState: number;
+  maxReadMessageLength: number;
+  write(data: Buffer): Buffer[];
+}
+
 let installed: boolean | undefined;
 
 /**
@@ -58,7 +68,13 @@ export function installPreFraming(): boolean {
     .CompressionFilter?.prototype as ClientFilter | undefined;
   const server = (serverInterceptors as { BaseServerInterceptingCall?: { prototype: unknown } })
     .BaseServerInterceptingCall?.prototype as ServerCall | undefined;
-  if (typeof client?.sendMessage !== "function" || typeof server?.serializeMessage !== "function") {
+  const decoder = (streamDecoder as { StreamDecoder?: { prototype: unknown } }).StreamDecoder
+    ?.prototype as Decoder | undefined;
+  if (
+    typeof client?.sendMessage !== "function" ||
+    typeof server?.serializeMessage !== "function" ||
+    typeof decoder?.write !== "function"
+  ) {
     installed = false;
     return false;
   }
@@ -82,6 +98,25 @@ export function installPreFraming(): boolean {
   server.serializeMessage = function (this: ServerCall, value: unknown): Buffer {
     const message = this.handler.serialize(value);
     return frameInPlace(message) ?? frameByCopy(message);
+  };
+  // grpc-js's StreamDecoder concatenates every received message into a new buffer, even one
+  // that came whole in one HTTP/2 DATA chunk (a BGP burst's message of a few KiB): such a
+  // message is handed on as a view of the chunk instead; the rest goes to grpc-js's code.
+  const decoderWrite = decoder.write;
+  decoder.write = function (this: Decoder, data: Buffer): Buffer[] {
+    let head = 0;
+    const whole: Buffer[] = [];
+    while (this.readState === 0 && data.length - head >= FRAME_HEADER_BYTES) {
+      const size = data.readUInt32BE(head + 1);
+      const end = head + FRAME_HEADER_BYTES + size;
+      if (end > data.length) break;
+      if (this.maxReadMessageLength !== -1 && size > this.maxReadMessageLength) break;
+      whole.push(data.subarray(head, end));
+      head = end;
+    }
+    if (head === 0) return decoderWrite.call(this, data);
+    if (head === data.length) return whole;
+    return whole.concat(decoderWrite.call(this, data.subarray(head)));
   };
   installed = true;
   return true;

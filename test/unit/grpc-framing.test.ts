@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { CompressionFilter } from "@grpc/grpc-js/build/src/compression-filter.js";
 import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-interceptors.js";
+import { StreamDecoder } from "@grpc/grpc-js/build/src/stream-decoder.js";
 import { decodeDataMessage, encodeDataMessage } from "../../src/proto/codec.ts";
 import {
   FRAME_HEADER_BYTES,
@@ -9,6 +10,7 @@ import {
 } from "../../src/proto/frame-headroom.ts";
 import { installPreFraming } from "../../src/proto/grpc-framing.ts";
 import { DataAction } from "../../src/proto/messages.ts";
+import { prng } from "../support/prng.ts";
 
 const chunk = (n: number, seed: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
@@ -88,5 +90,46 @@ describe("Data messages framed in place", () => {
     const copied = serializeMessage.call({ handler: { serialize } }, plain);
     expect(copied.buffer).not.toBe(plain.buffer);
     expectFramed(copied, copy);
+  });
+});
+
+describe("grpc-js's StreamDecoder with whole messages passed on as views", () => {
+  const frame = (m: Uint8Array) => {
+    const framed = Buffer.alloc(m.length + FRAME_HEADER_BYTES);
+    framed.writeUInt32BE(m.length, 1);
+    framed.set(m, FRAME_HEADER_BYTES);
+    return framed;
+  };
+
+  test("any split of a stream of messages decodes to the same messages", () => {
+    installPreFraming();
+    const rand = prng(7);
+    const sizes = Array.from({ length: 300 }, (_, i) =>
+      i % 25 === 0 ? 40_000 + Math.floor(rand() * 30_000) : Math.floor(rand() * 3000),
+    );
+    const messages = sizes.map((n, i) => chunk(n, i));
+    const stream = Buffer.concat(messages.map(frame));
+    for (const maxCut of [1, 6, 700, 16_384, 100_000]) {
+      const decoder = new StreamDecoder(-1);
+      const out: Buffer[] = [];
+      for (let pos = 0; pos < stream.length; ) {
+        const n = 1 + Math.floor(rand() * maxCut);
+        out.push(...decoder.write(stream.subarray(pos, pos + n)));
+        pos += n;
+      }
+      expect(out.length).toBe(messages.length);
+      out.forEach((m, i) => {
+        expectFramed(m, messages[i] as Uint8Array);
+      });
+    }
+  });
+
+  test("a message whole in its chunk is a view of it; the size limit still holds", () => {
+    installPreFraming();
+    const data = Buffer.concat([frame(chunk(50, 1)), frame(chunk(0, 2)), frame(chunk(80, 3))]);
+    const out = new StreamDecoder(100).write(data);
+    expect(out.map((m) => m.length)).toEqual([55, 5, 85]);
+    for (const m of out) expect(m.buffer).toBe(data.buffer);
+    expect(() => new StreamDecoder(100).write(frame(chunk(200, 4)))).toThrow("larger than max");
   });
 });
