@@ -29,12 +29,6 @@ export interface GcPacerOptions {
    */
   burstGrowthBytes: number;
   burstBudgetShare: number;
-  /**
-   * A young-generation collection after this many bytes of relayed data were allocated
-   * (`noteRelayAllocation`; Infinity: never), at most `youngBudgetShare` of the time.
-   */
-  youngEveryBytes: number;
-  youngBudgetShare: number;
 }
 
 export const DEFAULT_GC_PACER: GcPacerOptions = {
@@ -44,8 +38,6 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
   budgetShare: 0.01,
   burstGrowthBytes: Number.POSITIVE_INFINITY,
   burstBudgetShare: 0.02,
-  youngEveryBytes: Number.POSITIVE_INFINITY,
-  youngBudgetShare: 0.02,
 };
 
 /** What the pacer reads and does; the gateway passes the process's own. */
@@ -56,19 +48,6 @@ export interface GcProcess {
   cpuMs(): number;
   /** A full, synchronous collection. */
   collect(): void;
-  /** A young-generation (eden) collection: frees what died since the last one, cheaply. */
-  collectYoung(): void;
-}
-
-/** The pacer `noteRelayAllocation` reaches: the one started last in this process. */
-let current: GcPacer | undefined;
-
-/**
- * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or decoded): counts towards the running pacer's young collections.
- */
-export function noteRelayAllocation(bytes: number): void {
-  current?.allocated(bytes);
 }
 
 export class GcPacer {
@@ -80,10 +59,6 @@ export class GcPacer {
   private lastCostMs = 0;
   /** Collections this pacer started. */
   collections = 0;
-  /** Young-generation collections this pacer started. */
-  youngCollections = 0;
-  private sinceYoung = 0;
-  private youngNotBefore = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
@@ -124,24 +99,7 @@ export class GcPacer {
     return true;
   }
 
-  /**
-   * `bytes` of relayed data were allocated: past `youngEveryBytes` since the last young
-   * collection, one more (synchronous), if `youngBudgetShare` allows.
-   */
-  allocated(bytes: number): void {
-    this.sinceYoung += bytes;
-    if (this.sinceYoung < this.options.youngEveryBytes) return;
-    this.sinceYoung = 0;
-    if (this.clock.now() < this.youngNotBefore) return;
-    const cpu = this.proc.cpuMs();
-    this.proc.collectYoung();
-    this.youngCollections++;
-    const cost = this.proc.cpuMs() - cpu;
-    this.youngNotBefore = this.clock.now() + cost / this.options.youngBudgetShare;
-  }
-
   start(): void {
-    current = this;
     if (this.timer) return;
     const loop = () => {
       this.check();
@@ -151,13 +109,12 @@ export class GcPacer {
   }
 
   stop(): void {
-    if (current === this) current = undefined;
     this.timer?.cancel();
     this.timer = undefined;
   }
 }
 
-/** This (Bun) process: its RSS, its CPU time and synchronous collections. */
+/** This (Bun) process: its RSS, its CPU time and a full, synchronous collection. */
 export function ownProcess(): GcProcess {
   return {
     rss: () => process.memoryUsage.rss(),
@@ -166,6 +123,5 @@ export function ownProcess(): GcProcess {
       return (user + system) / 1000;
     },
     collect: () => Bun.gc(true),
-    collectYoung: () => Bun.gc(false),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { GcPacer, type GcPacerOptions, noteRelayAllocation } from "../../src/core/gc-pacer.ts";
+import { GcPacer, type GcPacerOptions } from "../../src/core/gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -10,13 +10,11 @@ const OPTIONS: GcPacerOptions = {
   budgetShare: 0.01,
   burstGrowthBytes: Number.POSITIVE_INFINITY,
   burstBudgetShare: 0.05,
-  youngEveryBytes: Number.POSITIVE_INFINITY,
-  youngBudgetShare: 0.02,
 };
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
-  const p = { rss, cpu: 0, garbage: 0, collections: 0, young: 0 };
+  const p = { rss, cpu: 0, garbage: 0, collections: 0 };
   return {
     p,
     proc: {
@@ -27,10 +25,6 @@ function fakeProcess(rss: number) {
         p.cpu += 7;
         p.rss -= p.garbage;
         p.garbage = 0;
-      },
-      collectYoung: () => {
-        p.young++;
-        p.cpu += 0.2;
       },
     },
     grow: (live: number, garbage: number) => {
@@ -123,30 +117,6 @@ describe("GcPacer", () => {
     clock.advance(50);
     expect(f.p.collections).toBe(2);
     expect(pacer.collections).toBe(2);
-  });
-
-  test("young collections after youngEveryBytes of relayed data, within their budget", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const young = { ...OPTIONS, youngEveryBytes: 4 * MiB, youngBudgetShare: 0.02 };
-    const pacer = new GcPacer(clock, f.proc, young);
-    pacer.start();
-    noteRelayAllocation(3 * MiB); // through the process-wide hook
-    expect(f.p.young).toBe(0);
-    noteRelayAllocation(1 * MiB);
-    expect(f.p.young).toBe(1);
-    // 0.2 ms at 2 %: none again within 10 ms, whatever was allocated.
-    pacer.allocated(8 * MiB);
-    clock.advance(9);
-    pacer.allocated(4 * MiB);
-    expect(f.p.young).toBe(1);
-    clock.advance(1);
-    pacer.allocated(4 * MiB);
-    expect(f.p.young).toBe(2);
-    expect(pacer.youngCollections).toBe(2);
-    pacer.stop();
-    noteRelayAllocation(64 * MiB); // no pacer running: nothing
-    expect(f.p.young).toBe(2);
   });
 
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
