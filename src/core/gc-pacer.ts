@@ -23,12 +23,6 @@ export interface GcPacerOptions {
   busyShare: number;
   /** Collections may take at most this share of the time (from what the last one cost). */
   budgetShare: number;
-  /**
-   * A burst: collect even while busy once the RSS exceeds its lowest value since the last
-   * collection by this much (Infinity: never), at most `burstBudgetShare` of the time.
-   */
-  burstGrowthBytes: number;
-  burstBudgetShare: number;
 }
 
 export const DEFAULT_GC_PACER: GcPacerOptions = {
@@ -36,8 +30,6 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
   growthBytes: 2 * 1024 * 1024,
   busyShare: 0.1,
   budgetShare: 0.01,
-  burstGrowthBytes: Number.POSITIVE_INFINITY,
-  burstBudgetShare: 0.02,
 };
 
 /** What the pacer reads and does; the gateway passes the process's own. */
@@ -54,9 +46,8 @@ export class GcPacer {
   private baseline: number;
   private lastCpu: number;
   private timer: TimerHandle | undefined;
-  /** When the last collection ended (clock ms) and what it cost (CPU ms): the budget. */
-  private lastAt = Number.NEGATIVE_INFINITY;
-  private lastCostMs = 0;
+  /** No collection before this time (clock ms): the budget. */
+  private notBefore = Number.NEGATIVE_INFINITY;
   /** Collections this pacer started. */
   collections = 0;
 
@@ -71,30 +62,22 @@ export class GcPacer {
 
   /**
    * One look, `elapsedMs` after the previous one: collect when the RSS grew by
-   * `growthBytes` and the process was not busy, or by `burstGrowthBytes` whatever the load,
-   * and that rule's budget allows; returns whether it collected.
+   * `growthBytes`, the process was not busy and the budget allows; returns whether it
+   * collected.
    */
   check(elapsedMs: number = this.options.intervalMs): boolean {
-    const o = this.options;
     const cpu = this.proc.cpuMs();
-    const busy = cpu - this.lastCpu > o.busyShare * elapsedMs;
+    const busy = cpu - this.lastCpu > this.options.busyShare * elapsedMs;
     this.lastCpu = cpu;
     const now = this.proc.rss();
     if (now < this.baseline) this.baseline = now;
-    const growth = now - this.baseline;
-    const share =
-      growth >= o.burstGrowthBytes
-        ? Math.max(o.burstBudgetShare, o.budgetShare)
-        : !busy && growth >= o.growthBytes
-          ? o.budgetShare
-          : 0;
-    if (share === 0 || this.clock.now() < this.lastAt + this.lastCostMs / share) return false;
+    if (busy || now - this.baseline < this.options.growthBytes) return false;
+    if (this.clock.now() < this.notBefore) return false;
     this.proc.collect();
     this.collections++;
     this.baseline = this.proc.rss();
     const after = this.proc.cpuMs();
-    this.lastAt = this.clock.now();
-    this.lastCostMs = after - cpu;
+    this.notBefore = this.clock.now() + (after - cpu) / this.options.budgetShare;
     this.lastCpu = after; // the collection's own CPU does not count as busy
     return true;
   }

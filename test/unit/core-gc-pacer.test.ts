@@ -8,8 +8,6 @@ const OPTIONS: GcPacerOptions = {
   growthBytes: 4 * MiB,
   busyShare: 0.1,
   budgetShare: 0.01,
-  burstGrowthBytes: Number.POSITIVE_INFINITY,
-  burstBudgetShare: 0.05,
 };
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
@@ -89,34 +87,6 @@ describe("GcPacer", () => {
     }
     // Collections at 1 s, 5 s (3.5 s later, on the next look), 9 s.
     expect(f.p.collections).toBe(3);
-  });
-
-  test("a burst: collects while busy past burstGrowthBytes, within the burst budget", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const burst = { ...OPTIONS, intervalMs: 50, burstGrowthBytes: 8 * MiB, burstBudgetShare: 0.05 };
-    const pacer = new GcPacer(clock, f.proc, burst);
-    pacer.start();
-    f.grow(0, 6 * MiB);
-    f.p.cpu += 40; // 80 % of a core
-    clock.advance(50);
-    expect(f.p.collections).toBe(0); // busy, under the burst threshold
-    f.grow(0, 3 * MiB);
-    f.p.cpu += 40;
-    clock.advance(50);
-    expect(f.p.collections).toBe(1);
-    expect(f.p.rss).toBe(100 * MiB);
-    // 7 ms at 5 %: the next burst collection no sooner than 140 ms later.
-    for (let i = 0; i < 2; i++) {
-      f.grow(0, 9 * MiB);
-      f.p.cpu += 40;
-      clock.advance(50);
-    }
-    expect(f.p.collections).toBe(1);
-    f.p.cpu += 40;
-    clock.advance(50);
-    expect(f.p.collections).toBe(2);
-    expect(pacer.collections).toBe(2);
   });
 
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
