@@ -3,6 +3,7 @@
  * codec (no .proto is loaded at run time), with typed client and server shapes.
  */
 import * as grpc from "@grpc/grpc-js";
+import { noteRelayAllocation } from "../core/gc-pacer.ts";
 import {
   decodeControlRequest,
   decodeControlResponse,
@@ -44,14 +45,26 @@ const controlMethod: grpc.MethodDefinition<ControlRequest, ControlResponse> = {
   originalName: "Control",
 };
 
+/** Each Data message encoded or received is relayed data's short-lived garbage (gc-pacer.ts). */
+function encodeData(message: DataMessage): Buffer {
+  const bytes = encodeDataMessage(message);
+  noteRelayAllocation(bytes.length);
+  return bytes;
+}
+
+function decodeData(bytes: Buffer): DataMessage {
+  noteRelayAllocation(bytes.length);
+  return decodeDataMessage(bytes);
+}
+
 const dataMethod: grpc.MethodDefinition<DataMessage, DataMessage> = {
   path: DATA_METHOD_PATH,
   requestStream: true,
   responseStream: true,
-  requestSerialize: encodeDataMessage,
-  requestDeserialize: decodeDataMessage,
-  responseSerialize: encodeDataMessage,
-  responseDeserialize: decodeDataMessage,
+  requestSerialize: encodeData,
+  requestDeserialize: decodeData,
+  responseSerialize: encodeData,
+  responseDeserialize: decodeData,
   originalName: "Data",
 };
 
