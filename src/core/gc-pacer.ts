@@ -13,6 +13,11 @@ import type { Clock, TimerHandle } from "./clock.ts";
  * convergence profiles, collecting every second cost 8 % of the gateway's JavaScript
  * samples, and with only the busy test (a gateway waiting on BIRD between bursts looks
  * idle) 12 %.
+ *
+ * During a burst (a session's first seconds at full speed, or a re-opened HTTP/2 window) the
+ * process is busy and the engine still collects late; optionally (`youngEveryBytes`, the
+ * gateway's) a cheap young-generation collection follows every few MiB of Data messages,
+ * counted where they are encoded and decoded (`noteRelayAllocation`).
  */
 export interface GcPacerOptions {
   /** How often to look at the RSS and the CPU time. */
