@@ -7,7 +7,7 @@
  * Data messages (one per socket read, up to 512 KiB under Bun) that is a third allocation of
  * every relayed byte, after the socket read and the protobuf encoding, and garbage the
  * engine collects late while a session's first burst fills the path
- * (DEVELOPERS.md, "Data path: slow far end memory").
+ * (DEVELOPERS.md, "Data path: slow far end memory (session 4)").
  *
  * The Data codec leaves `FRAME_HEADER_BYTES` of headroom in front of each encoded message
  * and marks it (`withFrameHeadroom`). With `installPreFraming()`, grpc-js's two framing
