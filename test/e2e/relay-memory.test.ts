@@ -7,8 +7,8 @@
  * grow only by a bounded amount over what it held before the session.
  *
  * The issue's target is 16 MiB per process. Measured here (cold processes, plain gRPC): agent
- * +18.6 to +27.4 MiB, gateway +13.5 to +24.5 MiB over repeated runs (DEVELOPERS.md, "Data
- * path: slow far end memory (session 4)"): the first burst at full speed, collected late,
+ * +17.8 to +23.7 MiB, gateway +12.6 to +14.6 MiB in four runs (DEVELOPERS.md, "Data path:
+ * slow far end memory (session 4)"): the agent's first burst at full speed, collected late,
  * not data held. So the test holds
  * the line at MAX_GROWTH (32 MiB: a gateway buffering the table, +250 MiB before issue 9,
  * fails it at once) and prints the growth it saw; the 16 MiB target is checked by the
