@@ -34,7 +34,13 @@ import { makeTempDir } from "../test/support/tempdir.ts";
 import type { BenchContext } from "./bench/context.ts";
 import { describeTable } from "./bench/full-table.ts";
 import { type BenchMode, FULL, QUICK } from "./bench/modes.ts";
-import { headlineTable, renderScenario, type ScenarioResult, targetTable } from "./bench/report.ts";
+import {
+  failedResult,
+  headlineTable,
+  renderScenario,
+  type ScenarioResult,
+  targetTable,
+} from "./bench/report.ts";
 import { runBridge } from "./bench/scenario-bridge.ts";
 import { runConvergence } from "./bench/scenario-convergence.ts";
 import { runLatency } from "./bench/scenario-latency.ts";
@@ -186,17 +192,7 @@ async function main(): Promise<number> {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         console.log(`bench: ${name} failed: ${message}`);
-        results.push({
-          id: name,
-          title: name,
-          broken: [`the scenario failed: ${message.split("\n")[0]}`],
-          warnings: [],
-          tables: [],
-          headlines: [],
-          targets: [],
-          notes: [`\`\`\`\n${message.slice(0, 3000)}\n\`\`\``],
-          seconds: 0,
-        });
+        results.push(failedResult(name, message));
       }
     }
   } finally {

@@ -114,3 +114,12 @@ export function emptyResult(id: string, title: string): ScenarioResult {
     seconds: 0,
   };
 }
+
+/** A scenario that threw: broken, with the first line of the error and the message (cut). */
+export function failedResult(id: string, message: string): ScenarioResult {
+  return {
+    ...emptyResult(id, id),
+    broken: [`the scenario failed: ${message.split("\n")[0]}`],
+    notes: [`\`\`\`\n${message.slice(0, 3000)}\n\`\`\``],
+  };
+}

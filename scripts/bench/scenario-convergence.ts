@@ -21,7 +21,7 @@ import { fmt, int, mb, median, ratio } from "./figures.ts";
 import { describeTable, generateTable } from "./full-table.ts";
 import { readProc } from "./proc-stats.ts";
 import { startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 
 interface Run {
@@ -50,17 +50,10 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
   const { topo, mode } = ctx;
   const cfg = mode.convergence;
   const total = cfg.table.ipv4 + cfg.table.ipv6;
-  const result: ScenarioResult = {
-    id: "convergence",
-    title: `1. Full-table convergence (${describeTable(cfg.table)}, BIRD → BIRD)`,
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult(
+    "convergence",
+    `1. Full-table convergence (${describeTable(cfg.table)}, BIRD → BIRD)`,
+  );
   const tableFile = join(topo.dir, "table.conf");
   const t0 = Date.now();
   const written = await writeBirdStatics(tableFile, generateTable(cfg.table));

@@ -6,7 +6,7 @@
 import type { BenchContext } from "./context.ts";
 import { fmt, percentile } from "./figures.ts";
 import { startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 import { startWorker } from "./worker-process.ts";
 
@@ -17,17 +17,7 @@ export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
   const started = Date.now();
   const { topo, mode } = ctx;
   const cfg = mode.latency;
-  const result: ScenarioResult = {
-    id: "latency",
-    title: "4. Added latency (KEEPALIVE echo)",
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult("latency", "4. Added latency (KEEPALIVE echo)");
   const echo = await startWorker({
     netns: topo.collector.name,
     role: "echo",

@@ -21,7 +21,7 @@ import { type BenchContext, ROUTER_ASN } from "./context.ts";
 import { fmt, int, mib, ms } from "./figures.ts";
 import { describeTable } from "./full-table.ts";
 import { readProc } from "./proc-stats.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { startWorker } from "./worker-process.ts";
 
 const RIB_PORT = 1790;
@@ -41,17 +41,7 @@ export async function runRib(ctx: BenchContext): Promise<ScenarioResult> {
   const { topo, mode } = ctx;
   const table = mode.convergence.table;
   const total = table.ipv4 + table.ipv6;
-  const result: ScenarioResult = {
-    id: "rib",
-    title: "6. Adj-RIB-In memory and lookups (collector vs BIRD)",
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult("rib", "6. Adj-RIB-In memory and lookups (collector vs BIRD)");
   const bird = await Bird.start(
     {
       deviceScanTime: 1,

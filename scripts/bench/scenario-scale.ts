@@ -12,7 +12,7 @@ import type { BenchContext } from "./context.ts";
 import { fmt, int, kib, MB, mb, mib } from "./figures.ts";
 import { readProc, Sampler } from "./proc-stats.ts";
 import { startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { addSourceBlock, PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
@@ -48,17 +48,7 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
   const cfg = mode.scale;
   const n = cfg.sessions;
   const wanted = n * cfg.prefixesPerSession;
-  const result: ScenarioResult = {
-    id: "scale",
-    title: `3. Session scale (${n} sessions through one relay)`,
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult("scale", `3. Session scale (${n} sessions through one relay)`);
   const sources = await addSourceBlock(topo, n);
   const speakers = await startWorker({
     netns: topo.collector.name,

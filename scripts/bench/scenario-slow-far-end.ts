@@ -11,7 +11,7 @@ import { fmt, int, MB, mb, mib } from "./figures.ts";
 import { describeTable } from "./full-table.ts";
 import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
 import { startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 import { startWorker } from "./worker-process.ts";
 
@@ -40,17 +40,7 @@ export async function runSlowFarEnd(ctx: BenchContext): Promise<ScenarioResult> 
   const started = Date.now();
   const { topo, mode } = ctx;
   const cfg = mode.slow;
-  const result: ScenarioResult = {
-    id: "slow",
-    title: "5. Slow far end (collector reading 1 MB/s)",
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult("slow", "5. Slow far end (collector reading 1 MB/s)");
   const sink = await startWorker({
     netns: topo.collector.name,
     role: "sink",

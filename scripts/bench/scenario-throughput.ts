@@ -9,7 +9,7 @@ import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
 import { fmt, GiB, int, MB, median, mib, ratio } from "./figures.ts";
 import { cpuDelta, type RelayCpu, startRelayPaths } from "./relay-paths.ts";
-import type { ScenarioResult } from "./report.ts";
+import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 import { startWorker } from "./worker-process.ts";
 
@@ -29,17 +29,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ScenarioResult> 
   const started = Date.now();
   const { topo, mode } = ctx;
   const cfg = mode.throughput;
-  const result: ScenarioResult = {
-    id: "throughput",
-    title: "2. Raw relay throughput",
-    broken: [],
-    warnings: [],
-    tables: [],
-    headlines: [],
-    targets: [],
-    notes: [],
-    seconds: 0,
-  };
+  const result = emptyResult("throughput", "2. Raw relay throughput");
   const sink = await startWorker({
     netns: topo.collector.name,
     role: "sink",

@@ -14,30 +14,31 @@ import {
   readResumeAnswer,
 } from "../proto/metadata.ts";
 import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
-import { ResumableCall } from "../relay/resumable-call.ts";
+import type { SessionCounters } from "../relay/replay-buffer.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { AckLinks } from "./ack-links.ts";
 import type { Admission } from "./admission.ts";
-import type { BridgeOptions, BridgeSnapshot } from "./bridge/bridge-state.ts";
+import type { BridgeOptions } from "./bridge/bridge-state.ts";
 import { SessionBridge } from "./bridge/session-bridge.ts";
+import { BridgeRedial } from "./bridge-redial.ts";
 import { dataCallPairs, metadataMap, pairsMap, toMetadata } from "./call-metadata.ts";
 import type { ChannelPool, PooledChannel } from "./channel-pool.ts";
-import { SessionResume } from "./session-resume.ts";
+import {
+  NO_STREAM_TOTALS,
+  type SessionSnapshot,
+  type SessionState,
+  streamTotals,
+} from "./session-snapshot.ts";
+import { type ResumeOptions, StreamReattach } from "./stream-reattach.ts";
 
 /**
  * One router TCP connection on the agent: admitted through the gateway's Control answer,
- * then relayed over its own Data stream until either side closes. With bridging on, a lost
- * far end does not end an Established BGP session: the session is "bridging" (see
- * bridge/session-bridge.ts) while new Data streams are dialled.
+ * then relayed over its own Data stream until either side closes. A RESTART or, with resume
+ * agreed, a lost stream moves it to a new Data stream (stream-reattach.ts, state `resuming`).
+ * With bridging on, a lost far end does not end an Established BGP session: the session is
+ * "bridging" (see bridge/session-bridge.ts) while new Data streams are dialled
+ * (bridge-redial.ts).
  */
-export type SessionState =
-  | "admitting"
-  | "opening"
-  | "relaying"
-  | "resuming"
-  | "bridging"
-  | "closed";
-
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   admitting: ["opening", "closed"],
   opening: ["relaying", "closed"],
@@ -46,9 +47,6 @@ const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   bridging: ["relaying", "closed"],
   closed: [],
 };
-
-/** Delay between Data stream attempts for a bridged session (the bridge bounds the total). */
-export const BRIDGE_REDIAL_MS = { first: 250, max: 5_000 } as const;
 
 export interface RouterSessionDeps {
   admission: Admission;
@@ -68,47 +66,13 @@ export interface RouterSessionDeps {
   onClosed: (session: RouterSession) => void;
 }
 
-/** Resume after a lost Data stream (session-resume.md in docs/resilience.md). */
-export interface ResumeOptions {
-  /** Replay buffer bound per direction (bytes). */
-  limitBytes: number;
-  /** How long the agent tries to re-attach before it gives up (bridging or close). */
-  windowMs: number;
-}
-
-export const DEFAULT_RESUME_WINDOW_MS = 20_000;
-
-/**
- * After a completed RESTART, how long the agent tries to re-open the session on a new Data
- * stream before it falls back (bridging or a close): the router hears nothing meanwhile.
- */
-export const RESTART_REOPEN_WINDOW_MS = 5_000;
-
-export interface SessionSnapshot {
-  sessionId: string;
-  tuple: FiveTuple;
-  state: SessionState;
-  connectedSince: number;
-  deviceName?: string;
-  serverMetadata?: Record<string, string[]>;
-  bytesUp: number;
-  bytesDown: number;
-  messagesUp: number;
-  messagesDown: number;
-  bufferedBytes: number;
-  /** Socket reads of the current Data stream (one per "data" event; a cost driver under load). */
-  readsUp?: number;
-  /** BGP-aware bridging of the session, when it is on. */
-  bridge?: BridgeSnapshot;
-  /** Data streams this session was re-attached to by resume (resume on). */
-  resumes?: number;
-}
-
 export class RouterSession {
   readonly sessionId = randomUUID();
   readonly connectedSince: number;
   private readonly machine: StateMachine<SessionState>;
   private readonly logger: Logger;
+  private readonly reattach: StreamReattach;
+  private readonly redial: BridgeRedial;
   private relay?: StreamRelay;
   private channel?: PooledChannel;
   private call?: grpc.ClientDuplexStream<DataMessage, DataMessage>;
@@ -116,19 +80,8 @@ export class RouterSession {
   private serverMetadata?: Record<string, string[]>;
   private bridge?: SessionBridge;
   private response?: ControlResponse;
-  private redial?: { timer?: { cancel(): void }; delayMs: number };
-  /** The current stream's resumable wrapper (resume on). */
-  private resumable?: ResumableCall;
-  /** An ongoing resume: when it gives up, the next attempt's timer. */
-  private resuming?: SessionResume;
-  /** Streams re-attached by resume or after a RESTART. */
-  private resumes = 0;
-  /** The current re-open follows a RESTART (not a lost stream). */
-  private afterRestart = false;
-  /** Leaves the acknowledgement stream the session is registered with. */
-  private leaveAcks?: () => void;
   /** What the Data streams before the current one relayed (a bridged session has several). */
-  private earlierStreams = { bytesUp: 0, bytesDown: 0, messagesUp: 0, messagesDown: 0 };
+  private earlierStreams = NO_STREAM_TOTALS;
 
   constructor(
     private readonly socket: Socket,
@@ -149,6 +102,30 @@ export class RouterSession {
       this.logger,
       () => deps.clock.now(),
     );
+    this.redial = new BridgeRedial(deps.clock);
+    this.reattach = new StreamReattach({
+      sessionId: this.sessionId,
+      pool: deps.pool,
+      clock: deps.clock,
+      logger: this.logger,
+      ...(deps.readGate ? { readGate: deps.readGate } : {}),
+      ...(deps.resume ? { resume: deps.resume } : {}),
+      ...(deps.acks ? { acks: deps.acks } : {}),
+      pairs: (counters) => this.callPairs(this.response as ControlResponse, counters).pairs,
+      mayHold: () => this.machine.is("relaying") && this.response !== undefined,
+      relaying: () => this.machine.is("relaying"),
+      onDetached: () => {
+        this.machine.moveTo("resuming");
+        this.channel?.release();
+        this.channel = undefined;
+      },
+      onResumed: (channel, call, md) => {
+        this.channel = channel;
+        this.call = call;
+        this.serverMetadata = metadataMap(md);
+        this.machine.moveTo("relaying");
+      },
+    });
     socket.on("error", (err) => {
       if (this.machine.is("admitting", "opening")) this.close(`router socket: ${err.message}`);
     });
@@ -193,16 +170,21 @@ export class RouterSession {
     this.startStream(response);
   }
 
-  private startStream(response: ControlResponse): void {
-    const { pairs, dropped } = dataCallPairs({
+  /** The Data call's metadata for this session with these counters (and the resume offer). */
+  private callPairs(response: ControlResponse, counters: SessionCounters) {
+    return dataCallPairs({
       identity: this.deps.identity,
       tuple: this.tuple,
       serverPairs: response.metadata,
       sessionId: this.sessionId,
-      counterUp: 0,
-      counterDown: 0,
+      counterUp: counters.sent,
+      counterDown: counters.received,
       resume: this.deps.resume !== undefined,
     });
+  }
+
+  private startStream(response: ControlResponse): void {
+    const { pairs, dropped } = this.callPairs(response, { sent: 0, received: 0 });
     if (dropped.length > 0) {
       this.logger.warn("dropped metadata the gateway sent that HTTP/2 cannot carry", {
         keys: dropped,
@@ -221,23 +203,7 @@ export class RouterSession {
       gateCallReads(call, this.deps.readGate);
       this.onServerMetadata(md, channel);
     });
-    // Every stream is re-openable after a RESTART; a lost one only with resume agreed.
-    const resume = this.deps.resume;
-    const resumable = new ResumableCall(
-      { call, abort: () => call.cancel() },
-      {
-        limitBytes: resume?.limitBytes ?? 0,
-        onLost: (error) => this.streamLost(error),
-        holdOnRestart: () => this.machine.is("relaying") && this.response !== undefined,
-        onRestarted: () => {
-          this.afterRestart = true;
-          this.logger.info("RESTART completed: re-opening the session on a new Data stream");
-          this.reopen(RESTART_REOPEN_WINDOW_MS);
-        },
-      },
-    );
-    if (!resume) resumable.disable();
-    this.resumable = resumable;
+    const resumable = this.reattach.wrap(call);
     this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable, {
       highWaterMark: this.deps.highWaterMark,
       abortCall: () => resumable.abort(),
@@ -255,7 +221,7 @@ export class RouterSession {
         onState: (from, to, reason) => {
           this.logger.debug(`bridge ${from} -> ${to}`, { reason });
           if (from === "reattach-open-confirm" && to === "established") {
-            this.redial = undefined;
+            this.redial.reset();
             this.logger.info("a new far end took over the router's session", { reason });
           }
         },
@@ -263,7 +229,7 @@ export class RouterSession {
         onRouterClosed: (reason) => {
           this.logger.warn("router session closed by the bridge", { reason });
           this.call?.cancel();
-          this.redial?.timer?.cancel();
+          this.redial.cancel();
           this.finish();
         },
       },
@@ -274,24 +240,13 @@ export class RouterSession {
   /** The far end was lost and the bridge keeps the router's session: dial a new stream. */
   private bridgeFarEnd(why: string): void {
     this.logger.warn("far end lost: keeping the router's BGP session up", { reason: why });
-    const c = this.relay?.counters;
-    const e = this.earlierStreams;
-    this.earlierStreams = {
-      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
-      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
-      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
-      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
-    };
+    this.earlierStreams = streamTotals(this.earlierStreams, this.relay?.counters);
     this.relay = undefined;
     this.channel?.release();
     this.channel = undefined;
     this.call = undefined;
     if (this.machine.is("relaying", "resuming")) this.machine.moveTo("bridging");
-    const delayMs = Math.min(
-      this.redial ? this.redial.delayMs * 2 : BRIDGE_REDIAL_MS.first,
-      BRIDGE_REDIAL_MS.max,
-    );
-    const timer = this.deps.clock.schedule(delayMs, () => {
+    this.redial.schedule(() => {
       if (!this.machine.is("bridging") || !this.response) return;
       try {
         this.startStream(this.response);
@@ -299,7 +254,6 @@ export class RouterSession {
         this.close(`cannot open a Data stream: ${errorMessage(err)}`);
       }
     });
-    this.redial = { timer, delayMs };
   }
 
   /** Abort the session (agent shutting down, KILL from an operator). */
@@ -311,7 +265,7 @@ export class RouterSession {
 
   snapshot(): SessionSnapshot {
     const c = this.relay?.counters;
-    const e = this.earlierStreams;
+    const resumes = this.reattach.count;
     return {
       sessionId: this.sessionId,
       tuple: this.tuple,
@@ -319,13 +273,10 @@ export class RouterSession {
       connectedSince: this.connectedSince,
       deviceName: this.deviceName,
       serverMetadata: this.serverMetadata,
-      bytesUp: e.bytesUp + (c?.bytesFromSocket ?? 0),
-      bytesDown: e.bytesDown + (c?.bytesToSocket ?? 0),
-      messagesUp: e.messagesUp + (c?.messagesSent ?? 0),
-      messagesDown: e.messagesDown + (c?.messagesReceived ?? 0),
+      ...streamTotals(this.earlierStreams, c),
       bufferedBytes: this.relay?.bufferedBytes ?? 0,
       readsUp: c?.socketReads ?? 0,
-      ...(this.deps.resume || this.resumes > 0 ? { resumes: this.resumes } : {}),
+      ...(this.deps.resume || resumes > 0 ? { resumes } : {}),
       ...(this.bridge && (this.deps.bridge?.giveUpMs ?? 0) > 0
         ? { bridge: this.bridge.bridge.snapshot() }
         : {}),
@@ -337,82 +288,18 @@ export class RouterSession {
    * contract, "Graceful RESTART"). False when it is not relaying on a stream now.
    */
   restart(): boolean {
-    if (!this.machine.is("relaying") || !this.resumable) return false;
-    const started = this.resumable.restart();
+    const resumable = this.reattach.resumable;
+    if (!this.machine.is("relaying") || !resumable) return false;
+    const started = resumable.restart();
     if (started) this.logger.info("RESTART sent: moving the session to a new Data stream");
     return started;
-  }
-
-  /** The current stream was lost: try to re-attach the session before anything else. */
-  private streamLost(error: Error): void {
-    const resume = this.deps.resume;
-    if (!resume || !this.machine.is("relaying")) {
-      this.resumable?.fail(error);
-      return;
-    }
-    this.logger.warn("Data stream lost: resuming the session", { error: errorMessage(error) });
-    this.reopen(resume.windowMs);
-  }
-
-  /**
-   * The session has no stream (lost, or a RESTART completed): dial new ones with the same
-   * session-id and the counters as they stand until the gateway re-attaches it or `windowMs`
-   * passed; then the relay ends as without re-attach (bridging or a close).
-   */
-  private reopen(windowMs: number): void {
-    this.machine.moveTo("resuming");
-    this.channel?.release();
-    this.channel = undefined;
-    this.leaveAcks?.();
-    this.leaveAcks = undefined;
-    const resumable = this.resumable as ResumableCall;
-    const response = this.response as ControlResponse;
-    const offered = this.deps.resume !== undefined;
-    this.resuming = new SessionResume({
-      resumable,
-      pool: this.deps.pool,
-      clock: this.deps.clock,
-      logger: this.logger,
-      windowMs,
-      ...(this.deps.readGate ? { readGate: this.deps.readGate } : {}),
-      pairs: (counters) =>
-        dataCallPairs({
-          identity: this.deps.identity,
-          tuple: this.tuple,
-          serverPairs: response.metadata,
-          sessionId: this.sessionId,
-          counterUp: counters.sent,
-          counterDown: counters.received,
-          resume: offered,
-        }).pairs,
-      onResumed: (channel, call, md) => {
-        this.resuming = undefined;
-        this.channel = channel;
-        this.call = call;
-        this.serverMetadata = metadataMap(md);
-        this.resumes++;
-        this.afterRestart = false;
-        if (readResumeAnswer(metadataReader(md)) === "resumed") this.joinAcks(channel);
-        this.machine.moveTo("relaying");
-      },
-    });
-    this.resuming.attempt();
-  }
-
-  /** Acknowledge over the connection the session's stream runs on (resume agreed). */
-  private joinAcks(channel: PooledChannel): void {
-    this.leaveAcks?.();
-    this.leaveAcks = undefined;
-    if (this.resumable && this.deps.acks) {
-      this.leaveAcks = this.deps.acks.register(channel.client, this.sessionId, this.resumable);
-    }
   }
 
   private onServerMetadata(md: grpc.Metadata, channel: PooledChannel): void {
     this.serverMetadata = metadataMap(md);
     const answer = readResumeAnswer(metadataReader(md));
-    if (answer === undefined) this.resumable?.disable();
-    else this.joinAcks(channel);
+    if (answer === undefined) this.reattach.resumable?.disable();
+    else this.reattach.joinAcks(channel);
     const counters = readCounters(metadataReader(md));
     const relay = this.relay;
     if (!counters || !relay) return;
@@ -427,17 +314,17 @@ export class RouterSession {
   }
 
   private onRelayEnd(ended: RelayEndReason, error?: Error): void {
-    this.resuming?.cancel();
-    this.resuming = undefined;
+    this.reattach.cancel();
     // A re-open after a RESTART that no gateway took: the session ends as by the RESTART.
-    const reason = this.afterRestart && ended === "call-error" ? "restart" : ended;
+    const reason = this.reattach.afterRestart && ended === "call-error" ? "restart" : ended;
     const c = this.relay?.counters;
+    const resumable = this.reattach.resumable;
     const fields = {
       reason,
       bytes_up: c?.bytesFromSocket,
       bytes_down: c?.bytesToSocket,
       duration_ms: this.deps.clock.now() - this.connectedSince,
-      ...(this.resumable ? { counters: this.resumable.counters } : {}),
+      ...(resumable ? { counters: resumable.counters } : {}),
       ...(error ? { error: errorMessage(error) } : {}),
     };
     if (reason === "closed") this.logger.info("session closed", fields);
@@ -453,7 +340,7 @@ export class RouterSession {
   private close(reason: string): void {
     if (this.machine.is("closed")) return;
     this.logger.debug("closing router connection", { reason });
-    this.redial?.timer?.cancel();
+    this.redial.cancel();
     if (!this.socket.destroyed) this.socket.destroy();
     this.call?.cancel();
     this.finish();
@@ -462,8 +349,7 @@ export class RouterSession {
   private finish(): void {
     if (this.machine.is("closed")) return;
     this.machine.moveTo("closed");
-    this.leaveAcks?.();
-    this.leaveAcks = undefined;
+    this.reattach.leave();
     this.channel?.release();
     this.channel = undefined;
     this.deps.onClosed(this);

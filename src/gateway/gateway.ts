@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
 import type { AdjRibIn } from "../collector/adj-rib-in.ts";
@@ -7,7 +6,6 @@ import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { BgpProxyError } from "../core/errors.ts";
 import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
@@ -19,7 +17,6 @@ import {
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { resumeServiceDefinition } from "../proto/resume-service.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
-import { transportKeepalive } from "../proto/transport-liveness.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { version } from "../version.ts";
 import { ackService } from "./ack-service.ts";
@@ -29,6 +26,12 @@ import {
   AgentMetricsStore,
   DEFAULT_AGENT_METRICS_LIMITS,
 } from "./agent-metrics-store.ts";
+import {
+  AGENT_SERVER_SHUTDOWN_MS,
+  gatewayServerOptions,
+  listenForAgents,
+  shutDownAgentServer,
+} from "./agent-server.ts";
 import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
 import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
@@ -52,6 +55,7 @@ import { DEFAULT_LOGIN_LIMITS, LoginGuard, type LoginLimits } from "./login-guar
 import { OtlpReceiver } from "./otlp-receiver.ts";
 import { logOversizedMessages } from "./oversize-log.ts";
 import { routeApi } from "./route-api.ts";
+import { sessionDrain } from "./session-drain.ts";
 import { SessionTable } from "./session-table.ts";
 
 /**
@@ -128,31 +132,6 @@ function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
       });
     }
   });
-}
-
-/** The gRPC server's options (pure): keepalive as long as the sessions tolerate. */
-export function gatewayServerOptions(): grpc.ServerOptions {
-  const keepalive = transportKeepalive();
-  return {
-    "grpc.keepalive_time_ms": keepalive.timeMs,
-    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_concurrent_streams": 1000,
-  };
-}
-
-function serverCredentials(config: GatewayConfig): grpc.ServerCredentials {
-  if (config.insecure) return grpc.ServerCredentials.createInsecure();
-  if (!config.tlsCert || !config.tlsKey) {
-    throw new BgpProxyError("config", "TLS needs --tls-cert and --tls-key (or --insecure)", {
-      retryable: false,
-    });
-  }
-  return grpc.ServerCredentials.createSsl(
-    null,
-    [{ cert_chain: readFileSync(config.tlsCert), private_key: readFileSync(config.tlsKey) }],
-    false,
-  );
 }
 
 export async function startGateway(
@@ -270,19 +249,7 @@ export async function startGateway(
   server.addService(resumeServiceDefinition, {
     acks: ackService({ ...(held ? { held } : {}), logins, logger }),
   });
-  const where = hostPort(config.listen.host, config.listen.port);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(where, serverCredentials(config), (err, bound) => {
-      if (err) {
-        reject(
-          new BgpProxyError("config", `cannot listen for agents on ${where}: ${err.message}`, {
-            retryable: false,
-            cause: err,
-          }),
-        );
-      } else resolve(bound);
-    });
-  });
+  const port = await listenForAgents(server, config);
 
   raiseFlowControlWindows(server, log);
   logOversizedMessages(server, log, logClock);
@@ -305,29 +272,10 @@ export async function startGateway(
     reloadGateway(running, deps.readConfig, { registry, sessions, accounts, now }, log, (next) => {
       running = next;
     });
-  const drain = (): number => {
-    const already = sessions.draining;
-    const n = sessions.drain(now());
-    if (!already) log.info("draining: RESTART sent on every Data stream", { sessions: n });
-    return n;
-  };
-  const restartStreams = (): number => {
-    const n = sessions.restartStreams();
-    log.info("RESTART sent on every Data stream; far ends held for re-attach", { sessions: n });
-    return n;
-  };
-  /** Resolves when every session has ended, or after `ms`. */
-  const sessionsEnded = async (ms: number) => {
-    const until = now() + ms;
-    while (sessions.size > 0 && now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    if (sessions.size > 0) log.warn("drain timed out", { sessions: sessions.size });
-  };
+  const drainer = sessionDrain(sessions, log, now);
+  const { drain, restartStreams } = drainer;
   const adminRoutes = {
-    "/admin/drain": async () => jsonResponse({ kind: "draining", sessions: drain() }, false),
-    "/admin/restart-streams": async () =>
-      jsonResponse({ kind: "restarting", sessions: restartStreams() }, false),
+    ...drainer.routes,
     "/admin/reload": async () => {
       const outcome = reload();
       return jsonResponse(outcome, false, outcome.kind === "applied" ? 200 : 422);
@@ -399,7 +347,7 @@ export async function startGateway(
       // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
       // (bridging) and reach the next gateway.
       const live = drain();
-      if (live > 0) await sessionsEnded(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       pacer?.stop();
       dumper?.stop();
       bmp?.stop();
@@ -418,17 +366,8 @@ export async function startGateway(
       // gateway): otherwise the graceful shutdown waits for them until it is forced.
       // (Acknowledgement streams end with their agents' last drained session.)
       for (const call of controlCalls) call.end();
-      const forced = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve(true);
-        }, 2_000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-      });
-      log.info("gateway stopped", forced ? { forced_after_ms: 2_000 } : {});
+      const forced = await shutDownAgentServer(server);
+      log.info("gateway stopped", forced ? { forced_after_ms: AGENT_SERVER_SHUTDOWN_MS } : {});
     },
   };
 }

@@ -39,7 +39,8 @@ export class HeldSessions {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly clock: Clock,
+    /** The clock of the grace timers, and of the held sessions' own timers (ResumableCall). */
+    readonly clock: Clock,
     readonly graceMs: number = DEFAULT_RESUME_GRACE_MS,
   ) {}
 

@@ -49,6 +49,7 @@ export function holdable(
   log: Logger,
 ): ResumableCall {
   const resumable: ResumableCall = new ResumableCall(serverCallPort(call), {
+    clock: resume.held.clock,
     // Without acknowledgements nothing could be let go: only a RESTART re-attaches.
     limitBytes: offered ? resume.limitBytes : 0,
     onLost: (error) => {

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { Clock, TimerHandle } from "../core/clock.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import { fullCount } from "../proto/resume-service.ts";
 import { planResume, ReplayBuffer, ReplayError, type SessionCounters } from "./replay-buffer.ts";
@@ -33,6 +34,8 @@ import type { MessageStream } from "./stream-relay.ts";
  * resume a lost call, but a completed RESTART (nothing in flight) still re-attaches.
  */
 export interface ResumableCallOptions {
+  /** Runs the RESTART answer timeout and a server call's end settling. */
+  clock: Clock;
   /** Replay buffer bound (bytes); past it a lost call can no longer be resumed. */
   limitBytes: number;
   ackEveryMessages?: number;
@@ -99,7 +102,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
   private peerEnded = false;
   /** This side sent RESTART on the current call (a second one from the relay is dropped). */
   private restartSent = false;
-  private answerTimer?: ReturnType<typeof setTimeout>;
+  private answerTimer?: TimerHandle;
   private ackSink?: (received: number) => void;
   private readonly ackEveryMessages: number;
   private readonly ackEveryBytes: number;
@@ -222,11 +225,11 @@ export class ResumableCall extends EventEmitter implements MessageStream {
       this.halfClosed = true;
     }
     const ms = this.options.restartAnswerMs ?? DEFAULT_RESTART_ANSWER_MS;
-    this.answerTimer = setTimeout(() => {
+    this.answerTimer = this.options.clock.schedule(ms, () => {
       if (this.state !== "restarting" || this.port !== port) return;
       port.abort();
       this.lost(new Error(`no RESTART answer within ${ms} ms`));
-    }, ms);
+    });
     return true;
   }
 
@@ -289,7 +292,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
   }
 
   private clearAnswerTimer(): void {
-    if (this.answerTimer) clearTimeout(this.answerTimer);
+    this.answerTimer?.cancel();
     this.answerTimer = undefined;
   }
 
@@ -316,7 +319,7 @@ export class ResumableCall extends EventEmitter implements MessageStream {
       }
       const settle = port.endSettleMs;
       if (settle === undefined) this.emit("end");
-      else setTimeout(() => current() && this.emit("end"), settle);
+      else this.options.clock.schedule(settle, () => current() && this.emit("end"));
     });
     call.on("close", () => {
       if (current()) this.emit("close");

@@ -8,18 +8,11 @@
  * on the agent: a RESTART needs no replay buffer.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
-import { receiveAll, sendPaced } from "../support/byte-digest.ts";
-import {
-  agentConfig,
-  forwardDevice,
-  gatewayConfig,
-  startDaemon,
-  testLogger,
-} from "../support/stack.ts";
+import { pacedRouter, startPacedDaemon } from "../support/paced-exchange.ts";
+import { agentConfig, forwardDevice, gatewayConfig, testLogger } from "../support/stack.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const TOTAL = 4 * 1024 * 1024;
@@ -33,13 +26,7 @@ afterEach(async () => {
 type Starter = "gateway" | "agent";
 
 async function restartStack(agentOverrides: Partial<AgentConfig> = {}) {
-  let daemonConnections = 0;
-  let daemonSide!: { received: Promise<{ digest: string; bytes: number }>; sent: Promise<string> };
-  const daemon = await startDaemon((socket) => {
-    daemonConnections++;
-    const received = receiveAll(socket);
-    daemonSide = { received, sent: sendPaced(socket, 77, TOTAL, received) };
-  });
+  const daemon = await startPacedDaemon(77, TOTAL);
   cleanups.push(() => daemon.server.close());
   const logger = testLogger();
   const gateway = await startGateway(
@@ -59,8 +46,8 @@ async function restartStack(agentOverrides: Partial<AgentConfig> = {}) {
   return {
     gateway,
     agent,
-    daemonConnections: () => daemonConnections,
-    daemonSide: () => daemonSide,
+    daemonConnections: daemon.connections,
+    daemonSide: daemon.side,
   };
 }
 
@@ -68,22 +55,12 @@ describe("graceful RESTART re-attaches the held far end", () => {
   for (const starter of ["gateway", "agent"] as Starter[]) {
     test(`started by the ${starter}: nothing lost, repeated or reordered; one daemon connection`, async () => {
       const { gateway, agent, daemonConnections, daemonSide } = await restartStack();
-      const router = connect({
-        host: "127.0.0.1",
-        port: agent.listening[0]?.port ?? 0,
-        allowHalfOpen: true,
-      });
-      cleanups.push(() => router.destroy());
-      await new Promise((r) => router.once("connect", r));
-      const routerGot = receiveAll(router);
-      let sending = true;
-      const routerSent = sendPaced(router, 5, TOTAL).finally(() => {
-        sending = false;
-      });
+      const router = await pacedRouter(agent.listening[0]?.port ?? 0, 5, TOTAL);
+      cleanups.push(() => router.socket.destroy());
       await waitUntil(() => daemonConnections() === 1, { timeoutMs: 5_000, what: "the daemon" });
 
       let restarts = 0;
-      while (sending && restarts < RESTARTS) {
+      while (router.sending && restarts < RESTARTS) {
         await Bun.sleep(200);
         if (agent.status().sessions[0]?.state !== "relaying") continue;
         const asked =
@@ -103,7 +80,7 @@ describe("graceful RESTART re-attaches the held far end", () => {
         expect(asked).toEqual({ kind: "restarting", sessions: 1 });
         restarts++;
         // A RESTART that crosses the router's FIN (end of the transfer) is void.
-        await waitUntil(() => agent.status().sessions[0]?.resumes === restarts || !sending, {
+        await waitUntil(() => agent.status().sessions[0]?.resumes === restarts || !router.sending, {
           timeoutMs: 5_000,
           what: `re-attach ${restarts}`,
         });
@@ -111,7 +88,7 @@ describe("graceful RESTART re-attaches the held far end", () => {
       }
 
       const atRouter = await Promise.race([
-        routerGot,
+        router.received,
         Bun.sleep(30_000).then(() => {
           throw new Error(`the router's stream did not end: ${JSON.stringify(agent.status())}`);
         }),
@@ -119,7 +96,7 @@ describe("graceful RESTART re-attaches the held far end", () => {
       const atDaemon = await daemonSide().received;
       expect(restarts).toBeGreaterThanOrEqual(2);
       expect(atDaemon.bytes).toBe(TOTAL);
-      expect(atDaemon.digest).toBe(await routerSent);
+      expect(atDaemon.digest).toBe(await router.sent);
       expect(atRouter.bytes).toBe(TOTAL);
       expect(atRouter.digest).toBe(await daemonSide().sent);
       expect(daemonConnections()).toBe(1);

@@ -7,25 +7,14 @@
  * in order, with no byte lost or repeated, over one router and one daemon connection.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
-import { receiveAll, sendPaced as sendPacedBytes } from "../support/byte-digest.ts";
-import {
-  agentConfig,
-  forwardDevice,
-  gatewayConfig,
-  prng,
-  startDaemon,
-  testLogger,
-} from "../support/stack.ts";
+import { pacedRouter, startPacedDaemon } from "../support/paced-exchange.ts";
+import { agentConfig, forwardDevice, gatewayConfig, prng, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const TOTAL = 6 * 1024 * 1024;
-
-const sendPaced = (socket: Socket, seed: number, endAfter?: Promise<unknown>) =>
-  sendPacedBytes(socket, seed, TOTAL, endAfter);
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -38,16 +27,7 @@ const resume = { windowMs: 10_000, limitBytes: 512 * 1024 };
 describe("resume after a lost Data stream", () => {
   for (const seed of [11, 12]) {
     test(`seed ${seed}: random link resets lose, repeat and reorder nothing`, async () => {
-      let daemonConnections = 0;
-      let daemonSide!: {
-        received: Promise<{ digest: string; bytes: number }>;
-        sent: Promise<string>;
-      };
-      const daemon = await startDaemon((socket) => {
-        daemonConnections++;
-        const received = receiveAll(socket);
-        daemonSide = { received, sent: sendPaced(socket, seed * 7, received) };
-      });
+      const daemon = await startPacedDaemon(seed * 7, TOTAL);
       cleanups.push(() => daemon.server.close());
       const logger = testLogger();
       const gateway = await startGateway(
@@ -67,24 +47,14 @@ describe("resume after a lost Data stream", () => {
         what: "the control stream",
       });
 
-      const router = connect({
-        host: "127.0.0.1",
-        port: agent.listening[0]?.port ?? 0,
-        allowHalfOpen: true,
-      });
-      cleanups.push(() => router.destroy());
-      await new Promise((r) => router.once("connect", r));
-      const routerGot = receiveAll(router);
-      let sending = true;
-      const routerSent = sendPaced(router, seed).finally(() => {
-        sending = false;
-      });
+      const router = await pacedRouter(agent.listening[0]?.port ?? 0, seed, TOTAL);
+      cleanups.push(() => router.socket.destroy());
 
       // Reset the link every 150–400 ms while the router sends (at most 12 times).
       const rand = prng(seed + 100);
       let cuts = 0;
-      await waitUntil(() => daemonConnections === 1, { timeoutMs: 5_000, what: "the daemon" });
-      while (sending && cuts < 12) {
+      await waitUntil(() => daemon.connections() === 1, { timeoutMs: 5_000, what: "the daemon" });
+      while (router.sending && cuts < 12) {
         await Bun.sleep(150 + Math.floor(rand() * 250));
         link.cut();
         cuts++;
@@ -92,18 +62,18 @@ describe("resume after a lost Data stream", () => {
 
       const diagnostics = () => JSON.stringify({ cuts, sessions: agent.status().sessions });
       const atRouter = await Promise.race([
-        routerGot,
+        router.received,
         Bun.sleep(30_000).then(() => {
           throw new Error(`the router's stream did not end: ${diagnostics()}`);
         }),
       ]);
-      const atDaemon = await daemonSide.received;
+      const atDaemon = await daemon.side().received;
       expect(cuts).toBeGreaterThanOrEqual(3);
       expect(atDaemon.bytes).toBe(TOTAL);
-      expect(atDaemon.digest).toBe(await routerSent);
+      expect(atDaemon.digest).toBe(await router.sent);
       expect(atRouter.bytes).toBe(TOTAL);
-      expect(atRouter.digest).toBe(await daemonSide.sent);
-      expect(daemonConnections).toBe(1);
+      expect(atRouter.digest).toBe(await daemon.side().sent);
+      expect(daemon.connections()).toBe(1);
       expect(agent.status().sessionsTotal).toBe(1);
     }, 60_000);
   }

@@ -8,8 +8,15 @@
  * up with exactly FRR's new prefixes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Bird, parseRoutePrefixes } from "../support/bird.ts";
-import { BRIDGE_LOG, type BridgeStack, startBridgeStack } from "../support/bridge-stack.ts";
+import type { Bird } from "../support/bird.ts";
+import {
+  BRIDGE_LOG,
+  type BridgeStack,
+  birdHolds,
+  forwardSpec,
+  startBridgeStack,
+  startForwardedBird,
+} from "../support/bridge-stack.ts";
 import { Frr, frrMissing } from "../support/frr.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -48,63 +55,18 @@ describe.skipIf(!canRunNetns || frrProblem !== "")(
       return out[address];
     };
 
-    const collectorHolds = (want: readonly string[]) => {
-      const sorted = [...want].sort();
-      let last: string[] = [];
-      return waitUntil(
-        async () => {
-          last = parseRoutePrefixes(
-            (await collector?.birdc("show", "route", "protocol", "from_frr")) ?? "",
-          );
-          return JSON.stringify(last) === JSON.stringify(sorted) ? last : undefined;
-        },
-        {
-          timeoutMs: 30_000,
-          what: `collector: routes from FRR = ${JSON.stringify(sorted)}`,
-          diagnostics: () => `last seen: ${JSON.stringify(last)}\n${diagnostics()}`,
-        },
-      );
-    };
+    const collectorHolds = (want: readonly string[]) =>
+      birdHolds(collector, "from_frr", want, { what: "collector: routes from FRR", diagnostics });
 
     beforeAll(async () => {
       stack = await startBridgeStack({
         collector: true,
         grpc: "127.0.0.1:19444",
-        spec: ({ rp, pc }) => ({
-          collector: { asn: 64512, routerId: "192.0.2.1" },
-          devices: [
-            {
-              name: "edge-frr",
-              id: 2001,
-              ip: rp.a.ipv4,
-              target: "forward",
-              forward: `${pc?.b.ipv4}:179`,
-              forwardSource: pc?.a.ipv4,
-            },
-          ],
-        }),
+        spec: forwardSpec("edge-frr", 2001),
         listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       });
-      const { rp, pc } = stack.topo;
-      if (!pc || !stack.topo.collector) throw new Error("topology without a collector namespace");
-      collector = await Bird.start(
-        {
-          routerId: pc.b.ipv4,
-          asn: 64512,
-          neighbors: [
-            {
-              name: "from_frr",
-              address: pc.a.ipv4,
-              asn: 65001,
-              localAddress: pc.b.ipv4,
-              passive: true,
-              multihop: true,
-              export: "none",
-            },
-          ],
-        },
-        { netns: stack.topo.collector, label: "collector" },
-      );
+      const { rp } = stack.topo;
+      collector = await startForwardedBird(stack, "from_frr", "collector");
       router = await Frr.start(
         {
           routerId: rp.a.ipv4,

@@ -9,12 +9,15 @@
  * exactly the router's prefixes. Resume after a lost stream stays off (agent default).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Bird, parseRoutePrefixes, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
+import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
   type BridgeStack,
+  birdHolds,
+  forwardSpec,
   routerEstablished,
   startBridgeStack,
+  startForwardedBird,
   startRouterBird,
 } from "../support/bridge-stack.ts";
 import { run } from "../support/process.ts";
@@ -58,64 +61,18 @@ describe.skipIf(!canRunNetns)(`e2e graceful RESTART: BIRD router, BIRD far end${
       { timeoutMs: 20_000, what: "far end: from_router Established", diagnostics },
     );
 
-  const daemonHolds = () => {
-    const want = [...V4, ...V6].sort();
-    let last: string[] = [];
-    return waitUntil(
-      async () => {
-        last = parseRoutePrefixes(
-          (await daemon?.birdc("show", "route", "protocol", "from_router")) ?? "",
-        );
-        return JSON.stringify(last) === JSON.stringify(want) ? last : undefined;
-      },
-      {
-        timeoutMs: 30_000,
-        what: `far end: routes = ${JSON.stringify(want)}`,
-        diagnostics: () => `last seen: ${JSON.stringify(last)}\n${diagnostics()}`,
-      },
-    );
-  };
+  const daemonHolds = () =>
+    birdHolds(daemon, "from_router", [...V4, ...V6], { what: "far end: routes", diagnostics });
 
   beforeAll(async () => {
     stack = await startBridgeStack({
       collector: true,
       grpc: "127.0.0.1:19461",
-      spec: ({ rp, pc }) => ({
-        collector: { asn: 64512, routerId: "192.0.2.1" },
-        devices: [
-          {
-            name: "edge-r1",
-            id: 1001,
-            ip: rp.a.ipv4,
-            target: "forward",
-            forward: `${pc?.b.ipv4}:179`,
-            forwardSource: pc?.a.ipv4,
-          },
-        ],
-      }),
+      spec: forwardSpec("edge-r1", 1001),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       agentArgs: ["--metrics-port", AGENT_STATUS_PORT],
     });
-    const { pc } = stack.topo;
-    if (!pc || !stack.topo.collector) throw new Error("topology without a collector namespace");
-    daemon = await Bird.start(
-      {
-        routerId: pc.b.ipv4,
-        asn: 64512,
-        neighbors: [
-          {
-            name: "from_router",
-            address: pc.a.ipv4,
-            asn: 65001,
-            localAddress: pc.b.ipv4,
-            passive: true,
-            multihop: true,
-            export: "none",
-          },
-        ],
-      },
-      { netns: stack.topo.collector, label: "far-end" },
-    );
+    daemon = await startForwardedBird(stack, "from_router", "far-end");
     router = await startRouterBird(stack, V4, V6);
   }, 60_000);
 

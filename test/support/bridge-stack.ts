@@ -11,7 +11,7 @@ import {
   startAgentProcess,
   startGatewayProcess,
 } from "./bgproxy-process.ts";
-import { Bird, type ProtocolStatus } from "./bird.ts";
+import { Bird, type ProtocolStatus, parseRoutePrefixes } from "./bird.ts";
 import { destroyAllNetns } from "./netns.ts";
 import { createRelayTopology, type RelayTopology } from "./relay-topology.ts";
 import { waitUntil } from "./wait.ts";
@@ -173,6 +173,79 @@ export function collectorSpec(device = "edge-r1"): (topo: RelayTopology) => Gate
     collector: { asn: 64512, routerId: "192.0.2.1" },
     devices: [{ name: device, id: 1001, ip: rp.a.ipv4, target: "collector" }],
   });
+}
+
+/**
+ * The gateway file of one router (`device` at R's address) whose session the gateway
+ * forwards from C's address on the P–C link to a daemon at C's far end (`startForwardedBird`).
+ */
+export function forwardSpec(device: string, id: number): (topo: RelayTopology) => GatewayFileSpec {
+  return ({ rp, pc }) => ({
+    collector: { asn: 64512, routerId: "192.0.2.1" },
+    devices: [
+      {
+        name: device,
+        id,
+        ip: rp.a.ipv4,
+        target: "forward",
+        forward: `${pc?.b.ipv4}:179`,
+        forwardSource: pc?.a.ipv4,
+      },
+    ],
+  });
+}
+
+/**
+ * The far end of a `forwardSpec` stack: a BIRD daemon in C (AS 64512) whose passive
+ * protocol `protocol` takes the router's session (AS 65001) from the gateway, exporting nothing.
+ */
+export function startForwardedBird(
+  stack: BridgeStack,
+  protocol: string,
+  label: string,
+): Promise<Bird> {
+  const { pc, collector } = stack.topo;
+  if (!pc || !collector) throw new Error("topology without a collector namespace");
+  return Bird.start(
+    {
+      routerId: pc.b.ipv4,
+      asn: 64512,
+      neighbors: [
+        {
+          name: protocol,
+          address: pc.a.ipv4,
+          asn: 65001,
+          localAddress: pc.b.ipv4,
+          passive: true,
+          multihop: true,
+          export: "none",
+        },
+      ],
+    },
+    { netns: collector, label },
+  );
+}
+
+/** Waits for the BIRD `daemon`'s `protocol` to hold exactly the prefixes `want`; `what` names it. */
+export function birdHolds(
+  daemon: Bird | undefined,
+  protocol: string,
+  want: readonly string[],
+  options: { what: string; diagnostics: () => string },
+): Promise<string[]> {
+  const sorted = [...want].sort();
+  let last: string[] = [];
+  return waitUntil(
+    async () => {
+      last = parseRoutePrefixes((await daemon?.birdc("show", "route", "protocol", protocol)) ?? "");
+      return JSON.stringify(last) === JSON.stringify(sorted) ? last : undefined;
+    },
+    {
+      timeoutMs: 30_000,
+      what: `${options.what} = ${JSON.stringify(sorted)}`,
+      diagnostics: () => `last seen: ${JSON.stringify(last)}\n${options.diagnostics()}`,
+    },
+  );
 }
 
 /** Waits for the router BIRD's `protocol` to be Established; returns its state (with `since`). */

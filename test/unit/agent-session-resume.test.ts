@@ -27,7 +27,7 @@ function setup(windowMs: number) {
   const first = new HangingCall();
   const resumable = new ResumableCall(
     { call: first as unknown as MessageStream, abort: () => first.cancel() },
-    { limitBytes: 1024, onLost: () => {} },
+    { clock, limitBytes: 1024, onLost: () => {} },
   );
   resumable.detach(); // the first stream was lost
   const errors: Error[] = [];

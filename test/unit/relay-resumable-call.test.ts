@@ -1,7 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { DataAction, type DataMessage } from "../../src/proto/messages.ts";
 import { ReplayError } from "../../src/relay/replay-buffer.ts";
-import { type CallPort, ResumableCall } from "../../src/relay/resumable-call.ts";
+import {
+  type CallPort,
+  DEFAULT_RESTART_ANSWER_MS,
+  ResumableCall,
+} from "../../src/relay/resumable-call.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { RecordingCall } from "../support/recording-call.ts";
 
 /** A call that records what is written to it; the test emits what it receives. */
@@ -32,6 +37,7 @@ interface Side {
  * their own (as bgproxy.v1.ResumeService carries them), never through the Data messages.
  */
 function pair(ackEveryMessages = 16, hold = true) {
+  const clock = new ManualClock();
   const acksToA: number[] = [];
   const acksToB: number[] = [];
   const make = (server: boolean, acksOut: number[]): Side => {
@@ -40,6 +46,7 @@ function pair(ackEveryMessages = 16, hold = true) {
     side.rc = new ResumableCall(
       { ...port(call), server },
       {
+        clock,
         limitBytes: 1 << 20,
         ackEveryMessages,
         onLost: (e) => side.lost.push(e),
@@ -75,7 +82,7 @@ function pair(ackEveryMessages = 16, hold = true) {
       for (const n of acksToB.splice(0)) B.rc.acknowledge(n);
     }
   };
-  return { a: A.rc, b: B.rc, A, B, aCall: A.call, got, gotByA, lost: A.lost, pump };
+  return { a: A.rc, b: B.rc, A, B, aCall: A.call, got, gotByA, lost: A.lost, pump, clock };
 }
 
 describe("ResumableCall", () => {
@@ -197,6 +204,7 @@ describe("ResumableCall: graceful RESTART", () => {
     const call = new FakeCall();
     let restarted = 0;
     const rc = new ResumableCall(port(call), {
+      clock: new ManualClock(),
       limitBytes: 0,
       onLost() {},
       holdOnRestart: () => true,
@@ -215,6 +223,7 @@ describe("ResumableCall: graceful RESTART", () => {
   test("a peer that lacks messages cannot be served after a RESTART without a replay buffer", () => {
     const call = new FakeCall();
     const rc = new ResumableCall(port(call), {
+      clock: new ManualClock(),
       limitBytes: 0,
       onLost() {},
       holdOnRestart: () => true,
@@ -263,5 +272,94 @@ describe("ResumableCall: graceful RESTART", () => {
     expect(A.restarted + B.restarted).toBe(2);
     expect(aEnds).toBe(1);
     expect(A.rc.attach(port(new FakeCall()), B.rc.counters)).toBeUndefined();
+  });
+});
+
+describe("ResumableCall: timers on the injected clock", () => {
+  test("a RESTART the peer does not answer: the call is lost when the answer time is up, not before", () => {
+    const { A, B, clock } = pair(1_000);
+    expect(A.rc.restart()).toBe(true);
+    // The peer never answers (nothing is pumped).
+    clock.advance(DEFAULT_RESTART_ANSWER_MS - 1);
+    expect(A.rc.restarting).toBe(true);
+    expect(A.call.aborted).toBe(false);
+    expect(A.lost).toHaveLength(0);
+    clock.advance(1);
+    expect(A.call.aborted).toBe(true);
+    expect(A.lost.map((e) => e.message)).toEqual([
+      `no RESTART answer within ${DEFAULT_RESTART_ANSWER_MS} ms`,
+    ]);
+    expect(A.rc.detached).toBe(true); // resumable: the owner re-attaches or fails it
+    expect(B.lost).toHaveLength(0);
+  });
+
+  test("restartAnswerMs sets the answer time", () => {
+    const call = new FakeCall();
+    const clock = new ManualClock();
+    const lost: Error[] = [];
+    const rc = new ResumableCall(port(call), {
+      clock,
+      limitBytes: 1024,
+      restartAnswerMs: 250,
+      onLost: (e) => lost.push(e),
+    });
+    expect(rc.restart()).toBe(true);
+    clock.advance(249);
+    expect(lost).toHaveLength(0);
+    clock.advance(1);
+    expect(lost.map((e) => e.message)).toEqual(["no RESTART answer within 250 ms"]);
+    expect(call.aborted).toBe(true);
+  });
+
+  test("an answered RESTART cancels its timer", () => {
+    const { A, B, pump, clock } = pair(1_000);
+    expect(A.rc.restart()).toBe(true);
+    expect(clock.pending).toBe(1);
+    pump();
+    expect(A.rc.detached && B.rc.detached).toBe(true);
+    expect(clock.pending).toBe(0);
+    clock.advance(2 * DEFAULT_RESTART_ANSWER_MS);
+    expect(A.call.aborted).toBe(false);
+    expect(A.lost).toHaveLength(0);
+  });
+
+  function serverCall(endSettleMs: number) {
+    const call = new FakeCall();
+    const clock = new ManualClock();
+    let cancelled: (() => void) | undefined;
+    const lost: Error[] = [];
+    const rc = new ResumableCall(
+      {
+        ...port(call),
+        server: true,
+        endSettleMs,
+        onCancelled: (listener) => {
+          cancelled = listener;
+        },
+      },
+      { clock, limitBytes: 1024, onLost: (e) => lost.push(e) },
+    );
+    let ends = 0;
+    rc.on("end", () => ends++);
+    return { call, clock, rc, lost, ends: () => ends, cancel: () => cancelled?.() };
+  }
+
+  test("a server call's end is passed on when it settled, not before", () => {
+    const s = serverCall(200);
+    s.call.emit("end");
+    s.clock.advance(199);
+    expect(s.ends()).toBe(0);
+    s.clock.advance(1);
+    expect(s.ends()).toBe(1);
+  });
+
+  test("a server call cut while its end settles: the end is not passed on as a half-close", () => {
+    const s = serverCall(200);
+    s.call.emit("end");
+    s.clock.advance(1);
+    s.cancel(); // 'cancelled' follows the end of a cut stream
+    expect(s.lost.map((e) => e.message)).toEqual(["the Data stream was cancelled"]);
+    s.clock.advance(1_000);
+    expect(s.ends()).toBe(0);
   });
 });

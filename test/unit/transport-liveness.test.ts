@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { channelOptions } from "../../src/agent/gateway-dialer.ts";
-import { gatewayServerOptions } from "../../src/gateway/gateway.ts";
+import { gatewayServerOptions } from "../../src/gateway/agent-server.ts";
 import { DEFAULT_HOLD_TIME_S, transportKeepalive } from "../../src/proto/transport-liveness.ts";
 import { agentConfig } from "../support/stack.ts";
 

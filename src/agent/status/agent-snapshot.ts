@@ -3,7 +3,7 @@ import type { ProcessStats } from "../../metrics/process-stats.ts";
 import type { HistogramSample } from "../../metrics/registry.ts";
 import type { ControlStatus } from "../control-channel.ts";
 import type { Md5Status } from "../md5/md5-support.ts";
-import type { SessionSnapshot } from "../router-session.ts";
+import type { SessionSnapshot } from "../session-snapshot.ts";
 import type { HealthReport } from "./agent-health.ts";
 
 /**

@@ -2,7 +2,7 @@ import { canonicalDeviceIp, hostPort } from "../../core/address.ts";
 import { REDACTED } from "../../core/logger.ts";
 import { rfc3339Nano } from "../../core/timestamp.ts";
 import { isBridgingState } from "../bridge/bridge-state.ts";
-import type { SessionSnapshot } from "../router-session.ts";
+import type { SessionSnapshot } from "../session-snapshot.ts";
 import type { HealthReport } from "./agent-health.ts";
 import type { AgentConfigView, AgentStatus } from "./agent-snapshot.ts";
 

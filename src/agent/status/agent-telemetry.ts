@@ -1,5 +1,5 @@
 import { Histogram, type HistogramSample } from "../../metrics/registry.ts";
-import type { SessionSnapshot } from "../router-session.ts";
+import type { SessionSnapshot } from "../session-snapshot.ts";
 import type { BridgeTotals, RelayTotals } from "./agent-snapshot.ts";
 
 /**
