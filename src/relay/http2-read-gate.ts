@@ -42,21 +42,20 @@ class ConnectionWindowTopUp {
     this.size = Math.max(session.state?.localWindowSize ?? 0, 65_535);
   }
 
+  /** Called on each gate update: cheap, as grpc-js pauses a stream after every message. */
   set(stream: Http2Stream, held: boolean): void {
     if (held) this.held.add(stream);
     else this.held.delete(stream);
     if (this.held.size > 0 && this.timer === undefined) {
-      this.timer = setInterval(() => this.topUp(), CONNECTION_TOP_UP_MS);
+      this.timer = setInterval(() => this.tick(), CONNECTION_TOP_UP_MS);
       this.timer.unref?.();
-    } else if (this.held.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
     }
   }
 
-  private topUp(): void {
+  /** The timer stops itself once nothing is held (or the session is gone). */
+  private tick(): void {
     const session = this.session;
-    if (session.destroyed || session.closed) {
+    if (this.held.size === 0 || session.destroyed || session.closed) {
       this.held.clear();
       clearInterval(this.timer);
       this.timer = undefined;
