@@ -6,7 +6,7 @@ import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { GATEWAY_GC_PACER, GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -318,7 +318,9 @@ export async function startGateway(
     throw err;
   }
   const pacer =
-    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
+    deps.gcPacer === false
+      ? undefined
+      : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer ?? GATEWAY_GC_PACER);
   pacer?.start();
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),

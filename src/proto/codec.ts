@@ -6,6 +6,7 @@
  * numbers arriving with an unexpected wire type, as the Go runtime treats them) are skipped;
  * unknown enum numbers are kept as numbers. Malformed input throws ProtoDecodeError.
  */
+import { FRAME_HEADER_BYTES, withFrameHeadroom } from "./frame-headroom.ts";
 import type {
   ControlAction,
   ControlRequest,
@@ -275,6 +276,8 @@ export function decodeControlResponse(buf: Uint8Array): ControlResponse {
 /**
  * Encode a DataRequest or DataResponse (same wire shape). The relay's hot path: one size pass,
  * one allocation, one `Buffer.set` per chunk. Every chunk is written, empty ones included.
+ * The allocation has room for gRPC's frame header in front (grpc-framing.ts: grpc-js then
+ * sends it without copying it again).
  */
 export function encodeDataMessage(msg: DataMessage): Buffer {
   const action = msg.action;
@@ -285,10 +288,10 @@ export function encodeDataMessage(msg: DataMessage): Buffer {
     const length = (data[i] as Uint8Array).length;
     size += 1 + varintSize(length) + length;
   }
-  const w = new ProtoWriter(size);
+  const w = new ProtoWriter(size, FRAME_HEADER_BYTES);
   writeVarintField(w, 1, action);
   for (let i = 0; i < data.length; i++) w.bytes(2, data[i] as Uint8Array);
-  return w.finish();
+  return withFrameHeadroom(w.finish());
 }
 
 /**

@@ -3,6 +3,7 @@
  * codec (no .proto is loaded at run time), with typed client and server shapes.
  */
 import * as grpc from "@grpc/grpc-js";
+import { noteRelayAllocation } from "../core/gc-pacer.ts";
 import {
   decodeControlRequest,
   decodeControlResponse,
@@ -11,7 +12,11 @@ import {
   encodeControlResponse,
   encodeDataMessage,
 } from "./codec.ts";
+import { installPreFraming } from "./grpc-framing.ts";
 import type { ControlRequest, ControlResponse, DataMessage } from "./messages.ts";
+
+// Data messages carry room for their frame header: grpc-js sends them without a copy.
+installPreFraming();
 
 /** Fully qualified service name. */
 export const PROXY_SERVICE_NAME = "kentik.ktbgp.v202203beta2.ProxyService";
@@ -40,14 +45,26 @@ const controlMethod: grpc.MethodDefinition<ControlRequest, ControlResponse> = {
   originalName: "Control",
 };
 
+/** Each Data message encoded or received is relayed data's short-lived garbage (gc-pacer.ts). */
+function encodeData(message: DataMessage): Buffer {
+  const bytes = encodeDataMessage(message);
+  noteRelayAllocation(bytes.length);
+  return bytes;
+}
+
+function decodeData(bytes: Buffer): DataMessage {
+  noteRelayAllocation(bytes.length);
+  return decodeDataMessage(bytes);
+}
+
 const dataMethod: grpc.MethodDefinition<DataMessage, DataMessage> = {
   path: DATA_METHOD_PATH,
   requestStream: true,
   responseStream: true,
-  requestSerialize: encodeDataMessage,
-  requestDeserialize: decodeDataMessage,
-  responseSerialize: encodeDataMessage,
-  responseDeserialize: decodeDataMessage,
+  requestSerialize: encodeData,
+  requestDeserialize: decodeData,
+  responseSerialize: encodeData,
+  responseDeserialize: decodeData,
   originalName: "Data",
 };
 

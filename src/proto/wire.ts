@@ -81,10 +81,18 @@ export function utf8Length(text: string): number {
  */
 export class ProtoWriter {
   readonly buf: Buffer;
-  pos = 0;
+  pos: number;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  /**
+   * `headroom` bytes are left free in front of the message (allocated with it, not written):
+   * room for a frame header, so that the framed message needs no second buffer.
+   */
+  constructor(
+    size: number,
+    private readonly headroom = 0,
+  ) {
+    this.buf = Buffer.allocUnsafe(headroom + size);
+    this.pos = headroom;
   }
 
   /** Write a varint: a uint32, or a negative int32 as 10 bytes. */
@@ -133,14 +141,17 @@ export class ProtoWriter {
     this.pos += byteLength;
   }
 
-  /** Return the filled buffer; throws if the size pass and the write pass disagree. */
+  /**
+   * Return the filled buffer (after the headroom: a view of `buf`); throws if the size pass
+   * and the write pass disagree.
+   */
   finish(): Buffer {
     if (this.pos !== this.buf.length) {
       throw new ProtoEncodeError(
-        `encoder wrote ${this.pos} bytes into a buffer sized ${this.buf.length}`,
+        `encoder wrote ${this.pos - this.headroom} bytes into a buffer sized ${this.buf.length - this.headroom}`,
       );
     }
-    return this.buf;
+    return this.headroom === 0 ? this.buf : this.buf.subarray(this.headroom);
   }
 }
 

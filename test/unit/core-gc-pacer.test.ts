@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { GcPacer, type GcPacerOptions } from "../../src/core/gc-pacer.ts";
+import {
+  DEFAULT_GC_PACER,
+  GATEWAY_GC_PACER,
+  GcPacer,
+  type GcPacerOptions,
+  noteRelayAllocation,
+} from "../../src/core/gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -8,11 +14,13 @@ const OPTIONS: GcPacerOptions = {
   growthBytes: 4 * MiB,
   busyShare: 0.1,
   budgetShare: 0.01,
+  youngEveryBytes: Number.POSITIVE_INFINITY,
+  youngBudgetShare: 0.02,
 };
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
-  const p = { rss, cpu: 0, garbage: 0, collections: 0 };
+  const p = { rss, cpu: 0, garbage: 0, collections: 0, young: 0 };
   return {
     p,
     proc: {
@@ -23,6 +31,10 @@ function fakeProcess(rss: number) {
         p.cpu += 7;
         p.rss -= p.garbage;
         p.garbage = 0;
+      },
+      collectYoung: () => {
+        p.young++;
+        p.cpu += 0.2;
       },
     },
     grow: (live: number, garbage: number) => {
@@ -87,6 +99,48 @@ describe("GcPacer", () => {
     }
     // Collections at 1 s, 5 s (3.5 s later, on the next look), 9 s.
     expect(f.p.collections).toBe(3);
+  });
+
+  test("young collections after youngEveryBytes of relayed data, within their budget", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    const young = { ...OPTIONS, youngEveryBytes: 4 * MiB, youngBudgetShare: 0.02 };
+    const pacer = new GcPacer(clock, f.proc, young);
+    pacer.start();
+    noteRelayAllocation(3 * MiB); // through the process-wide hook
+    expect(f.p.young).toBe(0);
+    noteRelayAllocation(1 * MiB);
+    expect(f.p.young).toBe(1);
+    // 0.2 ms at 2 %: none again within 10 ms, whatever was allocated.
+    pacer.allocated(8 * MiB);
+    clock.advance(9);
+    pacer.allocated(4 * MiB);
+    expect(f.p.young).toBe(1);
+    clock.advance(1);
+    pacer.allocated(4 * MiB);
+    expect(f.p.young).toBe(2);
+    expect(pacer.youngCollections).toBe(2);
+    pacer.stop();
+    noteRelayAllocation(64 * MiB); // no pacer running: nothing
+    expect(f.p.young).toBe(2);
+    expect(new GcPacer(clock, f.proc, OPTIONS).youngCollections).toBe(0);
+  });
+
+  test("the gateway's pacer collects the young generation; the default one does not", () => {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    for (const [options, expected] of [
+      [DEFAULT_GC_PACER, 0],
+      [GATEWAY_GC_PACER, 1],
+    ] as const) {
+      const pacer = new GcPacer(clock, f.proc, options);
+      pacer.start();
+      const before = f.p.young;
+      noteRelayAllocation(2 * MiB);
+      expect(f.p.young - before).toBe(expected);
+      pacer.stop();
+      clock.advance(1000);
+    }
   });
 
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {

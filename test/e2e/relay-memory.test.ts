@@ -1,0 +1,170 @@
+/**
+ * Issue 9's memory bound with real processes: `bgproxy agent` and `bgproxy gateway` (separate
+ * processes in one namespace, its loopback), a router pushing 200 MiB as fast as the agent
+ * takes it and a forwarded daemon reading 1 MB/s. The router must be held back (what it
+ * handed to its socket stays within a bounded distance of what the daemon read), not
+ * buffered, and each process's resident memory (VmRSS sampled every 100 ms, and VmHWM) may
+ * grow only by a bounded amount over what it held before the session.
+ *
+ * The issue's target is 16 MiB per process. Measured here (cold processes, plain gRPC): agent
+ * +17.8 to +23.7 MiB, gateway +12.6 to +14.6 MiB in four runs (DEVELOPERS.md, "Data path:
+ * slow far end memory (session 4)"): the agent's first burst at full speed, collected late,
+ * not data held. So the test holds
+ * the line at MAX_GROWTH (32 MiB: a gateway buffering the table, +250 MiB before issue 9,
+ * fails it at once) and prints the growth it saw; the 16 MiB target is checked by the
+ * benchmark's scenario 5. No timing assertions: the run lasts a fixed 10 s and only amounts
+ * are checked.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type BgproxyProcess,
+  type GatewayProcess,
+  startAgentProcess,
+  startGatewayProcess,
+} from "../support/bgproxy-process.ts";
+import { createNetns, destroyAllNetns, type Netns } from "../support/netns.ts";
+import { type ManagedProcess, spawnManaged } from "../support/process.ts";
+import { canRunNetns, skipNote } from "../support/root.ts";
+
+const MiB = 1024 * 1024;
+const DAEMON_PORT = 11790;
+const ROUTER_PORT = 11791;
+/** Each process's growth: twice the issue's 16 MiB target, which is not met yet (above). */
+const MAX_GROWTH = 32 * MiB;
+/**
+ * Kernel socket buffers, HTTP/2 windows and relay buffers between router and daemon (loopback
+ * autotuning: 15-22 MiB seen here, up to 44 MiB in the benchmark's slow far end).
+ */
+const MAX_HELD = 48 * MiB;
+
+/** Reads at 1 MB/s (pausing after each chunk for as long as it takes at that rate). */
+const DAEMON = `
+const net = require("node:net");
+let read = 0;
+net.createServer((s) => {
+  s.on("error", () => {});
+  s.on("data", (c) => { read += c.length; s.pause(); setTimeout(() => s.resume(), c.length / 1000); });
+}).listen(${DAEMON_PORT}, "127.0.0.1", () => console.log("listening"));
+setInterval(() => console.log("read " + read), 100);
+`;
+
+/** Pushes 200 MiB in 64 KiB writes, waiting for "drain" whenever the socket asks to. */
+const ROUTER = `
+const net = require("node:net");
+const block = Buffer.alloc(64 * 1024, 0x5a);
+let pushed = 0;
+const s = net.connect(${ROUTER_PORT}, "127.0.0.1");
+s.on("error", () => {});
+const push = () => {
+  while (pushed < 200 * 1024 * 1024) {
+    pushed += block.length;
+    if (!s.write(block)) { s.once("drain", push); return; }
+  }
+};
+s.on("connect", push);
+setInterval(() => console.log("pushed " + pushed), 100);
+`;
+
+function vm(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** The last "<word> N" line a helper printed. */
+function lastCount(proc: ManagedProcess, word: string): number {
+  const lines = proc.lines();
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = new RegExp(`^${word} (\\d+)$`).exec(lines[i]?.text ?? "");
+    if (m) return Number(m[1]);
+  }
+  return 0;
+}
+
+describe.skipIf(!canRunNetns)(
+  `e2e: a far end reading 1 MB/s while 200 MiB are pushed, separate processes${skipNote}`,
+  () => {
+    let ns: Netns;
+    let dir = "";
+    let gateway: GatewayProcess | undefined;
+    let agent: BgproxyProcess | undefined;
+    const helpers: ManagedProcess[] = [];
+
+    const helper = async (label: string, script: string) => {
+      const p = spawnManaged([process.execPath, "-e", script], { netns: ns.name, label });
+      helpers.push(p);
+      return p;
+    };
+
+    beforeAll(async () => {
+      ns = await createNetns();
+      const daemon = await helper("daemon", DAEMON);
+      await daemon.waitForLine(/^listening$/, 10_000);
+      dir = await mkdtemp(join(tmpdir(), "bgpx-relay-memory-"));
+      gateway = await startGatewayProcess({
+        netns: ns,
+        dir,
+        spec: {
+          collector: { asn: 64512, routerId: "192.0.2.1" },
+          devices: [
+            {
+              name: "r1",
+              id: 1,
+              ip: "127.0.0.1",
+              target: "forward",
+              forward: `127.0.0.1:${DAEMON_PORT}`,
+            },
+          ],
+        },
+        logLevel: "info",
+      });
+      agent = await startAgentProcess({
+        netns: ns,
+        listen: [`127.0.0.1:${ROUTER_PORT}`],
+        target: gateway.target,
+        logLevel: "info",
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const p of helpers) await p.stop();
+      await agent?.stop();
+      await gateway?.stop();
+      await destroyAllNetns();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("the router is held back and each process's growth is bounded", async () => {
+      const a = agent?.process.pid ?? 0;
+      const g = gateway?.process.pid ?? 0;
+      const before = { agent: vm(a, "VmRSS"), gateway: vm(g, "VmRSS") };
+      for (const pid of [a, g]) writeFileSync(`/proc/${pid}/clear_refs`, "5"); // VmHWM := VmRSS
+      const daemon = helpers[0] as ManagedProcess;
+      const router = await helper("router", ROUTER);
+      const peak = { ...before };
+      let maxHeld = 0;
+      const end = Date.now() + 10_000;
+      while (Date.now() < end) {
+        await Bun.sleep(100);
+        peak.agent = Math.max(peak.agent, vm(a, "VmRSS"));
+        peak.gateway = Math.max(peak.gateway, vm(g, "VmRSS"));
+        maxHeld = Math.max(maxHeld, lastCount(router, "pushed") - lastCount(daemon, "read"));
+      }
+      peak.agent = Math.max(peak.agent, vm(a, "VmHWM"));
+      peak.gateway = Math.max(peak.gateway, vm(g, "VmHWM"));
+      const read = lastCount(daemon, "read");
+      const pushed = lastCount(router, "pushed");
+      const growth = { agent: peak.agent - before.agent, gateway: peak.gateway - before.gateway };
+      const seen = `growth agent ${(growth.agent / MiB).toFixed(1)} MiB, gateway ${(growth.gateway / MiB).toFixed(1)} MiB; pushed ${(pushed / MiB).toFixed(1)} MiB, read ${(read / MiB).toFixed(1)} MiB, held at most ${(maxHeld / MiB).toFixed(1)} MiB`;
+      console.log(`relay-memory: ${seen}`);
+      expect(read).toBeGreaterThan(4 * MiB); // the daemon did read all along
+      expect(maxHeld).toBeLessThan(MAX_HELD); // the router was held back...
+      expect(pushed).toBeLessThan(100 * MiB); // ...far from everything it had to send
+      expect(growth.agent).toBeLessThan(MAX_GROWTH);
+      expect(growth.gateway).toBeLessThan(MAX_GROWTH);
+    }, 30_000);
+  },
+);
