@@ -1,4 +1,4 @@
-import type { Http2Stream } from "node:http2";
+import type { Http2Session, Http2Stream } from "node:http2";
 import type { Logger } from "../core/logger.ts";
 
 /**
@@ -20,17 +20,83 @@ import type { Logger } from "../core/logger.ts";
  */
 type Listener = (...args: unknown[]) => void;
 
+/** How often a session's connection window is topped up while one of its streams is held. */
+export const CONNECTION_TOP_UP_MS = 100;
+
+/**
+ * Keeps an HTTP/2 session's connection-level receive window open while the read gate holds
+ * one of its streams. Under Bun 1.4.5 the connection window is only handed back as held
+ * streams resume their native reads, so the bytes a stalled stream holds (up to its own
+ * window) also hold the connection window, and every other stream of the connection stops
+ * once it is used up (DEVELOPERS.md, "Data path: KEEPALIVE tail and head-of-line"). Setting
+ * the session's local window size again (to a different value: Bun ignores a repeated one)
+ * sends the connection WINDOW_UPDATE; each stream stays bounded by its own window.
+ */
+class ConnectionWindowTopUp {
+  private readonly held = new Set<Http2Stream>();
+  private timer?: ReturnType<typeof setInterval>;
+  private flip = false;
+  private readonly size: number;
+
+  constructor(private readonly session: Http2Session) {
+    this.size = Math.max(session.state?.localWindowSize ?? 0, 65_535);
+  }
+
+  /** Called on each gate update: cheap, as grpc-js pauses a stream after every message. */
+  set(stream: Http2Stream, held: boolean): void {
+    if (held) this.held.add(stream);
+    else this.held.delete(stream);
+    if (this.held.size > 0 && this.timer === undefined) {
+      this.timer = setInterval(() => this.tick(), CONNECTION_TOP_UP_MS);
+      this.timer.unref?.();
+    }
+  }
+
+  /** The timer stops itself once nothing is held (or the session is gone). */
+  private tick(): void {
+    const session = this.session;
+    if (this.held.size === 0 || session.destroyed || session.closed) {
+      this.held.clear();
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    this.flip = !this.flip;
+    try {
+      session.setLocalWindowSize(this.size + (this.flip ? 1 : 0));
+    } catch {
+      // the session is going away
+    }
+  }
+}
+
+const topUps = new WeakMap<Http2Session, ConnectionWindowTopUp>();
+
+function topUpFor(stream: Http2Stream): ConnectionWindowTopUp | undefined {
+  const session = stream.session;
+  if (!session || typeof session.setLocalWindowSize !== "function") return undefined;
+  let topUp = topUps.get(session);
+  if (!topUp) {
+    topUp = new ConnectionWindowTopUp(session);
+    topUps.set(session, topUp);
+  }
+  return topUp;
+}
+
 export class Http2ReadGate {
   private reading = true;
+  private readonly topUp: ConnectionWindowTopUp | undefined;
 
   private constructor(
     private readonly stream: Http2Stream,
     private readonly nativeResume: Listener,
   ) {
+    this.topUp = topUpFor(stream);
     stream.removeListener("resume", nativeResume);
     stream.on("resume", () => this.update());
     stream.on("pause", () => this.update());
     stream.on("data", () => this.update());
+    stream.on("close", () => this.topUp?.set(stream, false));
   }
 
   /** Gate `stream` if it is one of Bun's; undefined otherwise (Node, or already gated). */
@@ -56,6 +122,7 @@ export class Http2ReadGate {
       // when the buffer fills) the native reads; they restart only once all was consumed.
       this.reading = false;
     }
+    this.topUp?.set(s, !this.reading);
   }
 }
 
