@@ -17,7 +17,7 @@ import {
 } from "../../test/support/bgproxy-process.ts";
 import type { Netns } from "../../test/support/netns.ts";
 import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
-import { RUNTIME_BUN_FLAGS, RUNTIME_ENV } from "../packaging/runtime-flags.ts";
+import { RUNTIME_BUN_FLAGS } from "../packaging/runtime-flags.ts";
 import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
 export const COLLECTOR_ASN = 64512;
@@ -74,7 +74,6 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
       listen,
       tls,
       bunFlags: prof(`gateway${label}${again}`),
-      env: RUNTIME_ENV,
       logLevel: "info",
       maxLines: 2000,
       startTimeoutMs: 20_000,
@@ -88,7 +87,7 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
         role: "agent",
         label: "agent",
         bunFlags: prof(`agent${label}`),
-        env: { ...NO_PROXY_ENV, ...RUNTIME_ENV, KENTIK_API_TOKEN: E2E_TOKEN },
+        env: { ...NO_PROXY_ENV, KENTIK_API_TOKEN: E2E_TOKEN },
         args: {
           argv: [
             "--listen",

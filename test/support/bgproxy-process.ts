@@ -190,8 +190,6 @@ export interface GatewayStartOptions {
   tls?: { certFile: string; keyFile: string };
   /** Runtime flags before the program (the bench's `--cpu-prof ...`). */
   bunFlags?: readonly string[];
-  /** More environment variables (the bench's RUNTIME_ENV). */
-  env?: Readonly<Record<string, string>>;
   /** Output lines kept in memory (ManagedProcess default 10 000). */
   maxLines?: number;
 }
@@ -298,13 +296,7 @@ export async function startGatewayProcess(options: GatewayStartOptions): Promise
       ...(options.name === undefined ? [] : ["--name", options.name]),
       ...(options.exportListen === undefined ? [] : ["--export-listen", options.exportListen]),
     ],
-    {
-      netns: options.netns.name,
-      label,
-      cwd: ROOT,
-      env: { ...NO_PROXY_ENV, ...options.env },
-      maxLines: options.maxLines,
-    },
+    { netns: options.netns.name, label, cwd: ROOT, env: NO_PROXY_ENV, maxLines: options.maxLines },
   );
   try {
     const rec = await started(proc, "gateway started", options.startTimeoutMs ?? 15_000);
