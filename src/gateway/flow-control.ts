@@ -14,7 +14,10 @@ import type { Logger } from "../core/logger.ts";
  * way must not starve the other streams of its connection. Measured under Bun 1.4.5 (see
  * DEVELOPERS.md): with 8 MiB for both, or with a 32 MiB connection window over 2 MiB
  * streams, one stalled session stopped every other session on its connection; with 2 MiB
- * for both the others ran at full speed.
+ * for both the others ran at full speed, most of the time: Bun hands the connection window
+ * back only as streams resume reading, so several stalled streams could still use it up.
+ * The read gate now tops the connection window up while it holds a stream
+ * (src/relay/http2-read-gate.ts), so each stalled session holds at most its stream window.
  */
 export const SERVER_STREAM_WINDOW = 2 * 1024 * 1024;
 export const SERVER_CONNECTION_WINDOW = 2 * 1024 * 1024;
