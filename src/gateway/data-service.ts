@@ -158,7 +158,8 @@ export function dataService(
       const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
       if (taken.kind === "held" && !startsOver(taken.session.call, up, down)) {
         const agentCounters = { sent: up, received: down };
-        void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate);
+        const clock = resume.held.clock;
+        void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate, clock);
         return;
       }
       if (taken.kind === "held") {

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import type { Clock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
@@ -102,13 +103,14 @@ export async function reattachHeld(
   offered: boolean,
   log: Logger,
   readGate: ReadGateWatch,
+  clock: Clock,
 ): Promise<void> {
   if (held.restarting) {
     // Our RESTART's answer may still be on its way on the old stream: let it arrive first.
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, RESTART_SETTLE_MS);
+      const timer = clock.schedule(RESTART_SETTLE_MS, resolve);
       held.once("restarted", () => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       });
     });
