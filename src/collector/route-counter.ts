@@ -39,6 +39,9 @@ export class RouteCounter {
    * upper bound) when a family holds more than `max` prefixes.
    */
   limitError(max: number): BgpNotificationError | undefined {
+    // Without a limit the counts are not read: reading them applies the prefix sets' queued
+    // adds (prefix-table.ts), which this check after every UPDATE would do one UPDATE at a time.
+    if (max === Number.POSITIVE_INFINITY) return undefined;
     const afi = this.table.ipv4 > max ? Afi.IPV4 : this.table.ipv6 > max ? Afi.IPV6 : 0;
     if (afi === 0) return undefined;
     const data = new Uint8Array(7);
