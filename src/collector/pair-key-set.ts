@@ -14,7 +14,6 @@ export class PairKeySet extends QueuedKeySet {
   /** Slot s holds words[2s], words[2s+1]; (0, 0) is empty, the key (0, 0) is `hasZero`. */
   private words = new Uint32Array(INITIAL_SLOTS * 2);
   private shift = 32 - Math.log2(INITIAL_SLOTS);
-  private hasZero = false;
   /** Keys to add before the set is next read (`addLater`): hi, lo, hi, lo ... */
   private queue?: Uint32Array;
 
@@ -109,14 +108,6 @@ export class PairKeySet extends QueuedKeySet {
       if (h === hi && l === lo) return i;
       if (h === 0 && l === 0) return ~i;
     }
-  }
-
-  /** The key (0, 0) lives beside the hash ((0, 0) marks an empty slot). */
-  private setZero(present: boolean): boolean {
-    if (this.hasZero === present) return false;
-    this.hasZero = present;
-    this.held += present ? 1 : -1;
-    return true;
   }
 
   /** Both words folded, then MurmurHash3's finalizer (sorted tables arrive in runs). */

@@ -5,6 +5,8 @@
  * slot for a random key is a cache miss (~200 ns in a busy gateway); applied one at a time
  * between the parsing of UPDATEs each miss stalls alone, in a burst the CPU overlaps them.
  * Counting stays exact: what `addLater` and `flush` return sums to the keys added.
+ * Also shared: the key 0 (all words 0), which marks an empty hash slot, lives beside the
+ * hash (`hasZero`).
  */
 export const QUEUE_FROM = 4096;
 /** Keys a queue holds before it is applied. */
@@ -16,6 +18,8 @@ export abstract class QueuedKeySet {
   protected queued = 0;
   /** Keys a queue application added that no `addLater` or `flush` has returned yet. */
   protected unreported = 0;
+  /** Whether the key 0 is held (beside the hash: 0 marks an empty slot). */
+  protected hasZero = false;
 
   /** Keys held. */
   get size(): number {
@@ -32,6 +36,14 @@ export abstract class QueuedKeySet {
   flush(): number {
     if (this.queued !== 0) this.applyQueue();
     return this.report();
+  }
+
+  /** Add (`present`) or remove the key 0; returns whether that changed the set. */
+  protected setZero(present: boolean): boolean {
+    if (this.hasZero === present) return false;
+    this.hasZero = present;
+    this.held += present ? 1 : -1;
+    return true;
   }
 
   protected report(): number {

@@ -21,7 +21,6 @@ export class WordKeySet extends QueuedKeySet {
   /** Hash slots (0 = empty; key 0 is `hasZero`) or, when `dense`, the bitmap. */
   private words: Uint32Array;
   private dense: boolean;
-  private hasZero = false;
   private shift: number;
   /** Keys to add before the set is next read (`addLater`), once the set is large. */
   private queue?: Uint32Array;
@@ -156,14 +155,6 @@ export class WordKeySet extends QueuedKeySet {
       if (at === key) return i;
       if (at === 0) return ~i;
     }
-  }
-
-  /** Key 0 lives beside the hash (0 marks an empty slot). */
-  private setZero(present: boolean): boolean {
-    if (this.hasZero === present) return false;
-    this.hasZero = present;
-    this.held += present ? 1 : -1;
-    return true;
   }
 
   /** MurmurHash3's finalizer: runs of neighbouring keys (a sorted table) spread out. */
