@@ -1,4 +1,4 @@
-import { QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
+import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
 
 /**
  * An exact set of 64-bit keys given as two unsigned 32-bit words (hi, lo): an
@@ -80,7 +80,7 @@ export class PairKeySet extends QueuedKeySet {
       const l = words[2 * j + 1] as number;
       if (h === 0 && l === 0) break;
       const home = this.slot(h, l);
-      if ((j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j)) {
+      if (fillsHole(home, hole, j)) {
         words[2 * hole] = h;
         words[2 * hole + 1] = l;
         hole = j;

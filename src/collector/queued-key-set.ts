@@ -12,6 +12,14 @@ export const QUEUE_FROM = 4096;
 /** Keys a queue holds before it is applied. */
 export const QUEUE_LENGTH = 256;
 
+/**
+ * Backward-shift deletion (both sets' hashes): whether the key in slot `j`, whose home slot
+ * is `home`, may move into the hole at `hole` (its home is not cyclically within (hole, j]).
+ */
+export function fillsHole(home: number, hole: number, j: number): boolean {
+  return (j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j);
+}
+
 export abstract class QueuedKeySet {
   protected held = 0;
   /** Keys queued (`addLater`); one word per key, two for PairKeySet. */

@@ -1,4 +1,4 @@
-import { QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
+import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
 
 /**
  * An exact set of unsigned integer keys below 2^bits (bits ≤ 32), adaptive: an
@@ -128,8 +128,7 @@ export class WordKeySet extends QueuedKeySet {
       const at = words[j] as number;
       if (at === 0) break;
       const home = this.slot(at);
-      // `at` may fill the hole when its home is not cyclically within (hole, j].
-      if ((j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j)) {
+      if (fillsHole(home, hole, j)) {
         words[hole] = at;
         hole = j;
       }
