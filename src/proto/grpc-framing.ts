@@ -105,16 +105,18 @@ export function installPreFraming(): boolean {
   const decoderWrite = decoder.write;
   decoder.write = function (this: Decoder, data: Buffer): Buffer[] {
     let head = 0;
-    const whole: Buffer[] = [];
+    // Allocated at the first whole message: a chunk in the middle of one needs no array.
+    let whole: Buffer[] | undefined;
     while (this.readState === 0 && data.length - head >= FRAME_HEADER_BYTES) {
       const size = data.readUInt32BE(head + 1);
       const end = head + FRAME_HEADER_BYTES + size;
       if (end > data.length) break;
       if (this.maxReadMessageLength !== -1 && size > this.maxReadMessageLength) break;
+      whole ??= [];
       whole.push(data.subarray(head, end));
       head = end;
     }
-    if (head === 0) return decoderWrite.call(this, data);
+    if (whole === undefined) return decoderWrite.call(this, data);
     if (head === data.length) return whole;
     return whole.concat(decoderWrite.call(this, data.subarray(head)));
   };
