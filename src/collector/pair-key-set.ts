@@ -12,16 +12,10 @@ const INITIAL_SLOTS = 16;
 
 export class PairKeySet extends QueuedKeySet {
   /** Slot s holds words[2s], words[2s+1]; (0, 0) is empty, the key (0, 0) is `hasZero`. */
-  private words = new Uint32Array(INITIAL_SLOTS * 2);
+  protected words = new Uint32Array(INITIAL_SLOTS * 2);
   private shift = 32 - Math.log2(INITIAL_SLOTS);
   /** Keys to add before the set is next read (`addLater`): hi, lo, hi, lo ... */
   private queue?: Uint32Array;
-
-  /** Bytes held by the key storage (the queue's 2 KiB, once there is one, not counted). */
-  get bytes(): number {
-    if (this.queued !== 0) this.applyQueue();
-    return this.words.byteLength;
-  }
 
   /** Add the key (hi, lo), both unsigned 32-bit; returns whether it was new. */
   add(hi: number, lo: number): boolean {

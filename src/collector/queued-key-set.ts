@@ -29,6 +29,15 @@ export abstract class QueuedKeySet {
   /** Whether the key 0 is held (beside the hash: 0 marks an empty slot). */
   protected hasZero = false;
 
+  /** The key storage (a hash, or WordKeySet's bitmap). */
+  protected abstract words: Uint32Array;
+
+  /** Bytes held by the key storage (the queue, once there is one, not counted). */
+  get bytes(): number {
+    if (this.queued !== 0) this.applyQueue();
+    return this.words.byteLength;
+  }
+
   /** Keys held. */
   get size(): number {
     if (this.queued !== 0) this.applyQueue();

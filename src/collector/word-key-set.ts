@@ -19,7 +19,7 @@ const INITIAL_SLOTS = 16;
 
 export class WordKeySet extends QueuedKeySet {
   /** Hash slots (0 = empty; key 0 is `hasZero`) or, when `dense`, the bitmap. */
-  private words: Uint32Array;
+  protected words: Uint32Array;
   private dense: boolean;
   private shift: number;
   /** Keys to add before the set is next read (`addLater`), once the set is large. */
@@ -30,12 +30,6 @@ export class WordKeySet extends QueuedKeySet {
     this.dense = bitmapBytes(bits) <= INITIAL_SLOTS * 4;
     this.words = this.dense ? new Uint32Array(bitmapWords(bits)) : new Uint32Array(INITIAL_SLOTS);
     this.shift = 32 - Math.log2(INITIAL_SLOTS);
-  }
-
-  /** Bytes held by the key storage (the queue's 1 KiB, once there is one, not counted). */
-  get bytes(): number {
-    if (this.queued !== 0) this.applyQueue();
-    return this.words.byteLength;
   }
 
   /** Add `key` (an integer in [0, 2^bits)); returns whether it was new. */
