@@ -27,7 +27,6 @@ export interface FleetSize {
 export interface SwarmFleet {
   swarm: WorkerProcess;
   relays: RelayPaths;
-  counts(): Promise<GatewayCounts>;
   /** Polls the gateway running now every 250 ms until `ok` or `timeoutMs`. */
   waitFor(
     ok: (c: GatewayCounts) => boolean,
@@ -95,7 +94,6 @@ export async function startSwarmFleet(
   return {
     swarm,
     relays,
-    counts,
     waitFor,
     async bringUp(concurrency) {
       const t0 = Date.now();
