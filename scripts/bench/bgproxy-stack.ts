@@ -15,6 +15,7 @@ import {
   NO_PROXY_ENV,
   startGatewayProcess,
 } from "../../test/support/bgproxy-process.ts";
+import { restartableGateway } from "../../test/support/bridge-stack.ts";
 import type { Netns } from "../../test/support/netns.ts";
 import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
 import { RUNTIME_BUN_FLAGS } from "../packaging/runtime-flags.ts";
@@ -38,7 +39,7 @@ export interface StackOptions {
 
 export interface BgproxyStack {
   /** The gateway running now (a new one after `startGatewayAgain`). */
-  gateway: GatewayProcess;
+  readonly gateway: GatewayProcess;
   agent: WorkerProcess;
   /** `kill -9` of the gateway; resolves once it is gone. */
   killGateway(): Promise<void>;
@@ -63,7 +64,7 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
   const gatewayDir = join(options.dir, `gateway${label}`);
   mkdirSync(gatewayDir, { recursive: true });
   const tls = { certFile: pki.serverCertPath, keyFile: pki.serverKeyPath };
-  const startGateway = (listen?: string, again = "") =>
+  const startGateway = (name: string, listen?: string) =>
     startGatewayProcess({
       netns: options.netns,
       dir: gatewayDir,
@@ -73,12 +74,12 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
       },
       listen,
       tls,
-      bunFlags: prof(`gateway${label}${again}`),
+      bunFlags: prof(`${name}${label}`),
       logLevel: "info",
       maxLines: 2000,
       startTimeoutMs: 20_000,
     });
-  let gateway = await startGateway();
+  const gateway = await startGateway("gateway");
   let agent: WorkerProcess;
   try {
     agent = await startWorker(
@@ -113,26 +114,24 @@ export async function startBgproxyStack(options: StackOptions): Promise<BgproxyS
     await gateway.stop();
     throw err;
   }
-  let restarts = 0;
-  const stack: BgproxyStack = {
-    gateway,
+  // Restarts (gateway-2, gateway-3, ...) listen on the first one's port, where the agent dials.
+  const gateways = restartableGateway(gateway, (name) =>
+    startGateway(name, `127.0.0.1:${gateway.port}`),
+  );
+  return {
+    get gateway() {
+      return gateways.current;
+    },
     agent,
     async killGateway() {
-      stack.gateway.process.signal("SIGKILL");
-      await stack.gateway.process.exited;
+      await gateways.stop("kill");
     },
-    async startGatewayAgain() {
-      restarts++;
-      gateway = await startGateway(`127.0.0.1:${gateway.port}`, `-${restarts}`);
-      stack.gateway = gateway;
-      return gateway;
-    },
+    startGatewayAgain: gateways.startAgain,
     async stop() {
       await agent.stop();
-      await stack.gateway.stop();
+      await gateways.current.stop();
     },
   };
-  return stack;
 }
 
 async function waitControlConnected(agent: WorkerProcess): Promise<void> {

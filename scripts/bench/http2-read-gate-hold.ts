@@ -9,10 +9,10 @@
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { SERVER_CONNECTION_WINDOW, SERVER_STREAM_WINDOW } from "../../src/gateway/flow-control.ts";
 import { Http2ReadGate } from "../../src/relay/http2-read-gate.ts";
 
 const MiB = 1024 * 1024;
-const WINDOW = 2 * MiB; // src/gateway/flow-control.ts's stream and connection windows
 const gated = !process.argv.includes("--ungated");
 let sent = 0;
 let consumed = 0;
@@ -20,8 +20,9 @@ const pausedReads: number[] = [];
 
 const server = http2.createServer();
 server.on("session", (session) => {
-  session.setLocalWindowSize(WINDOW);
-  session.settings({ initialWindowSize: WINDOW });
+  // The gateway's windows (raiseFlowControlWindows).
+  session.setLocalWindowSize(SERVER_CONNECTION_WINDOW);
+  session.settings({ initialWindowSize: SERVER_STREAM_WINDOW });
 });
 server.on("stream", (stream) => {
   if (gated && Http2ReadGate.install(stream) === undefined) throw new Error("not gated");

@@ -9,19 +9,12 @@
  * router's whole table — router sessions lost (closed or sent a NOTIFICATION; must be 0),
  * and the agent's and the new gateway's peak RSS (sampled every 250 ms and VmHWM).
  */
+import type { SwarmStatus } from "../../test/support/router-swarm.ts";
 import type { BenchContext } from "./context.ts";
 import { fmt, int, mb, mib } from "./figures.ts";
 import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
 import { emptyResult, type ScenarioResult } from "./report.ts";
 import { startSwarmFleet } from "./swarm-fleet.ts";
-
-interface SwarmStatus {
-  established: number;
-  closed: number;
-  notificationsIn: number;
-  routeRefreshesIn: number;
-  errors: string[];
-}
 
 interface AgentStatus {
   bridging: number;

@@ -43,7 +43,9 @@ interface Run {
   cpu: { router: number; collector: number; agent: number; gateway: number; socat: number };
 }
 
+/** The goal; the acceptance bound on this 2-core machine is ACCEPT_RATIO (README's table). */
 const TARGET_RATIO = 1.1;
+const ACCEPT_RATIO = 1.25;
 
 /** bgproxy's seconds over `other`'s, per round in which both converged. */
 export function perRoundRatios(
@@ -302,7 +304,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       met: Number.isFinite(q) ? q <= TARGET_RATIO : undefined,
       comment:
         Number.isFinite(q) && q > TARGET_RATIO
-          ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points`
+          ? `missed by ${fmt((q - TARGET_RATIO) * 100, 0)} points; the ${fmt(ACCEPT_RATIO, 2)}× bound ${q <= ACCEPT_RATIO ? "met" : "missed"}`
           : undefined,
     },
     {

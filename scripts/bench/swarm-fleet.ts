@@ -5,6 +5,7 @@
  * (sessions, Established sessions, prefixes) with a bounded poll until a condition holds.
  */
 import type { GatewayProcess } from "../../test/support/bgproxy-process.ts";
+import { WaitTimeoutError, waitUntil } from "../../test/support/wait.ts";
 import type { BenchContext } from "./context.ts";
 import type { ProfileSummary } from "./cpu-profile.ts";
 import { type RelayPaths, startRelayPaths } from "./relay-paths.ts";
@@ -26,7 +27,6 @@ export interface FleetSize {
 export interface SwarmFleet {
   swarm: WorkerProcess;
   relays: RelayPaths;
-  counts(): Promise<GatewayCounts>;
   /** Polls the gateway running now every 250 ms until `ok` or `timeoutMs`. */
   waitFor(
     ok: (c: GatewayCounts) => boolean,
@@ -77,19 +77,23 @@ export async function startSwarmFleet(
   const entrance = topo.entrance.bgproxy;
   const counts = () => gatewayCounts(relays.stack.gateway);
   const waitFor = async (ok: (c: GatewayCounts) => boolean, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
     let last: GatewayCounts = { established: 0, prefixes: 0, sessions: 0 };
-    while (Date.now() < deadline) {
-      last = await counts().catch(() => last);
-      if (ok(last)) return { ok: true, last };
-      await Bun.sleep(250);
-    }
-    return { ok: false, last };
+    const probe = async () => {
+      last = await counts();
+      return ok(last);
+    };
+    const what = "the gateway's device counts";
+    return waitUntil(probe, { timeoutMs, intervalMs: 250, what }).then(
+      () => ({ ok: true, last }),
+      (err: unknown) => {
+        if (err instanceof WaitTimeoutError) return { ok: false, last };
+        throw err;
+      },
+    );
   };
   return {
     swarm,
     relays,
-    counts,
     waitFor,
     async bringUp(concurrency) {
       const t0 = Date.now();

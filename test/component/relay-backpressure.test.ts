@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import type { ResumeSettings } from "../../src/config/types.ts";
 import { forwardDevice, prng, type Stack, startDaemon, startStack } from "../support/stack.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
@@ -249,22 +250,33 @@ async function observeSlow(
   return { maxHeld, maxBuffered, pushed: writer.pushed, read: reader.read };
 }
 
+/**
+ * A daemon reading 1 MB/s behind a stack (with `resume` on both sides, if given) and a router
+ * pushing 200 MiB (PRNG `seed`, writes of `sizes`): what `observeSlow` saw over 8 s.
+ */
+async function slowDaemonRun(seed: number, resume?: ResumeSettings, sizes?: WriteSizes) {
+  let reader: SlowReader | undefined;
+  const daemon = await startDaemon((socket) => {
+    socket.on("error", () => {});
+    reader = new SlowReader(socket, SLOW_READ);
+  });
+  cleanups.push(() => daemon.server.close());
+  const stack = await startStack(
+    { devices: [forwardDevice("127.0.0.1", daemon.port)], ...(resume ? { resume } : {}) },
+    () => (resume ? { resume } : {}),
+  );
+  cleanups.push(() => stack.close());
+  const router = await connectRouter(stack.routerPort);
+  const writer = new BoundedWriter(router, 200 * MiB, seed, sizes);
+  writer.digest.catch(() => {});
+  const r = await waitUntil(() => reader, { timeoutMs: 5_000, what: "the daemon connection" });
+  cleanups.push(() => r.stop());
+  return observeSlow(stack, writer, r, 8_000);
+}
+
 describe("a far end reading 1 MB/s while 200 MiB are pushed (Bun HTTP/2 window)", () => {
   test("slow daemon: the router is held back, a bounded amount is held on the way", async () => {
-    let reader: SlowReader | undefined;
-    const daemon = await startDaemon((socket) => {
-      socket.on("error", () => {});
-      reader = new SlowReader(socket, SLOW_READ);
-    });
-    cleanups.push(() => daemon.server.close());
-    const stack = await startStack({ devices: [forwardDevice("127.0.0.1", daemon.port)] });
-    cleanups.push(() => stack.close());
-    const router = await connectRouter(stack.routerPort);
-    const writer = new BoundedWriter(router, 200 * MiB, 21);
-    writer.digest.catch(() => {});
-    const r = await waitUntil(() => reader, { timeoutMs: 5_000, what: "the daemon connection" });
-    cleanups.push(() => r.stop());
-    const seen = await observeSlow(stack, writer, r, 8_000);
+    const seen = await slowDaemonRun(21);
     expect(seen.read).toBeGreaterThan(4 * MiB); // the far end did read all along
     expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
     expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW); // the router was held back
@@ -272,24 +284,8 @@ describe("a far end reading 1 MB/s while 200 MiB are pushed (Bun HTTP/2 window)"
   }, 20_000);
 
   test("slow daemon, resume on and small router writes (read pacing, ResumableCall): still held back", async () => {
-    let reader: SlowReader | undefined;
-    const daemon = await startDaemon((socket) => {
-      socket.on("error", () => {});
-      reader = new SlowReader(socket, SLOW_READ);
-    });
-    cleanups.push(() => daemon.server.close());
     const resume = { windowMs: 30_000, limitBytes: 4 * MiB };
-    const stack = await startStack(
-      { devices: [forwardDevice("127.0.0.1", daemon.port)], resume },
-      () => ({ resume }),
-    );
-    cleanups.push(() => stack.close());
-    const router = await connectRouter(stack.routerPort);
-    const writer = new BoundedWriter(router, 200 * MiB, 25, SMALL_WRITES);
-    writer.digest.catch(() => {});
-    const r = await waitUntil(() => reader, { timeoutMs: 5_000, what: "the daemon connection" });
-    cleanups.push(() => r.stop());
-    const seen = await observeSlow(stack, writer, r, 8_000);
+    const seen = await slowDaemonRun(25, resume, SMALL_WRITES);
     expect(seen.read).toBeGreaterThan(4 * MiB);
     expect(seen.maxHeld).toBeLessThan(MAX_HELD_SLOW);
     expect(seen.pushed).toBeLessThan(seen.read + MAX_HELD_SLOW);

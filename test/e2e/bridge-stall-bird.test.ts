@@ -7,15 +7,13 @@
  * meanwhile, and once the link is back its NOTIFICATION is dropped and the session is
  * bridged onto a new collector session, which gets BIRD's whole table (route refresh).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
+import { describe, expect, test } from "bun:test";
+import { SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
-  type BridgeStack,
   collectorHolds,
   routerEstablished,
-  startBridgeStack,
-  startRouterBird,
+  useRouterBirdStack,
 } from "../support/bridge-stack.ts";
 import { run } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
@@ -25,13 +23,8 @@ const V6 = ["fd00:255:238::/48"];
 const HOLD_TIME = 9;
 
 describe.skipIf(!canRunNetns)(`e2e: a stalled far end covered by the agent${skipNote}`, () => {
-  let stack: BridgeStack;
-  let router: Bird | undefined;
-  const diagnostics = () =>
-    stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
-
-  beforeAll(async () => {
-    stack = await startBridgeStack({
+  const env = useRouterBirdStack(
+    {
       collector: true,
       gatewayInC: true,
       grpc: ({ pc }) => `${pc?.b.ipv4}:19449`,
@@ -40,16 +33,14 @@ describe.skipIf(!canRunNetns)(`e2e: a stalled far end covered by the agent${skip
         devices: [{ name: "edge-r1", id: 1001, ip: rp.a.ipv4, target: "collector" }],
       }),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`],
-    });
-    router = await startRouterBird(stack, V4, V6);
-  }, 60_000);
-
-  afterAll(async () => {
-    await router?.stop();
-    await stack?.stop();
-  }, 30_000);
+    },
+    V4,
+    V6,
+  );
+  const diagnostics = env.diagnostics;
 
   test("a 25 s partition (hold time 9 s): BIRD stays Established; the collector gets the table again", async () => {
+    const { stack, router } = env;
     const before = await routerEstablished(router, diagnostics);
     await collectorHolds(stack.gateway, V4.length, V6.length, { diagnostics });
     const ifname = stack.topo.pc?.a.ifname ?? "";

@@ -159,7 +159,9 @@ describe.skipIf(!canRunNetns)(
       const pushed = lastCount(router, "pushed");
       const growth = { agent: peak.agent - before.agent, gateway: peak.gateway - before.gateway };
       const seen = `growth agent ${(growth.agent / MiB).toFixed(1)} MiB, gateway ${(growth.gateway / MiB).toFixed(1)} MiB; pushed ${(pushed / MiB).toFixed(1)} MiB, read ${(read / MiB).toFixed(1)} MiB, held at most ${(maxHeld / MiB).toFixed(1)} MiB`;
-      console.log(`relay-memory: ${seen}`);
+      console.log(
+        `relay-memory: ${seen} (bound ${MAX_GROWTH / MiB} MiB per process; the issue's 16 MiB target is not checked here)`,
+      );
       expect(read).toBeGreaterThan(4 * MiB); // the daemon did read all along
       expect(maxHeld).toBeLessThan(MAX_HELD); // the router was held back...
       expect(pushed).toBeLessThan(100 * MiB); // ...far from everything it had to send

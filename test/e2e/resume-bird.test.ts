@@ -7,16 +7,14 @@
  * Nothing is bridged, no new collector session starts, BIRD's session never leaves
  * Established, and the collector holds exactly the router's prefixes.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Bird, SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
+import { describe, expect, test } from "bun:test";
+import { SINCE_JITTER_MS, sinceApartMs } from "../support/bird.ts";
 import {
   BRIDGE_LOG,
-  type BridgeStack,
   collectorHolds,
   collectorSpec,
   routerEstablished,
-  startBridgeStack,
-  startRouterBird,
+  useRouterBirdStack,
 } from "../support/bridge-stack.ts";
 import { run } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
@@ -28,28 +26,21 @@ const GRPC_PORT = "19453";
 const RESUMED = "session resumed on a new Data stream";
 
 describe.skipIf(!canRunNetns)(`e2e resume: HTTP/2 connection resets${skipNote}`, () => {
-  let stack: BridgeStack;
-  let router: Bird | undefined;
-  const diagnostics = () =>
-    stack.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "");
-
-  beforeAll(async () => {
-    stack = await startBridgeStack({
+  const env = useRouterBirdStack(
+    {
       collector: false,
       grpc: `127.0.0.1:${GRPC_PORT}`,
       spec: collectorSpec(),
       listen: ({ rp }) => [`${rp.b.ipv4}:179`],
       agentArgs: ["--resume-window", "5"],
-    });
-    router = await startRouterBird(stack, V4, V6);
-  }, 60_000);
-
-  afterAll(async () => {
-    await router?.stop();
-    await stack?.stop();
-  }, 30_000);
+    },
+    V4,
+    V6,
+  );
+  const diagnostics = env.diagnostics;
 
   test("ss -K three times: resumed on the same collector session, nothing bridged", async () => {
+    const { stack, router } = env;
     const before = await routerEstablished(router, diagnostics);
     await collectorHolds(stack.gateway, V4.length, V6.length, { diagnostics });
     const sessionsBefore = (await stack.gateway.device("edge-r1")).sessions_total;

@@ -36,24 +36,23 @@ export const BOTH_FAMILIES = [
   { afi: Afi.IPV6, safi: Safi.UNICAST },
 ];
 
-export function routerOpen(more: Partial<OpenSpec> = {}, rr = true): Uint8Array {
+/** An OPEN with hold time 90 and both families, `more` overriding. */
+function open(asn: number, routerId: string, rr: boolean, more: Partial<OpenSpec>): Uint8Array {
   return encodeOpen({
-    asn: 65001,
+    asn,
     holdTime: 90,
-    routerId: "10.0.0.1",
+    routerId,
     capabilities: { multiprotocol: BOTH_FAMILIES, routeRefresh: rr },
     ...more,
   });
 }
 
+export function routerOpen(more: Partial<OpenSpec> = {}, rr = true): Uint8Array {
+  return open(65001, "10.0.0.1", rr, more);
+}
+
 export function farOpen(more: Partial<OpenSpec> = {}): Uint8Array {
-  return encodeOpen({
-    asn: 64512,
-    holdTime: 90,
-    routerId: "192.0.2.1",
-    capabilities: { multiprotocol: BOTH_FAMILIES, routeRefresh: true },
-    ...more,
-  });
+  return open(64512, "192.0.2.1", true, more);
 }
 
 export const update = () =>

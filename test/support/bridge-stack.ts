@@ -4,6 +4,7 @@
  * killed or stopped and started again where the agent dials), and `bgproxy agent` in P.
  * The router daemon (and a far-end daemon in C, if any) are the test's own.
  */
+import { afterAll, beforeAll } from "bun:test";
 import {
   type BgproxyProcess,
   type GatewayFileSpec,
@@ -165,6 +166,46 @@ export function startRouterBird(
     },
     { netns: stack.topo.router, label: "router" },
   );
+}
+
+/** The stack and router BIRD of `useRouterBirdStack`, readable once `beforeAll` has run. */
+export interface RouterBirdStack {
+  readonly stack: BridgeStack;
+  readonly router: Bird | undefined;
+  /** The stack's log tails after the router BIRD's. */
+  diagnostics(): string;
+}
+
+/**
+ * The set-up of the tests with one BIRD router (startRouterBird, announcing `static4` and
+ * `static6`): the stack and the router started in `beforeAll`, stopped in `afterAll`.
+ */
+export function useRouterBirdStack(
+  options: BridgeStackOptions,
+  static4: readonly string[],
+  static6: readonly string[],
+): RouterBirdStack {
+  let stack: BridgeStack | undefined;
+  let router: Bird | undefined;
+  beforeAll(async () => {
+    stack = await startBridgeStack(options);
+    router = await startRouterBird(stack, static4, static6);
+  }, 60_000);
+  afterAll(async () => {
+    await router?.stop();
+    await stack?.stop();
+  }, 30_000);
+  return {
+    get stack() {
+      if (!stack) throw new Error("bridge stack not started");
+      return stack;
+    },
+    get router() {
+      return router;
+    },
+    diagnostics: () =>
+      stack?.diagnostics(router ? `--- router BIRD\n${router.logTail(20)}` : "") ?? "",
+  };
 }
 
 /** The gateway file of one router (`device` at R's address) peering with the built-in collector. */

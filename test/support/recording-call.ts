@@ -1,9 +1,16 @@
 /**
  * A Data call stand-in for relay tests: it records what is written to it (each write
  * completes at once) and whether it was ended; the test emits what it receives.
+ * `startSinkRelay` puts one (or another call) behind a StreamRelay.
  */
 import { EventEmitter } from "node:events";
+import { Duplex } from "node:stream";
 import type { DataMessage } from "../../src/proto/messages.ts";
+import {
+  type MessageStream,
+  type RelayOptions,
+  StreamRelay,
+} from "../../src/relay/stream-relay.ts";
 
 export class RecordingCall extends EventEmitter {
   readonly written: DataMessage[] = [];
@@ -19,4 +26,25 @@ export class RecordingCall extends EventEmitter {
   }
   pause(): void {}
   resume(): void {}
+}
+
+/**
+ * A started StreamRelay between a socket that takes every write at once (the test pushes what
+ * it reads) and `call` (a RecordingCall or the test's own); `options` as StreamRelay's,
+ * `abortCall` and `onEnd` no-ops unless given.
+ */
+export function startSinkRelay(call: unknown, options: Partial<RelayOptions> = {}) {
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+  const relay = new StreamRelay(socket, call as MessageStream, {
+    onEnd: () => {},
+    abortCall: () => {},
+    ...options,
+  });
+  relay.start();
+  return { socket, relay };
 }

@@ -13,6 +13,9 @@ export interface SwarmStatus {
   established: number;
   closed: number;
   keepalivesIn: number;
+  /** ROUTE-REFRESHes received (each answered with the session's table again). */
+  routeRefreshesIn: number;
+  notificationsIn: number;
   errors: string[];
 }
 

@@ -44,12 +44,18 @@ function fakeProcess(rss: number) {
   };
 }
 
+/** A started pacer (`options`) over a fake process of 100 MiB, on a manual clock. */
+function startedPacer(options: GcPacerOptions = OPTIONS) {
+  const clock = new ManualClock();
+  const f = fakeProcess(100 * MiB);
+  const pacer = new GcPacer(clock, f.proc, options);
+  pacer.start();
+  return { clock, f, pacer };
+}
+
 describe("GcPacer", () => {
   test("collects only after the RSS grew by the threshold, then from the new baseline", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.proc, OPTIONS);
-    pacer.start();
+    const { clock, f, pacer } = startedPacer();
     f.grow(0, 3 * MiB);
     clock.advance(1000);
     expect(f.p.collections).toBe(0);
@@ -67,10 +73,7 @@ describe("GcPacer", () => {
   });
 
   test("leaves a busy process to the engine", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.proc, OPTIONS);
-    pacer.start();
+    const { clock, f } = startedPacer();
     for (let s = 0; s < 5; s++) {
       f.grow(0, 20 * MiB);
       f.p.cpu += 300; // 30 % of a core: relaying fast
@@ -88,10 +91,7 @@ describe("GcPacer", () => {
   });
 
   test("collections take at most the budget's share of the time", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.proc, { ...OPTIONS, budgetShare: 0.002 });
-    pacer.start();
+    const { clock, f } = startedPacer({ ...OPTIONS, budgetShare: 0.002 });
     // Each collection costs 7 ms of CPU: at 0.2 % the next may come 3.5 s later.
     for (let s = 0; s < 10; s++) {
       f.grow(0, 5 * MiB);
@@ -102,11 +102,8 @@ describe("GcPacer", () => {
   });
 
   test("young collections after youngEveryBytes of relayed data, within their budget", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
     const young = { ...OPTIONS, youngEveryBytes: 4 * MiB, youngBudgetShare: 0.02 };
-    const pacer = new GcPacer(clock, f.proc, young);
-    pacer.start();
+    const { clock, f, pacer } = startedPacer(young);
     noteRelayAllocation(3 * MiB); // through the process-wide hook
     expect(f.p.young).toBe(0);
     noteRelayAllocation(1 * MiB);
@@ -144,10 +141,7 @@ describe("GcPacer", () => {
   });
 
   test("a drop in RSS lowers the baseline; stop() ends the checks", () => {
-    const clock = new ManualClock();
-    const f = fakeProcess(100 * MiB);
-    const pacer = new GcPacer(clock, f.proc, OPTIONS);
-    pacer.start();
+    const { clock, f, pacer } = startedPacer();
     f.p.rss = 90 * MiB; // the engine collected by itself
     clock.advance(1000);
     f.grow(0, 4 * MiB);

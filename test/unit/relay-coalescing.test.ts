@@ -1,15 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { EventEmitter } from "node:events";
-import { Duplex } from "node:stream";
 import type { DataMessage } from "../../src/proto/messages.ts";
 import {
-  type MessageStream,
   PACE_BELOW_BYTES,
   PACE_HOLD_MS,
   PACE_MS,
   PACE_STREAK,
-  StreamRelay,
 } from "../../src/relay/stream-relay.ts";
+import { startSinkRelay } from "../support/recording-call.ts";
 
 /** A call that records writes and completes them only when told to. */
 class RecordingCall extends EventEmitter {
@@ -37,19 +35,8 @@ class RecordingCall extends EventEmitter {
 }
 
 function setup(highWaterMark?: number) {
-  const socket = new Duplex({
-    read() {},
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
   const call = new RecordingCall();
-  const relay = new StreamRelay(socket, call as unknown as MessageStream, {
-    highWaterMark,
-    onEnd: () => {},
-    abortCall: () => {},
-  });
-  relay.start();
+  const { socket, relay } = startSinkRelay(call, { highWaterMark });
   return { socket, call, relay };
 }
 

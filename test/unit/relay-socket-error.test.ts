@@ -4,30 +4,17 @@
  * error before any FIN stays a reset: KILL.
  */
 import { describe, expect, test } from "bun:test";
-import { Duplex } from "node:stream";
 import { DataAction } from "../../src/proto/messages.ts";
-import {
-  type MessageStream,
-  type RelayEndReason,
-  StreamRelay,
-} from "../../src/relay/stream-relay.ts";
-import { RecordingCall } from "../support/recording-call.ts";
+import type { RelayEndReason } from "../../src/relay/stream-relay.ts";
+import { RecordingCall, startSinkRelay } from "../support/recording-call.ts";
 
 function setup(socketEndGraceMs?: number) {
-  const socket = new Duplex({
-    read() {},
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
   const call = new RecordingCall();
   const ends: RelayEndReason[] = [];
-  const relay = new StreamRelay(socket, call as unknown as MessageStream, {
+  const { socket } = startSinkRelay(call, {
     onEnd: (reason) => ends.push(reason),
-    abortCall: () => {},
     ...(socketEndGraceMs === undefined ? {} : { socketEndGraceMs }),
   });
-  relay.start();
   return { socket, call, ends };
 }
 
