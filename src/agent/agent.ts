@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { AGENT_GC_PACER, GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -192,7 +192,9 @@ export async function startAgent(
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
   const gc =
-    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
+    deps.gcPacer === false
+      ? undefined
+      : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer ?? AGENT_GC_PACER);
   gc?.start();
   log.info("agent started", {
     instance: identity.instance,
