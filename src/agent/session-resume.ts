@@ -106,7 +106,7 @@ export class SessionResume {
         this.cancel();
         return;
       }
-      gateCallReads(call, this.deps.readGate);
+      gateCallReads(call, this.deps.readGate, this.deps.clock);
       const read = metadataReader(md);
       const theirs = readCounters(read);
       // `resumed`: re-attached by a gateway that resumes; no answer: a gateway that follows
