@@ -6,9 +6,10 @@ import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GATEWAY_GC_PACER, GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { GATEWAY_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
+import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
   SessionLogBudget,
@@ -321,11 +322,8 @@ export async function startGateway(
     server.forceShutdown();
     throw err;
   }
-  const pacer =
-    deps.gcPacer === false
-      ? undefined
-      : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer ?? GATEWAY_GC_PACER);
-  pacer?.start();
+  const stopGc =
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -354,7 +352,7 @@ export async function startGateway(
       // (bridging) and reach the next gateway.
       const live = drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-      pacer?.stop();
+      stopGc?.();
       dumper?.stop();
       bmp?.stop();
       http.close();
