@@ -6,7 +6,7 @@
  * session's next stream when its counters match (what the daemon sent meanwhile arrives
  * first). Counters that do not match, or a session the gateway does not hold, get KILL.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
@@ -23,12 +23,10 @@ import {
   TEST_TOKEN,
   testLogger,
 } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 const text = (m: DataMessage) => Buffer.concat(m.data).toString();
 const bytes = (s: string): DataMessage => ({
