@@ -43,6 +43,10 @@ export class SessionBridge {
   /** When `timer` fires. */
   private timerAt = 0;
   private routerDone = false;
+  /** The bridge ended the router's connection (NOTIFICATION, FIN, reset after a grace). */
+  private routerClosing = false;
+  /** The bridge dropped the current stream's far end itself (`closeFarEnd`). */
+  private dropped = false;
   /** The router sent its FIN. */
   private routerEnded = false;
   private started = false;
@@ -77,6 +81,7 @@ export class SessionBridge {
     this.port?.detach();
     const port = new FarEndPort(this);
     this.port = port;
+    this.dropped = false;
     if (this.bridge.state === "bridging") this.apply(this.bridge.farEndAttached(this.clock.now()));
     this.start();
     return port;
@@ -90,8 +95,14 @@ export class SessionBridge {
   farEndLost(reason: RelayEndReason, why: string): boolean {
     this.port?.detach();
     this.port = undefined;
-    if (this.routerDone) return false;
-    if (FAR_END_LOST.has(reason) && this.bridge.state !== "closed" && !this.routerEnded) {
+    const dropped = this.dropped;
+    this.dropped = false;
+    // Already closing (closeRouter): its NOTIFICATION is flushed before the FIN, not cut.
+    if (this.routerDone || this.routerClosing) return false;
+    // A far end the bridge dropped itself (its handshake went wrong) was destroyed under its
+    // relay, which says "socket-error": that is a lost far end too, not the router's error.
+    const lost = FAR_END_LOST.has(reason) || (dropped && reason === "socket-error");
+    if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
       );
@@ -190,6 +201,7 @@ export class SessionBridge {
         case "closeFarEnd":
           this.port?.destroy();
           this.port = undefined;
+          this.dropped = true;
           break;
         case "state":
           this.events.onState?.(a.from, a.to, a.reason);
@@ -203,7 +215,8 @@ export class SessionBridge {
   }
 
   private closeRouter(reason: string): void {
-    if (this.routerDone) return;
+    if (this.routerDone || this.routerClosing) return;
+    this.routerClosing = true;
     // Whatever was written (a NOTIFICATION) is flushed before the FIN; reset if it hangs.
     this.router.end();
     const timer = this.clock.schedule(ROUTER_CLOSE_GRACE_MS, () => this.router.destroy());
