@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 import { hostPort } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
+import { BgpProxyError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
@@ -309,7 +309,10 @@ export class RouterSession {
         "counter-up": String(counters.up),
         "counter-down": String(counters.down),
       });
-      relay.abort("aborted", new Error("counter mismatch"));
+      relay.abort(
+        "aborted",
+        new BgpProxyError("protocol", "counter mismatch", { retryable: false }),
+      );
     }
   }
 
