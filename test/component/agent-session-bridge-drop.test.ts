@@ -31,7 +31,8 @@ const WAIT = { timeoutMs: 5_000, intervalMs: 5 };
 
 /** The agent's side of a router connection and the router's, on loopback. */
 async function routerConnection() {
-  const server = createServer();
+  // As the agent's router listener: half-open connections (a router's FIN is passed on).
+  const server = createServer({ allowHalfOpen: true });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -144,5 +145,54 @@ describe("the bridge closes the router's session during a new far end's handshak
     // ... within the grace; then it is reset.
     s.clock.advance(ROUTER_CLOSE_GRACE_MS);
     expect(s.agentSide.destroyed).toBe(true);
+  });
+});
+
+describe("the router closes first, then the far end", () => {
+  test("the far end's last bytes reach the router before the agent's FIN (no reset)", async () => {
+    const r = await routerConnection();
+    let routerError = "";
+    r.router.on("error", (err: NodeJS.ErrnoException) => {
+      routerError = err.code ?? err.message;
+    });
+    const clock = new ManualClock();
+    const bridge = new SessionBridge(r.agentSide, clock, { onRouterClosed: () => {} });
+    const call = Object.assign(new RecordingCall(), { cancel() {} });
+    const ends: boolean[] = [];
+    // The owner tells the bridge in the relay's end, in the same turn (as RouterSession does).
+    const relay = new StreamRelay(bridge.attach(), call as unknown as MessageStream, {
+      abortCall: () => {},
+      onEnd: (reason) => ends.push(bridge.farEndLost(reason, reason)),
+    });
+    relay.start();
+    let received = 0;
+    r.router.removeAllListeners("data");
+    r.router.on("data", (d: Buffer) => {
+      received += d.length;
+    });
+    r.router.pause(); // a router that reads nothing for now
+    r.router.end(); // its FIN first: passed on as the end of the stream
+    await waitUntil(() => call.writableEnded, { ...WAIT, what: "the router's FIN passed on" });
+    // The far end's bytes, until the kernel takes no more: the last chunk (under the socket's
+    // high-water mark, so taken at once) waits in the agent's socket.
+    const chunk = Buffer.alloc(4 * 1024, 0x5a);
+    let sent = 0;
+    while (r.agentSide.writableLength === 0 && sent < 256 * 1024 * 1024) {
+      call.emit("data", { action: DataAction.UNSPECIFIED, data: [chunk] });
+      sent += chunk.length;
+    }
+    expect(r.agentSide.writableLength).toBeGreaterThan(0);
+    call.emit("end"); // then the far end's end
+    await waitUntil(() => ends.length > 0, { ...WAIT, what: "the relay's end" });
+    expect(ends).toEqual([false]);
+    r.router.resume();
+    await waitUntil(() => r.seen.ended || routerError !== "", {
+      ...WAIT,
+      what: "the router's connection to end",
+      diagnostics: () => `received ${received} of ${sent} bytes`,
+    });
+    expect(routerError).toBe("");
+    expect(r.seen.ended).toBe(true);
+    expect(received).toBe(sent);
   });
 });

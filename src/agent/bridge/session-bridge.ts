@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { Clock, TimerHandle } from "../../core/clock.ts";
+import { endSocketWithin, resetSocket } from "../../relay/socket-end.ts";
 import type { RelayEndReason } from "../../relay/stream-relay.ts";
 import { BgpBridge } from "./bgp-bridge.ts";
 import {
@@ -30,7 +31,10 @@ export interface SessionBridgeEvents {
   onRouterClosed(reason: string): void;
 }
 
-/** How long a NOTIFICATION written to the router may take to flush before a reset. */
+/**
+ * How long the bytes written to the router (a NOTIFICATION, the far end's last messages) may
+ * take to flush after our FIN before the connection is destroyed.
+ */
 export const ROUTER_CLOSE_GRACE_MS = 3_000;
 
 /** Reasons a relay ends that mean the far end is gone rather than the session ended. */
@@ -115,7 +119,9 @@ export class SessionBridge {
     // The owner ends the session itself: the bridge only closes (no event back).
     this.bridge.routerClosed(`${reason}: ${why}`);
     this.timer?.cancel();
-    if (reason === "killed" || reason === "aborted") this.resetRouter();
+    if (reason === "killed" || reason === "aborted") resetSocket(this.router);
+    // The far end ended too (after the router's FIN): its last bytes go before our FIN.
+    else if (reason === "closed" || reason === "restart") this.endRouter();
     else this.router.destroy();
     return false;
   }
@@ -217,18 +223,14 @@ export class SessionBridge {
   private closeRouter(reason: string): void {
     if (this.routerDone || this.routerClosing) return;
     this.routerClosing = true;
-    // Whatever was written (a NOTIFICATION) is flushed before the FIN; reset if it hangs.
-    this.router.end();
-    const timer = this.clock.schedule(ROUTER_CLOSE_GRACE_MS, () => this.router.destroy());
-    this.router.once("close", () => timer.cancel());
+    // Whatever was written (a NOTIFICATION) is flushed before the FIN.
+    this.endRouter();
     this.events.onRouterClosed(reason);
   }
 
-  private resetRouter(): void {
-    const socket = this.router as Socket & { resetAndDestroy?: () => void };
-    if (socket.destroyed) return;
-    if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-    else socket.destroy();
+  /** A FIN after the bytes written to the router; destroyed if it hangs (the grace). */
+  private endRouter(): void {
+    endSocketWithin(this.router, ROUTER_CLOSE_GRACE_MS, this.clock);
   }
 
   /**
