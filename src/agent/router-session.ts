@@ -229,7 +229,6 @@ export class RouterSession {
         onRouterClosed: (reason) => {
           this.logger.warn("router session closed by the bridge", { reason });
           this.call?.cancel();
-          this.redial.cancel();
           this.finish();
         },
       },
@@ -343,15 +342,16 @@ export class RouterSession {
   private close(reason: string): void {
     if (this.machine.is("closed")) return;
     this.logger.debug("closing router connection", { reason });
-    this.redial.cancel();
     if (!this.socket.destroyed) this.socket.destroy();
     this.call?.cancel();
     this.finish();
   }
 
+  /** The one way a session ends: nothing of it runs after (no redial, no re-attach). */
   private finish(): void {
     if (this.machine.is("closed")) return;
     this.machine.moveTo("closed");
+    this.redial.cancel();
     this.reattach.leave();
     this.channel?.release();
     this.channel = undefined;
