@@ -40,11 +40,11 @@ const MIN_KEEPALIVE_GAP_MS = 1000;
  * router's session was set up with, sends its KEEPALIVE, and once the far end's KEEPALIVE
  * arrives asks the router for a ROUTE-REFRESH of every AFI/SAFI of the session (RFC 2918;
  * the router answers with RFC 7313 BoRR/EoRR itself when Enhanced Route Refresh is in
- * force) and goes back to relaying (far-end-handshake.ts, far-end-check.ts). Bridging does not apply (the router's
- * session is closed, as without a bridge) when the router did not advertise route
- * refresh, the far end ever sent the router an UPDATE (those routes could not be
- * reconciled), the loss cut a message to the router in half, or the session was not
- * Established. After `giveUpMs` without a far end that took over, the router gets a
+ * force) and goes back to relaying (far-end-handshake.ts, far-end-check.ts). Bridging
+ * does not apply (the router's session is closed, as without a bridge) when the router did
+ * not advertise route refresh, the far end ever sent the router an UPDATE (those routes
+ * could not be reconciled), the loss cut a message to the router in half, or the session
+ * was not Established. After `giveUpMs` without a far end that took over, the router gets a
  * Cease/Administrative Reset and its session is closed. While relaying, a far end that
  * went silent is covered with KEEPALIVEs to the router where bridging would apply
  * (stall-cover.ts), so that a stall the transport still carries outlives the router's hold

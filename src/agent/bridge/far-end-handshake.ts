@@ -15,7 +15,7 @@ import { farEndMismatches, type SessionTerms, sessionTerms } from "./far-end-che
 export type HandshakePhase = "open-sent" | "open-confirm";
 
 export type HandshakeOutcome =
-  /** The far end refused the router's OPEN: its NOTIFICATION goes to the router, which is closed. */
+  /** The far end refused the router's OPEN: its NOTIFICATION to the router, which is closed. */
   | { readonly kind: "refused"; readonly toRouter: Uint8Array; readonly reason: string }
   /** The far end's OPEN breaks the session's terms: a Cease to both, the session is closed. */
   | { readonly kind: "mismatch"; readonly cease: Uint8Array; readonly reason: string }
