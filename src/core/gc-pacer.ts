@@ -21,6 +21,9 @@ import type { Clock, TimerHandle } from "./clock.ts";
  * (eden) collections; the agent's are full ones: a young collection leaves the buffers that
  * were in flight when it ran, which then die old (DEVELOPERS.md, "Data path: slow far end
  * memory (session 5)").
+ *
+ * Garbage collection is per process: the roles in a process (agent, gateway, both in
+ * standalone mode) share one pacer, src/core/process-gc-pacer.ts.
  */
 export interface GcPacerOptions {
   /** How often to look at the RSS and the CPU time. */
@@ -111,17 +114,6 @@ export interface GcProcess {
   external(): number;
 }
 
-/** The pacer `noteRelayAllocation` reaches: the one started last in this process. */
-let current: GcPacer | undefined;
-
-/**
- * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or received): counts towards the running pacer's young collections.
- */
-export function noteRelayAllocation(bytes: number): void {
-  current?.allocated(bytes);
-}
-
 export class GcPacer {
   private baseline: number;
   private lastCpu: number;
@@ -143,7 +135,7 @@ export class GcPacer {
   constructor(
     private readonly clock: Clock,
     private readonly proc: GcProcess,
-    private readonly options: GcPacerOptions = DEFAULT_GC_PACER,
+    private options: GcPacerOptions = DEFAULT_GC_PACER,
   ) {
     this.baseline = proc.rss();
     this.lastCpu = proc.cpuMs();
@@ -200,8 +192,12 @@ export class GcPacer {
     this.burstNotBefore = this.clock.now() + (after - cpu) / this.options.burstBudgetShare;
   }
 
+  /** New options, from the next look or allocation on (a role joined or left the process). */
+  reconfigure(options: GcPacerOptions): void {
+    this.options = options;
+  }
+
   start(): void {
-    current = this;
     if (this.timer) return;
     const loop = () => {
       this.check();
@@ -211,7 +207,6 @@ export class GcPacer {
   }
 
   stop(): void {
-    if (current === this) current = undefined;
     this.timer?.cancel();
     this.timer = undefined;
   }

@@ -5,8 +5,13 @@ import {
   GATEWAY_GC_PACER,
   GcPacer,
   type GcPacerOptions,
-  noteRelayAllocation,
 } from "../../src/core/gc-pacer.ts";
+import {
+  noteRelayAllocation,
+  ProcessGcPacer,
+  processGcPacer,
+  strictestGcPacer,
+} from "../../src/core/process-gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -113,9 +118,9 @@ describe("GcPacer", () => {
   test("young collections after burstEveryBytes of relayed data, within their budget", () => {
     const young = { ...OPTIONS, burstEveryBytes: 4 * MiB, burstBudgetShare: 0.02 };
     const { clock, f, pacer } = startedPacer(young);
-    noteRelayAllocation(3 * MiB); // through the process-wide hook
+    pacer.allocated(3 * MiB);
     expect(f.p.young).toBe(0);
-    noteRelayAllocation(1 * MiB);
+    pacer.allocated(1 * MiB);
     expect(f.p.young).toBe(1);
     // 0.2 ms at 2 %: none again within 10 ms, whatever was allocated.
     pacer.allocated(8 * MiB);
@@ -126,10 +131,6 @@ describe("GcPacer", () => {
     pacer.allocated(4 * MiB);
     expect(f.p.young).toBe(2);
     expect(pacer.burstCollections).toBe(2);
-    pacer.stop();
-    noteRelayAllocation(64 * MiB); // no pacer running: nothing
-    expect(f.p.young).toBe(2);
-    expect(new GcPacer(clock, f.proc, OPTIONS).burstCollections).toBe(0);
   });
 
   test("full collections after burstEveryBytes when burstCollection is full, within their budget", () => {
@@ -141,7 +142,7 @@ describe("GcPacer", () => {
     } as const;
     const { clock, f, pacer } = startedPacer(full);
     f.grow(0, 6 * MiB);
-    noteRelayAllocation(2 * MiB);
+    pacer.allocated(2 * MiB);
     expect(f.p.collections).toBe(1);
     expect(f.p.young).toBe(0);
     expect(f.p.rss).toBe(100 * MiB); // the garbage is gone
@@ -235,9 +236,9 @@ describe("GcPacer", () => {
       const pacer = new GcPacer(clock, f.proc, options);
       pacer.start();
       const before = { young: f.p.young, full: f.p.collections };
-      noteRelayAllocation(1 * MiB);
+      pacer.allocated(1 * MiB);
       f.grow(0, 4 * MiB);
-      noteRelayAllocation(1 * MiB);
+      pacer.allocated(1 * MiB);
       expect([f.p.young - before.young, f.p.collections - before.full]).toEqual([young, full]);
       pacer.stop();
       clock.advance(1000);
@@ -255,5 +256,95 @@ describe("GcPacer", () => {
     f.grow(0, 40 * MiB);
     clock.advance(10_000);
     expect(f.p.collections).toBe(1);
+  });
+});
+
+describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
+  function processPacer() {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    return { clock, f, shared: new ProcessGcPacer(clock, () => f.proc) };
+  }
+
+  test("the strictest options: the gateway's young collections win over the agent's none", () => {
+    expect(strictestGcPacer([DEFAULT_GC_PACER, GATEWAY_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    expect(strictestGcPacer([GATEWAY_GC_PACER, DEFAULT_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    const a = { ...OPTIONS, intervalMs: 250, budgetShare: 0.005 };
+    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3, burstBudgetShare: 0.01 };
+    expect(strictestGcPacer([a, b])).toEqual({
+      ...OPTIONS,
+      intervalMs: 250,
+      growthBytes: 1 * MiB,
+      busyShare: 0.3,
+      budgetShare: 0.01,
+      burstBudgetShare: 0.02,
+    });
+    expect(() => strictestGcPacer([])).toThrow(RangeError);
+  });
+
+  test("the strictest options of agent and gateway: full burst collections, every MiB, always", () => {
+    expect(strictestGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
+      ...GATEWAY_GC_PACER,
+      burstEveryBytes: 1 * MiB,
+      burstCollection: "full",
+      burstGrowthBytes: 0,
+      burstWindowBytes: Number.POSITIVE_INFINITY,
+      burstQuietMs: 0,
+      burstBudgetShare: 0.2,
+    });
+  });
+
+  for (const order of ["gateway first", "agent first"] as const) {
+    test(`agent and gateway in one process (${order}): burst collections run`, () => {
+      const { f, shared } = processPacer();
+      const roles = [GATEWAY_GC_PACER, AGENT_GC_PACER];
+      if (order === "agent first") roles.reverse();
+      const stops = roles.map((options) => shared.start(options));
+      shared.allocated(2 * MiB);
+      expect(f.p.collections).toBe(1);
+      expect(shared.running?.burstCollections).toBe(1);
+      for (const stop of stops) stop();
+    });
+  }
+
+  test("ref-counted: runs until the last role stops, with the options of those left", () => {
+    const { clock, f, shared } = processPacer();
+    const stopAgent = shared.start(OPTIONS);
+    const stopGateway = shared.start({ ...OPTIONS, burstEveryBytes: 2 * MiB });
+    const pacer = shared.running;
+    expect(clock.pending).toBe(1);
+    stopGateway();
+    stopGateway(); // idempotent: the agent's role stays
+    expect(shared.running).toBe(pacer);
+    expect(shared.options).toEqual(OPTIONS);
+    shared.allocated(64 * MiB);
+    expect(f.p.young).toBe(0);
+    f.grow(0, 5 * MiB);
+    clock.advance(OPTIONS.intervalMs);
+    expect(f.p.collections).toBe(1);
+    stopAgent();
+    expect(shared.running).toBeUndefined();
+    expect(clock.pending).toBe(0);
+    shared.allocated(64 * MiB);
+    f.grow(0, 40 * MiB);
+    clock.advance(10_000);
+    expect(f.p).toMatchObject({ young: 0, collections: 1 });
+    // A role starting again gets a fresh pacer.
+    const again = shared.start(OPTIONS);
+    expect(shared.running).not.toBe(pacer);
+    again();
+  });
+
+  test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
+    expect(processGcPacer.running).toBeUndefined();
+    noteRelayAllocation(64 * MiB); // no role: nothing, no error
+    const stop = processGcPacer.start({ ...GATEWAY_GC_PACER, burstEveryBytes: 1 * MiB });
+    try {
+      noteRelayAllocation(1 * MiB);
+      expect(processGcPacer.running?.burstCollections).toBe(1);
+    } finally {
+      stop();
+    }
+    expect(processGcPacer.running).toBeUndefined();
   });
 });
