@@ -135,6 +135,40 @@ describe("the bridge drops a new far end that fails its handshake", () => {
   });
 });
 
+describe("a new far end's stream is killed during its handshake", () => {
+  test("that far end is lost, not the router's session: still bridged", async () => {
+    // As when a resumed stream reaches a gateway that does not hold it: KILL, then bridging.
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    expect(s.bridge.bridge.state).toBe("reattach-open-sent");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(second.end.reason).toBe("killed");
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    expect(s.closed).toEqual([]);
+    await Bun.sleep(50);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.seen.ended).toBe(false);
+    const third = stream(s.bridge);
+    third.fromFar(farOpen());
+    third.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+  });
+
+  test("a KILL while relaying (no handshake under way) still ends the router's session", async () => {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.fromFar(farOpen());
+    second.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
+    await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
+  });
+});
+
 describe("the bridge drops a new far end while its relay is not reading (pacing, back-pressure)", () => {
   /** A second far end, its stream's port paused as the relay pauses it, then an FSM error. */
   async function droppedWhilePaused() {
