@@ -1,4 +1,11 @@
 import type { Clock, TimerHandle } from "./clock.ts";
+import {
+  distinctGcBurstRules,
+  GcBurst,
+  type GcBurstProcess,
+  type GcBurstRule,
+  sameGcBurstRule,
+} from "./gc-burst.ts";
 
 /**
  * Collects a relay process's garbage when its resident memory grew while it was nearly
@@ -15,15 +22,16 @@ import type { Clock, TimerHandle } from "./clock.ts";
  * idle) 12 %.
  *
  * During a burst (a session's first second at full speed, or a re-opened HTTP/2 window) the
- * process is busy and the engine still collects late: with `burstEveryBytes` a collection
- * also follows every few MiB of Data messages, counted where they are encoded and decoded
- * (`noteRelayAllocation`), within `burstBudgetShare` of the time. The gateway's are young
+ * process is busy and the engine still collects late: each of `bursts` (src/core/gc-burst.ts)
+ * also collects after every few MiB of Data messages, counted where they are encoded and
+ * decoded (`noteRelayAllocation`), within its own share of the time. The gateway's are young
  * (eden) collections; the agent's are full ones: a young collection leaves the buffers that
  * were in flight when it ran, which then die old (DEVELOPERS.md, "Data path: slow far end
  * memory (session 5)").
  *
  * Garbage collection is per process: the roles in a process (agent, gateway, both in
- * standalone mode) share one pacer, src/core/process-gc-pacer.ts.
+ * standalone mode) share one pacer, src/core/process-gc-pacer.ts, which runs each role's
+ * burst rule side by side.
  */
 export interface GcPacerOptions {
   /** How often to look at the RSS and the CPU time. */
@@ -34,26 +42,8 @@ export interface GcPacerOptions {
   busyShare: number;
   /** Collections may take at most this share of the time (from what the last one cost). */
   budgetShare: number;
-  /**
-   * A collection after this many bytes of Data messages were encoded or received
-   * (`noteRelayAllocation`; Infinity: never), at most `burstBudgetShare` of the time.
-   */
-  burstEveryBytes: number;
-  /** What that collection is: "young" (eden, cheap) or "full". */
-  burstCollection: "young" | "full";
-  /**
-   * Only when the memory outside the JavaScript heap (ArrayBuffers: the relayed buffers) grew
-   * by this much since its lowest value after the last such collection (0: whatever it is).
-   */
-  burstGrowthBytes: number;
-  /**
-   * Only within the first this many bytes relayed after the process was quiet (no Data
-   * message for `burstQuietMs`): a session's first burst, or one after a stall, not a
-   * long fast transfer (Infinity: always).
-   */
-  burstWindowBytes: number;
-  burstQuietMs: number;
-  burstBudgetShare: number;
+  /** Collections for relayed bytes, each rule with its own counters and budget. */
+  bursts: readonly GcBurstRule[];
 }
 
 export const DEFAULT_GC_PACER: GcPacerOptions = {
@@ -61,12 +51,7 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
   growthBytes: 2 * 1024 * 1024,
   busyShare: 0.1,
   budgetShare: 0.01,
-  burstEveryBytes: Number.POSITIVE_INFINITY,
-  burstCollection: "young",
-  burstGrowthBytes: 0,
-  burstWindowBytes: Number.POSITIVE_INFINITY,
-  burstQuietMs: 0,
-  burstBudgetShare: 0.02,
+  bursts: [],
 };
 
 /**
@@ -76,9 +61,19 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
  * 2 MiB received cut its growth by 4-7 MiB (DEVELOPERS.md, "Data path: slow far end memory
  * (session 4)"). Not the agent's: its growth did not move, and it paid 0.5 CPU s/GiB more.
  */
+export const GATEWAY_GC_BURST: GcBurstRule = {
+  everyBytes: 2 * 1024 * 1024,
+  collection: "young",
+  growthBytes: 0,
+  windowBytes: Number.POSITIVE_INFINITY,
+  quietMs: 0,
+  budgetShare: 0.02,
+};
+
+/** The gateway's options: the default RSS look and its young burst collections. */
 export const GATEWAY_GC_PACER: GcPacerOptions = {
   ...DEFAULT_GC_PACER,
-  burstEveryBytes: 2 * 1024 * 1024,
+  bursts: [GATEWAY_GC_BURST],
 };
 
 /**
@@ -90,28 +85,25 @@ export const GATEWAY_GC_PACER: GcPacerOptions = {
  * far end memory (session 5)"). Not in a long fast transfer: there a full collection after
  * every 3 MiB cost the agent 0.6 CPU s/GiB more even when budgeted at 5 %.
  */
+export const AGENT_GC_BURST: GcBurstRule = {
+  everyBytes: 1024 * 1024,
+  collection: "full",
+  growthBytes: 3 * 1024 * 1024,
+  windowBytes: 32 * 1024 * 1024,
+  quietMs: 250,
+  budgetShare: 0.2,
+};
+
+/** The agent's options: the default RSS look and its full burst collections. */
 export const AGENT_GC_PACER: GcPacerOptions = {
   ...DEFAULT_GC_PACER,
-  burstEveryBytes: 1024 * 1024,
-  burstCollection: "full",
-  burstGrowthBytes: 3 * 1024 * 1024,
-  burstWindowBytes: 32 * 1024 * 1024,
-  burstQuietMs: 250,
-  burstBudgetShare: 0.2,
+  bursts: [AGENT_GC_BURST],
 };
 
 /** What the pacer reads and does; the gateway passes the process's own. */
-export interface GcProcess {
+export interface GcProcess extends GcBurstProcess {
   /** Resident set size, bytes. */
   rss(): number;
-  /** CPU time used by the process so far (user + system), ms. */
-  cpuMs(): number;
-  /** A full, synchronous collection. */
-  collect(): void;
-  /** A young-generation (eden) collection: frees what died since the last one, cheaply. */
-  collectYoung(): void;
-  /** Memory held outside the JavaScript heap for it (ArrayBuffers, ...), bytes. */
-  external(): number;
 }
 
 export class GcPacer {
@@ -122,15 +114,10 @@ export class GcPacer {
   private notBefore = Number.NEGATIVE_INFINITY;
   /** Collections this pacer started. */
   collections = 0;
-  /** Collections this pacer started for relayed bytes (`burstEveryBytes`). */
+  /** Collections this pacer started for relayed bytes (its burst rules'). */
   burstCollections = 0;
-  private sinceBurst = 0;
-  private burstNotBefore = Number.NEGATIVE_INFINITY;
-  /** Lowest external memory seen since the last burst collection. */
-  private externalLow = Number.POSITIVE_INFINITY;
-  /** Bytes relayed since the process was last quiet, and when the last ones were. */
-  private sinceQuiet = 0;
-  private lastAllocatedAt = Number.NEGATIVE_INFINITY;
+  /** One per burst rule, full ones first. */
+  private bursts: GcBurst[] = [];
 
   constructor(
     private readonly clock: Clock,
@@ -139,6 +126,7 @@ export class GcPacer {
   ) {
     this.baseline = proc.rss();
     this.lastCpu = proc.cpuMs();
+    this.reconfigure(options);
   }
 
   /**
@@ -164,37 +152,33 @@ export class GcPacer {
   }
 
   /**
-   * `bytes` of relayed data were allocated: past `burstEveryBytes` since the last such
-   * collection, one more (synchronous, of the kind `burstCollection`), if `burstBudgetShare`
-   * allows.
+   * `bytes` of relayed data were allocated: each burst rule counts them and collects if due;
+   * a full collection also counts as one for the other rules (their byte counts start afresh).
    */
   allocated(bytes: number): void {
-    const now = this.clock.now();
-    if (now - this.lastAllocatedAt > this.options.burstQuietMs) this.sinceQuiet = 0;
-    this.lastAllocatedAt = now;
-    this.sinceQuiet += bytes;
-    if (this.sinceQuiet > this.options.burstWindowBytes) return;
-    this.sinceBurst += bytes;
-    if (this.sinceBurst < this.options.burstEveryBytes) return;
-    this.sinceBurst = 0;
-    if (this.options.burstGrowthBytes > 0) {
-      const external = this.proc.external();
-      if (external < this.externalLow) this.externalLow = external;
-      if (external - this.externalLow < this.options.burstGrowthBytes) return;
+    for (const burst of this.bursts) burst.count(bytes);
+    for (const burst of this.bursts) {
+      const collected = burst.collectIfDue();
+      if (collected !== undefined) this.burstCollections++;
+      if (collected !== "full") continue;
+      for (const other of this.bursts) if (other !== burst) other.collectedByAnother();
     }
-    if (this.clock.now() < this.burstNotBefore) return;
-    const cpu = this.proc.cpuMs();
-    if (this.options.burstCollection === "full") this.proc.collect();
-    else this.proc.collectYoung();
-    this.burstCollections++;
-    if (this.options.burstGrowthBytes > 0) this.externalLow = this.proc.external();
-    const after = this.proc.cpuMs();
-    this.burstNotBefore = this.clock.now() + (after - cpu) / this.options.burstBudgetShare;
   }
 
-  /** New options, from the next look or allocation on (a role joined or left the process). */
+  /**
+   * New options, from the next look or allocation on (a role joined or left the process);
+   * the burst rules kept keep their counters and budgets.
+   */
   reconfigure(options: GcPacerOptions): void {
     this.options = options;
+    const rules = distinctGcBurstRules(options.bursts).sort(
+      (a, b) => Number(b.collection === "full") - Number(a.collection === "full"),
+    );
+    this.bursts = rules.map(
+      (rule) =>
+        this.bursts.find((burst) => sameGcBurstRule(burst.rule, rule)) ??
+        new GcBurst(this.clock, this.proc, rule),
+    );
   }
 
   start(): void {

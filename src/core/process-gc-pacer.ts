@@ -1,12 +1,14 @@
 import { backgroundClock, type Clock } from "./clock.ts";
+import { distinctGcBurstRules } from "./gc-burst.ts";
 import { GcPacer, type GcPacerOptions, type GcProcess, ownProcess } from "./gc-pacer.ts";
 
 /**
  * The process's one GC pacer. Garbage collection is per process, so the roles running in it
  * (the agent, the gateway, both in standalone mode and in-process tests) share one pacer:
  * it runs while any role wants it (`start` counts them; each gets its own stop) with the
- * strictest options any of them asked for, so the gateway's young collections happen even
- * when an agent started after it in the same process.
+ * options of all of them combined (`combinedGcPacer`): the agent's full collections in its
+ * bursts and the gateway's young ones every 2 MiB each run as their role asked, also when
+ * both roles share the process.
  */
 export class ProcessGcPacer {
   private readonly wanted = new Map<number, GcPacerOptions>();
@@ -35,7 +37,7 @@ export class ProcessGcPacer {
 
   /** The options the running pacer uses, if any. */
   get options(): GcPacerOptions | undefined {
-    return this.wanted.size === 0 ? undefined : strictestGcPacer([...this.wanted.values()]);
+    return this.wanted.size === 0 ? undefined : combinedGcPacer([...this.wanted.values()]);
   }
 
   /** Relayed data allocated: counts towards the running pacer's burst collections. */
@@ -56,28 +58,22 @@ export class ProcessGcPacer {
 }
 
 /**
- * The options that collect at least as often as each of `all` would (pure): the shortest
- * interval and growth threshold, the highest busy share (busy less often) and budgets; burst
- * collections if any asks for them, at the smallest step and growth, in the widest window,
- * full ones if any asks for full ones (agent and gateway in one process: full collections
- * after every MiB relayed, within 20 % of the time).
+ * The options of the roles in one process (pure). The RSS look collects at least as often as
+ * each would: the shortest interval and growth threshold, the highest busy share (busy less
+ * often) and budget. The burst rules are not merged field by field (the agent's full
+ * collections in its window and the gateway's young ones every 2 MiB would make full ones
+ * every MiB, forever): each distinct rule runs side by side with its own counters and budget.
  */
-export function strictestGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions {
+export function combinedGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions {
   const [first, ...rest] = all;
-  if (first === undefined) throw new RangeError("strictestGcPacer: no options");
+  if (first === undefined) throw new RangeError("combinedGcPacer: no options");
   return rest.reduce(
     (a, b) => ({
       intervalMs: Math.min(a.intervalMs, b.intervalMs),
       growthBytes: Math.min(a.growthBytes, b.growthBytes),
       busyShare: Math.max(a.busyShare, b.busyShare),
       budgetShare: Math.max(a.budgetShare, b.budgetShare),
-      burstEveryBytes: Math.min(a.burstEveryBytes, b.burstEveryBytes),
-      burstCollection:
-        a.burstCollection === "full" || b.burstCollection === "full" ? "full" : "young",
-      burstGrowthBytes: Math.min(a.burstGrowthBytes, b.burstGrowthBytes),
-      burstWindowBytes: Math.max(a.burstWindowBytes, b.burstWindowBytes),
-      burstQuietMs: Math.min(a.burstQuietMs, b.burstQuietMs),
-      burstBudgetShare: Math.max(a.burstBudgetShare, b.burstBudgetShare),
+      bursts: distinctGcBurstRules([...a.bursts, ...b.bursts]),
     }),
     first,
   );

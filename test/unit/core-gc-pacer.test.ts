@@ -1,16 +1,19 @@
 import { describe, expect, test } from "bun:test";
+import type { GcBurstRule } from "../../src/core/gc-burst.ts";
 import {
+  AGENT_GC_BURST,
   AGENT_GC_PACER,
   DEFAULT_GC_PACER,
+  GATEWAY_GC_BURST,
   GATEWAY_GC_PACER,
   GcPacer,
   type GcPacerOptions,
 } from "../../src/core/gc-pacer.ts";
 import {
+  combinedGcPacer,
   noteRelayAllocation,
   ProcessGcPacer,
   processGcPacer,
-  strictestGcPacer,
 } from "../../src/core/process-gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
@@ -20,13 +23,23 @@ const OPTIONS: GcPacerOptions = {
   growthBytes: 4 * MiB,
   busyShare: 0.1,
   budgetShare: 0.01,
-  burstEveryBytes: Number.POSITIVE_INFINITY,
-  burstCollection: "young",
-  burstGrowthBytes: 0,
-  burstWindowBytes: Number.POSITIVE_INFINITY,
-  burstQuietMs: 0,
-  burstBudgetShare: 0.02,
+  bursts: [],
 };
+
+/** OPTIONS with one burst rule: young collections every `everyBytes`, unless `rule` says. */
+function withBurst(rule: Partial<GcBurstRule> & { everyBytes: number }): GcPacerOptions {
+  const young: GcBurstRule = {
+    everyBytes: rule.everyBytes,
+    collection: "young",
+    growthBytes: 0,
+    windowBytes: Number.POSITIVE_INFINITY,
+    quietMs: 0,
+    budgetShare: 0.02,
+  };
+  return { ...OPTIONS, bursts: [{ ...young, ...rule }] };
+}
+
+const FULL_EVERY_MIB = { everyBytes: 1 * MiB, collection: "full" } as const;
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
@@ -115,8 +128,8 @@ describe("GcPacer", () => {
     expect(f.p.collections).toBe(3);
   });
 
-  test("young collections after burstEveryBytes of relayed data, within their budget", () => {
-    const young = { ...OPTIONS, burstEveryBytes: 4 * MiB, burstBudgetShare: 0.02 };
+  test("a burst rule: young collections after everyBytes of relayed data, within their budget", () => {
+    const young = withBurst({ everyBytes: 4 * MiB, budgetShare: 0.02 });
     const { clock, f, pacer } = startedPacer(young);
     pacer.allocated(3 * MiB);
     expect(f.p.young).toBe(0);
@@ -133,13 +146,8 @@ describe("GcPacer", () => {
     expect(pacer.burstCollections).toBe(2);
   });
 
-  test("full collections after burstEveryBytes when burstCollection is full, within their budget", () => {
-    const full = {
-      ...OPTIONS,
-      burstEveryBytes: 2 * MiB,
-      burstCollection: "full",
-      burstBudgetShare: 0.05,
-    } as const;
+  test("full collections after everyBytes when its collection is full, within their budget", () => {
+    const full = withBurst({ everyBytes: 2 * MiB, collection: "full", budgetShare: 0.05 });
     const { clock, f, pacer } = startedPacer(full);
     f.grow(0, 6 * MiB);
     pacer.allocated(2 * MiB);
@@ -157,14 +165,8 @@ describe("GcPacer", () => {
     pacer.stop();
   });
 
-  test("with burstGrowthBytes, only once the external memory grew by that much", () => {
-    const full = {
-      ...OPTIONS,
-      burstEveryBytes: 1 * MiB,
-      burstCollection: "full",
-      burstGrowthBytes: 3 * MiB,
-      burstBudgetShare: 0.05,
-    } as const;
+  test("with growthBytes, only once the external memory grew by that much", () => {
+    const full = withBurst({ ...FULL_EVERY_MIB, growthBytes: 3 * MiB, budgetShare: 0.05 });
     const { clock, f, pacer } = startedPacer(full);
     pacer.allocated(1 * MiB); // the first look sets the low mark
     // The engine keeps up by itself: relayed bytes alone do not collect.
@@ -195,15 +197,13 @@ describe("GcPacer", () => {
     pacer.stop();
   });
 
-  test("with burstWindowBytes, only in the first bytes after a quiet spell", () => {
-    const windowed = {
-      ...OPTIONS,
-      burstEveryBytes: 1 * MiB,
-      burstCollection: "full",
-      burstWindowBytes: 4 * MiB,
-      burstQuietMs: 250,
-      burstBudgetShare: 1,
-    } as const;
+  test("with windowBytes, only in the first bytes after a quiet spell", () => {
+    const windowed = withBurst({
+      ...FULL_EVERY_MIB,
+      windowBytes: 4 * MiB,
+      quietMs: 250,
+      budgetShare: 1,
+    });
     const { clock, f, pacer } = startedPacer(windowed);
     // A long fast transfer: a message every 10 ms; collections in its first 4 MiB only.
     for (let i = 0; i < 20; i++) {
@@ -266,51 +266,79 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     return { clock, f, shared: new ProcessGcPacer(clock, () => f.proc) };
   }
 
-  test("the strictest options: the gateway's young collections win over the agent's none", () => {
-    expect(strictestGcPacer([DEFAULT_GC_PACER, GATEWAY_GC_PACER])).toEqual(GATEWAY_GC_PACER);
-    expect(strictestGcPacer([GATEWAY_GC_PACER, DEFAULT_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+  test("combined options: the strictest RSS look; each distinct burst rule once", () => {
+    expect(combinedGcPacer([DEFAULT_GC_PACER, GATEWAY_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    expect(combinedGcPacer([GATEWAY_GC_PACER, DEFAULT_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    expect(combinedGcPacer([GATEWAY_GC_PACER, { ...GATEWAY_GC_PACER }])).toEqual(GATEWAY_GC_PACER);
     const a = { ...OPTIONS, intervalMs: 250, budgetShare: 0.005 };
-    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3, burstBudgetShare: 0.01 };
-    expect(strictestGcPacer([a, b])).toEqual({
+    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3 };
+    expect(combinedGcPacer([a, b])).toEqual({
       ...OPTIONS,
       intervalMs: 250,
       growthBytes: 1 * MiB,
       busyShare: 0.3,
       budgetShare: 0.01,
-      burstBudgetShare: 0.02,
     });
-    expect(() => strictestGcPacer([])).toThrow(RangeError);
+    expect(() => combinedGcPacer([])).toThrow(RangeError);
   });
 
-  test("the strictest options of agent and gateway: full burst collections, every MiB, always", () => {
-    expect(strictestGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
-      ...GATEWAY_GC_PACER,
-      burstEveryBytes: 1 * MiB,
-      burstCollection: "full",
-      burstGrowthBytes: 0,
-      burstWindowBytes: Number.POSITIVE_INFINITY,
-      burstQuietMs: 0,
-      burstBudgetShare: 0.2,
+  test("agent and gateway: both burst rules side by side, not one merged field by field", () => {
+    expect(combinedGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
+      ...DEFAULT_GC_PACER,
+      bursts: [AGENT_GC_BURST, GATEWAY_GC_BURST],
     });
   });
 
   for (const order of ["gateway first", "agent first"] as const) {
-    test(`agent and gateway in one process (${order}): burst collections run`, () => {
-      const { f, shared } = processPacer();
+    test(`agent and gateway in one process (${order}): young collections every 2 MiB, full ones only in the agent's window`, () => {
+      const { clock, f, shared } = processPacer();
       const roles = [GATEWAY_GC_PACER, AGENT_GC_PACER];
       if (order === "agent first") roles.reverse();
       const stops = roles.map((options) => shared.start(options));
-      shared.allocated(2 * MiB);
-      expect(f.p.collections).toBe(1);
-      expect(shared.running?.burstCollections).toBe(1);
+      /** `mib` Data messages of 1 MiB, 10 ms apart, each leaving 1 MiB of garbage behind
+       * (busy: 5 ms of CPU each, so the RSS look leaves them to the engine). */
+      const transfer = (mib: number) => {
+        const before = { young: f.p.young, full: f.p.collections };
+        for (let i = 0; i < mib; i++) {
+          f.grow(0, 1 * MiB);
+          f.p.cpu += 5;
+          shared.allocated(1 * MiB);
+          clock.advance(10);
+        }
+        return { young: f.p.young - before.young, full: f.p.collections - before.full };
+      };
+      // A session's first burst: the agent's full collections once its ArrayBuffers grew by
+      // 3 MiB, within 20 % of the time (7 ms: one per 4 MiB here); each starts the gateway's
+      // 2 MiB afresh, so one young collection between two full ones (16 without that).
+      const burst = transfer(32);
+      expect(burst).toEqual({ young: 8, full: 8 });
+      // The long fast transfer after it: young collections every 2 MiB, no full ones.
+      expect(transfer(64)).toEqual({ young: 32, full: 0 });
+      // Quiet for 300 ms: the next burst gets the agent's full collections again.
+      clock.advance(300);
+      expect(transfer(32)).toEqual(burst);
       for (const stop of stops) stop();
     });
   }
 
+  test("a role joining keeps the running burst rules' counters", () => {
+    const { clock, f, shared } = processPacer();
+    const stopGateway = shared.start(GATEWAY_GC_PACER);
+    shared.allocated(1 * MiB);
+    const stopAgent = shared.start(AGENT_GC_PACER);
+    shared.allocated(1 * MiB);
+    expect(f.p).toMatchObject({ young: 1, collections: 0 });
+    clock.advance(10); // the young collection's budget
+    stopAgent();
+    shared.allocated(2 * MiB);
+    expect(f.p).toMatchObject({ young: 2, collections: 0 });
+    stopGateway();
+  });
+
   test("ref-counted: runs until the last role stops, with the options of those left", () => {
     const { clock, f, shared } = processPacer();
     const stopAgent = shared.start(OPTIONS);
-    const stopGateway = shared.start({ ...OPTIONS, burstEveryBytes: 2 * MiB });
+    const stopGateway = shared.start(withBurst({ everyBytes: 2 * MiB }));
     const pacer = shared.running;
     expect(clock.pending).toBe(1);
     stopGateway();
@@ -338,7 +366,7 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
   test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
     expect(processGcPacer.running).toBeUndefined();
     noteRelayAllocation(64 * MiB); // no role: nothing, no error
-    const stop = processGcPacer.start({ ...GATEWAY_GC_PACER, burstEveryBytes: 1 * MiB });
+    const stop = processGcPacer.start(withBurst({ everyBytes: 1 * MiB }));
     try {
       noteRelayAllocation(1 * MiB);
       expect(processGcPacer.running?.burstCollections).toBe(1);

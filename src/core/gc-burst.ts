@@ -1,0 +1,111 @@
+import type { Clock } from "./clock.ts";
+
+/**
+ * One burst rule of a GC pacer (src/core/gc-pacer.ts): a collection after every few MiB of
+ * Data messages encoded or received (`noteRelayAllocation`), within its own share of the time.
+ * A process running several roles runs each role's rule side by side, each with its own
+ * counters and budget (src/core/process-gc-pacer.ts).
+ */
+export interface GcBurstRule {
+  /** A collection after this many bytes of Data messages were encoded or received. */
+  everyBytes: number;
+  /** What that collection is: "young" (eden, cheap) or "full". */
+  collection: "young" | "full";
+  /**
+   * Only when the memory outside the JavaScript heap (ArrayBuffers: the relayed buffers) grew
+   * by this much since its lowest value after this rule's last collection (0: whatever it is).
+   */
+  growthBytes: number;
+  /**
+   * Only within the first this many bytes relayed after the process was quiet (no Data
+   * message for `quietMs`): a session's first burst, or one after a stall, not a long fast
+   * transfer (Infinity: always).
+   */
+  windowBytes: number;
+  quietMs: number;
+  /** This rule's collections take at most this share of the time (from what the last cost). */
+  budgetShare: number;
+}
+
+/** What a rule reads and does (a GcProcess, src/core/gc-pacer.ts). */
+export interface GcBurstProcess {
+  /** CPU time used by the process so far (user + system), ms. */
+  cpuMs(): number;
+  /** A full, synchronous collection. */
+  collect(): void;
+  /** A young-generation (eden) collection. */
+  collectYoung(): void;
+  /** Memory held outside the JavaScript heap (ArrayBuffers, ...), bytes. */
+  external(): number;
+}
+
+/** Whether two rules are the same rule (a process's roles asking for it once run it once). */
+export function sameGcBurstRule(a: GcBurstRule, b: GcBurstRule): boolean {
+  return (
+    a.everyBytes === b.everyBytes &&
+    a.collection === b.collection &&
+    a.growthBytes === b.growthBytes &&
+    a.windowBytes === b.windowBytes &&
+    a.quietMs === b.quietMs &&
+    a.budgetShare === b.budgetShare
+  );
+}
+
+/** `rules` without repeats (the first of each kept, in order). */
+export function distinctGcBurstRules(rules: readonly GcBurstRule[]): GcBurstRule[] {
+  return rules.filter((rule, i) => rules.findIndex((r) => sameGcBurstRule(r, rule)) === i);
+}
+
+/** One rule's counters and budget. */
+export class GcBurst {
+  private sinceCollection = 0;
+  private notBefore = Number.NEGATIVE_INFINITY;
+  /** Lowest external memory seen since this rule's last collection. */
+  private externalLow = Number.POSITIVE_INFINITY;
+  /** Bytes relayed since the process was last quiet, and when the last ones were. */
+  private sinceQuiet = 0;
+  private lastAllocatedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly proc: GcBurstProcess,
+    readonly rule: GcBurstRule,
+  ) {}
+
+  /** `bytes` of relayed data were allocated: counts them (inside the rule's window only). */
+  count(bytes: number): void {
+    const now = this.clock.now();
+    if (now - this.lastAllocatedAt > this.rule.quietMs) this.sinceQuiet = 0;
+    this.lastAllocatedAt = now;
+    this.sinceQuiet += bytes;
+    if (this.sinceQuiet > this.rule.windowBytes) return;
+    this.sinceCollection += bytes;
+  }
+
+  /**
+   * Past `everyBytes` counted since the last collection, one more (synchronous, of the kind
+   * `collection`) if the growth and the budget allow; returns the kind it ran, if any.
+   */
+  collectIfDue(): "young" | "full" | undefined {
+    if (this.sinceCollection < this.rule.everyBytes) return undefined;
+    this.sinceCollection = 0;
+    if (this.rule.growthBytes > 0) {
+      const external = this.proc.external();
+      if (external < this.externalLow) this.externalLow = external;
+      if (external - this.externalLow < this.rule.growthBytes) return undefined;
+    }
+    if (this.clock.now() < this.notBefore) return undefined;
+    const cpu = this.proc.cpuMs();
+    if (this.rule.collection === "full") this.proc.collect();
+    else this.proc.collectYoung();
+    if (this.rule.growthBytes > 0) this.externalLow = this.proc.external();
+    const after = this.proc.cpuMs();
+    this.notBefore = this.clock.now() + (after - cpu) / this.rule.budgetShare;
+    return this.rule.collection;
+  }
+
+  /** Another rule ran a full collection, which also did this rule's work: count afresh. */
+  collectedByAnother(): void {
+    this.sinceCollection = 0;
+  }
+}
