@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import { ownThreadPort } from "../../native/thread-scheduling.ts";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
+import { BackgroundThreads } from "../core/background-threads.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
@@ -57,6 +59,8 @@ export interface AgentDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
+  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
+  backgroundThreads?: boolean;
 }
 
 export async function startAgent(
@@ -194,6 +198,13 @@ export async function startAgent(
   const gc =
     deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
   gc?.start();
+  // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
+  // "Data path: KEEPALIVE tail (session 5)").
+  const background =
+    deps.backgroundThreads === false
+      ? undefined
+      : new BackgroundThreads(backgroundClock, ownThreadPort, logger.child({ component: "agent" }));
+  background?.start();
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -232,6 +243,7 @@ export async function startAgent(
     },
     async close() {
       gc?.stop();
+      background?.stop();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

@@ -1,10 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
+import { ownThreadPort } from "../../native/thread-scheduling.ts";
 import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
 import type { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { MrtDumper } from "../collector/mrt-dumper.ts";
 import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import { BackgroundThreads } from "../core/background-threads.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { GATEWAY_GC_PACER, GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
@@ -111,6 +113,8 @@ export interface GatewayDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
+  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
+  backgroundThreads?: boolean;
 }
 
 /** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
@@ -322,6 +326,13 @@ export async function startGateway(
       ? undefined
       : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer ?? GATEWAY_GC_PACER);
   pacer?.start();
+  // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
+  // "Data path: KEEPALIVE tail (session 5)").
+  const background =
+    deps.backgroundThreads === false
+      ? undefined
+      : new BackgroundThreads(backgroundClock, ownThreadPort, log);
+  background?.start();
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -351,6 +362,7 @@ export async function startGateway(
       const live = drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       pacer?.stop();
+      background?.stop();
       dumper?.stop();
       bmp?.stop();
       http.close();
