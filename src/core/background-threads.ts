@@ -3,31 +3,37 @@ import { BgpProxyError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
 /**
- * Puts the runtime's background threads of this process under SCHED_IDLE, so that they run
- * only on a CPU nothing else wants: the relay's event loop (and the router, the daemon, the
- * other relay process on the same machine) no longer waits behind them.
+ * Puts the runtime's background threads of this process under SCHED_IDLE while the machine
+ * has CPU to spare, so that they run only on a CPU nothing else wants: the relay's event
+ * loop, the router, the daemon and the other relay process no longer wait behind them.
  *
  * Why (DEVELOPERS.md, "Data path: KEEPALIVE tail (session 5)"): on the 2-core machine a
  * KEEPALIVE crosses four processes. When the gateway relays a message it often wakes its
  * own JIT compiler thread too (JSC tiers code up as it runs); the compiler and the far end's
- * process are woken at the same moment, both land on the one idle CPU, and the far end
- * waits behind 1-6 ms of compilation (the kernel lets the running thread finish its slice,
- * and does not pull the waiting one to the other CPU when it falls idle a moment later).
- * The JIT threads of agent and gateway were what the CPU ran during ~70 of ~2,000 waits of
- * 0.5 ms or more per 2,000 pings. A SCHED_IDLE thread is preempted at once by any waking
+ * process are woken together, both land on the one idle CPU, and the far end waits behind
+ * 1-6 ms of compilation (the kernel lets the running thread finish its slice, and does not
+ * pull the waiting one to the other CPU when that falls idle a moment later). The JIT
+ * threads of agent and gateway held the CPU in 60-100 of the waits of 0.5 ms or more per
+ * 2,000 pings; lowered, in 11-17. A SCHED_IDLE thread is preempted at once by any waking
  * normal thread, and a CPU running only SCHED_IDLE threads counts as idle when the kernel
  * places a waking thread.
  *
- * Only threads whose work nobody waits for are lowered: the JIT compilers (the event loop
- * goes on in the lower tier meanwhile), JSC's warm-up thread and mimalloc's page scavenger.
- * Not the garbage collector's threads (the event loop stops while they finish a cycle), not
- * Bun's I/O pool or HTTP client thread. JSC starts and ends its helper threads as it needs
- * them, so the threads are looked at again every `rescanMs`. Lowering needs no privilege;
- * raising a thread back does, so this only ever lowers, and `stop` leaves them lowered.
+ * Only threads whose work the event loop does not wait for as a rule are lowered: the JIT
+ * compilers (the code runs in the lower tier meanwhile), JSC's warm-up thread and mimalloc's
+ * page scavenger; not the garbage collector's threads, Bun's I/O pool or its HTTP client.
+ * "As a rule": a collection waits for a compilation in progress, so on a machine with no
+ * CPU to spare a lowered compiler would stall the event loop (priority inversion). Hence
+ * the guard: when a lowered thread waited more than `starvedMs` for a CPU within one look
+ * (`intervalMs`), they are all raised back for `holdMs`, then lowered again. (Under load 2-3
+ * from other jobs, a lowered thread waited at most 14-180 ms of a 500 ms look, at normal
+ * priority under load 4-5 up to 117 ms; the runtime's helpers of an idle relay far less.) Raising back
+ * needs CAP_SYS_NICE or RLIMIT_NICE ≥ 20 (systemd `LimitNICE=+0`); without either nothing
+ * is lowered. JSC starts and ends its helper threads as it needs them, so each look also
+ * lowers new ones.
  *
- * States: off → on (start) → off (stop); on → unavailable when the system refuses (not
- * Linux, no C library, a sandbox forbidding sched_setscheduler): logged once, threads
- * keep their priority.
+ * States: off → lowered (start) ⇄ raised (starved / hold over) → off (stop, threads raised);
+ * → unavailable when raising back is not permitted or the system refuses (not Linux, a
+ * sandbox): logged once, threads keep their priority.
  */
 export const BACKGROUND_THREAD_NAMES: readonly string[] = [
   "JITWorker",
@@ -35,102 +41,170 @@ export const BACKGROUND_THREAD_NAMES: readonly string[] = [
   "mi-scavenger",
 ];
 
-export const DEFAULT_RESCAN_MS = 2_000;
+export interface BackgroundThreadsOptions {
+  /** How often to look at the threads. */
+  intervalMs: number;
+  /** A lowered thread that waited longer than this for a CPU within one look was starved. */
+  starvedMs: number;
+  /** After starving, how long the threads stay raised before they are lowered again. */
+  holdMs: number;
+}
 
-/** Whether a thread of this name does work nobody waits for (see above). */
+export const DEFAULT_BACKGROUND_THREADS: BackgroundThreadsOptions = {
+  intervalMs: 500,
+  starvedMs: 100,
+  holdMs: 30_000,
+};
+
+/** Whether a thread of this name does work the event loop does not wait for (see above). */
 export function isBackgroundThread(name: string): boolean {
   return BACKGROUND_THREAD_NAMES.includes(name);
 }
 
-/** What the yield reads and does; `ownThreadPort()` in native/ is this process's. */
+/** What it reads and does; `ownThreadPort()` in native/ is this process's. */
 export interface ThreadPort {
-  /** This process's threads (tid and name); the main thread's tid is the process id. */
-  threads(): { tid: number; name: string }[];
   /** The process id (the main thread, never lowered). */
   readonly pid: number;
-  /**
-   * Put thread `tid` under SCHED_IDLE. Returns false when the thread is gone; throws a
-   * BgpProxyError when the system refuses.
-   */
-  setIdle(tid: number): boolean;
+  /** Whether a lowered thread may be raised back (CAP_SYS_NICE or RLIMIT_NICE ≥ 20). */
+  readonly mayRaiseBack: boolean;
+  /** This process's threads (tid and name). */
+  threads(): { tid: number; name: string }[];
+  /** SCHED_IDLE; false when the thread is gone; throws a BgpProxyError when refused. */
+  lower(tid: number): boolean;
+  /** Back to SCHED_OTHER; false when the thread is gone; throws when refused. */
+  raise(tid: number): boolean;
+  /** Nanoseconds the thread waited for a CPU so far; undefined when it is gone. */
+  runDelayNs(tid: number): number | undefined;
 }
 
-export type BackgroundThreadsState = "off" | "on" | "unavailable";
+export type BackgroundThreadsState = "off" | "lowered" | "raised" | "unavailable";
 
 export class BackgroundThreads {
   private current: BackgroundThreadsState = "off";
   private timer: TimerHandle | undefined;
-  /** Threads lowered, by tid (pruned to the living ones at each scan). */
-  private readonly lowered = new Set<number>();
-  /** Threads lowered since start (counting re-created ones again). */
-  loweredTotal = 0;
-  /** Why the system refused (state "unavailable"). */
+  private port: ThreadPort | undefined;
+  /** Lowered threads and their run delay at the last look. */
+  private readonly lowered = new Map<number, number>();
+  private raisedUntil = 0;
+  /** Times the lowered threads starved and were raised back. */
+  starvations = 0;
+  /** Why it is unavailable. */
   reason: string | undefined;
 
   constructor(
     private readonly clock: Clock,
-    private readonly port: () => ThreadPort,
+    private readonly openPort: () => ThreadPort,
     private readonly log: Logger,
-    private readonly rescanMs: number = DEFAULT_RESCAN_MS,
+    private readonly options: BackgroundThreadsOptions = DEFAULT_BACKGROUND_THREADS,
   ) {}
 
   get state(): BackgroundThreadsState {
     return this.current;
   }
 
-  /** Lower the background threads now and again every `rescanMs`. */
-  start(): void {
-    if (this.current !== "off") return;
-    this.transition("on");
-    this.tick();
+  /** Threads lowered right now. */
+  get loweredThreads(): number {
+    return this.lowered.size;
   }
 
+  start(): void {
+    if (this.current !== "off") return;
+    this.guard(() => {
+      const port = this.openPort();
+      if (!port.mayRaiseBack)
+        throw new BgpProxyError(
+          "unsupported",
+          "lowered threads could not be raised back if the CPU ran short (needs CAP_SYS_NICE or RLIMIT_NICE >= 20)",
+        );
+      this.port = port;
+      this.transition("lowered");
+      this.look();
+    });
+    if (this.running()) this.schedule();
+  }
+
+  /** Stop looking; lowered threads are raised back. */
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    if (this.current === "on") this.transition("off");
+    if (this.current !== "lowered" && this.current !== "raised") return;
+    this.guard(() => this.raiseAll());
+    if (this.running()) this.transition("off");
   }
 
-  /** One look at the threads; returns how many were lowered now. */
-  scan(): number {
-    if (this.current !== "on") return 0;
-    let now = 0;
-    try {
-      const port = this.port();
-      const alive = new Set<number>();
-      for (const { tid, name } of port.threads()) {
-        alive.add(tid);
-        if (tid === port.pid || this.lowered.has(tid) || !isBackgroundThread(name)) continue;
-        if (!port.setIdle(tid)) continue;
-        this.lowered.add(tid);
-        this.loweredTotal++;
-        now++;
+  /** One look (the timer's); exposed for tests. */
+  look(): void {
+    this.guard(() => {
+      const port = this.port as ThreadPort;
+      if (this.current === "raised") {
+        if (this.clock.now() < this.raisedUntil) return;
+        this.transition("lowered");
       }
-      for (const tid of this.lowered) if (!alive.has(tid)) this.lowered.delete(tid);
+      if (this.current !== "lowered") return;
+      let waitedNs = 0;
+      for (const [tid, before] of this.lowered) {
+        const now = port.runDelayNs(tid);
+        if (now === undefined) {
+          this.lowered.delete(tid);
+          continue;
+        }
+        waitedNs = Math.max(waitedNs, now - before);
+        this.lowered.set(tid, now);
+      }
+      if (waitedNs > this.options.starvedMs * 1e6) {
+        this.starvations++;
+        this.raiseAll();
+        this.raisedUntil = this.clock.now() + this.options.holdMs;
+        this.transition("raised", { waited_ms: Math.round(waitedNs / 1e6) });
+        return;
+      }
+      for (const { tid, name } of port.threads()) {
+        if (tid === port.pid || this.lowered.has(tid) || !isBackgroundThread(name)) continue;
+        const delay = port.runDelayNs(tid);
+        if (delay === undefined || !port.lower(tid)) continue;
+        this.lowered.set(tid, delay);
+      }
+    });
+  }
+
+  /** Lowered or raised (guard() may have made it unavailable meanwhile). */
+  private running(): boolean {
+    const state: BackgroundThreadsState = this.current;
+    return state === "lowered" || state === "raised";
+  }
+
+  private raiseAll(): void {
+    const port = this.port as ThreadPort;
+    for (const tid of this.lowered.keys()) port.raise(tid);
+    this.lowered.clear();
+  }
+
+  private schedule(): void {
+    this.timer = this.clock.schedule(this.options.intervalMs, () => {
+      this.look();
+      if (this.running()) this.schedule();
+    });
+  }
+
+  /** Runs `fn`; a refusal of the system makes it unavailable (logged once). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
     } catch (err) {
-      this.reason = err instanceof BgpProxyError ? err.message : String(err);
+      this.reason = err instanceof Error ? err.message : String(err);
       this.timer?.cancel();
       this.timer = undefined;
+      this.lowered.clear();
       this.transition("unavailable");
     }
-    return now;
   }
 
-  private tick(): void {
-    this.scan();
-    if (this.current === "on") this.timer = this.clock.schedule(this.rescanMs, () => this.tick());
-  }
-
-  private transition(next: BackgroundThreadsState): void {
+  private transition(next: BackgroundThreadsState, fields: Record<string, unknown> = {}): void {
     const previous = this.current;
     this.current = next;
-    if (next === "unavailable") {
-      this.log.info("background threads keep their priority", {
-        transition: `${previous} -> ${next}`,
-        reason: this.reason,
-      });
-    } else {
-      this.log.debug("background threads", { transition: `${previous} -> ${next}` });
-    }
+    const line = { transition: `${previous} -> ${next}`, ...fields };
+    if (next === "unavailable")
+      this.log.info("background threads keep their priority", { ...line, reason: this.reason });
+    else this.log.debug("background threads", line);
   }
 }

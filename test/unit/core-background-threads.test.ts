@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   BackgroundThreads,
+  type BackgroundThreadsOptions,
   isBackgroundThread,
   type ThreadPort,
 } from "../../src/core/background-threads.ts";
@@ -8,25 +9,44 @@ import { BgpProxyError } from "../../src/core/errors.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
-/** A process whose threads the test sets; records which were lowered. */
-function fakeProcess(names: Record<number, string>) {
-  const threads = new Map<number, string>(Object.entries(names).map(([t, n]) => [Number(t), n]));
-  const lowered: number[] = [];
+const OPTIONS: BackgroundThreadsOptions = { intervalMs: 500, starvedMs: 100, holdMs: 30_000 };
+
+/** A process whose threads (name, run delay) the test sets; records each thread's policy. */
+function fakeProcess(names: Record<number, string>, mayRaiseBack = true) {
+  const threads = new Map<number, { name: string; delayNs: number }>(
+    Object.entries(names).map(([t, name]) => [Number(t), { name, delayNs: 0 }]),
+  );
+  const idle = new Set<number>();
+  const calls = { lower: 0, raise: 0 };
   let refuse: Error | undefined;
   const port: ThreadPort = {
     pid: 100,
-    threads: () => [...threads].map(([tid, name]) => ({ tid, name })),
-    setIdle(tid) {
+    mayRaiseBack,
+    threads: () => [...threads].map(([tid, t]) => ({ tid, name: t.name })),
+    lower(tid) {
       if (refuse) throw refuse;
       if (!threads.has(tid)) return false;
-      lowered.push(tid);
+      calls.lower++;
+      idle.add(tid);
       return true;
     },
+    raise(tid) {
+      if (!threads.has(tid)) return false;
+      calls.raise++;
+      idle.delete(tid);
+      return true;
+    },
+    runDelayNs: (tid) => threads.get(tid)?.delayNs,
   };
   return {
     port,
     threads,
-    lowered,
+    idle,
+    calls,
+    wait(tid: number, ms: number) {
+      const t = threads.get(tid);
+      if (t) t.delayNs += ms * 1e6;
+    },
     refuseWith(error: Error) {
       refuse = error;
     },
@@ -44,7 +64,13 @@ const RUNTIME = {
   107: "HTTP Client",
 };
 
-describe("background threads", () => {
+function started(p: ReturnType<typeof fakeProcess>, clock = new ManualClock()) {
+  const bg = new BackgroundThreads(clock, () => p.port, silentLogger, OPTIONS);
+  bg.start();
+  return { bg, clock };
+}
+
+describe("background threads (src/core/background-threads.ts)", () => {
   test("only the JIT compilers, the warm-up thread and the scavenger are background threads", () => {
     expect(isBackgroundThread("JITWorker")).toBe(true);
     expect(isBackgroundThread("JSCWarmUp")).toBe(true);
@@ -57,69 +83,68 @@ describe("background threads", () => {
 
   test("start lowers the background threads at once, never the main thread", () => {
     const p = fakeProcess({ ...RUNTIME, 100: "JITWorker" }); // even if the main thread had such a name
-    const bg = new BackgroundThreads(new ManualClock(), () => p.port, silentLogger, 1000);
-    bg.start();
-    expect(bg.state).toBe("on");
-    expect(p.lowered.sort()).toEqual([102, 103, 104]);
-    expect(bg.loweredTotal).toBe(3);
+    const { bg } = started(p);
+    expect(bg.state).toBe("lowered");
+    expect([...p.idle].sort()).toEqual([102, 103, 104]);
   });
 
   test("threads started later are lowered at the next look; a lowered one is not set again", () => {
-    const clock = new ManualClock();
     const p = fakeProcess(RUNTIME);
-    const bg = new BackgroundThreads(clock, () => p.port, silentLogger, 1000);
-    bg.start();
-    p.threads.set(110, "JITWorker"); // JSC re-creates its helper threads as it needs them
+    const { clock } = started(p);
+    p.threads.set(110, { name: "JITWorker", delayNs: 0 }); // JSC re-creates its helper threads
     p.threads.delete(103);
-    clock.advance(999);
-    expect(p.lowered).not.toContain(110);
+    clock.advance(499);
+    expect(p.idle.has(110)).toBe(false);
     clock.advance(1);
-    expect(p.lowered.sort()).toEqual([102, 103, 104, 110]);
+    expect(p.idle.has(110)).toBe(true);
     clock.advance(5000);
-    expect(p.lowered).toHaveLength(4);
-    expect(bg.loweredTotal).toBe(4);
+    expect(p.calls.lower).toBe(4);
   });
 
-  test("a tid reused by a new background thread is lowered again", () => {
-    const clock = new ManualClock();
+  test("lowered threads that wait too long for a CPU are raised back, and lowered again after the hold", () => {
     const p = fakeProcess(RUNTIME);
-    const bg = new BackgroundThreads(clock, () => p.port, silentLogger, 1000);
-    bg.start();
-    p.threads.delete(103);
-    clock.advance(1000); // gone: forgotten
-    p.threads.set(103, "JITWorker");
-    clock.advance(1000);
-    expect(p.lowered.filter((t) => t === 103)).toHaveLength(2);
+    const { bg, clock } = started(p);
+    p.wait(103, 90); // 90 ms, and 90 ms more of another thread: none starved
+    p.wait(102, 90);
+    clock.advance(500);
+    expect(bg.state).toBe("lowered");
+    p.wait(103, 101); // one thread waited 101 ms of a 500 ms look: starved
+    p.wait(104, 6);
+    clock.advance(500);
+    expect(bg.state).toBe("raised");
+    expect(bg.starvations).toBe(1);
+    expect(p.idle.size).toBe(0);
+    clock.advance(29_000);
+    expect(p.idle.size).toBe(0);
+    clock.advance(1_000);
+    expect(bg.state).toBe("lowered");
+    expect([...p.idle].sort()).toEqual([102, 103, 104]);
+    // Waits while raised do not count against the next lowered spell.
+    clock.advance(500);
+    expect(bg.state).toBe("lowered");
   });
 
-  test("a thread that ended before it was lowered is skipped", () => {
-    const p = fakeProcess(RUNTIME);
-    p.threads.delete(103); // listed, then gone before it is lowered
-    const threads = p.port.threads;
-    p.port.threads = () => [...threads(), { tid: 103, name: "JITWorker" }];
-    const bg = new BackgroundThreads(new ManualClock(), () => p.port, silentLogger, 1000);
-    bg.start();
-    expect(bg.state).toBe("on");
-    expect(bg.loweredTotal).toBe(2);
+  test("without the right to raise threads back, nothing is lowered", () => {
+    const p = fakeProcess(RUNTIME, false);
+    const { bg, clock } = started(p);
+    expect(bg.state).toBe("unavailable");
+    expect(bg.reason).toContain("RLIMIT_NICE");
+    clock.advance(10_000);
+    expect(p.calls.lower).toBe(0);
   });
 
-  test("a refusal makes it unavailable, once: no more looks", () => {
-    const clock = new ManualClock();
+  test("a refusal makes it unavailable, logged once, no more looks", () => {
     const p = fakeProcess(RUNTIME);
     p.refuseWith(new BgpProxyError("unsupported", "sched_setscheduler: EPERM"));
     const lines: unknown[] = [];
-    const log = {
-      ...silentLogger,
-      info: (msg: string, fields?: unknown) => lines.push([msg, fields]),
-    };
-    const bg = new BackgroundThreads(clock, () => p.port, log, 1000);
+    const log = { ...silentLogger, info: (msg: string) => lines.push(msg) };
+    const clock = new ManualClock();
+    const bg = new BackgroundThreads(clock, () => p.port, log, OPTIONS);
     bg.start();
     expect(bg.state).toBe("unavailable");
     expect(bg.reason).toBe("sched_setscheduler: EPERM");
-    expect(lines).toHaveLength(1);
     clock.advance(10_000);
-    expect(lines).toHaveLength(1);
-    expect(p.lowered).toHaveLength(0);
+    expect(lines).toEqual(["background threads keep their priority"]);
   });
 
   test("no C library: unavailable, not a crash", () => {
@@ -134,15 +159,14 @@ describe("background threads", () => {
     expect(bg.state).toBe("unavailable");
   });
 
-  test("stop ends the looks", () => {
-    const clock = new ManualClock();
+  test("stop raises the threads back and ends the looks", () => {
     const p = fakeProcess(RUNTIME);
-    const bg = new BackgroundThreads(clock, () => p.port, silentLogger, 1000);
-    bg.start();
+    const { bg, clock } = started(p);
     bg.stop();
     expect(bg.state).toBe("off");
-    p.threads.set(110, "JITWorker");
+    expect(p.idle.size).toBe(0);
+    p.threads.set(110, { name: "JITWorker", delayNs: 0 });
     clock.advance(10_000);
-    expect(p.lowered).not.toContain(110);
+    expect(p.idle.size).toBe(0);
   });
 });

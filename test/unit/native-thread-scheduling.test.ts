@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import {
+  mayRaiseBack,
   ownThreadPort,
   ownThreads,
   SCHED_IDLE,
@@ -39,10 +40,15 @@ describe.skipIf(process.platform !== "linux")(
         if (fresh === undefined) throw new Error("the worker's thread did not show up");
         const port = ownThreadPort();
         expect(threadPolicy(fresh)).toBe(SCHED_OTHER);
-        expect(port.setIdle(fresh)).toBe(true);
+        expect(port.lower(fresh)).toBe(true);
         expect(threadPolicy(fresh)).toBe(SCHED_IDLE);
         expect(policyFromProc(fresh)).toBe(SCHED_IDLE);
         expect(threadPolicy(process.pid)).toBe(SCHED_OTHER);
+        expect(port.runDelayNs(fresh)).toBeGreaterThanOrEqual(0);
+        if (port.mayRaiseBack) {
+          expect(port.raise(fresh)).toBe(true);
+          expect(policyFromProc(fresh)).toBe(SCHED_OTHER);
+        }
       } finally {
         worker.terminate();
       }
@@ -50,7 +56,21 @@ describe.skipIf(process.platform !== "linux")(
 
     test("a thread that is gone is reported as such, not as a failure", () => {
       const port = ownThreadPort();
-      expect(port.setIdle(2 ** 30)).toBe(false); // beyond pid_max: no such thread
+      expect(port.lower(2 ** 30)).toBe(false); // beyond pid_max: no such thread
+      expect(port.runDelayNs(2 ** 30)).toBeUndefined();
+    });
+
+    test("raising back is allowed by CAP_SYS_NICE or an RLIMIT_NICE of 20 or more", () => {
+      const limits = (soft: string) =>
+        `Limit                     Soft Limit           Hard Limit           Units\nMax nice priority         ${soft}                    0                    \n`;
+      const status = (capEff: string) => `Name:\tbun\nCapEff:\t${capEff}\n`;
+      expect(mayRaiseBack(status("0000000000000000"), limits("0"))).toBe(false);
+      expect(mayRaiseBack(status("0000000000800000"), limits("0"))).toBe(true); // bit 23
+      expect(mayRaiseBack(status("000001fffeffffff"), limits("0"))).toBe(true); // root
+      expect(mayRaiseBack(status("0000000000003000"), limits("0"))).toBe(false); // NET_ADMIN, NET_RAW
+      expect(mayRaiseBack(status("0000000000000000"), limits("20"))).toBe(true); // LimitNICE=+0
+      expect(mayRaiseBack(status("0000000000000000"), limits("19"))).toBe(false);
+      expect(mayRaiseBack(status("0000000000000000"), limits("unlimited"))).toBe(true);
     });
   },
 );
