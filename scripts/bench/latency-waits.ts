@@ -19,9 +19,9 @@ import type { BenchContext } from "./context.ts";
 import { fmt, percentile } from "./figures.ts";
 import { FULL } from "./modes.ts";
 import { startRelayPaths } from "./relay-paths.ts";
+import { startLatencyEnds } from "./scenario-latency.ts";
 import { mainHolder, parseSchedScript, runQueueWaits, threadNames } from "./sched-waits.ts";
 import { createBenchTopology } from "./topology.ts";
-import { startWorker } from "./worker-process.ts";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -44,12 +44,7 @@ async function main(): Promise<number> {
     log: (m) => console.log(m),
     ...(bunFlags.length > 0 ? { bunFlags } : {}),
   };
-  const echo = await startWorker({
-    netns: topo.collector.name,
-    role: "echo",
-    args: { listen: [{ host: "0.0.0.0", port: 179 }] },
-  });
-  const ping = await startWorker({ netns: topo.router.name, role: "ping" });
+  const { echo, ping } = await startLatencyEnds(topo);
   const relays = await startRelayPaths(ctx, "latency");
   const pids = {
     agent: relays.agentPid,
