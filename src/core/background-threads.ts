@@ -53,7 +53,7 @@ export interface BackgroundThreadsOptions {
 export const DEFAULT_BACKGROUND_THREADS: BackgroundThreadsOptions = {
   intervalMs: 500,
   starvedMs: 100,
-  holdMs: 30_000,
+  holdMs: 10_000,
 };
 
 /** Whether a thread of this name does work the event loop does not wait for (see above). */
