@@ -5,8 +5,9 @@ import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { BackgroundThreads } from "../core/background-threads.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { DEFAULT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
+import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
   SessionLogBudget,
@@ -195,9 +196,8 @@ export async function startAgent(
   control.start();
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
-  const gc =
-    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
-  gc?.start();
+  const stopGc =
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? DEFAULT_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)").
   const background =
@@ -242,7 +242,7 @@ export async function startAgent(
       return n;
     },
     async close() {
-      gc?.stop();
+      stopGc?.();
       background?.stop();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Clock, TimerHandle } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
+import { BgpProxyError, type ErrorKind, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import {
@@ -61,32 +61,19 @@ export class SessionResume {
 
   /** Stop trying (the session ended meanwhile). */
   cancel(): void {
-    this.done = true;
-    this.timer?.cancel();
-    this.windowTimer?.cancel();
-    const dialling = this.dialling;
-    this.dialling = undefined;
-    dialling?.release();
-    dialling?.call.cancel();
+    this.finish();
   }
 
   /** The window ended: cancel the attempt in progress and fall back. */
   private windowEnded(): void {
-    if (this.done) return;
-    const dialling = this.dialling;
-    this.dialling = undefined;
-    this.giveUp("the session could not be resumed in time");
-    if (dialling) {
-      dialling.release();
-      dialling.call.cancel();
-    }
+    if (!this.done) this.giveUp("transport", "the session could not be resumed in time");
   }
 
   attempt(): void {
     const { resumable, clock, logger } = this.deps;
     if (this.done) return;
     if (clock.now() >= this.deadline) {
-      this.giveUp("the session could not be resumed in time");
+      this.giveUp("transport", "the session could not be resumed in time");
       return;
     }
     this.windowTimer ??= clock.schedule(this.deadline - clock.now(), () => this.windowEnded());
@@ -106,7 +93,7 @@ export class SessionResume {
         this.cancel();
         return;
       }
-      gateCallReads(call, this.deps.readGate);
+      gateCallReads(call, this.deps.readGate, this.deps.clock);
       const read = metadataReader(md);
       const theirs = readCounters(read);
       // `resumed`: re-attached by a gateway that resumes; no answer: a gateway that follows
@@ -115,7 +102,7 @@ export class SessionResume {
       if (!theirs || answer === "accepted") {
         channel.release();
         call.cancel();
-        this.giveUp("the gateway does not hold the session");
+        this.giveUp("protocol", "the gateway does not hold the session");
         return;
       }
       // The gateway's counter-up = messages it received, counter-down = messages it sent.
@@ -129,7 +116,7 @@ export class SessionResume {
         call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
         call.end();
         channel.release();
-        this.giveUp(error.message);
+        this.giveUp("protocol", error.message);
         return;
       }
       this.done = true;
@@ -155,9 +142,26 @@ export class SessionResume {
     });
   }
 
-  private giveUp(why: string): void {
+  /** The session falls back (bridging or a close): resuming it will not be tried again. */
+  private giveUp(kind: ErrorKind, why: string): void {
+    this.finish(new BgpProxyError(kind, why, { retryable: false }));
+  }
+
+  /**
+   * The one way an attempt is dropped (cancel, window ended, gave up): no more timers, the
+   * attempt in progress released and cancelled; then, with a `failure`, the session falls
+   * back (the ResumableCall fails with it).
+   */
+  private finish(failure?: BgpProxyError): void {
     this.done = true;
+    this.timer?.cancel();
+    this.timer = undefined;
     this.windowTimer?.cancel();
-    this.deps.resumable.fail(new Error(why));
+    this.windowTimer = undefined;
+    const dialling = this.dialling;
+    this.dialling = undefined;
+    dialling?.release();
+    dialling?.call.cancel();
+    if (failure !== undefined) this.deps.resumable.fail(failure);
   }
 }

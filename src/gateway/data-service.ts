@@ -2,7 +2,7 @@ import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
-import { backgroundClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
@@ -83,6 +83,8 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
   readGate?: ReadGateWatch;
+  /** Runs the read gates' timers; the system clock when absent. */
+  clock?: Clock;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
   /** The BMP feed's monitor for a forwarded session, when BMP is on. */
@@ -105,6 +107,12 @@ export function pinOutcome(pin: string | undefined, name: string | undefined): P
 
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
 export const TARGET_FIN_GRACE_MS = 3_000;
+
+/**
+ * How long a daemon's socket ended by the agent's KILL may take to close after its FIN (the
+ * bytes queued for it, a NOTIFICATION, go first) before it is destroyed.
+ */
+export const TARGET_KILL_GRACE_MS = 1_000;
 
 type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 
@@ -234,7 +242,7 @@ export function dataService(
     call.sendMetadata(
       countersMetadata(0, 0, resume && offered ? ResumeHeader.ACCEPTED : undefined),
     );
-    gateCallReads(call, readGate);
+    gateCallReads(call, readGate, deps.clock ?? systemClock);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
     deps.pinned?.(outcome);
@@ -293,6 +301,8 @@ export function dataService(
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
+          // The collector takes every write at once: a reset loses nothing there.
+          killEndGraceMs: forwarded ? TARGET_KILL_GRACE_MS : undefined,
           tap: observer && {
             fromSocket: (chunk) => observer.fromDaemon(chunk),
             toSocket: (chunk) => observer.fromRouter(chunk),
