@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import { ownThreadPort } from "../../native/thread-scheduling.ts";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
-import { BackgroundThreads } from "../core/background-threads.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { DEFAULT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
+import { processBackgroundThreads } from "../core/process-background-threads.ts";
 import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -200,11 +199,10 @@ export async function startAgent(
     deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? DEFAULT_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)").
-  const background =
+  const stopBackground =
     deps.backgroundThreads === false
       ? undefined
-      : new BackgroundThreads(backgroundClock, ownThreadPort, logger.child({ component: "agent" }));
-  background?.start();
+      : processBackgroundThreads.start(logger.child({ component: "agent" }));
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -243,7 +241,7 @@ export async function startAgent(
     },
     async close() {
       stopGc?.();
-      background?.stop();
+      stopBackground?.();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

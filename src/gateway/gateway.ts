@@ -1,16 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import { ownThreadPort } from "../../native/thread-scheduling.ts";
 import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
 import type { AdjRibIn } from "../collector/adj-rib-in.ts";
 import { MrtDumper } from "../collector/mrt-dumper.ts";
 import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
-import { BackgroundThreads } from "../core/background-threads.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { GATEWAY_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
+import { processBackgroundThreads } from "../core/process-background-threads.ts";
 import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -330,11 +329,8 @@ export async function startGateway(
     deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)").
-  const background =
-    deps.backgroundThreads === false
-      ? undefined
-      : new BackgroundThreads(backgroundClock, ownThreadPort, log);
-  background?.start();
+  const stopBackground =
+    deps.backgroundThreads === false ? undefined : processBackgroundThreads.start(log);
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -364,7 +360,7 @@ export async function startGateway(
       const live = drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       stopGc?.();
-      background?.stop();
+      stopBackground?.();
       dumper?.stop();
       bmp?.stop();
       http.close();

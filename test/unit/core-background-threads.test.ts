@@ -7,6 +7,7 @@ import {
 } from "../../src/core/background-threads.ts";
 import { BgpProxyError } from "../../src/core/errors.ts";
 import { silentLogger } from "../../src/core/logger.ts";
+import { ProcessBackgroundThreads } from "../../src/core/process-background-threads.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const OPTIONS: BackgroundThreadsOptions = { intervalMs: 500, starvedMs: 100, holdMs: 30_000 };
@@ -167,6 +168,28 @@ describe("background threads (src/core/background-threads.ts)", () => {
     expect(p.idle.size).toBe(0);
     p.threads.set(110, { name: "JITWorker", delayNs: 0 });
     clock.advance(10_000);
+    expect(p.idle.size).toBe(0);
+  });
+});
+
+describe("the process's background threads (src/core/process-background-threads.ts)", () => {
+  test("roles in one process share one: it runs while any of them wants it", () => {
+    const p = fakeProcess(RUNTIME);
+    let opened = 0;
+    const shared = new ProcessBackgroundThreads(new ManualClock(), () => {
+      opened++;
+      return p.port;
+    });
+    const stopAgent = shared.start(silentLogger);
+    const stopGateway = shared.start(silentLogger);
+    expect(opened).toBe(1);
+    expect(p.idle.size).toBe(3);
+    stopAgent();
+    stopAgent(); // idempotent: does not count for the gateway
+    expect(shared.running?.state).toBe("lowered");
+    expect(p.idle.size).toBe(3);
+    stopGateway();
+    expect(shared.running).toBeUndefined();
     expect(p.idle.size).toBe(0);
   });
 });
