@@ -13,8 +13,8 @@ import type { Logger } from "./logger.ts";
  * process are woken together, both land on the one idle CPU, and the far end waits behind
  * 1-6 ms of compilation (the kernel lets the running thread finish its slice, and does not
  * pull the waiting one to the other CPU when that falls idle a moment later). The JIT
- * threads of agent and gateway held the CPU in 60-100 of the waits of 0.5 ms or more per
- * 2,000 pings; lowered, in 11-17. A SCHED_IDLE thread is preempted at once by any waking
+ * threads of agent and gateway held the CPU in 60-103 of the waits of 0.5 ms or more per
+ * 2,000 pings; lowered, in 14-17 (shared machine, load 2-3). A SCHED_IDLE thread is preempted at once by any waking
  * normal thread, and a CPU running only SCHED_IDLE threads counts as idle when the kernel
  * places a waking thread.
  *
@@ -24,10 +24,9 @@ import type { Logger } from "./logger.ts";
  * "As a rule": a collection waits for a compilation in progress, so on a machine with no
  * CPU to spare a lowered compiler would stall the event loop (priority inversion). Hence
  * the guard: when a lowered thread waited more than `starvedMs` for a CPU within one look
- * (`intervalMs`), they are all raised back for `holdMs`, then lowered again. (Under load 2-3
- * from other jobs, a lowered thread waited at most 14-180 ms of a 500 ms look, at normal
- * priority under load 4-5 up to 117 ms; the runtime's helpers of an idle relay far less.) Raising back
- * needs CAP_SYS_NICE or RLIMIT_NICE ≥ 20 (systemd `LimitNICE=+0`); without either nothing
+ * (`intervalMs`), they are all raised back for `holdMs`, then lowered again (measured: under
+ * load 2-3 from other jobs a lowered thread waited at most 14-180 ms of a 500 ms look; at
+ * normal priority under load 4-5 up to 117 ms). Raising back needs CAP_SYS_NICE or RLIMIT_NICE ≥ 20 (systemd `LimitNICE=+0`); without either nothing
  * is lowered. JSC starts and ends its helper threads as it needs them, so each look also
  * lowers new ones.
  *
