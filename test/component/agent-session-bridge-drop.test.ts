@@ -5,7 +5,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
-import { ROUTER_CLOSE_GRACE_MS, SessionBridge } from "../../src/agent/bridge/session-bridge.ts";
+import {
+  FAR_END_DROP_GRACE_MS,
+  ROUTER_CLOSE_GRACE_MS,
+  SessionBridge,
+} from "../../src/agent/bridge/session-bridge.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { DataAction } from "../../src/proto/messages.ts";
 import {
@@ -15,11 +19,14 @@ import {
 } from "../../src/relay/stream-relay.ts";
 import {
   CEASE_OTHER_CONFIG_CHANGE,
+  FSM_UNEXPECTED_IN_OPENCONFIRM,
   FSM_UNEXPECTED_IN_OPENSENT,
   farOpen,
+  HOLD_TIMER_EXPIRED,
   hex,
   KEEPALIVE,
   routerOpen,
+  update,
 } from "../support/bgp-bridge-fixtures.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { RecordingCall } from "../support/recording-call.ts";
@@ -60,7 +67,8 @@ async function routerConnection() {
 function stream(bridge: SessionBridge) {
   const call = Object.assign(new RecordingCall(), { cancel() {} });
   const end: { reason?: RelayEndReason } = {};
-  const relay = new StreamRelay(bridge.attach(), call as unknown as MessageStream, {
+  const port = bridge.attach();
+  const relay = new StreamRelay(port, call as unknown as MessageStream, {
     abortCall: () => {},
     onEnd: (reason) => {
       end.reason = reason;
@@ -74,11 +82,11 @@ function stream(bridge: SessionBridge) {
     call.written.flatMap((m) =>
       m.action === DataAction.KILL ? ["KILL"] : m.data.map((d) => hex(d)),
     );
-  return { call, end, fromFar, written };
+  return { call, end, fromFar, written, port };
 }
 
-/** An Established session whose first far end was lost: the bridge keeps the router up. */
-async function bridgedSession() {
+/** An Established session over its first far end's stream (`first`). */
+async function establishedSession() {
   const r = await routerConnection();
   const clock = new ManualClock();
   const closed: string[] = [];
@@ -95,11 +103,18 @@ async function bridgedSession() {
   first.fromFar(encodeKeepalive());
   r.router.write(encodeKeepalive());
   await waitUntil(() => bridge.bridge.state === "established", { ...WAIT, what: "Established" });
+  return { ...r, clock, bridge, closed, first };
+}
+
+/** An Established session whose first far end was lost: the bridge keeps the router up. */
+async function bridgedSession() {
+  const { first, ...s } = await establishedSession();
+  const { bridge, heard } = s;
   first.call.emit("error", new Error("the gateway went away"));
   expect(first.end.reason).toBe("call-error");
   expect(bridge.farEndLost("call-error", "the gateway went away")).toBe(true);
-  await waitUntil(() => r.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a bridge KEEPALIVE" });
-  return { ...r, clock, bridge, closed };
+  await waitUntil(() => heard().endsWith(KEEPALIVE), { ...WAIT, what: "a bridge KEEPALIVE" });
+  return s;
 }
 
 describe("the bridge drops a new far end that fails its handshake", () => {
@@ -125,6 +140,90 @@ describe("the bridge drops a new far end that fails its handshake", () => {
     third.fromFar(farOpen());
     third.fromFar(encodeKeepalive());
     expect(s.bridge.bridge.state).toBe("established");
+  });
+});
+
+describe("a new far end's stream is killed during its handshake", () => {
+  test("that far end is lost, not the router's session: still bridged", async () => {
+    // As when a resumed stream reaches a gateway that does not hold it: KILL, then bridging.
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    expect(s.bridge.bridge.state).toBe("reattach-open-sent");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(second.end.reason).toBe("killed");
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    expect(s.closed).toEqual([]);
+    await Bun.sleep(50);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.seen.ended).toBe(false);
+    const third = stream(s.bridge);
+    third.fromFar(farOpen());
+    third.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+  });
+
+  test("a KILL while relaying (no handshake under way) still ends the router's session", async () => {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.fromFar(farOpen());
+    second.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
+    await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
+  });
+});
+
+describe("a far end that said its hold timer expired, then its stream is killed", () => {
+  test("is lost like any far end whose hold timer expired: bridged, the router not reset", async () => {
+    // A daemon whose hold timer expired in a partition may reset the gateway's connection
+    // after its NOTIFICATION (the gateway then sends KILL instead of ending the stream).
+    const s = await establishedSession();
+    s.first.fromFar(Buffer.from(HOLD_TIMER_EXPIRED, "hex")); // dropped: the router never sees it
+    expect(s.bridge.bridge.stallState).toBe("far-end-ended");
+    s.first.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.first.end.reason).toBe("killed");
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    await Bun.sleep(50);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.heard().includes(HOLD_TIMER_EXPIRED)).toBe(false);
+  });
+});
+
+describe("the bridge drops a new far end while its relay is not reading (pacing, back-pressure)", () => {
+  /** A second far end, its stream's port paused as the relay pauses it, then an FSM error. */
+  async function droppedWhilePaused() {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.port.pause();
+    second.fromFar(farOpen()); // our KEEPALIVE waits in the port
+    second.fromFar(update()); // an UPDATE in OpenConfirm: the FSM error waits too; dropped
+    expect(s.bridge.bridge.state).toBe("bridging");
+    return { s, second };
+  }
+
+  test("what the bridge pushed last (its NOTIFICATION) goes out before the KILL", async () => {
+    const { s, second } = await droppedWhilePaused();
+    expect(second.port.destroyed).toBe(false);
+    second.port.resume();
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the dropped stream's end" });
+    expect(second.written().slice(1)).toEqual([KEEPALIVE, FSM_UNEXPECTED_IN_OPENCONFIRM, "KILL"]);
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "dropped")).toBe(true);
+  });
+
+  test("a relay that reads nothing within the grace: the stream is killed all the same", async () => {
+    const { s, second } = await droppedWhilePaused();
+    s.clock.advance(FAR_END_DROP_GRACE_MS - 1);
+    expect(second.port.destroyed).toBe(false);
+    s.clock.advance(1);
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the dropped stream's end" });
+    expect(second.written().slice(1)).toEqual(["KILL"]);
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "dropped")).toBe(true);
   });
 });
 
