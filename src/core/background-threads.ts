@@ -24,7 +24,10 @@ import type { Logger } from "./logger.ts";
  * "As a rule": a collection waits for a compilation in progress, so on a machine with no
  * CPU to spare a lowered compiler would stall the event loop (priority inversion). Hence
  * the guard: when a lowered thread waited more than `starvedMs` for a CPU within one look
- * (`intervalMs`), they are all raised back for `holdMs`, then lowered again (measured: under
+ * (`intervalMs`), they are all raised back for a hold, then lowered again: `holdMs` at first,
+ * doubling with each starvation in a row up to `maxHoldMs`, back to `holdMs` once the threads
+ * stayed lowered for `maxHoldMs` (a start-up's compile burst costs a few seconds, a machine
+ * that stays busy keeps them raised most of the time) (measured: under
  * load 2-3 from other jobs a lowered thread waited at most 14-180 ms of a 500 ms look; at
  * normal priority under load 4-5 up to 117 ms). Raising back needs CAP_SYS_NICE or RLIMIT_NICE ≥ 20 (systemd `LimitNICE=+0`); without either nothing
  * is lowered. JSC starts and ends its helper threads as it needs them, so each look also
@@ -47,12 +50,15 @@ export interface BackgroundThreadsOptions {
   starvedMs: number;
   /** After starving, how long the threads stay raised before they are lowered again. */
   holdMs: number;
+  /** The hold doubles with each starvation in a row, up to this. */
+  maxHoldMs: number;
 }
 
 export const DEFAULT_BACKGROUND_THREADS: BackgroundThreadsOptions = {
   intervalMs: 500,
   starvedMs: 100,
-  holdMs: 10_000,
+  holdMs: 2_000,
+  maxHoldMs: 60_000,
 };
 
 /** Whether a thread of this name does work the event loop does not wait for (see above). */
@@ -85,6 +91,9 @@ export class BackgroundThreads {
   /** Lowered threads and their run delay at the last look. */
   private readonly lowered = new Map<number, number>();
   private raisedUntil = 0;
+  /** The next hold, and when the threads were last lowered. */
+  private nextHoldMs: number;
+  private loweredSince = 0;
   /** Times the lowered threads starved and were raised back. */
   starvations = 0;
   /** Why it is unavailable. */
@@ -95,7 +104,9 @@ export class BackgroundThreads {
     private readonly openPort: () => ThreadPort,
     private readonly log: Logger,
     private readonly options: BackgroundThreadsOptions = DEFAULT_BACKGROUND_THREADS,
-  ) {}
+  ) {
+    this.nextHoldMs = options.holdMs;
+  }
 
   get state(): BackgroundThreadsState {
     return this.current;
@@ -117,6 +128,7 @@ export class BackgroundThreads {
         );
       this.port = port;
       this.transition("lowered");
+      this.loweredSince = this.clock.now();
       this.look();
     });
     if (this.running()) this.schedule();
@@ -138,6 +150,7 @@ export class BackgroundThreads {
       if (this.current === "raised") {
         if (this.clock.now() < this.raisedUntil) return;
         this.transition("lowered");
+        this.loweredSince = this.clock.now();
       }
       if (this.current !== "lowered") return;
       let waitedNs = 0;
@@ -153,8 +166,15 @@ export class BackgroundThreads {
       if (waitedNs > this.options.starvedMs * 1e6) {
         this.starvations++;
         this.raiseAll();
-        this.raisedUntil = this.clock.now() + this.options.holdMs;
-        this.transition("raised", { waited_ms: Math.round(waitedNs / 1e6) });
+        const now = this.clock.now();
+        if (now - this.loweredSince >= this.options.maxHoldMs)
+          this.nextHoldMs = this.options.holdMs;
+        this.raisedUntil = now + this.nextHoldMs;
+        this.nextHoldMs = Math.min(this.nextHoldMs * 2, this.options.maxHoldMs);
+        this.transition("raised", {
+          waited_ms: Math.round(waitedNs / 1e6),
+          hold_ms: this.raisedUntil - now,
+        });
         return;
       }
       for (const { tid, name } of port.threads()) {

@@ -10,7 +10,12 @@ import { silentLogger } from "../../src/core/logger.ts";
 import { ProcessBackgroundThreads } from "../../src/core/process-background-threads.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
-const OPTIONS: BackgroundThreadsOptions = { intervalMs: 500, starvedMs: 100, holdMs: 30_000 };
+const OPTIONS: BackgroundThreadsOptions = {
+  intervalMs: 500,
+  starvedMs: 100,
+  holdMs: 2_000,
+  maxHoldMs: 8_000,
+};
 
 /** A process whose threads (name, run delay) the test sets; records each thread's policy. */
 function fakeProcess(names: Record<number, string>, mayRaiseBack = true) {
@@ -115,14 +120,36 @@ describe("background threads (src/core/background-threads.ts)", () => {
     expect(bg.state).toBe("raised");
     expect(bg.starvations).toBe(1);
     expect(p.idle.size).toBe(0);
-    clock.advance(29_000);
+    clock.advance(1_500);
     expect(p.idle.size).toBe(0);
-    clock.advance(1_000);
+    clock.advance(500);
     expect(bg.state).toBe("lowered");
     expect([...p.idle].sort()).toEqual([102, 103, 104]);
     // Waits while raised do not count against the next lowered spell.
     clock.advance(500);
     expect(bg.state).toBe("lowered");
+  });
+
+  test("the hold doubles with each starvation in a row, up to the cap, and starts over after a calm spell", () => {
+    const p = fakeProcess(RUNTIME);
+    const { bg, clock } = started(p);
+    const holds: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      p.wait(103, 150);
+      clock.advance(500); // starved at this look
+      expect(bg.state).toBe("raised");
+      const from = clock.now();
+      while (bg.state === "raised") clock.advance(500);
+      holds.push(clock.now() - from);
+    }
+    expect(holds).toEqual([2_000, 4_000, 8_000, 8_000, 8_000]);
+    clock.advance(8_000); // lowered for maxHoldMs: calm again
+    p.wait(103, 150);
+    clock.advance(500);
+    const from = clock.now();
+    while (bg.state === "raised") clock.advance(500);
+    expect(clock.now() - from).toBe(2_000);
+    expect(bg.starvations).toBe(6);
   });
 
   test("without the right to raise threads back, nothing is lowered", () => {
