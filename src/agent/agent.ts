@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { DEFAULT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
+import { AGENT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
 import { processBackgroundThreads } from "../core/process-background-threads.ts";
 import { processGcPacer } from "../core/process-gc-pacer.ts";
@@ -196,7 +196,7 @@ export async function startAgent(
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
   const stopGc =
-    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? DEFAULT_GC_PACER);
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? AGENT_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)").
   const stopBackground =
