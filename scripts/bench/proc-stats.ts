@@ -147,3 +147,35 @@ export class Sampler {
     }
   }
 }
+
+/** Scheduling and I/O counts: time on and waiting for a CPU, read(2)/write(2) calls (/proc/PID/io: not recv/send) and context switches. */
+export interface IoCounts {
+  /** Seconds on a CPU and seconds runnable but waiting for one (/proc/PID/schedstat). */
+  onCpu: number;
+  waiting: number;
+  syscr: number;
+  syscw: number;
+  voluntary: number;
+  involuntary: number;
+}
+
+/** undefined when the process is gone. */
+export function readIoCounts(pid: number): IoCounts | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (text: string, key: string) =>
+      Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? Number.NaN);
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return {
+      onCpu: (onCpu ?? Number.NaN) / 1e9,
+      waiting: (waiting ?? Number.NaN) / 1e9,
+      syscr: field(io, "syscr"),
+      syscw: field(io, "syscw"),
+      voluntary: field(status, "voluntary_ctxt_switches"),
+      involuntary: field(status, "nonvoluntary_ctxt_switches"),
+    };
+  } catch {
+    return undefined;
+  }
+}
