@@ -9,6 +9,7 @@
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { systemClock } from "../../src/core/clock.ts";
 import { SERVER_CONNECTION_WINDOW, SERVER_STREAM_WINDOW } from "../../src/gateway/flow-control.ts";
 import { Http2ReadGate } from "../../src/relay/http2-read-gate.ts";
 
@@ -25,7 +26,8 @@ server.on("session", (session) => {
   session.settings({ initialWindowSize: SERVER_STREAM_WINDOW });
 });
 server.on("stream", (stream) => {
-  if (gated && Http2ReadGate.install(stream) === undefined) throw new Error("not gated");
+  if (gated && Http2ReadGate.install(stream, systemClock) === undefined)
+    throw new Error("not gated");
   const raw = stream as unknown as { _read: (n: number) => void };
   const read = raw._read;
   let stopped = false;

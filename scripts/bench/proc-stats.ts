@@ -80,6 +80,35 @@ export function pidsInNetns(netns: string, comm: string): number[] {
     .filter((pid) => commOf(pid) === comm);
 }
 
+/**
+ * The CPU of a role whose process may be replaced (a gateway restarted): the current
+ * process's (`pid()` is asked on every read) plus what each earlier one had used when last
+ * read. An earlier process loses what it used after its last reading.
+ */
+export class SuccessiveCpu {
+  private readonly last = new Map<number, { cpu: number; sys: number }>();
+
+  constructor(
+    private readonly pid: () => number,
+    private readonly readPid: (pid: number) => ProcReading | undefined = readProc,
+  ) {}
+
+  /** Seconds (utime+stime, and stime alone) over every process seen; NaN before any reading. */
+  read(): { cpu: number; sys: number } {
+    const pid = this.pid();
+    const now = this.readPid(pid);
+    if (now) this.last.set(pid, { cpu: now.cpu, sys: now.sys });
+    if (this.last.size === 0) return { cpu: Number.NaN, sys: Number.NaN };
+    let cpu = 0;
+    let sys = 0;
+    for (const r of this.last.values()) {
+      cpu += r.cpu;
+      sys += r.sys;
+    }
+    return { cpu, sys };
+  }
+}
+
 /** CPU seconds of a process including its reaped children. */
 export function totalCpu(pid: number): number {
   const r = readProc(pid);

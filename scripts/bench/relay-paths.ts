@@ -10,7 +10,7 @@ import type { GatewayDevice } from "../../test/support/bgproxy-process.ts";
 import { type BgproxyStack, startBgproxyStack } from "./bgproxy-stack.ts";
 import type { BenchContext } from "./context.ts";
 import { type ProfileSummary, summarizeProfile } from "./cpu-profile.ts";
-import { readProc } from "./proc-stats.ts";
+import { readProc, SuccessiveCpu } from "./proc-stats.ts";
 import { type SocatRelay, startSocat } from "./socat-relay.ts";
 import { BGP_PORT } from "./topology.ts";
 
@@ -27,7 +27,8 @@ export interface RelayPaths {
   socat: SocatRelay;
   stack: BgproxyStack;
   agentPid: number;
-  gatewayPid: number;
+  /** The gateway running now (a new pid after `stack.startGatewayAgain`). */
+  readonly gatewayPid: number;
   cpu(): RelayCpu;
   stop(): Promise<{ process: string; summary: ProfileSummary }[]>;
 }
@@ -70,21 +71,26 @@ export async function startRelayPaths(
     throw err;
   }
   const agentPid = stack.agent.pid;
-  const gatewayPid = stack.gateway.process.pid;
+  const gatewayPid = () => stack.gateway.process.pid;
+  // Across a gateway restart: the new gateway's CPU plus the old one's as last read.
+  const gatewayCpu = new SuccessiveCpu(gatewayPid);
+  gatewayCpu.read();
   return {
     socat,
     stack,
     agentPid,
-    gatewayPid,
+    get gatewayPid() {
+      return gatewayPid();
+    },
     cpu: () => {
       const a = readProc(agentPid);
-      const g = readProc(gatewayPid);
+      const g = gatewayCpu.read();
       return {
         agent: a?.cpu ?? Number.NaN,
-        gateway: g?.cpu ?? Number.NaN,
+        gateway: g.cpu,
         socat: socat.cpu(),
         agentSys: a?.sys ?? Number.NaN,
-        gatewaySys: g?.sys ?? Number.NaN,
+        gatewaySys: g.sys,
       };
     },
     async stop() {

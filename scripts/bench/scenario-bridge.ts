@@ -45,7 +45,7 @@ export async function runBridge(ctx: BenchContext): Promise<ScenarioResult> {
       return result;
     }
     const agentBefore = readProc(relays.agentPid)?.rss ?? 0;
-    const gwBefore = readProc(relays.stack.gateway.process.pid)?.rss ?? 0;
+    const gwBefore = readProc(relays.gatewayPid)?.rss ?? 0;
     resetPeak(relays.agentPid);
     const sampler = new Sampler({ agent: () => readProc(relays.agentPid)?.rss }, 250).start();
     const killedAt = Date.now();
@@ -57,7 +57,7 @@ export async function runBridge(ctx: BenchContext): Promise<ScenarioResult> {
     }
     const allBridgedMs = Date.now() - killedAt;
     const gateway = await relays.stack.startGatewayAgain();
-    const gwPid = gateway.process.pid;
+    const gwPid = relays.gatewayPid;
     const gwSampler = new Sampler({ gateway: () => readProc(gwPid)?.rss }, 250).start();
     const listenedAt = Date.parse(String(gateway.find("gateway started")[0]?.time));
     const back = await waitFor((c) => c.established >= n && c.prefixes >= wanted, 300_000);

@@ -3,8 +3,9 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { DEFAULT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
+import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
   SessionLogBudget,
@@ -191,9 +192,8 @@ export async function startAgent(
   control.start();
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
-  const gc =
-    deps.gcPacer === false ? undefined : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer);
-  gc?.start();
+  const stopGc =
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? DEFAULT_GC_PACER);
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -231,7 +231,7 @@ export async function startAgent(
       return n;
     },
     async close() {
-      gc?.stop();
+      stopGc?.();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

@@ -200,7 +200,7 @@ export class RouterSession {
     const call = channel.client.data(metadata);
     this.call = call;
     call.on("metadata", (md: grpc.Metadata) => {
-      gateCallReads(call, this.deps.readGate);
+      gateCallReads(call, this.deps.readGate, this.deps.clock);
       this.onServerMetadata(md, channel);
     });
     const resumable = this.reattach.wrap(call);

@@ -61,25 +61,12 @@ export class SessionResume {
 
   /** Stop trying (the session ended meanwhile). */
   cancel(): void {
-    this.done = true;
-    this.timer?.cancel();
-    this.windowTimer?.cancel();
-    const dialling = this.dialling;
-    this.dialling = undefined;
-    dialling?.release();
-    dialling?.call.cancel();
+    this.finish();
   }
 
   /** The window ended: cancel the attempt in progress and fall back. */
   private windowEnded(): void {
-    if (this.done) return;
-    const dialling = this.dialling;
-    this.dialling = undefined;
-    this.giveUp("the session could not be resumed in time");
-    if (dialling) {
-      dialling.release();
-      dialling.call.cancel();
-    }
+    if (!this.done) this.finish("the session could not be resumed in time");
   }
 
   attempt(): void {
@@ -106,7 +93,7 @@ export class SessionResume {
         this.cancel();
         return;
       }
-      gateCallReads(call, this.deps.readGate);
+      gateCallReads(call, this.deps.readGate, this.deps.clock);
       const read = metadataReader(md);
       const theirs = readCounters(read);
       // `resumed`: re-attached by a gateway that resumes; no answer: a gateway that follows
@@ -156,8 +143,24 @@ export class SessionResume {
   }
 
   private giveUp(why: string): void {
+    this.finish(why);
+  }
+
+  /**
+   * The one way an attempt is dropped (cancel, window ended, gave up): no more timers, the
+   * attempt in progress released and cancelled; then, with a `failure`, the session falls
+   * back (the ResumableCall fails with it).
+   */
+  private finish(failure?: string): void {
     this.done = true;
+    this.timer?.cancel();
+    this.timer = undefined;
     this.windowTimer?.cancel();
-    this.deps.resumable.fail(new Error(why));
+    this.windowTimer = undefined;
+    const dialling = this.dialling;
+    this.dialling = undefined;
+    dialling?.release();
+    dialling?.call.cancel();
+    if (failure !== undefined) this.deps.resumable.fail(new Error(failure));
   }
 }

@@ -18,6 +18,9 @@ import type { Clock, TimerHandle } from "./clock.ts";
  * process is busy and the engine still collects late; optionally (`youngEveryBytes`, the
  * gateway's) a cheap young-generation collection follows every few MiB of Data messages,
  * counted where they are encoded and decoded (`noteRelayAllocation`).
+ *
+ * Garbage collection is per process: the roles in a process (agent, gateway, both in
+ * standalone mode) share one pacer, src/core/process-gc-pacer.ts.
  */
 export interface GcPacerOptions {
   /** How often to look at the RSS and the CPU time. */
@@ -69,17 +72,6 @@ export interface GcProcess {
   collectYoung(): void;
 }
 
-/** The pacer `noteRelayAllocation` reaches: the one started last in this process. */
-let current: GcPacer | undefined;
-
-/**
- * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or received): counts towards the running pacer's young collections.
- */
-export function noteRelayAllocation(bytes: number): void {
-  current?.allocated(bytes);
-}
-
 export class GcPacer {
   private baseline: number;
   private lastCpu: number;
@@ -96,7 +88,7 @@ export class GcPacer {
   constructor(
     private readonly clock: Clock,
     private readonly proc: GcProcess,
-    private readonly options: GcPacerOptions = DEFAULT_GC_PACER,
+    private options: GcPacerOptions = DEFAULT_GC_PACER,
   ) {
     this.baseline = proc.rss();
     this.lastCpu = proc.cpuMs();
@@ -140,8 +132,12 @@ export class GcPacer {
     this.youngNotBefore = this.clock.now() + cost / this.options.youngBudgetShare;
   }
 
+  /** New options, from the next look or allocation on (a role joined or left the process). */
+  reconfigure(options: GcPacerOptions): void {
+    this.options = options;
+  }
+
   start(): void {
-    current = this;
     if (this.timer) return;
     const loop = () => {
       this.check();
@@ -151,7 +147,6 @@ export class GcPacer {
   }
 
   stop(): void {
-    if (current === this) current = undefined;
     this.timer?.cancel();
     this.timer = undefined;
   }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
+import type { Clock } from "../core/clock.ts";
 import { BgpProxyError } from "../core/errors.ts";
 import { transportKeepalive } from "../proto/transport-liveness.ts";
 
@@ -57,17 +58,20 @@ export function listenForAgents(server: grpc.Server, config: GatewayConfig): Pro
 }
 
 /**
- * Shuts `server` down gracefully, forced after AGENT_SERVER_SHUTDOWN_MS; resolves to
- * whether it had to be forced.
+ * Shuts `server` down gracefully, forced after AGENT_SERVER_SHUTDOWN_MS on `clock`;
+ * resolves to whether it had to be forced.
  */
-export function shutDownAgentServer(server: grpc.Server): Promise<boolean> {
+export function shutDownAgentServer(
+  server: Pick<grpc.Server, "tryShutdown" | "forceShutdown">,
+  clock: Clock,
+): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => {
+    const timer = clock.schedule(AGENT_SERVER_SHUTDOWN_MS, () => {
       server.forceShutdown();
       resolve(true);
-    }, AGENT_SERVER_SHUTDOWN_MS);
+    });
     server.tryShutdown(() => {
-      clearTimeout(timer);
+      timer.cancel();
       resolve(false);
     });
   });

@@ -2,7 +2,7 @@ import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
-import { backgroundClock } from "../core/clock.ts";
+import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
@@ -83,6 +83,8 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
   readGate?: ReadGateWatch;
+  /** Runs the read gates' timers; the system clock when absent. */
+  clock?: Clock;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
   sessionLogs?: SessionLogBudget;
   /** The BMP feed's monitor for a forwarded session, when BMP is on. */
@@ -234,7 +236,7 @@ export function dataService(
     call.sendMetadata(
       countersMetadata(0, 0, resume && offered ? ResumeHeader.ACCEPTED : undefined),
     );
-    gateCallReads(call, readGate);
+    gateCallReads(call, readGate, deps.clock ?? systemClock);
     const pin = readBackendPin(metadataReader(call.metadata));
     const outcome = pinOutcome(pin, deps.name);
     deps.pinned?.(outcome);

@@ -6,9 +6,10 @@ import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { hostPort } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { GATEWAY_GC_PACER, GcPacer, type GcPacerOptions, ownProcess } from "../core/gc-pacer.ts";
+import { GATEWAY_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
+import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
   SessionLogBudget,
@@ -120,14 +121,14 @@ export const SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
 const COLLECTOR_DRAIN_MS = 1_000;
 
 /** Resolves when `open` is empty (its members remove themselves), or after `ms`. */
-function drained(open: Set<CollectorEndpoint>, ms: number): Promise<void> {
+function drained(open: Set<CollectorEndpoint>, ms: number, clock: Clock): Promise<void> {
   if (open.size === 0) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
+    const timer = clock.schedule(ms, resolve);
     for (const endpoint of open) {
       endpoint.once("close", () => {
         if (open.size > 0) return;
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       });
     }
@@ -240,6 +241,7 @@ export async function startGateway(
       ...(config.name === undefined ? {} : { name: config.name }),
       pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       readGate,
+      clock,
       logins,
       sessionLogs,
       sessions,
@@ -272,7 +274,10 @@ export async function startGateway(
     reloadGateway(running, deps.readConfig, { registry, sessions, accounts, now }, log, (next) => {
       running = next;
     });
-  const drainer = sessionDrain(sessions, log, now);
+  const drainer = sessionDrain(sessions, log, {
+    now,
+    schedule: (ms, fn) => clock.schedule(ms, fn),
+  });
   const { drain, restartStreams } = drainer;
   const adminRoutes = {
     ...drainer.routes,
@@ -317,11 +322,8 @@ export async function startGateway(
     server.forceShutdown();
     throw err;
   }
-  const pacer =
-    deps.gcPacer === false
-      ? undefined
-      : new GcPacer(backgroundClock, ownProcess(), deps.gcPacer ?? GATEWAY_GC_PACER);
-  pacer?.start();
+  const stopGc =
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -350,7 +352,7 @@ export async function startGateway(
       // (bridging) and reach the next gateway.
       const live = drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-      pacer?.stop();
+      stopGc?.();
       dumper?.stop();
       bmp?.stop();
       http.close();
@@ -361,14 +363,14 @@ export async function startGateway(
       if (collectors.size > 0)
         log.info("notifying collector sessions", { sessions: collectors.size });
       for (const endpoint of collectors) endpoint.shutdown(SHUTDOWN_MESSAGE);
-      await drained(collectors, COLLECTOR_DRAIN_MS);
+      await drained(collectors, COLLECTOR_DRAIN_MS, clock);
       logins.flush();
       sessionLogs.flush();
       // Agents' Control streams are ended (they reconnect elsewhere or to the next
       // gateway): otherwise the graceful shutdown waits for them until it is forced.
       // (Acknowledgement streams end with their agents' last drained session.)
       for (const call of controlCalls) call.end();
-      const forced = await shutDownAgentServer(server);
+      const forced = await shutDownAgentServer(server, clock);
       log.info("gateway stopped", forced ? { forced_after_ms: AGENT_SERVER_SHUTDOWN_MS } : {});
     },
   };

@@ -1,3 +1,4 @@
+import type { Clock } from "../core/clock.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionTable } from "./session-table.ts";
@@ -21,10 +22,10 @@ export interface SessionDrain {
 /** How often `ended` looks at the session table. */
 const ENDED_POLL_MS = 50;
 
-export function sessionDrain(sessions: SessionTable, log: Logger, now: () => number): SessionDrain {
+export function sessionDrain(sessions: SessionTable, log: Logger, clock: Clock): SessionDrain {
   const drain = (): number => {
     const already = sessions.draining;
-    const n = sessions.drain(now());
+    const n = sessions.drain(clock.now());
     if (!already) log.info("draining: RESTART sent on every Data stream", { sessions: n });
     return n;
   };
@@ -34,9 +35,9 @@ export function sessionDrain(sessions: SessionTable, log: Logger, now: () => num
     return n;
   };
   const ended = async (ms: number) => {
-    const until = now() + ms;
-    while (sessions.size > 0 && now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, ENDED_POLL_MS));
+    const until = clock.now() + ms;
+    while (sessions.size > 0 && clock.now() < until) {
+      await new Promise<void>((resolve) => clock.schedule(ENDED_POLL_MS, resolve));
     }
     if (sessions.size > 0) log.warn("drain timed out", { sessions: sessions.size });
   };

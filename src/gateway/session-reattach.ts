@@ -129,7 +129,7 @@ export async function reattachHeld(
   call.sendMetadata(
     countersMetadata(ours.received, ours.sent, offered ? ResumeHeader.RESUMED : undefined),
   );
-  gateCallReads(call, readGate);
+  gateCallReads(call, readGate, clock);
   const error = held.attach(serverCallPort(call), agent);
   if (error) {
     log.warn("re-attach refused: the counters do not match, killing the session", {

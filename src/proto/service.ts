@@ -3,7 +3,7 @@
  * codec (no .proto is loaded at run time), with typed client and server shapes.
  */
 import * as grpc from "@grpc/grpc-js";
-import { noteRelayAllocation } from "../core/gc-pacer.ts";
+import { noteRelayAllocation } from "../core/process-gc-pacer.ts";
 import {
   decodeControlRequest,
   decodeControlResponse,
@@ -45,7 +45,7 @@ const controlMethod: grpc.MethodDefinition<ControlRequest, ControlResponse> = {
   originalName: "Control",
 };
 
-/** Each Data message encoded or received is relayed data's short-lived garbage (gc-pacer.ts). */
+/** Each Data message encoded or received is relayed data's short-lived garbage (process-gc-pacer.ts). */
 function encodeData(message: DataMessage): Buffer {
   const bytes = encodeDataMessage(message);
   noteRelayAllocation(bytes.length);

@@ -1,4 +1,5 @@
 import type { Http2Session, Http2Stream } from "node:http2";
+import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 
 /**
@@ -31,14 +32,18 @@ export const CONNECTION_TOP_UP_MS = 100;
  * once it is used up (DEVELOPERS.md, "Data path: KEEPALIVE tail and head-of-line"). Setting
  * the session's local window size again (to a different value: Bun ignores a repeated one)
  * sends the connection WINDOW_UPDATE; each stream stays bounded by its own window.
+ * Its timer runs on the clock of the gate that first held one of the session's streams.
  */
 class ConnectionWindowTopUp {
   private readonly held = new Set<Http2Stream>();
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: TimerHandle;
   private flip = false;
   private readonly size: number;
 
-  constructor(private readonly session: Http2Session) {
+  constructor(
+    private readonly session: Http2Session,
+    private readonly clock: Clock,
+  ) {
     this.size = Math.max(session.state?.localWindowSize ?? 0, 65_535);
   }
 
@@ -46,19 +51,19 @@ class ConnectionWindowTopUp {
   set(stream: Http2Stream, held: boolean): void {
     if (held) this.held.add(stream);
     else this.held.delete(stream);
-    if (this.held.size > 0 && this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), CONNECTION_TOP_UP_MS);
-      this.timer.unref?.();
-    }
+    if (this.held.size > 0 && this.timer === undefined) this.arm();
   }
 
-  /** The timer stops itself once nothing is held (or the session is gone). */
+  private arm(): void {
+    this.timer = this.clock.schedule(CONNECTION_TOP_UP_MS, () => this.tick());
+  }
+
+  /** Tops up every CONNECTION_TOP_UP_MS; stops once nothing is held (or the session is gone). */
   private tick(): void {
+    this.timer = undefined;
     const session = this.session;
     if (this.held.size === 0 || session.destroyed || session.closed) {
       this.held.clear();
-      clearInterval(this.timer);
-      this.timer = undefined;
       return;
     }
     this.flip = !this.flip;
@@ -67,17 +72,18 @@ class ConnectionWindowTopUp {
     } catch {
       // the session is going away
     }
+    this.arm();
   }
 }
 
 const topUps = new WeakMap<Http2Session, ConnectionWindowTopUp>();
 
-function topUpFor(stream: Http2Stream): ConnectionWindowTopUp | undefined {
+function topUpFor(stream: Http2Stream, clock: Clock): ConnectionWindowTopUp | undefined {
   const session = stream.session;
   if (!session || typeof session.setLocalWindowSize !== "function") return undefined;
   let topUp = topUps.get(session);
   if (!topUp) {
-    topUp = new ConnectionWindowTopUp(session);
+    topUp = new ConnectionWindowTopUp(session, clock);
     topUps.set(session, topUp);
   }
   return topUp;
@@ -90,8 +96,9 @@ export class Http2ReadGate {
   private constructor(
     private readonly stream: Http2Stream,
     private readonly nativeResume: Listener,
+    clock: Clock,
   ) {
-    this.topUp = topUpFor(stream);
+    this.topUp = topUpFor(stream, clock);
     stream.removeListener("resume", nativeResume);
     stream.on("resume", () => this.update());
     stream.on("pause", () => this.update());
@@ -99,14 +106,17 @@ export class Http2ReadGate {
     stream.on("close", () => this.topUp?.set(stream, false));
   }
 
-  /** Gate `stream` if it is one of Bun's; undefined otherwise (Node, or already gated). */
-  static install(stream: Http2Stream): Http2ReadGate | undefined {
+  /**
+   * Gate `stream` if it is one of Bun's; undefined otherwise (Node, or already gated).
+   * `clock` runs the connection-window top-up timer.
+   */
+  static install(stream: Http2Stream, clock: Clock): Http2ReadGate | undefined {
     const resume = stream.listeners("resume");
     const pause = stream.listeners("pause");
     if (resume.length !== 1 || pause.length !== 1) return undefined;
     const nativeResume = resume[0] as Listener;
     if (nativeResume.name !== "streamOnResume") return undefined;
-    return new Http2ReadGate(stream, nativeResume);
+    return new Http2ReadGate(stream, nativeResume, clock);
   }
 
   private update(): void {
@@ -204,22 +214,24 @@ export class ReadGateWatch {
 /**
  * Gate the HTTP/2 stream under a grpc-js call and let the call's readable side queue one
  * message, not sixteen (each can be up to 512 KiB). Returns what it did, also told to `watch`.
+ * `clock` runs the gate's timers (the connection-window top-up).
  */
 export function gateCallReads(
   call: object,
-  watch?: ReadGateWatch,
+  watch: ReadGateWatch | undefined,
+  clock: Clock,
   isBun: () => boolean = onBun,
 ): ReadGateOutcome {
   const state = (call as { _readableState?: { highWaterMark: number } })._readableState;
   if (state && state.highWaterMark > 1) state.highWaterMark = 1;
-  const outcome = gateOutcome(call, isBun);
+  const outcome = gateOutcome(call, clock, isBun);
   watch?.record(outcome);
   return outcome;
 }
 
-function gateOutcome(call: object, isBun: () => boolean): ReadGateOutcome {
+function gateOutcome(call: object, clock: Clock, isBun: () => boolean): ReadGateOutcome {
   if (!isBun()) return "not-bun";
   const stream = findHttp2Stream(call);
   if (stream === undefined) return "no-stream";
-  return Http2ReadGate.install(stream) === undefined ? "no-native-resume" : "gated";
+  return Http2ReadGate.install(stream, clock) === undefined ? "no-native-resume" : "gated";
 }

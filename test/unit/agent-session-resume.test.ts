@@ -60,7 +60,7 @@ function setup(windowMs: number) {
       throw new Error("nothing answers: never resumed");
     },
   });
-  return { clock, resume, errors, dials, released: () => released };
+  return { clock, resume, resumable, errors, dials, released: () => released };
 }
 
 describe("SessionResume window", () => {
@@ -91,5 +91,41 @@ describe("SessionResume window", () => {
     expect(released()).toBe(1);
     clock.advance(10_000);
     expect(errors.length).toBe(0);
+  });
+
+  test("the window ends while a redial waits: no timer is left behind", () => {
+    const { clock, resume, errors, dials } = setup(50);
+    resume.attempt();
+    dials[0]?.emit("error", new Error("unavailable")); // redial in RESUME_REDIAL_MS.first
+    expect(clock.pending).toBe(2);
+    clock.advance(50);
+    expect(errors.map((e) => e.message)).toEqual(["the session could not be resumed in time"]);
+    expect(clock.pending).toBe(0);
+    clock.advance(10_000);
+    expect(dials.length).toBe(1);
+  });
+
+  test("cancel and the window's end drop an attempt alike: released and cancelled first", () => {
+    for (const end of ["window", "cancel"] as const) {
+      const { clock, resume, resumable, dials, released } = setup(5_000);
+      resume.attempt();
+      // What the session sees when it falls back: the attempt is already gone.
+      const seen: Array<{ cancelled: number; released: number }> = [];
+      resumable.on("error", () =>
+        seen.push({ cancelled: dials[0]?.cancelled ?? -1, released: released() }),
+      );
+      if (end === "window") clock.advance(5_000);
+      else resume.cancel();
+      expect({
+        cancelled: dials[0]?.cancelled,
+        released: released(),
+        pending: clock.pending,
+      }).toEqual({
+        cancelled: 1,
+        released: 1,
+        pending: 0,
+      });
+      expect(seen).toEqual(end === "window" ? [{ cancelled: 1, released: 1 }] : []);
+    }
   });
 });

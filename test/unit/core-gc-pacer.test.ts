@@ -4,8 +4,13 @@ import {
   GATEWAY_GC_PACER,
   GcPacer,
   type GcPacerOptions,
-  noteRelayAllocation,
 } from "../../src/core/gc-pacer.ts";
+import {
+  noteRelayAllocation,
+  ProcessGcPacer,
+  processGcPacer,
+  strictestGcPacer,
+} from "../../src/core/process-gc-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -104,9 +109,9 @@ describe("GcPacer", () => {
   test("young collections after youngEveryBytes of relayed data, within their budget", () => {
     const young = { ...OPTIONS, youngEveryBytes: 4 * MiB, youngBudgetShare: 0.02 };
     const { clock, f, pacer } = startedPacer(young);
-    noteRelayAllocation(3 * MiB); // through the process-wide hook
+    pacer.allocated(3 * MiB);
     expect(f.p.young).toBe(0);
-    noteRelayAllocation(1 * MiB);
+    pacer.allocated(1 * MiB);
     expect(f.p.young).toBe(1);
     // 0.2 ms at 2 %: none again within 10 ms, whatever was allocated.
     pacer.allocated(8 * MiB);
@@ -117,10 +122,6 @@ describe("GcPacer", () => {
     pacer.allocated(4 * MiB);
     expect(f.p.young).toBe(2);
     expect(pacer.youngCollections).toBe(2);
-    pacer.stop();
-    noteRelayAllocation(64 * MiB); // no pacer running: nothing
-    expect(f.p.young).toBe(2);
-    expect(new GcPacer(clock, f.proc, OPTIONS).youngCollections).toBe(0);
   });
 
   test("the gateway's pacer collects the young generation; the default one does not", () => {
@@ -133,7 +134,7 @@ describe("GcPacer", () => {
       const pacer = new GcPacer(clock, f.proc, options);
       pacer.start();
       const before = f.p.young;
-      noteRelayAllocation(2 * MiB);
+      pacer.allocated(2 * MiB);
       expect(f.p.young - before).toBe(expected);
       pacer.stop();
       clock.advance(1000);
@@ -151,5 +152,83 @@ describe("GcPacer", () => {
     f.grow(0, 40 * MiB);
     clock.advance(10_000);
     expect(f.p.collections).toBe(1);
+  });
+});
+
+describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
+  function processPacer() {
+    const clock = new ManualClock();
+    const f = fakeProcess(100 * MiB);
+    return { clock, f, shared: new ProcessGcPacer(clock, () => f.proc) };
+  }
+
+  test("the strictest options: the gateway's young collections win over the agent's none", () => {
+    expect(strictestGcPacer([DEFAULT_GC_PACER, GATEWAY_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    expect(strictestGcPacer([GATEWAY_GC_PACER, DEFAULT_GC_PACER])).toEqual(GATEWAY_GC_PACER);
+    const a = { ...OPTIONS, intervalMs: 250, budgetShare: 0.005 };
+    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3, youngBudgetShare: 0.01 };
+    expect(strictestGcPacer([a, b])).toEqual({
+      ...OPTIONS,
+      intervalMs: 250,
+      growthBytes: 1 * MiB,
+      busyShare: 0.3,
+      budgetShare: 0.01,
+      youngBudgetShare: 0.02,
+    });
+    expect(() => strictestGcPacer([])).toThrow(RangeError);
+  });
+
+  for (const order of ["gateway first", "agent first"] as const) {
+    test(`agent and gateway in one process (${order}): young collections run`, () => {
+      const { f, shared } = processPacer();
+      const roles = [GATEWAY_GC_PACER, DEFAULT_GC_PACER];
+      if (order === "agent first") roles.reverse();
+      const stops = roles.map((options) => shared.start(options));
+      shared.allocated(2 * MiB);
+      expect(f.p.young).toBe(1);
+      expect(shared.running?.youngCollections).toBe(1);
+      for (const stop of stops) stop();
+    });
+  }
+
+  test("ref-counted: runs until the last role stops, with the options of those left", () => {
+    const { clock, f, shared } = processPacer();
+    const stopAgent = shared.start(OPTIONS);
+    const stopGateway = shared.start({ ...OPTIONS, youngEveryBytes: 2 * MiB });
+    const pacer = shared.running;
+    expect(clock.pending).toBe(1);
+    stopGateway();
+    stopGateway(); // idempotent: the agent's role stays
+    expect(shared.running).toBe(pacer);
+    expect(shared.options).toEqual(OPTIONS);
+    shared.allocated(64 * MiB);
+    expect(f.p.young).toBe(0);
+    f.grow(0, 5 * MiB);
+    clock.advance(OPTIONS.intervalMs);
+    expect(f.p.collections).toBe(1);
+    stopAgent();
+    expect(shared.running).toBeUndefined();
+    expect(clock.pending).toBe(0);
+    shared.allocated(64 * MiB);
+    f.grow(0, 40 * MiB);
+    clock.advance(10_000);
+    expect(f.p).toMatchObject({ young: 0, collections: 1 });
+    // A role starting again gets a fresh pacer.
+    const again = shared.start(OPTIONS);
+    expect(shared.running).not.toBe(pacer);
+    again();
+  });
+
+  test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
+    expect(processGcPacer.running).toBeUndefined();
+    noteRelayAllocation(64 * MiB); // no role: nothing, no error
+    const stop = processGcPacer.start({ ...GATEWAY_GC_PACER, youngEveryBytes: 1 * MiB });
+    try {
+      noteRelayAllocation(1 * MiB);
+      expect(processGcPacer.running?.youngCollections).toBe(1);
+    } finally {
+      stop();
+    }
+    expect(processGcPacer.running).toBeUndefined();
   });
 });

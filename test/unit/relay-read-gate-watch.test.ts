@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { EventEmitter } from "node:events";
+import { systemClock } from "../../src/core/clock.ts";
 import { gatewayMetricFamilies } from "../../src/metrics/gateway-metrics.ts";
 import { renderPrometheusText } from "../../src/metrics/prometheus-text.ts";
 import { gateCallReads, ReadGateWatch } from "../../src/relay/http2-read-gate.ts";
@@ -25,8 +26,8 @@ describe("gateCallReads tells a ReadGateWatch what it did", () => {
     const watch = new ReadGateWatch(logs.logger);
     // The link names a grpc-js upgrade could rename: nothing reaches the stream any more.
     const renamed = () => ({ _readableState: { highWaterMark: 16 }, renamedStream: {} });
-    expect(gateCallReads(renamed(), watch, onBun)).toBe("no-stream");
-    expect(gateCallReads(renamed(), watch, onBun)).toBe("no-stream");
+    expect(gateCallReads(renamed(), watch, systemClock, onBun)).toBe("no-stream");
+    expect(gateCallReads(renamed(), watch, systemClock, onBun)).toBe("no-stream");
     expect(watch.missed).toBe(2);
     const warnings = logs.find(WARNING);
     expect(warnings).toHaveLength(1);
@@ -38,7 +39,7 @@ describe("gateCallReads tells a ReadGateWatch what it did", () => {
     const logs = captureLogs();
     const watch = new ReadGateWatch(logs.logger);
     const call = { call: { stream: fakeStream(function somethingElse() {}) } };
-    expect(gateCallReads(call, watch, onBun)).toBe("no-native-resume");
+    expect(gateCallReads(call, watch, systemClock, onBun)).toBe("no-native-resume");
     expect(watch.missed).toBe(1);
     expect(logs.find(WARNING)[0]?.reason).toBe("no-native-resume");
   });
@@ -48,7 +49,7 @@ describe("gateCallReads tells a ReadGateWatch what it did", () => {
     const watch = new ReadGateWatch(logs.logger);
     const stream = fakeStream(streamOnResume);
     const call = { _readableState: { highWaterMark: 16 }, call: { stream } };
-    expect(gateCallReads(call, watch, onBun)).toBe("gated");
+    expect(gateCallReads(call, watch, systemClock, onBun)).toBe("gated");
     expect(stream.listeners("resume")).not.toContain(streamOnResume);
     expect(call._readableState.highWaterMark).toBe(1);
     expect(watch.missed).toBe(0);
@@ -58,13 +59,13 @@ describe("gateCallReads tells a ReadGateWatch what it did", () => {
   test("under another runtime there is nothing to gate: not a miss", () => {
     const logs = captureLogs();
     const watch = new ReadGateWatch(logs.logger);
-    expect(gateCallReads({}, watch, () => false)).toBe("not-bun");
+    expect(gateCallReads({}, watch, systemClock, () => false)).toBe("not-bun");
     expect(watch.missed).toBe(0);
     expect(logs.lines).toHaveLength(0);
   });
 
   test("by default the runtime check knows Bun (which runs these tests)", () => {
-    expect(gateCallReads({}, undefined)).toBe("no-stream");
+    expect(gateCallReads({}, undefined, systemClock)).toBe("no-stream");
   });
 });
 
