@@ -7,7 +7,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+export const CLK_TCK =
+  Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
 export interface ProcReading {
   /** utime + stime, seconds. */

@@ -23,14 +23,18 @@ import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
 import { writeBirdStatics } from "./bird-statics.ts";
 import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
+import {
+  EvidenceProbe,
+  evidenceLines,
+  pathTable,
+  type RoundEvidence,
+  threadTable,
+} from "./convergence-evidence.ts";
 import { fmt, int, mb, median, ratio } from "./figures.ts";
 import { describeTable, generateTable } from "./full-table.ts";
-import { PipelineTrace } from "./pipeline-trace.ts";
-import { type IoCounts, readIoCounts, readProc } from "./proc-stats.ts";
+import { readProc } from "./proc-stats.ts";
 import { startRelayPaths } from "./relay-paths.ts";
 import { emptyResult, type ScenarioResult } from "./report.ts";
-import { counterDelta, readTcpCounters, type TcpCounters } from "./tcp-counters.ts";
-import { readThreads, type ThreadCpu, threadCpuDelta } from "./thread-cpu.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
 
 interface Run {
@@ -44,12 +48,8 @@ interface Run {
   agentReads: number;
   agentMessages: number;
   cpu: { router: number; collector: number; agent: number; gateway: number; socat: number };
-  /** bgproxy's path: agent and gateway CPU by thread group (thread-cpu.ts). */
-  threads?: { agent: ThreadCpu; gateway: ThreadCpu };
-  /** TCP counters' growth over the run in the router's, the relay's and the collector's namespace. */
-  tcp: { router: TcpCounters; proxy: TcpCounters; collector: TcpCounters };
-  /** The BIRDs' read(2)/write(2) calls and context switches over the run. */
-  io: { router: IoCounts; collector: IoCounts };
+  /** Threads, scheduling, TCP counters, the path's trace (convergence-evidence.ts). */
+  evidence: RoundEvidence;
 }
 
 /** The goal; the acceptance bound on this 2-core machine is ACCEPT_RATIO (README's table). */
@@ -176,26 +176,18 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
         const ifname = path === "direct" ? topo.rc.b.ifname : topo.pc.b.ifname;
         const rx0 = await rxBytes(topo.collector, ifname);
         const lo0 = await rxBytes(topo.proxy, "lo");
-        const tcpOf = async () => ({
-          router: await readTcpCounters(topo.router),
-          proxy: await readTcpCounters(topo.proxy),
-          collector: await readTcpCounters(topo.collector),
-        });
-        const ioOf = () => ({
-          router: readIoCounts(bird.pid),
-          collector: readIoCounts(collector.pid),
-        });
         const cpuOf = () => ({
           router: readProc(bird.pid)?.cpu ?? 0,
           collector: readProc(collector.pid)?.cpu ?? 0,
           ...relays.cpu(),
         });
+        const probe = await EvidenceProbe.begin(topo, {
+          router: bird.pid,
+          collector: collector.pid,
+          agent: relays.agentPid,
+          gateway: relays.gatewayPid,
+        });
         const c0 = cpuOf();
-        const t0 = { agent: readThreads(relays.agentPid), gateway: readThreads(relays.gatewayPid) };
-        const tcp0 = await tcpOf();
-        const io0 = ioOf();
-        const w0 = performance.now();
-        const trace = new PipelineTrace(bird.pid, collector.pid).start();
         await bird.enable(`to_${path}`);
         const outcome = await waitConverged(
           collector,
@@ -205,11 +197,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           cfg.runTimeoutMs,
         );
         const c1 = cpuOf();
-        const pipe = trace.stop();
-        const t1 = { agent: readThreads(relays.agentPid), gateway: readThreads(relays.gatewayPid) };
-        const tcp1 = await tcpOf();
-        const io1 = ioOf();
-        const window = (performance.now() - w0) / 1000;
+        const evidence = await probe.end(path === "bgproxy");
         const agentStatus: Record<string, unknown> =
           path === "bgproxy" ? await relays.stack.agent.request("status", {}, 2000) : {};
         const rx1 = await rxBytes(topo.collector, ifname);
@@ -235,36 +223,9 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
               gateway: c1.gateway - c0.gateway,
               socat: c1.socat - c0.socat,
             },
-            io: {
-              router: ioDelta(io0.router, io1.router),
-              collector: ioDelta(io0.collector, io1.collector),
-            },
-            tcp: {
-              router: counterDelta(tcp0.router, tcp1.router),
-              proxy: counterDelta(tcp0.proxy, tcp1.proxy),
-              collector: counterDelta(tcp0.collector, tcp1.collector),
-            },
+            evidence,
           };
-          const sched = (c: IoCounts) =>
-            `on CPU ${fmt(c.onCpu, 2)} s, waiting ${fmt(c.waiting, 2)} s, asleep ${fmt(window - c.onCpu - c.waiting, 2)} s, ${c.syscr} reads, ${c.syscw} writes, ${c.voluntary}/${c.involuntary} switches`;
-          ctx.log(
-            `    router BIRD: ${sched(r.io.router)}; collector BIRD: ${sched(r.io.collector)}`,
-          );
-          ctx.log(
-            `    path: router done after ${fmt(pipe.routerDone, 2)} s, collector after ${fmt(pipe.collectorDone, 2)} s; held ${mb(pipe.heldAtRouterDone)} then, at most ${mb(pipe.heldMax)}`,
-          );
-          for (const [ns, d] of Object.entries(r.tcp))
-            ctx.log(
-              `    tcp ${ns}: ${Object.entries(d)
-                .filter(([k, v]) => v !== 0 && !k.startsWith("Tcp.Max") && !k.startsWith("Tcp.Rto"))
-                .map(([k, v]) => `${k.replace(/^Tcp(Ext)?\./, "")}=${v}`)
-                .join(" ")}`,
-            );
-          if (path === "bgproxy" && t0.agent && t1.agent && t0.gateway && t1.gateway)
-            r.threads = {
-              agent: threadCpuDelta(relays.agentPid, t0.agent, t1.agent),
-              gateway: threadCpuDelta(relays.gatewayPid, t0.gateway, t1.gateway),
-            };
+          for (const line of evidenceLines(evidence)) ctx.log(line);
           runs.push(r);
           ctx.log(
             `  convergence ${path} round ${round}: ${fmt(r.seconds, 2)} s, ${int(r.prefixesPerSec)} prefixes/s, ${mb(r.bytes)} into the collector`,
@@ -313,32 +274,14 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       r.path === "bgproxy" ? `${int(r.agentReads)} / ${int(r.agentMessages)}` : "",
     ]),
   });
-  const threaded = runs.filter((r) => r.threads);
-  if (threaded.length > 0) {
-    const cells = (t: ThreadCpu) =>
-      [t.main, t.jit, t.gc, t.mimalloc, t.other].map((v) => fmt(v, 2));
-    result.tables.push({
-      caption:
-        "bgproxy's CPU seconds per round by thread (/proc/PID/task): main = the JavaScript thread, JIT = JITWorker, GC = HeapHelper, mimalloc = mi-scavenger, other = the rest and exited threads:",
-      head: [
-        "round",
-        "agent main",
-        "agent JIT",
-        "agent GC",
-        "agent mimalloc",
-        "agent other",
-        "gateway main",
-        "gateway JIT",
-        "gateway GC",
-        "gateway mimalloc",
-        "gateway other",
-      ],
-      rows: threaded.map((r) => {
-        const t = r.threads as { agent: ThreadCpu; gateway: ThreadCpu };
-        return [String(r.round), ...cells(t.agent), ...cells(t.gateway)];
-      }),
-    });
-  }
+  const rows = runs.map((r) => ({
+    round: r.round,
+    label: PATH_LABEL[r.path],
+    evidence: r.evidence,
+  }));
+  result.tables.push(pathTable(rows));
+  const threads = threadTable(rows);
+  if (threads) result.tables.push(threads);
   const med = (p: PathName, f: (r: Run) => number) =>
     median(runs.filter((r) => r.path === p).map(f));
   const secs = (p: PathName) => med(p, (r) => r.seconds);
@@ -402,18 +345,6 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
   );
   result.seconds = (Date.now() - started) / 1000;
   return result;
-}
-
-function ioDelta(a: IoCounts | undefined, b: IoCounts | undefined): IoCounts {
-  const d = (k: keyof IoCounts) => (a && b ? b[k] - a[k] : Number.NaN);
-  return {
-    onCpu: d("onCpu"),
-    waiting: d("waiting"),
-    syscr: d("syscr"),
-    syscw: d("syscw"),
-    voluntary: d("voluntary"),
-    involuntary: d("involuntary"),
-  };
 }
 
 async function waitLoaded(

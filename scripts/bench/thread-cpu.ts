@@ -6,8 +6,7 @@
  * also holds the process's CPU that no live thread accounts for.
  */
 import { readdirSync, readFileSync } from "node:fs";
-
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+import { CLK_TCK } from "./proc-stats.ts";
 
 export const THREAD_GROUPS = ["main", "jit", "gc", "mimalloc", "other"] as const;
 export type ThreadGroup = (typeof THREAD_GROUPS)[number];
