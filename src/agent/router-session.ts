@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 import { hostPort } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
+import { BgpProxyError, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { ControlResponse, DataMessage, FiveTuple } from "../proto/messages.ts";
@@ -229,7 +229,6 @@ export class RouterSession {
         onRouterClosed: (reason) => {
           this.logger.warn("router session closed by the bridge", { reason });
           this.call?.cancel();
-          this.redial.cancel();
           this.finish();
         },
       },
@@ -309,7 +308,10 @@ export class RouterSession {
         "counter-up": String(counters.up),
         "counter-down": String(counters.down),
       });
-      relay.abort("aborted", new Error("counter mismatch"));
+      relay.abort(
+        "aborted",
+        new BgpProxyError("protocol", "counter mismatch", { retryable: false }),
+      );
     }
   }
 
@@ -340,15 +342,16 @@ export class RouterSession {
   private close(reason: string): void {
     if (this.machine.is("closed")) return;
     this.logger.debug("closing router connection", { reason });
-    this.redial.cancel();
     if (!this.socket.destroyed) this.socket.destroy();
     this.call?.cancel();
     this.finish();
   }
 
+  /** The one way a session ends: nothing of it runs after (no redial, no re-attach). */
   private finish(): void {
     if (this.machine.is("closed")) return;
     this.machine.moveTo("closed");
+    this.redial.cancel();
     this.reattach.leave();
     this.channel?.release();
     this.channel = undefined;

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Clock, TimerHandle } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
+import { BgpProxyError, type ErrorKind, errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import {
@@ -66,14 +66,14 @@ export class SessionResume {
 
   /** The window ended: cancel the attempt in progress and fall back. */
   private windowEnded(): void {
-    if (!this.done) this.finish("the session could not be resumed in time");
+    if (!this.done) this.giveUp("transport", "the session could not be resumed in time");
   }
 
   attempt(): void {
     const { resumable, clock, logger } = this.deps;
     if (this.done) return;
     if (clock.now() >= this.deadline) {
-      this.giveUp("the session could not be resumed in time");
+      this.giveUp("transport", "the session could not be resumed in time");
       return;
     }
     this.windowTimer ??= clock.schedule(this.deadline - clock.now(), () => this.windowEnded());
@@ -102,7 +102,7 @@ export class SessionResume {
       if (!theirs || answer === "accepted") {
         channel.release();
         call.cancel();
-        this.giveUp("the gateway does not hold the session");
+        this.giveUp("protocol", "the gateway does not hold the session");
         return;
       }
       // The gateway's counter-up = messages it received, counter-down = messages it sent.
@@ -116,7 +116,7 @@ export class SessionResume {
         call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
         call.end();
         channel.release();
-        this.giveUp(error.message);
+        this.giveUp("protocol", error.message);
         return;
       }
       this.done = true;
@@ -142,8 +142,9 @@ export class SessionResume {
     });
   }
 
-  private giveUp(why: string): void {
-    this.finish(why);
+  /** The session falls back (bridging or a close): resuming it will not be tried again. */
+  private giveUp(kind: ErrorKind, why: string): void {
+    this.finish(new BgpProxyError(kind, why, { retryable: false }));
   }
 
   /**
@@ -151,7 +152,7 @@ export class SessionResume {
    * attempt in progress released and cancelled; then, with a `failure`, the session falls
    * back (the ResumableCall fails with it).
    */
-  private finish(failure?: string): void {
+  private finish(failure?: BgpProxyError): void {
     this.done = true;
     this.timer?.cancel();
     this.timer = undefined;
@@ -161,6 +162,6 @@ export class SessionResume {
     this.dialling = undefined;
     dialling?.release();
     dialling?.call.cancel();
-    if (failure !== undefined) this.deps.resumable.fail(new Error(failure));
+    if (failure !== undefined) this.deps.resumable.fail(failure);
   }
 }

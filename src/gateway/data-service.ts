@@ -108,6 +108,12 @@ export function pinOutcome(pin: string | undefined, name: string | undefined): P
 /** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
 export const TARGET_FIN_GRACE_MS = 3_000;
 
+/**
+ * How long a daemon's socket ended by the agent's KILL may take to close after its FIN (the
+ * bytes queued for it, a NOTIFICATION, go first) before it is destroyed.
+ */
+export const TARGET_KILL_GRACE_MS = 1_000;
+
 type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 
 export function dataService(
@@ -295,6 +301,8 @@ export function dataService(
           highWaterMark: deps.highWaterMark,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
+          // The collector takes every write at once: a reset loses nothing there.
+          killEndGraceMs: forwarded ? TARGET_KILL_GRACE_MS : undefined,
           tap: observer && {
             fromSocket: (chunk) => observer.fromDaemon(chunk),
             toSocket: (chunk) => observer.fromRouter(chunk),

@@ -1,5 +1,5 @@
-import type { Duplex } from "node:stream";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-end.ts";
 
 /**
  * Relays one TCP session between a byte stream (a router socket on the agent, a daemon
@@ -28,9 +28,10 @@ import { DataAction, type DataMessage } from "../proto/messages.ts";
  * `highWaterMark` + 512 KiB.
  *
  * FIN travels as a half-close: the socket's end → `call.end()`; the call's end →
- * `socket.end()`. KILL from the peer aborts the socket (RST). An error on either side
- * aborts the other, sending KILL first when the call can still carry it — except a socket
- * error after the socket's FIN, which ends the call as that FIN does (`socketFailed`).
+ * `socket.end()`. KILL from the peer aborts the socket (RST; a FIN first with `killEndGraceMs`).
+ * An error on either side aborts the other, sending KILL (after any coalesced bytes) first when
+ * the call can still carry it — except a socket error after the socket's FIN, which ends the
+ * call as that FIN does (`socketFailed`).
  */
 export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 /** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
@@ -83,6 +84,8 @@ export interface RelayOptions {
    * ends the call only once the agent has half-closed too, or after this many ms.
    */
   socketEndGraceMs?: number;
+  /** When set, the peer's KILL ends the socket gracefully (socket-end.ts) within this many ms. */
+  killEndGraceMs?: number;
   /** Sees every chunk in each direction, unchanged (the gateway's BGP observer). */
   tap?: { fromSocket(chunk: Uint8Array): void; toSocket(chunk: Uint8Array): void };
   /** Messages already exchanged on earlier streams of the same session (resume). */
@@ -100,10 +103,6 @@ export interface MessageStream {
   on(event: "data", listener: (message: DataMessage) => void): unknown;
   on(event: "end" | "close", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
-}
-
-interface ResettableSocket extends Duplex {
-  resetAndDestroy?: () => void;
 }
 
 export class StreamRelay {
@@ -220,7 +219,7 @@ export class StreamRelay {
   abort(reason: RelayEndReason = "aborted", error?: Error): void {
     if (this.finished) return;
     this.sendKill();
-    this.resetSocket();
+    resetSocket(this.socket);
     this.finish(reason, error);
   }
 
@@ -289,7 +288,11 @@ export class StreamRelay {
     this.counters.messagesReceived++;
     switch (msg.action) {
       case DataAction.KILL:
-        this.resetSocket();
+        if (this.options.killEndGraceMs === undefined) resetSocket(this.socket);
+        else {
+          endSocketWithin(this.socket, this.options.killEndGraceMs);
+          this.socket.resume(); // its FIN is read (what it sends is dropped: finished)
+        }
         this.finish("killed");
         this.options.abortCall();
         return;
@@ -338,18 +341,14 @@ export class StreamRelay {
     const call = this.call;
     if (call.writableEnded || call.destroyed) return;
     try {
+      // Bytes held back for coalescing (a write was outstanding) go first: they may be a
+      // NOTIFICATION written just before the end (the agent's bridge dropping a far end).
+      this.flush();
       call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
       call.end();
     } catch {
       // the call is already gone: nothing to tell the peer
     }
-  }
-
-  private resetSocket(): void {
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-    else socket.destroy();
   }
 
   /**

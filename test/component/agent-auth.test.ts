@@ -2,7 +2,7 @@
  * Agent credentials against a real gateway: a refused token puts the Control stream in a
  * long backoff (no retry storm) with a clear error, and neither side ever logs the token.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { REDACTED } from "../../src/core/logger.ts";
@@ -15,14 +15,12 @@ import {
   startDaemon,
   TEST_TOKEN,
 } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const WRONG_TOKEN = "wr0ng-t0ken-must-not-leak-7f3a";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Harness {
   gateway: RunningGateway;

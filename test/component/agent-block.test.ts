@@ -3,13 +3,14 @@
  * connection and deny-lists the address for the TTL, and later connections from it are
  * refused at accept time without asking the gateway again. Other routers are unaffected.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import type { DeviceConfig } from "../../src/config/types.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
 const GATEWAY_BLOCK_LINE = "blocked an unknown device";
@@ -23,10 +24,7 @@ interface Harness {
   routerPort: number;
 }
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 async function start(devices: DeviceConfig[] = []): Promise<Harness> {
   const gwLogs = captureLogs();

@@ -7,7 +7,7 @@
  * session gets the router's table through a ROUTE-REFRESH. A shorter stall ends with the
  * far end's own KEEPALIVEs flowing again: nothing bridged, the same collector session.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startAgent } from "../../src/agent/agent.ts";
 import { MessageType } from "../../src/bgp/constants.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
@@ -19,12 +19,10 @@ import {
 } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const prefixesOf = collectorPrefixes;

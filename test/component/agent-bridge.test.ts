@@ -5,7 +5,7 @@
  * ROUTE-REFRESH, its whole table. Without route refresh the router's session ends as
  * before; with no gateway coming back the bridge gives up with a Cease.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
@@ -19,12 +19,10 @@ import {
 } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 const DEVICE = LOOPBACK_DEVICE;
 

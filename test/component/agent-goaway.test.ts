@@ -5,7 +5,7 @@
  * subchannel and destroys its connector; the agent's ReapingCredentials must not then close
  * the socket under the live streams, yet must still close it once the client lets it go.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { GatewayDialer } from "../../src/agent/gateway-dialer.ts";
@@ -17,6 +17,7 @@ import {
 } from "../../src/proto/messages.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
 import { agentConfig } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { useTestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -24,10 +25,7 @@ const pki = useTestPki();
 const GOAWAY_AFTER_MS = 1_000; // the server's max connection age
 const LIVE_FOR_MS = 15_000; // how long the streams must outlive the GOAWAY
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface ServerCall {
   received: number[];

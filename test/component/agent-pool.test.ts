@@ -4,7 +4,7 @@
  * connections to the gateway are open); spare connections close when their sessions end,
  * down to one warm connection that the next session reuses.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
@@ -21,12 +21,10 @@ import { MetadataKey, readMetadataString } from "../../src/proto/metadata.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface DataCallSeen {
   sessionId: string;

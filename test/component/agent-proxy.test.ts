@@ -5,13 +5,14 @@
  * the Basic credentials, and a proxy that refuses the credentials (407) leaves the agent
  * without a Control stream and the router without a session.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig, GatewayConfig } from "../../src/config/types.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { makeTestPki, type TestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -25,10 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => pki?.remove());
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface ConnectSeen {
   /** The request line's target, e.g. "127.0.0.1:4711". */

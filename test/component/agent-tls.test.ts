@@ -4,13 +4,14 @@
  * does), or by IP address with --tls-server-name; without the CA the Control stream never
  * comes up and the error says the certificate is not trusted.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { makeTestPki, type TestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -20,10 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => pki?.remove());
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Harness {
   gateway: RunningGateway;

@@ -3,7 +3,7 @@
  * nothing (a half-open path) is torn down and redialled; a healthy gateway answers the
  * keepalives, an RTT is measured and the stream stays up.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { startAgent } from "../../src/agent/agent.ts";
@@ -17,14 +17,12 @@ import {
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const FAST_HEARTBEAT = { intervalMs: 100, timeoutMs: 300 };
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface SilentCall {
   requests: ControlRequest[];

@@ -6,7 +6,7 @@
  * session (the speaker) and a forwarded one (the observer, with a BGP speaker as daemon)
  * both reach the station.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { decodeUpdate, updatePrefixes } from "../../src/bgp/update.ts";
@@ -18,12 +18,10 @@ import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { DUAL_STACK_CAPS, establishRouter } from "../support/bgp-router.ts";
 import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface BmpMsg {
   type: number;

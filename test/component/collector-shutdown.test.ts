@@ -4,7 +4,7 @@
  * communication (RFC 8203); a lost agent link is logged as that, not as the router
  * closing the session.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { Afi, CeaseSubcode, ErrorCode, MessageType, Safi } from "../../src/bgp/constants.ts";
@@ -16,12 +16,10 @@ import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts"
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Established {
   gateway: RunningGateway;

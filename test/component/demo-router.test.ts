@@ -3,18 +3,16 @@
  * it brings the session up, its table arrives, churn rounds move the counts, and when the
  * far end drops the connection it comes back by itself after its pause.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
 import { BgpSpeaker } from "../../src/collector/bgp-speaker.ts";
 import { systemClock } from "../../src/core/clock.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { DemoRouter } from "../../src/demo/demo-router.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Collector {
   port: number;

@@ -3,17 +3,15 @@
  * UPDATEs go through agent and gateway to a BGP daemon; the device shows Established and the
  * exact prefix count. With `observe = false` the same session relays but shows nothing.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Socket } from "node:net";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { establishRouter } from "../support/bgp-router.ts";
 import { forwardDevice, startSpeakerDaemon, startStack } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Establish BGP from `local` through the agent and announce `prefixes`. */
 async function announce(port: number, local: string, prefixes: string[]): Promise<void> {

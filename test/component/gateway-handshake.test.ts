@@ -3,22 +3,20 @@
  * TLS + HTTP/2 handshake within the timeout is closed, and beyond a cap of pending
  * handshakes new connections are closed at once. Agents that handshake are unaffected.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect as connectHttp2 } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { useTestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const pki = useTestPki();
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 function bareConnection(port: number): { socket: Socket; closedAt: () => number | undefined } {
   const socket = connect({ host: "127.0.0.1", port });

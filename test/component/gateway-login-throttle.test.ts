@@ -3,16 +3,14 @@
  * that address without checking credentials and logs a handful of lines rather than one
  * per call; when the block runs out, a good login from there works again.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import type { ProxyClient } from "../../src/proto/service.ts";
 import { credentials, rawGateway } from "../support/raw-gateway.ts";
 import { TEST_TOKEN } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Opens a Control call with these credentials; resolves with the status it ends with. */
 function controlCall(client: ProxyClient, token: string): Promise<grpc.StatusObject> {

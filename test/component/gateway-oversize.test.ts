@@ -1,16 +1,14 @@
 /** A message over grpc-js's size limit is refused (RESOURCE_EXHAUSTED) and logged. */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { ControlAction } from "../../src/proto/messages.ts";
 import { CONTROL_METHOD_PATH } from "../../src/proto/service.ts";
 import { credentials, rawGateway } from "../support/raw-gateway.ts";
 import { TEST_TOKEN } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("an oversized gRPC message", () => {
   test("is refused with a log line saying so", async () => {

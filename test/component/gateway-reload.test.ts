@@ -4,7 +4,7 @@
  * restart only when its target, forward address or MD5 key changed, a bad file is refused
  * with one log line. And the duplicate-device rule: one agent per device at a time.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { MessageType } from "../../src/bgp/constants.ts";
@@ -17,12 +17,10 @@ import type { DeviceView } from "../../src/gateway/device-view.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs, type LogCapture } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Harness {
   gateway: RunningGateway;

@@ -6,63 +6,26 @@
  * session's next stream when its counters match (what the daemon sent meanwhile arrives
  * first). Counters that do not match, or a session the gateway does not hold, get KILL.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { dataCallPairs, toMetadata } from "../../src/agent/call-metadata.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { DataAction, type DataMessage } from "../../src/proto/messages.ts";
 import { metadataReader, readCounters, readResumeAnswer } from "../../src/proto/metadata.ts";
 import { type ProxyClient, ProxyServiceClient } from "../../src/proto/service.ts";
-import {
-  forwardDevice,
-  gatewayConfig,
-  startDaemon,
-  TEST_EMAIL,
-  TEST_TOKEN,
-  testLogger,
-} from "../support/stack.ts";
+import { openDataCall } from "../support/raw-gateway.ts";
+import { forwardDevice, gatewayConfig, startDaemon, testLogger } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 const text = (m: DataMessage) => Buffer.concat(m.data).toString();
 const bytes = (s: string): DataMessage => ({
   action: DataAction.UNSPECIFIED,
   data: [Buffer.from(s)],
 });
-
-/** One Data call: its messages and headers as they come. */
-function open(client: ProxyClient, sessionId: string, up: number, down: number) {
-  const { pairs } = dataCallPairs({
-    identity: { email: TEST_EMAIL, token: TEST_TOKEN, siteId: 0, version: "t", instance: "i" },
-    tuple: {
-      proto: "BGP",
-      deviceIp: "127.0.0.1",
-      devicePort: 40000,
-      proxyIp: "127.0.0.1",
-      proxyPort: 179,
-    },
-    serverPairs: [],
-    sessionId,
-    counterUp: up,
-    counterDown: down,
-  });
-  const call = client.data(toMetadata(pairs));
-  const got: DataMessage[] = [];
-  let headers: grpc.Metadata | undefined;
-  call.on("metadata", (md: grpc.Metadata) => {
-    headers = md;
-  });
-  call.on("data", (m: DataMessage) => got.push(m));
-  call.on("error", () => {});
-  const ended = new Promise<void>((resolve) => call.on("status", () => resolve()));
-  return { call, got, headers: () => headers, ended };
-}
 
 async function setUp() {
   let connections = 0;
@@ -99,7 +62,7 @@ async function setUp() {
 /** A session with one message each way, then the agent's RESTART answered by the gateway. */
 async function restartedSession(s: Awaited<ReturnType<typeof setUp>>) {
   const sessionId = randomUUID();
-  const first = open(s.client, sessionId, 0, 0);
+  const first = openDataCall(s.client, sessionId, 0, 0);
   first.call.write(bytes("hello"));
   await waitUntil(() => s.atDaemon.join("") === "hello", { timeoutMs: 5_000, what: "hello" });
   s.daemon().write("world");
@@ -121,7 +84,7 @@ describe("the gateway answers a contract-only agent's RESTART", () => {
     await Bun.sleep(100);
     expect(s.gateway.sessions.size).toBe(1); // held
 
-    const next = open(s.client, sessionId, 1, 1);
+    const next = openDataCall(s.client, sessionId, 1, 1);
     await waitUntil(() => next.got.length === 1, { timeoutMs: 5_000, what: "the queued bytes" });
     expect(readCounters(metadataReader(next.headers() as grpc.Metadata))).toEqual({
       up: 1,
@@ -141,7 +104,7 @@ describe("the gateway answers a contract-only agent's RESTART", () => {
     const s = await setUp();
     const sessionId = await restartedSession(s);
     // The agent claims 3 messages received; the gateway sent 1.
-    const next = open(s.client, sessionId, 1, 3);
+    const next = openDataCall(s.client, sessionId, 1, 3);
     await within(next.ended, 5_000, "the stream to end");
     expect(next.got.map((m) => m.action)).toEqual([DataAction.KILL]);
     await waitUntil(() => s.gateway.sessions.size === 0, {
@@ -152,7 +115,7 @@ describe("the gateway answers a contract-only agent's RESTART", () => {
 
   test("a session this gateway does not hold: counters 0/0 and KILL", async () => {
     const s = await setUp();
-    const next = open(s.client, randomUUID(), 3, 2);
+    const next = openDataCall(s.client, randomUUID(), 3, 2);
     await within(next.ended, 5_000, "the stream to end");
     expect(readCounters(metadataReader(next.headers() as grpc.Metadata))).toEqual({
       up: 0,

@@ -4,18 +4,16 @@
  * for the long-lived Control streams until its 2 s bound); the agents see their Control
  * stream end and try again.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
 import { agentConfig, gatewayConfig, testLogger } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("a graceful gateway stop", () => {
   test("ends the agents' Control streams: the shutdown is not forced", async () => {

@@ -4,12 +4,13 @@
  * below are copied from the manual as they stand (the token replaced); the first comes
  * from a 2022 version of the reference, whose component field was still called `module`.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const MANUAL_DENY =
@@ -35,10 +36,7 @@ function shape(line: string): Shape {
   return { time: m[1] ?? "", level: m[2] ?? "", msg: m[3] ?? "", fields };
 }
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 async function stack(devices: ReturnType<typeof forwardDevice>[]) {
   const lines: string[] = [];

@@ -5,7 +5,7 @@
  * `instance` label (gone once it stops sending), and /api/agents lists it. An unreachable
  * endpoint costs one warning, not one per attempt, and never the relay.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
@@ -19,13 +19,11 @@ import {
   startDaemon,
   TEST_TOKEN,
 } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { makeTestPki, type TestPki } from "../support/tls.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 async function text(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {

@@ -3,7 +3,7 @@
  * chromium) loads `/` of a live gateway with an established collector session (prefix
  * counts), a relayed session and an idle device, dumps the DOM and takes a screenshot.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -13,12 +13,10 @@ import { chromiumPath, chromiumSkipNote } from "../support/ops-tools.ts";
 import { run } from "../support/process.ts";
 import { forwardDevice, type Stack, startDaemon, startStack } from "../support/stack.ts";
 import { makeTempDir, removeTempDir } from "../support/tempdir.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 function chromiumArgs(profile: string): string[] {
   return [

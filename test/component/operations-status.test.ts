@@ -4,19 +4,17 @@
  * /admin/status, /admin/sessions[/<ip>] and /metrics, the gateway's /api/devices,
  * /api/agents and /metrics. Then the gateway goes away and /hc turns to failing.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { promtoolCheck, promtoolPath } from "../support/ops-tools.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Answer {
   status: number;

@@ -4,7 +4,7 @@
  * gateway as a KILL. A scripted gateway (real grpc-js server, our service definition)
  * stands in for the far side so each case can be forced.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { startAgent } from "../../src/agent/agent.ts";
@@ -17,14 +17,12 @@ import {
 } from "../../src/proto/messages.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
 import { agentConfig, testLogger } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 /** A gateway that admits every router and hands each Data call to `onData`. */
 async function scriptedGateway(onData: (call: DataCall) => void): Promise<number> {

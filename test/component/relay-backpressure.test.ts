@@ -4,11 +4,12 @@
  * instead of the agent or gateway buffering without bound; once reading resumes, every
  * byte arrives in order.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import type { ResumeSettings } from "../../src/config/types.ts";
 import { forwardDevice, prng, type Stack, startDaemon, startStack } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
 const MiB = 1024 * 1024;
@@ -19,10 +20,7 @@ const MAX_AGENT_BUFFER = 1 * MiB;
 /** What the writer may get rid of while the far end reads nothing: kernel socket buffers, HTTP/2 windows and relay buffers, far from TOTAL. */
 const MAX_PUSHED_WHILE_STALLED = 64 * MiB;
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Write sizes: `min` plus up to `spread` bytes. */
 interface WriteSizes {

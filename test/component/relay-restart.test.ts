@@ -7,21 +7,19 @@
  * or repeated, over one router and one daemon connection. Resume after a lost stream is off
  * on the agent: a RESTART needs no replay buffer.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startAgent } from "../../src/agent/agent.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { pacedRouter, startPacedDaemon } from "../support/paced-exchange.ts";
 import { agentConfig, forwardDevice, gatewayConfig, testLogger } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const TOTAL = 4 * 1024 * 1024;
 const RESTARTS = 4;
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 type Starter = "gateway" | "agent";
 

@@ -6,20 +6,18 @@
  * replay buffers send again what the other side lacks. Both directions must arrive intact,
  * in order, with no byte lost or repeated, over one router and one daemon connection.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { pacedRouter, startPacedDaemon } from "../support/paced-exchange.ts";
 import { agentConfig, forwardDevice, gatewayConfig, prng, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
 const TOTAL = 6 * 1024 * 1024;
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 // A replay limit far below the transfer: only acknowledgements keep a resume possible.
 const resume = { windowMs: 10_000, limitBytes: 512 * 1024 };

@@ -3,18 +3,16 @@
  * the journal gets the first sessions' lines and then one notice per interval, not a
  * handful of lines for every connection.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("a flood of router connections", () => {
   test("does not drown the journal", async () => {

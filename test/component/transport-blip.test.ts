@@ -4,19 +4,17 @@
  * keepalive allowed (a 20 s ping interval with a 10 s timeout on the agent, 30 s / 10 s on
  * the gateway), so this failed before the keepalive followed the sessions' hold time.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("a 35 s WAN blip", () => {
   test("does not end a relayed session", async () => {

@@ -1,6 +1,7 @@
 /**
  * A Data call stand-in for relay tests: it records what is written to it (each write
- * completes at once) and whether it was ended; the test emits what it receives.
+ * completes at once, or with `holdWrites` when the test calls `complete()`) and whether it
+ * was ended; the test emits what it receives.
  * `startSinkRelay` puts one (or another call) behind a StreamRelay.
  */
 import { EventEmitter } from "node:events";
@@ -16,10 +17,18 @@ export class RecordingCall extends EventEmitter {
   readonly written: DataMessage[] = [];
   writableEnded = false;
   destroyed = false;
+  /** Keep each write outstanding until `complete()` (a busy HTTP/2 stream). */
+  holdWrites = false;
+  private readonly held: Array<() => void> = [];
   write(message: DataMessage, callback?: (error?: Error | null) => void): boolean {
     this.written.push({ ...message });
-    callback?.();
+    if (this.holdWrites) this.held.push(() => callback?.());
+    else callback?.();
     return true;
+  }
+  /** Complete the oldest outstanding write. */
+  complete(): void {
+    this.held.shift()?.();
   }
   end(): void {
     this.writableEnded = true;

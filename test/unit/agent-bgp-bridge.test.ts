@@ -111,6 +111,17 @@ describe("BgpBridge while bridging", () => {
     });
   });
 
+  test("the first KEEPALIVE waits until a second after the far end's last message (RFC 4271 4.4)", () => {
+    const b = established(); // the far end's KEEPALIVE reached the router at t = 0
+    const a = b.farEndLost(400, "stream reset");
+    expect(sent(a, "toRouter")).toEqual([]);
+    expect(b.nextDeadline()).toBe(1_000);
+    expect(b.tick(999)).toEqual([]);
+    expect(sent(b.tick(1_000), "toRouter")).toEqual([KEEPALIVE]);
+    expect(b.nextDeadline()).toBe(31_000);
+    expect(b.stats.keepalivesSent).toBe(1);
+  });
+
   test("the router's hold timer: silent for the hold time -> Hold Timer Expired, closed", () => {
     const b = established();
     b.farEndLost(1_000, "stream reset");

@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import type * as grpc from "@grpc/grpc-js";
 import type { ChannelPool, PooledChannel } from "../../src/agent/channel-pool.ts";
 import { SessionResume } from "../../src/agent/session-resume.ts";
+import { BgpProxyError } from "../../src/core/errors.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import type { DataMessage } from "../../src/proto/messages.ts";
 import { ResumableCall } from "../../src/relay/resumable-call.ts";
@@ -73,6 +74,9 @@ describe("SessionResume window", () => {
     expect(dials[0]?.cancelled).toBe(0);
     clock.advance(1);
     expect(errors.map((e) => e.message)).toEqual(["the session could not be resumed in time"]);
+    // A typed error: the session falls back, resuming is not retried.
+    expect(errors[0]).toBeInstanceOf(BgpProxyError);
+    expect(errors[0]).toMatchObject({ kind: "transport", retryable: false });
     expect(dials[0]?.cancelled).toBe(1);
     expect(released()).toBe(1);
     // A late error of the cancelled call changes nothing (no redial, no second release).

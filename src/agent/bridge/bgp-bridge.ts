@@ -30,6 +30,9 @@ import { StallCover, type StallState } from "./stall-cover.ts";
 
 const NO_ACTIONS: readonly BridgeAction[] = [];
 
+/** RFC 4271 §4.4: KEEPALIVEs are not sent more often than once per second. */
+const MIN_KEEPALIVE_GAP_MS = 1000;
+
 /**
  * BGP-aware bridging of one router session, as a pure state machine: bytes and events in,
  * actions out, time passed in. No sockets, timers or logs here.
@@ -175,11 +178,14 @@ export class BgpBridge {
       return this.flush();
     }
     this.stats.bridged++;
+    // The far end's last message (a KEEPALIVE, as likely as not) counts towards the gap.
+    const lastToRouter = this.stall.lastToRouterAt;
     this.stall.reset(now);
     this.lostAt = now;
     this.lastFromRouter = Math.max(this.lastFromRouter, now);
     this.move("bridging", `far end lost: ${why}`);
-    this.keepalive(now);
+    if (now - lastToRouter >= MIN_KEEPALIVE_GAP_MS) this.keepalive(now);
+    else this.nextKeepalive = lastToRouter + MIN_KEEPALIVE_GAP_MS;
     return this.flush();
   }
 
@@ -339,7 +345,7 @@ export class BgpBridge {
     if (hold === 0) return;
     this.out.push({ kind: "toRouter", bytes: encodeKeepalive() });
     this.stats.keepalivesSent++;
-    this.nextKeepalive = now + Math.max(1000, Math.floor((hold * 1000) / 3));
+    this.nextKeepalive = now + Math.max(MIN_KEEPALIVE_GAP_MS, Math.floor((hold * 1000) / 3));
   }
 
   /** Relaying, the far end silent: a KEEPALIVE in its place where bridging would apply. */

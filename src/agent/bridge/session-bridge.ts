@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { Clock, TimerHandle } from "../../core/clock.ts";
+import { endSocketWithin, resetSocket } from "../../relay/socket-end.ts";
 import type { RelayEndReason } from "../../relay/stream-relay.ts";
 import { BgpBridge } from "./bgp-bridge.ts";
 import {
@@ -30,7 +31,10 @@ export interface SessionBridgeEvents {
   onRouterClosed(reason: string): void;
 }
 
-/** How long a NOTIFICATION written to the router may take to flush before a reset. */
+/**
+ * How long the bytes written to the router (a NOTIFICATION, the far end's last messages) may
+ * take to flush after our FIN before the connection is destroyed.
+ */
 export const ROUTER_CLOSE_GRACE_MS = 3_000;
 
 /** Reasons a relay ends that mean the far end is gone rather than the session ended. */
@@ -43,6 +47,10 @@ export class SessionBridge {
   /** When `timer` fires. */
   private timerAt = 0;
   private routerDone = false;
+  /** The bridge ended the router's connection (NOTIFICATION, FIN, reset after a grace). */
+  private routerClosing = false;
+  /** The bridge dropped the current stream's far end itself (`closeFarEnd`). */
+  private dropped = false;
   /** The router sent its FIN. */
   private routerEnded = false;
   private started = false;
@@ -77,6 +85,7 @@ export class SessionBridge {
     this.port?.detach();
     const port = new FarEndPort(this);
     this.port = port;
+    this.dropped = false;
     if (this.bridge.state === "bridging") this.apply(this.bridge.farEndAttached(this.clock.now()));
     this.start();
     return port;
@@ -90,8 +99,14 @@ export class SessionBridge {
   farEndLost(reason: RelayEndReason, why: string): boolean {
     this.port?.detach();
     this.port = undefined;
-    if (this.routerDone) return false;
-    if (FAR_END_LOST.has(reason) && this.bridge.state !== "closed" && !this.routerEnded) {
+    const dropped = this.dropped;
+    this.dropped = false;
+    // Already closing (closeRouter): its NOTIFICATION is flushed before the FIN, not cut.
+    if (this.routerDone || this.routerClosing) return false;
+    // A far end the bridge dropped itself (its handshake went wrong) was destroyed under its
+    // relay, which says "socket-error": that is a lost far end too, not the router's error.
+    const lost = FAR_END_LOST.has(reason) || (dropped && reason === "socket-error");
+    if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
       );
@@ -104,7 +119,9 @@ export class SessionBridge {
     // The owner ends the session itself: the bridge only closes (no event back).
     this.bridge.routerClosed(`${reason}: ${why}`);
     this.timer?.cancel();
-    if (reason === "killed" || reason === "aborted") this.resetRouter();
+    if (reason === "killed" || reason === "aborted") resetSocket(this.router);
+    // The far end ended too (after the router's FIN): its last bytes go before our FIN.
+    else if (reason === "closed" || reason === "restart") this.endRouter();
     else this.router.destroy();
     return false;
   }
@@ -190,6 +207,7 @@ export class SessionBridge {
         case "closeFarEnd":
           this.port?.destroy();
           this.port = undefined;
+          this.dropped = true;
           break;
         case "state":
           this.events.onState?.(a.from, a.to, a.reason);
@@ -203,19 +221,16 @@ export class SessionBridge {
   }
 
   private closeRouter(reason: string): void {
-    if (this.routerDone) return;
-    // Whatever was written (a NOTIFICATION) is flushed before the FIN; reset if it hangs.
-    this.router.end();
-    const timer = this.clock.schedule(ROUTER_CLOSE_GRACE_MS, () => this.router.destroy());
-    this.router.once("close", () => timer.cancel());
+    if (this.routerDone || this.routerClosing) return;
+    this.routerClosing = true;
+    // Whatever was written (a NOTIFICATION) is flushed before the FIN.
+    this.endRouter();
     this.events.onRouterClosed(reason);
   }
 
-  private resetRouter(): void {
-    const socket = this.router as Socket & { resetAndDestroy?: () => void };
-    if (socket.destroyed) return;
-    if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-    else socket.destroy();
+  /** A FIN after the bytes written to the router; destroyed if it hangs (the grace). */
+  private endRouter(): void {
+    endSocketWithin(this.router, ROUTER_CLOSE_GRACE_MS, this.clock);
   }
 
   /**

@@ -58,6 +58,11 @@ export class StallCover {
     return this.current;
   }
 
+  /** When far-end bytes (or a KEEPALIVE in their place) last went to the router. */
+  get lastToRouterAt(): number {
+    return this.lastToRouter;
+  }
+
   /** True while bytes of an unfinished far-end message are held back. */
   get holding(): boolean {
     return this.partial.length > 0;

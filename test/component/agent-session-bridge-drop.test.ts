@@ -1,0 +1,198 @@
+/**
+ * SessionBridge (src/agent/bridge/session-bridge.ts) with real StreamRelays over it and a
+ * real router TCP connection on loopback: what happens at the edge when the bridge itself
+ * ends a new far end's stream (a handshake gone wrong) or the router's session.
+ */
+import { describe, expect, test } from "bun:test";
+import { connect, createServer, type Socket } from "node:net";
+import { ROUTER_CLOSE_GRACE_MS, SessionBridge } from "../../src/agent/bridge/session-bridge.ts";
+import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { DataAction } from "../../src/proto/messages.ts";
+import {
+  type MessageStream,
+  type RelayEndReason,
+  StreamRelay,
+} from "../../src/relay/stream-relay.ts";
+import {
+  CEASE_OTHER_CONFIG_CHANGE,
+  FSM_UNEXPECTED_IN_OPENSENT,
+  farOpen,
+  hex,
+  KEEPALIVE,
+  routerOpen,
+} from "../support/bgp-bridge-fixtures.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { RecordingCall } from "../support/recording-call.ts";
+import { cleanupsAfterEach } from "../support/test-cleanups.ts";
+import { waitUntil } from "../support/wait.ts";
+
+const cleanups = cleanupsAfterEach();
+const WAIT = { timeoutMs: 5_000, intervalMs: 5 };
+
+/** The agent's side of a router connection and the router's, on loopback. */
+async function routerConnection() {
+  // As the agent's router listener: half-open connections (a router's FIN is passed on).
+  const server = createServer({ allowHalfOpen: true });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const accepted = new Promise<Socket>((r) => server.once("connection", r));
+  const router = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  const agentSide = await accepted;
+  server.close();
+  const heard: Buffer[] = [];
+  const seen = { ended: false };
+  router.on("data", (d: Buffer) => heard.push(d));
+  // The router does not close its side: what the agent does is seen alone.
+  router.on("end", () => {
+    seen.ended = true;
+  });
+  router.on("error", () => {});
+  agentSide.on("error", () => {});
+  cleanups.push(() => {
+    router.destroy();
+    agentSide.destroy();
+  });
+  return { agentSide, router, seen, heard: () => hex(Buffer.concat(heard)) };
+}
+
+/** One Data stream's relay over a port of the bridge; the test plays the far end on `call`. */
+function stream(bridge: SessionBridge) {
+  const call = Object.assign(new RecordingCall(), { cancel() {} });
+  const end: { reason?: RelayEndReason } = {};
+  const relay = new StreamRelay(bridge.attach(), call as unknown as MessageStream, {
+    abortCall: () => {},
+    onEnd: (reason) => {
+      end.reason = reason;
+    },
+  });
+  relay.start();
+  const fromFar = (bytes: Uint8Array) =>
+    call.emit("data", { action: DataAction.UNSPECIFIED, data: [Buffer.from(bytes)] });
+  /** What the relay wrote on the call: the bytes as hex, a KILL as "KILL". */
+  const written = () =>
+    call.written.flatMap((m) =>
+      m.action === DataAction.KILL ? ["KILL"] : m.data.map((d) => hex(d)),
+    );
+  return { call, end, fromFar, written };
+}
+
+/** An Established session whose first far end was lost: the bridge keeps the router up. */
+async function bridgedSession() {
+  const r = await routerConnection();
+  const clock = new ManualClock();
+  const closed: string[] = [];
+  const bridge = new SessionBridge(
+    r.agentSide,
+    clock,
+    { onRouterClosed: (reason) => closed.push(reason) },
+    { giveUpMs: 300_000, handshakeMs: 30_000 },
+  );
+  const first = stream(bridge);
+  r.router.write(routerOpen());
+  await waitUntil(() => first.written().length > 0, { ...WAIT, what: "the router's OPEN relayed" });
+  first.fromFar(farOpen());
+  first.fromFar(encodeKeepalive());
+  r.router.write(encodeKeepalive());
+  await waitUntil(() => bridge.bridge.state === "established", { ...WAIT, what: "Established" });
+  first.call.emit("error", new Error("the gateway went away"));
+  expect(first.end.reason).toBe("call-error");
+  expect(bridge.farEndLost("call-error", "the gateway went away")).toBe(true);
+  await waitUntil(() => r.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a bridge KEEPALIVE" });
+  return { ...r, clock, bridge, closed };
+}
+
+describe("the bridge drops a new far end that fails its handshake", () => {
+  test("it hears why, its stream is killed, and the router's session stays bridged", async () => {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    expect(s.bridge.bridge.state).toBe("reattach-open-sent");
+    second.fromFar(encodeKeepalive()); // a KEEPALIVE before its OPEN: FSM error, dropped
+    expect(s.bridge.bridge.state).toBe("bridging");
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the dropped stream's end" });
+    // The NOTIFICATION went out before the stream was killed.
+    expect(second.written().slice(1)).toEqual([FSM_UNEXPECTED_IN_OPENSENT, "KILL"]);
+    // The owner is told the stream ended: the router's session is still bridged.
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "dropped")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    expect(s.closed).toEqual([]);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.seen.ended).toBe(false);
+    // And a further far end can take over.
+    const third = stream(s.bridge);
+    expect(s.bridge.bridge.state).toBe("reattach-open-sent");
+    third.fromFar(farOpen());
+    third.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+  });
+});
+
+describe("the bridge closes the router's session during a new far end's handshake", () => {
+  test("the router gets the Cease and then a FIN; a reset only after the grace", async () => {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.fromFar(farOpen({ asn: 64999 })); // another AS: Cease to both, both closed
+    expect(s.bridge.bridge.state).toBe("closed");
+    expect(s.closed).toHaveLength(1);
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the far end's stream end" });
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "closed")).toBe(false);
+    await waitUntil(() => s.seen.ended, { ...WAIT, what: "the router's FIN" });
+    expect(s.heard().endsWith(CEASE_OTHER_CONFIG_CHANGE)).toBe(true);
+    // The agent's side is not torn down under the NOTIFICATION: the router may close it...
+    expect(s.agentSide.destroyed).toBe(false);
+    // ... within the grace; then it is reset.
+    s.clock.advance(ROUTER_CLOSE_GRACE_MS);
+    expect(s.agentSide.destroyed).toBe(true);
+  });
+});
+
+describe("the router closes first, then the far end", () => {
+  test("the far end's last bytes reach the router before the agent's FIN (no reset)", async () => {
+    const r = await routerConnection();
+    let routerError = "";
+    r.router.on("error", (err: NodeJS.ErrnoException) => {
+      routerError = err.code ?? err.message;
+    });
+    const clock = new ManualClock();
+    const bridge = new SessionBridge(r.agentSide, clock, { onRouterClosed: () => {} });
+    const call = Object.assign(new RecordingCall(), { cancel() {} });
+    const ends: boolean[] = [];
+    // The owner tells the bridge in the relay's end, in the same turn (as RouterSession does).
+    const relay = new StreamRelay(bridge.attach(), call as unknown as MessageStream, {
+      abortCall: () => {},
+      onEnd: (reason) => ends.push(bridge.farEndLost(reason, reason)),
+    });
+    relay.start();
+    let received = 0;
+    r.router.removeAllListeners("data");
+    r.router.on("data", (d: Buffer) => {
+      received += d.length;
+    });
+    r.router.pause(); // a router that reads nothing for now
+    r.router.end(); // its FIN first: passed on as the end of the stream
+    await waitUntil(() => call.writableEnded, { ...WAIT, what: "the router's FIN passed on" });
+    // The far end's bytes, until the kernel takes no more: the last chunk (under the socket's
+    // high-water mark, so taken at once) waits in the agent's socket.
+    const chunk = Buffer.alloc(4 * 1024, 0x5a);
+    let sent = 0;
+    while (r.agentSide.writableLength === 0 && sent < 256 * 1024 * 1024) {
+      call.emit("data", { action: DataAction.UNSPECIFIED, data: [chunk] });
+      sent += chunk.length;
+    }
+    expect(r.agentSide.writableLength).toBeGreaterThan(0);
+    call.emit("end"); // then the far end's end
+    await waitUntil(() => ends.length > 0, { ...WAIT, what: "the relay's end" });
+    expect(ends).toEqual([false]);
+    r.router.resume();
+    await waitUntil(() => r.seen.ended || routerError !== "", {
+      ...WAIT,
+      what: "the router's connection to end",
+      diagnostics: () => `received ${received} of ${sent} bytes`,
+    });
+    expect(routerError).toBe("");
+    expect(r.seen.ended).toBe(true);
+    expect(received).toBe(sent);
+  });
+});
