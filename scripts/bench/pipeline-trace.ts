@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 
-interface Sample {
+export interface TraceSample {
   t: number;
   written: number;
   read: number;
@@ -34,7 +34,7 @@ function ioField(pid: number, key: "rchar" | "wchar"): number {
 }
 
 export class PipelineTrace {
-  private readonly samples: Sample[] = [];
+  private readonly samples: TraceSample[] = [];
   private timer?: ReturnType<typeof setInterval>;
   private readonly t0 = performance.now();
 
@@ -53,21 +53,7 @@ export class PipelineTrace {
   stop(): PipelineSummary {
     clearInterval(this.timer);
     this.sample();
-    const s = this.samples;
-    const first = s[0] as Sample;
-    const last = s[s.length - 1] as Sample;
-    const wrote = last.written - first.written;
-    const read = last.read - first.read;
-    const at = (f: (x: Sample) => boolean) => s.find(f) ?? last;
-    const routerDone = at((x) => x.written - first.written >= 0.999 * wrote);
-    const collectorDone = at((x) => x.read - first.read >= 0.999 * read);
-    const held = (x: Sample) => x.written - first.written - (x.read - first.read);
-    return {
-      routerDone: routerDone.t,
-      collectorDone: collectorDone.t,
-      heldAtRouterDone: held(routerDone),
-      heldMax: Math.max(...s.map(held)),
-    };
+    return summarizeTrace(this.samples);
   }
 
   private sample(): void {
@@ -77,4 +63,22 @@ export class PipelineTrace {
       read: ioField(this.collectorPid, "rchar"),
     });
   }
+}
+
+/** When each side had moved 99.9 % of its bytes, and what the path held (samples in time order). */
+export function summarizeTrace(s: readonly TraceSample[]): PipelineSummary {
+  const first = s[0] as TraceSample;
+  const last = s[s.length - 1] as TraceSample;
+  const wrote = last.written - first.written;
+  const read = last.read - first.read;
+  const at = (f: (x: TraceSample) => boolean) => s.find(f) ?? last;
+  const routerDone = at((x) => x.written - first.written >= 0.999 * wrote);
+  const collectorDone = at((x) => x.read - first.read >= 0.999 * read);
+  const held = (x: TraceSample) => x.written - first.written - (x.read - first.read);
+  return {
+    routerDone: routerDone.t,
+    collectorDone: collectorDone.t,
+    heldAtRouterDone: held(routerDone),
+    heldMax: Math.max(...s.map(held)),
+  };
 }

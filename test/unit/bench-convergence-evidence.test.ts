@@ -4,6 +4,7 @@
  * grouped by what the thread is, exited threads' CPU kept, and this process's own counts.
  */
 import { describe, expect, test } from "bun:test";
+import { summarizeTrace } from "../../scripts/bench/pipeline-trace.ts";
 import { readIoCounts } from "../../scripts/bench/proc-stats.ts";
 import { counterDelta, parseProcNetTables } from "../../scripts/bench/tcp-counters.ts";
 import {
@@ -106,5 +107,24 @@ describe("scheduling and read/write counts", () => {
     expect(b.onCpu).toBeGreaterThan(a.onCpu);
     expect(b.syscr + b.syscw).toBeGreaterThanOrEqual(a.syscr + a.syscw);
     expect(readIoCounts(0x7ffffffe)).toBeUndefined();
+  });
+});
+
+describe("pipeline trace", () => {
+  test("when each side was done and what the path held then", () => {
+    const samples = [
+      { t: 0, written: 1000, read: 500 },
+      { t: 1, written: 5000, read: 1500 },
+      { t: 2, written: 9000, read: 3500 },
+      { t: 3, written: 11000, read: 6500 },
+      { t: 4, written: 11000, read: 9500 },
+      { t: 5, written: 11000, read: 10500 },
+    ];
+    expect(summarizeTrace(samples)).toEqual({
+      routerDone: 3,
+      collectorDone: 5,
+      heldAtRouterDone: 4000,
+      heldMax: 5000,
+    });
   });
 });
