@@ -5,7 +5,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
-import { ROUTER_CLOSE_GRACE_MS, SessionBridge } from "../../src/agent/bridge/session-bridge.ts";
+import {
+  FAR_END_DROP_GRACE_MS,
+  ROUTER_CLOSE_GRACE_MS,
+  SessionBridge,
+} from "../../src/agent/bridge/session-bridge.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { DataAction } from "../../src/proto/messages.ts";
 import {
@@ -15,11 +19,13 @@ import {
 } from "../../src/relay/stream-relay.ts";
 import {
   CEASE_OTHER_CONFIG_CHANGE,
+  FSM_UNEXPECTED_IN_OPENCONFIRM,
   FSM_UNEXPECTED_IN_OPENSENT,
   farOpen,
   hex,
   KEEPALIVE,
   routerOpen,
+  update,
 } from "../support/bgp-bridge-fixtures.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { RecordingCall } from "../support/recording-call.ts";
@@ -60,7 +66,8 @@ async function routerConnection() {
 function stream(bridge: SessionBridge) {
   const call = Object.assign(new RecordingCall(), { cancel() {} });
   const end: { reason?: RelayEndReason } = {};
-  const relay = new StreamRelay(bridge.attach(), call as unknown as MessageStream, {
+  const port = bridge.attach();
+  const relay = new StreamRelay(port, call as unknown as MessageStream, {
     abortCall: () => {},
     onEnd: (reason) => {
       end.reason = reason;
@@ -74,7 +81,7 @@ function stream(bridge: SessionBridge) {
     call.written.flatMap((m) =>
       m.action === DataAction.KILL ? ["KILL"] : m.data.map((d) => hex(d)),
     );
-  return { call, end, fromFar, written };
+  return { call, end, fromFar, written, port };
 }
 
 /** An Established session whose first far end was lost: the bridge keeps the router up. */
@@ -125,6 +132,39 @@ describe("the bridge drops a new far end that fails its handshake", () => {
     third.fromFar(farOpen());
     third.fromFar(encodeKeepalive());
     expect(s.bridge.bridge.state).toBe("established");
+  });
+});
+
+describe("the bridge drops a new far end while its relay is not reading (pacing, back-pressure)", () => {
+  /** A second far end, its stream's port paused as the relay pauses it, then an FSM error. */
+  async function droppedWhilePaused() {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.port.pause();
+    second.fromFar(farOpen()); // our KEEPALIVE waits in the port
+    second.fromFar(update()); // an UPDATE in OpenConfirm: the FSM error waits too; dropped
+    expect(s.bridge.bridge.state).toBe("bridging");
+    return { s, second };
+  }
+
+  test("what the bridge pushed last (its NOTIFICATION) goes out before the KILL", async () => {
+    const { s, second } = await droppedWhilePaused();
+    expect(second.port.destroyed).toBe(false);
+    second.port.resume();
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the dropped stream's end" });
+    expect(second.written().slice(1)).toEqual([KEEPALIVE, FSM_UNEXPECTED_IN_OPENCONFIRM, "KILL"]);
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "dropped")).toBe(true);
+  });
+
+  test("a relay that reads nothing within the grace: the stream is killed all the same", async () => {
+    const { s, second } = await droppedWhilePaused();
+    s.clock.advance(FAR_END_DROP_GRACE_MS - 1);
+    expect(second.port.destroyed).toBe(false);
+    s.clock.advance(1);
+    await waitUntil(() => second.end.reason, { ...WAIT, what: "the dropped stream's end" });
+    expect(second.written().slice(1)).toEqual(["KILL"]);
+    expect(s.bridge.farEndLost(second.end.reason as RelayEndReason, "dropped")).toBe(true);
   });
 });
 

@@ -1,14 +1,8 @@
 import { EXTENDED_MAX_MESSAGE_LENGTH, MessageType } from "../../bgp/constants.ts";
 import { encodeKeepalive } from "../../bgp/keepalive.ts";
-import { notificationFromError } from "../../bgp/notification.ts";
-import { BgpNotificationError } from "../../bgp/notification-error.ts";
-import { type BgpOpen, decodeOpen } from "../../bgp/open.ts";
-import { encodeRouteRefresh } from "../../bgp/route-refresh.ts";
 import { BgpProxyError } from "../../core/errors.ts";
 import {
   administrativeShutdown,
-  configurationChanged,
-  endOfRib,
   gaveUp,
   holdTimerExpired,
   unexpectedMessage,
@@ -23,7 +17,7 @@ import {
   isBridgingState,
   TRANSITIONS,
 } from "./bridge-state.ts";
-import { farEndMismatches, sessionTerms } from "./far-end-check.ts";
+import { handshakeMessage } from "./far-end-handshake.ts";
 import { MessageCursor } from "./message-cursor.ts";
 import { SessionWatch } from "./session-watch.ts";
 import { StallCover, type StallState } from "./stall-cover.ts";
@@ -43,14 +37,14 @@ const MIN_KEEPALIVE_GAP_MS = 1000;
  * on its own: a KEEPALIVE at once and then every hold/3, the router's messages read and
  * dropped (UPDATEs counted), the router's hold timer watched. When a new far end is
  * attached it replays the router's OPEN, checks the far end's OPEN against the terms the
- * router's session was set up with (far-end-check.ts), sends its KEEPALIVE, and once the
- * far end's KEEPALIVE arrives asks the router for a ROUTE-REFRESH of every AFI/SAFI of the
- * session (RFC 2918; the router answers with RFC 7313 BoRR/EoRR itself when Enhanced Route
- * Refresh is in force) and goes back to relaying. Bridging does not apply (the router's
- * session is closed, as without a bridge) when the router did not advertise route
- * refresh, the far end ever sent the router an UPDATE (those routes could not be
- * reconciled), the loss cut a message to the router in half, or the session was not
- * Established. After `giveUpMs` without a far end that took over, the router gets a
+ * router's session was set up with, sends its KEEPALIVE, and once the far end's KEEPALIVE
+ * arrives asks the router for a ROUTE-REFRESH of every AFI/SAFI of the session (RFC 2918;
+ * the router answers with RFC 7313 BoRR/EoRR itself when Enhanced Route Refresh is in
+ * force) and goes back to relaying (far-end-handshake.ts, far-end-check.ts). Bridging
+ * does not apply (the router's session is closed, as without a bridge) when the router did
+ * not advertise route refresh, the far end ever sent the router an UPDATE (those routes
+ * could not be reconciled), the loss cut a message to the router in half, or the session
+ * was not Established. After `giveUpMs` without a far end that took over, the router gets a
  * Cease/Administrative Reset and its session is closed. While relaying, a far end that
  * went silent is covered with KEEPALIVEs to the router where bridging would apply
  * (stall-cover.ts), so that a stall the transport still carries outlives the router's hold
@@ -275,64 +269,47 @@ export class BgpBridge {
   }
 
   /**
-   * A far-end message while re-attaching. Returns true when it completed the handshake:
-   * what follows it in the chunk is relayed.
+   * A far-end message while re-attaching (far-end-handshake.ts). Returns true when it
+   * completed the handshake: what follows it in the chunk is relayed.
    */
   private reattachMessage(type: number, message: Uint8Array | undefined, now: number): boolean {
-    if (this.current === "closed" || this.current === "bridging") return false;
-    if (type === MessageType.NOTIFICATION && message) {
-      this.out.push({ kind: "toRouter", bytes: message });
-      this.close("the new far end refused the router's OPEN");
-      return false;
-    }
-    if (this.current === "reattach-open-sent" && type === MessageType.OPEN && message) {
-      let open: BgpOpen;
-      try {
-        open = decodeOpen(message.subarray(19));
-      } catch (err) {
-        if (err instanceof BgpNotificationError) {
-          this.out.push({ kind: "toFarEnd", bytes: notificationFromError(err) });
-        }
-        this.dropFarEnd("the new far end's OPEN is unreadable");
+    if (!this.isReattaching()) return false;
+    const phase = this.current === "reattach-open-sent" ? "open-sent" : "open-confirm";
+    const session = { routerOpen: this.watch.routerOpen?.open, terms: this.watch.terms };
+    const outcome = handshakeMessage(phase, type, message, session);
+    switch (outcome.kind) {
+      case "refused":
+        this.out.push({ kind: "toRouter", bytes: outcome.toRouter });
+        this.close(outcome.reason);
         return false;
-      }
-      const router = this.watch.routerOpen?.open;
-      const terms = this.watch.terms;
-      const mismatches =
-        router && terms ? farEndMismatches(terms, sessionTerms(router, open)) : ["?"];
-      if (mismatches.length > 0) {
-        const cease = configurationChanged();
-        this.out.push({ kind: "toFarEnd", bytes: cease }, { kind: "toRouter", bytes: cease });
-        this.close(`the new far end does not match the session: ${mismatches.join("; ")}`);
+      case "mismatch":
+        this.out.push(
+          { kind: "toFarEnd", bytes: outcome.cease },
+          { kind: "toRouter", bytes: outcome.cease },
+        );
+        this.close(outcome.reason);
         return false;
-      }
-      this.watch.tookOver(open);
-      this.out.push({ kind: "toFarEnd", bytes: encodeKeepalive() });
-      this.move("reattach-open-confirm", "the new far end's OPEN matches");
-      return false;
+      case "drop":
+        if (outcome.toFarEnd) this.out.push({ kind: "toFarEnd", bytes: outcome.toFarEnd });
+        this.dropFarEnd(outcome.reason);
+        return false;
+      case "open-matches":
+        this.watch.tookOver(outcome.open);
+        this.out.push({ kind: "toFarEnd", bytes: outcome.toFarEnd });
+        this.move("reattach-open-confirm", "the new far end's OPEN matches");
+        return false;
+      case "took-over":
+        for (const bytes of outcome.toFarEnd) this.out.push({ kind: "toFarEnd", bytes });
+        for (const bytes of outcome.toRouter) this.out.push({ kind: "toRouter", bytes });
+        this.stats.routeRefreshesSent += outcome.toRouter.length;
+        this.stats.resumed++;
+        this.lastFromRouter = now;
+        this.stall.reset(now);
+        // A router message begun while bridging was dropped in part: drop the rest too.
+        this.routerSkipping = this.router.midMessage;
+        this.move("established", "the new far end took over; route refresh asked");
+        return true;
     }
-    if (this.current === "reattach-open-confirm" && type === MessageType.KEEPALIVE) {
-      // End-of-RIB first: a far end that kept the old session's routes as stale (graceful
-      // restart, RFC 4724) drops them now; the router's refresh then sends the whole table.
-      for (const f of this.watch.terms?.families ?? []) {
-        this.out.push({ kind: "toFarEnd", bytes: endOfRib(f.afi, f.safi) });
-      }
-      for (const f of this.watch.terms?.families ?? []) {
-        this.out.push({ kind: "toRouter", bytes: encodeRouteRefresh(f.afi, f.safi) });
-        this.stats.routeRefreshesSent++;
-      }
-      this.stats.resumed++;
-      this.lastFromRouter = now;
-      this.stall.reset(now);
-      // A router message begun while bridging was dropped in part: drop the rest too.
-      this.routerSkipping = this.router.midMessage;
-      this.move("established", "the new far end took over; route refresh asked");
-      return true;
-    }
-    const state = this.current === "reattach-open-sent" ? "opensent" : "openconfirm";
-    this.out.push({ kind: "toFarEnd", bytes: unexpectedMessage(state) });
-    this.dropFarEnd(`the new far end sent message type ${type} during its handshake`);
-    return false;
   }
 
   private dropFarEnd(reason: string): void {

@@ -37,6 +37,12 @@ export interface SessionBridgeEvents {
  */
 export const ROUTER_CLOSE_GRACE_MS = 3_000;
 
+/**
+ * How long a far end the bridge drops waits for its relay to read what was pushed to it last
+ * (a NOTIFICATION; the relay may be pausing its reads) before it is destroyed anyway.
+ */
+export const FAR_END_DROP_GRACE_MS = 1_000;
+
 /** Reasons a relay ends that mean the far end is gone rather than the session ended. */
 const FAR_END_LOST: ReadonlySet<RelayEndReason> = new Set(["call-error", "restart", "closed"]);
 
@@ -205,7 +211,7 @@ export class SessionBridge {
           this.closeRouter(a.reason);
           break;
         case "closeFarEnd":
-          this.port?.destroy();
+          if (this.port) this.dropPort(this.port);
           this.port = undefined;
           this.dropped = true;
           break;
@@ -226,6 +232,14 @@ export class SessionBridge {
     // Whatever was written (a NOTIFICATION) is flushed before the FIN.
     this.endRouter();
     this.events.onRouterClosed(reason);
+  }
+
+  /** A far end the bridge drops: after its relay read the last bytes, or the grace. */
+  private dropPort(port: FarEndPort): void {
+    port.dropAfterRead();
+    if (port.destroyed) return;
+    const timer = this.clock.schedule(FAR_END_DROP_GRACE_MS, () => port.destroy());
+    port.once("close", () => timer.cancel());
   }
 
   /** A FIN after the bytes written to the router; destroyed if it hangs (the grace). */
@@ -270,6 +284,21 @@ export class FarEndPort extends Duplex {
   /** This port no longer belongs to the session's current stream. */
   detach(): void {
     this.attached = false;
+  }
+
+  /**
+   * The bridge drops this far end: destroyed (its relay then kills the stream) once the relay
+   * has read what the bridge pushed last (a NOTIFICATION), which a relay pausing its reads
+   * (pacing) has not yet done; a destroy now would discard it.
+   */
+  dropAfterRead(): void {
+    this.detach();
+    const destroyWhenRead = () => {
+      if (this.readableLength === 0) this.destroy();
+    };
+    destroyWhenRead();
+    // A "data" listener does not resume a paused stream; it runs after the relay's own.
+    if (!this.destroyed) this.on("data", destroyWhenRead);
   }
 
   override _read(): void {
