@@ -6,6 +6,7 @@ import { BgpProxyError, type ErrorKind } from "../src/core/errors.ts";
  */
 export const ERRNO = {
   EPERM: 1,
+  ESRCH: 3,
   ENOENT: 2,
   EINTR: 4,
   EBADF: 9,

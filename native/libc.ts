@@ -20,6 +20,9 @@ const SYMBOLS = {
   // arm64 Linux (System V and AAPCS64), which is all this project builds for.
   fcntl: { args: ["i32", "i32", "i64"], returns: "i32" },
   getpid: { args: [], returns: "i32" },
+  // Linux applies it to one thread when given a thread id (native/thread-scheduling.ts).
+  sched_setscheduler: { args: ["i32", "i32", "buffer"], returns: "i32" },
+  sched_getscheduler: { args: ["i32"], returns: "i32" },
   if_nametoindex: { args: ["cstring"], returns: "u32" },
   __errno_location: { args: [], returns: "ptr" },
 } as const;
@@ -100,6 +103,10 @@ export const libc = {
   fcntl: (fd: number, cmd: number, arg: number): number =>
     load().symbols.fcntl(fd, cmd, BigInt(arg)),
   getpid: (): number => load().symbols.getpid(),
+  /** sched_setscheduler(tid, policy, { sched_priority }); 0 or -1 (errno). */
+  schedSetScheduler: (tid: number, policy: number, priority = 0): number =>
+    load().symbols.sched_setscheduler(tid, policy, new Int32Array([priority])),
+  schedGetScheduler: (tid: number): number => load().symbols.sched_getscheduler(tid),
   ifNameToIndex: (name: string): number => load().symbols.if_nametoindex(name),
   /** The address of `view`'s bytes, for structs that hold a pointer (sock_fprog). */
   addressOf: (view: Uint8Array): number => ptr(view),

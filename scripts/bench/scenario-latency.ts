@@ -8,22 +8,30 @@ import { fmt, percentile } from "./figures.ts";
 import { startRelayPaths } from "./relay-paths.ts";
 import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
-import { startWorker } from "./worker-process.ts";
+import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
 /** Target: p99 added by bgproxy. */
 const TARGET_P99_ADDED_MS = 2;
 
-export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
-  const started = Date.now();
-  const { topo, mode } = ctx;
-  const cfg = mode.latency;
-  const result = emptyResult("latency", "4. Added latency (KEEPALIVE echo)");
+/** The scenario's two ends: the echo in C, the pinger in R (also latency-waits.ts's). */
+export async function startLatencyEnds(
+  topo: BenchContext["topo"],
+): Promise<{ echo: WorkerProcess; ping: WorkerProcess }> {
   const echo = await startWorker({
     netns: topo.collector.name,
     role: "echo",
     args: { listen: [{ host: "0.0.0.0", port: 179 }] },
   });
   const ping = await startWorker({ netns: topo.router.name, role: "ping" });
+  return { echo, ping };
+}
+
+export async function runLatency(ctx: BenchContext): Promise<ScenarioResult> {
+  const started = Date.now();
+  const { topo, mode } = ctx;
+  const cfg = mode.latency;
+  const result = emptyResult("latency", "4. Added latency (KEEPALIVE echo)");
+  const { echo, ping } = await startLatencyEnds(topo);
   const relays = await startRelayPaths(ctx, "latency");
   const samples: Record<PathName, number[]> = { direct: [], socat: [], bgproxy: [] };
   /** Without each session's first 10 %: the code paths of a fresh session are still cold. */

@@ -3,8 +3,9 @@ import type { Socket } from "node:net";
 import type { AgentConfig } from "../config/types.ts";
 import { normalizeIp } from "../core/address.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { DEFAULT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
+import { AGENT_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import type { Logger } from "../core/logger.ts";
+import { processBackgroundThreads } from "../core/process-background-threads.ts";
 import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -58,6 +59,8 @@ export interface AgentDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
+  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
+  backgroundThreads?: boolean;
 }
 
 export async function startAgent(
@@ -193,7 +196,13 @@ export async function startAgent(
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
   const stopGc =
-    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? DEFAULT_GC_PACER);
+    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? AGENT_GC_PACER);
+  // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
+  // "Data path: KEEPALIVE tail (session 5)").
+  const stopBackground =
+    deps.backgroundThreads === false
+      ? undefined
+      : processBackgroundThreads.start(logger.child({ component: "agent" }));
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -232,6 +241,7 @@ export async function startAgent(
     },
     async close() {
       stopGc?.();
+      stopBackground?.();
       // A listener closes once its connections are gone: abort the sessions meanwhile.
       const closing = listeners.map((l) => l.close());
       for (const s of [...sessions.values()]) s.abort("agent shutting down");

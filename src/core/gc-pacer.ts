@@ -14,10 +14,13 @@ import type { Clock, TimerHandle } from "./clock.ts";
  * samples, and with only the busy test (a gateway waiting on BIRD between bursts looks
  * idle) 12 %.
  *
- * During a burst (a session's first seconds at full speed, or a re-opened HTTP/2 window) the
- * process is busy and the engine still collects late; optionally (`youngEveryBytes`, the
- * gateway's) a cheap young-generation collection follows every few MiB of Data messages,
- * counted where they are encoded and decoded (`noteRelayAllocation`).
+ * During a burst (a session's first second at full speed, or a re-opened HTTP/2 window) the
+ * process is busy and the engine still collects late: with `burstEveryBytes` a collection
+ * also follows every few MiB of Data messages, counted where they are encoded and decoded
+ * (`noteRelayAllocation`), within `burstBudgetShare` of the time. The gateway's are young
+ * (eden) collections; the agent's are full ones: a young collection leaves the buffers that
+ * were in flight when it ran, which then die old (DEVELOPERS.md, "Data path: slow far end
+ * memory (session 5)").
  *
  * Garbage collection is per process: the roles in a process (agent, gateway, both in
  * standalone mode) share one pacer, src/core/process-gc-pacer.ts.
@@ -32,11 +35,25 @@ export interface GcPacerOptions {
   /** Collections may take at most this share of the time (from what the last one cost). */
   budgetShare: number;
   /**
-   * A young-generation collection after this many bytes of Data messages were encoded or
-   * received (`noteRelayAllocation`; Infinity: never), at most `youngBudgetShare` of the time.
+   * A collection after this many bytes of Data messages were encoded or received
+   * (`noteRelayAllocation`; Infinity: never), at most `burstBudgetShare` of the time.
    */
-  youngEveryBytes: number;
-  youngBudgetShare: number;
+  burstEveryBytes: number;
+  /** What that collection is: "young" (eden, cheap) or "full". */
+  burstCollection: "young" | "full";
+  /**
+   * Only when the memory outside the JavaScript heap (ArrayBuffers: the relayed buffers) grew
+   * by this much since its lowest value after the last such collection (0: whatever it is).
+   */
+  burstGrowthBytes: number;
+  /**
+   * Only within the first this many bytes relayed after the process was quiet (no Data
+   * message for `burstQuietMs`): a session's first burst, or one after a stall, not a
+   * long fast transfer (Infinity: always).
+   */
+  burstWindowBytes: number;
+  burstQuietMs: number;
+  burstBudgetShare: number;
 }
 
 export const DEFAULT_GC_PACER: GcPacerOptions = {
@@ -44,8 +61,12 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
   growthBytes: 2 * 1024 * 1024,
   busyShare: 0.1,
   budgetShare: 0.01,
-  youngEveryBytes: Number.POSITIVE_INFINITY,
-  youngBudgetShare: 0.02,
+  burstEveryBytes: Number.POSITIVE_INFINITY,
+  burstCollection: "young",
+  burstGrowthBytes: 0,
+  burstWindowBytes: Number.POSITIVE_INFINITY,
+  burstQuietMs: 0,
+  burstBudgetShare: 0.02,
 };
 
 /**
@@ -57,7 +78,26 @@ export const DEFAULT_GC_PACER: GcPacerOptions = {
  */
 export const GATEWAY_GC_PACER: GcPacerOptions = {
   ...DEFAULT_GC_PACER,
-  youngEveryBytes: 2 * 1024 * 1024,
+  burstEveryBytes: 2 * 1024 * 1024,
+};
+
+/**
+ * The agent's: in a burst (the first 32 MiB relayed after 250 ms without a Data message: a
+ * session's start, or a stalled stream re-opened), a full collection whenever its memory
+ * outside the heap (the relayed ArrayBuffers) grew by 3 MiB, looked at after every MiB of
+ * Data messages encoded, up to 20 % of the time. Young ones did not lower its peak (the
+ * buffers in flight survive them and die old); full ones do (DEVELOPERS.md, "Data path: slow
+ * far end memory (session 5)"). Not in a long fast transfer: there a full collection after
+ * every 3 MiB cost the agent 0.6 CPU s/GiB more even when budgeted at 5 %.
+ */
+export const AGENT_GC_PACER: GcPacerOptions = {
+  ...DEFAULT_GC_PACER,
+  burstEveryBytes: 1024 * 1024,
+  burstCollection: "full",
+  burstGrowthBytes: 3 * 1024 * 1024,
+  burstWindowBytes: 32 * 1024 * 1024,
+  burstQuietMs: 250,
+  burstBudgetShare: 0.2,
 };
 
 /** What the pacer reads and does; the gateway passes the process's own. */
@@ -70,6 +110,8 @@ export interface GcProcess {
   collect(): void;
   /** A young-generation (eden) collection: frees what died since the last one, cheaply. */
   collectYoung(): void;
+  /** Memory held outside the JavaScript heap for it (ArrayBuffers, ...), bytes. */
+  external(): number;
 }
 
 export class GcPacer {
@@ -80,10 +122,15 @@ export class GcPacer {
   private notBefore = Number.NEGATIVE_INFINITY;
   /** Collections this pacer started. */
   collections = 0;
-  /** Young-generation collections this pacer started. */
-  youngCollections = 0;
-  private sinceYoung = 0;
-  private youngNotBefore = Number.NEGATIVE_INFINITY;
+  /** Collections this pacer started for relayed bytes (`burstEveryBytes`). */
+  burstCollections = 0;
+  private sinceBurst = 0;
+  private burstNotBefore = Number.NEGATIVE_INFINITY;
+  /** Lowest external memory seen since the last burst collection. */
+  private externalLow = Number.POSITIVE_INFINITY;
+  /** Bytes relayed since the process was last quiet, and when the last ones were. */
+  private sinceQuiet = 0;
+  private lastAllocatedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
@@ -117,19 +164,32 @@ export class GcPacer {
   }
 
   /**
-   * `bytes` of relayed data were allocated: past `youngEveryBytes` since the last young
-   * collection, one more (synchronous), if `youngBudgetShare` allows.
+   * `bytes` of relayed data were allocated: past `burstEveryBytes` since the last such
+   * collection, one more (synchronous, of the kind `burstCollection`), if `burstBudgetShare`
+   * allows.
    */
   allocated(bytes: number): void {
-    this.sinceYoung += bytes;
-    if (this.sinceYoung < this.options.youngEveryBytes) return;
-    this.sinceYoung = 0;
-    if (this.clock.now() < this.youngNotBefore) return;
+    const now = this.clock.now();
+    if (now - this.lastAllocatedAt > this.options.burstQuietMs) this.sinceQuiet = 0;
+    this.lastAllocatedAt = now;
+    this.sinceQuiet += bytes;
+    if (this.sinceQuiet > this.options.burstWindowBytes) return;
+    this.sinceBurst += bytes;
+    if (this.sinceBurst < this.options.burstEveryBytes) return;
+    this.sinceBurst = 0;
+    if (this.options.burstGrowthBytes > 0) {
+      const external = this.proc.external();
+      if (external < this.externalLow) this.externalLow = external;
+      if (external - this.externalLow < this.options.burstGrowthBytes) return;
+    }
+    if (this.clock.now() < this.burstNotBefore) return;
     const cpu = this.proc.cpuMs();
-    this.proc.collectYoung();
-    this.youngCollections++;
-    const cost = this.proc.cpuMs() - cpu;
-    this.youngNotBefore = this.clock.now() + cost / this.options.youngBudgetShare;
+    if (this.options.burstCollection === "full") this.proc.collect();
+    else this.proc.collectYoung();
+    this.burstCollections++;
+    if (this.options.burstGrowthBytes > 0) this.externalLow = this.proc.external();
+    const after = this.proc.cpuMs();
+    this.burstNotBefore = this.clock.now() + (after - cpu) / this.options.burstBudgetShare;
   }
 
   /** New options, from the next look or allocation on (a role joined or left the process). */
@@ -162,5 +222,6 @@ export function ownProcess(): GcProcess {
     },
     collect: () => Bun.gc(true),
     collectYoung: () => Bun.gc(false),
+    external: () => process.memoryUsage().external,
   };
 }

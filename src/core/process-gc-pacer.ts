@@ -38,7 +38,7 @@ export class ProcessGcPacer {
     return this.wanted.size === 0 ? undefined : strictestGcPacer([...this.wanted.values()]);
   }
 
-  /** Relayed data allocated: counts towards the running pacer's young collections. */
+  /** Relayed data allocated: counts towards the running pacer's burst collections. */
   allocated(bytes: number): void {
     this.pacer?.allocated(bytes);
   }
@@ -57,8 +57,10 @@ export class ProcessGcPacer {
 
 /**
  * The options that collect at least as often as each of `all` would (pure): the shortest
- * interval and growth threshold, the highest busy share (busy less often) and budgets, young
- * collections if any asks for them, at the smallest step.
+ * interval and growth threshold, the highest busy share (busy less often) and budgets; burst
+ * collections if any asks for them, at the smallest step and growth, in the widest window,
+ * full ones if any asks for full ones (agent and gateway in one process: full collections
+ * after every MiB relayed, within 20 % of the time).
  */
 export function strictestGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions {
   const [first, ...rest] = all;
@@ -69,8 +71,13 @@ export function strictestGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions
       growthBytes: Math.min(a.growthBytes, b.growthBytes),
       busyShare: Math.max(a.busyShare, b.busyShare),
       budgetShare: Math.max(a.budgetShare, b.budgetShare),
-      youngEveryBytes: Math.min(a.youngEveryBytes, b.youngEveryBytes),
-      youngBudgetShare: Math.max(a.youngBudgetShare, b.youngBudgetShare),
+      burstEveryBytes: Math.min(a.burstEveryBytes, b.burstEveryBytes),
+      burstCollection:
+        a.burstCollection === "full" || b.burstCollection === "full" ? "full" : "young",
+      burstGrowthBytes: Math.min(a.burstGrowthBytes, b.burstGrowthBytes),
+      burstWindowBytes: Math.max(a.burstWindowBytes, b.burstWindowBytes),
+      burstQuietMs: Math.min(a.burstQuietMs, b.burstQuietMs),
+      burstBudgetShare: Math.max(a.burstBudgetShare, b.burstBudgetShare),
     }),
     first,
   );
@@ -81,7 +88,7 @@ export const processGcPacer = new ProcessGcPacer(backgroundClock, ownProcess);
 
 /**
  * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or received): counts towards the process pacer's young collections.
+ * encoded or received): counts towards the process pacer's burst collections.
  */
 export function noteRelayAllocation(bytes: number): void {
   processGcPacer.allocated(bytes);

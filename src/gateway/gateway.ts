@@ -9,6 +9,7 @@ import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
 import { GATEWAY_GC_PACER, type GcPacerOptions } from "../core/gc-pacer.ts";
 import { jsonResponse } from "../core/http-server.ts";
 import type { Logger } from "../core/logger.ts";
+import { processBackgroundThreads } from "../core/process-background-threads.ts";
 import { processGcPacer } from "../core/process-gc-pacer.ts";
 import {
   DEFAULT_SESSION_LOG_LIMITS,
@@ -112,6 +113,8 @@ export interface GatewayDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
+  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
+  backgroundThreads?: boolean;
 }
 
 /** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
@@ -324,6 +327,10 @@ export async function startGateway(
   }
   const stopGc =
     deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
+  // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
+  // "Data path: KEEPALIVE tail (session 5)").
+  const stopBackground =
+    deps.backgroundThreads === false ? undefined : processBackgroundThreads.start(log);
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -353,6 +360,7 @@ export async function startGateway(
       const live = drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       stopGc?.();
+      stopBackground?.();
       dumper?.stop();
       bmp?.stop();
       http.close();

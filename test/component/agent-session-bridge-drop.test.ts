@@ -22,6 +22,7 @@ import {
   FSM_UNEXPECTED_IN_OPENCONFIRM,
   FSM_UNEXPECTED_IN_OPENSENT,
   farOpen,
+  HOLD_TIMER_EXPIRED,
   hex,
   KEEPALIVE,
   routerOpen,
@@ -84,8 +85,8 @@ function stream(bridge: SessionBridge) {
   return { call, end, fromFar, written, port };
 }
 
-/** An Established session whose first far end was lost: the bridge keeps the router up. */
-async function bridgedSession() {
+/** An Established session over its first far end's stream (`first`). */
+async function establishedSession() {
   const r = await routerConnection();
   const clock = new ManualClock();
   const closed: string[] = [];
@@ -102,11 +103,18 @@ async function bridgedSession() {
   first.fromFar(encodeKeepalive());
   r.router.write(encodeKeepalive());
   await waitUntil(() => bridge.bridge.state === "established", { ...WAIT, what: "Established" });
+  return { ...r, clock, bridge, closed, first };
+}
+
+/** An Established session whose first far end was lost: the bridge keeps the router up. */
+async function bridgedSession() {
+  const { first, ...s } = await establishedSession();
+  const { bridge, heard } = s;
   first.call.emit("error", new Error("the gateway went away"));
   expect(first.end.reason).toBe("call-error");
   expect(bridge.farEndLost("call-error", "the gateway went away")).toBe(true);
-  await waitUntil(() => r.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a bridge KEEPALIVE" });
-  return { ...r, clock, bridge, closed };
+  await waitUntil(() => heard().endsWith(KEEPALIVE), { ...WAIT, what: "a bridge KEEPALIVE" });
+  return s;
 }
 
 describe("the bridge drops a new far end that fails its handshake", () => {
@@ -132,6 +140,57 @@ describe("the bridge drops a new far end that fails its handshake", () => {
     third.fromFar(farOpen());
     third.fromFar(encodeKeepalive());
     expect(s.bridge.bridge.state).toBe("established");
+  });
+});
+
+describe("a new far end's stream is killed during its handshake", () => {
+  test("that far end is lost, not the router's session: still bridged", async () => {
+    // As when a resumed stream reaches a gateway that does not hold it: KILL, then bridging.
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    expect(s.bridge.bridge.state).toBe("reattach-open-sent");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(second.end.reason).toBe("killed");
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    expect(s.closed).toEqual([]);
+    await Bun.sleep(50);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.seen.ended).toBe(false);
+    const third = stream(s.bridge);
+    third.fromFar(farOpen());
+    third.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+  });
+
+  test("a KILL while relaying (no handshake under way) still ends the router's session", async () => {
+    const s = await bridgedSession();
+    const second = stream(s.bridge);
+    await waitUntil(() => second.written().length > 0, { ...WAIT, what: "the OPEN replayed" });
+    second.fromFar(farOpen());
+    second.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.state).toBe("established");
+    second.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
+    await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
+  });
+});
+
+describe("a far end that said its hold timer expired, then its stream is killed", () => {
+  test("is lost like any far end whose hold timer expired: bridged, the router not reset", async () => {
+    // A daemon whose hold timer expired in a partition may reset the gateway's connection
+    // after its NOTIFICATION (the gateway then sends KILL instead of ending the stream).
+    const s = await establishedSession();
+    s.first.fromFar(Buffer.from(HOLD_TIMER_EXPIRED, "hex")); // dropped: the router never sees it
+    expect(s.bridge.bridge.stallState).toBe("far-end-ended");
+    s.first.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.first.end.reason).toBe("killed");
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+    expect(s.bridge.bridging).toBe(true);
+    await Bun.sleep(50);
+    expect(s.agentSide.destroyed).toBe(false);
+    expect(s.heard().includes(HOLD_TIMER_EXPIRED)).toBe(false);
   });
 });
 

@@ -7,13 +7,14 @@
  * grow only by a bounded amount over what it held before the session.
  *
  * The issue's target is 16 MiB per process. Measured here (cold processes, plain gRPC): agent
- * +17.8 to +23.7 MiB, gateway +12.6 to +14.6 MiB in four runs (DEVELOPERS.md, "Data path:
- * slow far end memory (session 4)"): the agent's first burst at full speed, collected late,
- * not data held. So the test holds
- * the line at MAX_GROWTH (32 MiB: a gateway buffering the table, +250 MiB before issue 9,
- * fails it at once) and prints the growth it saw; the 16 MiB target is checked by the
- * benchmark's scenario 5. No timing assertions: the run lasts a fixed 10 s and only amounts
- * are checked.
+ * +17.8 to +23.7 MiB, gateway +12.6 to +14.6 MiB in four runs before the agent's burst
+ * collections (DEVELOPERS.md, "Data path: slow far end memory (session 4)"); with them agent
+ * +15.1 to +18.0, gateway +14.6 to +15.1 in three runs on the shared machine (session 5): the
+ * first burst at full speed (native HTTP/2 and socket buffers, first-use warm-up), not data
+ * held. So the test holds the line at MAX_GROWTH (24 MiB: a gateway buffering the table,
+ * +250 MiB before issue 9, fails it at once) and prints the growth it saw; the 16 MiB target
+ * is checked by the benchmark's scenario 5. No timing assertions: the run lasts a fixed 10 s
+ * and only amounts are checked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,8 +34,8 @@ import { canRunNetns, skipNote } from "../support/root.ts";
 const MiB = 1024 * 1024;
 const DAEMON_PORT = 11790;
 const ROUTER_PORT = 11791;
-/** Each process's growth: twice the issue's 16 MiB target, which is not met yet (above). */
-const MAX_GROWTH = 32 * MiB;
+/** Each process's growth: 1.5 times the issue's 16 MiB target, not met reliably yet (above). */
+const MAX_GROWTH = 24 * MiB;
 /**
  * Kernel socket buffers, HTTP/2 windows and relay buffers between router and daemon (loopback
  * autotuning: 15-22 MiB seen here, up to 44 MiB in the benchmark's slow far end).

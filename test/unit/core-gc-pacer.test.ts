@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  AGENT_GC_PACER,
   DEFAULT_GC_PACER,
   GATEWAY_GC_PACER,
   GcPacer,
@@ -19,13 +20,17 @@ const OPTIONS: GcPacerOptions = {
   growthBytes: 4 * MiB,
   busyShare: 0.1,
   budgetShare: 0.01,
-  youngEveryBytes: Number.POSITIVE_INFINITY,
-  youngBudgetShare: 0.02,
+  burstEveryBytes: Number.POSITIVE_INFINITY,
+  burstCollection: "young",
+  burstGrowthBytes: 0,
+  burstWindowBytes: Number.POSITIVE_INFINITY,
+  burstQuietMs: 0,
+  burstBudgetShare: 0.02,
 };
 
 /** A process whose RSS and CPU time the test sets; a collection frees the garbage. */
 function fakeProcess(rss: number) {
-  const p = { rss, cpu: 0, garbage: 0, collections: 0, young: 0 };
+  const p = { rss, cpu: 0, garbage: 0, collections: 0, young: 0, external: 0 };
   return {
     p,
     proc: {
@@ -35,15 +40,19 @@ function fakeProcess(rss: number) {
         p.collections++;
         p.cpu += 7;
         p.rss -= p.garbage;
+        p.external -= p.garbage;
         p.garbage = 0;
       },
       collectYoung: () => {
         p.young++;
         p.cpu += 0.2;
       },
+      external: () => p.external,
     },
+    /** `live` and `garbage` bytes more, all of them in ArrayBuffers (external memory). */
     grow: (live: number, garbage: number) => {
       p.rss += live + garbage;
+      p.external += live + garbage;
       p.garbage += garbage;
     },
   };
@@ -106,8 +115,8 @@ describe("GcPacer", () => {
     expect(f.p.collections).toBe(3);
   });
 
-  test("young collections after youngEveryBytes of relayed data, within their budget", () => {
-    const young = { ...OPTIONS, youngEveryBytes: 4 * MiB, youngBudgetShare: 0.02 };
+  test("young collections after burstEveryBytes of relayed data, within their budget", () => {
+    const young = { ...OPTIONS, burstEveryBytes: 4 * MiB, burstBudgetShare: 0.02 };
     const { clock, f, pacer } = startedPacer(young);
     pacer.allocated(3 * MiB);
     expect(f.p.young).toBe(0);
@@ -121,21 +130,116 @@ describe("GcPacer", () => {
     clock.advance(1);
     pacer.allocated(4 * MiB);
     expect(f.p.young).toBe(2);
-    expect(pacer.youngCollections).toBe(2);
+    expect(pacer.burstCollections).toBe(2);
   });
 
-  test("the gateway's pacer collects the young generation; the default one does not", () => {
+  test("full collections after burstEveryBytes when burstCollection is full, within their budget", () => {
+    const full = {
+      ...OPTIONS,
+      burstEveryBytes: 2 * MiB,
+      burstCollection: "full",
+      burstBudgetShare: 0.05,
+    } as const;
+    const { clock, f, pacer } = startedPacer(full);
+    f.grow(0, 6 * MiB);
+    pacer.allocated(2 * MiB);
+    expect(f.p.collections).toBe(1);
+    expect(f.p.young).toBe(0);
+    expect(f.p.rss).toBe(100 * MiB); // the garbage is gone
+    // 7 ms at 5 %: none again within 140 ms.
+    clock.advance(139);
+    pacer.allocated(2 * MiB);
+    expect(f.p.collections).toBe(1);
+    clock.advance(1);
+    pacer.allocated(2 * MiB);
+    expect(f.p.collections).toBe(2);
+    expect(pacer.burstCollections).toBe(2);
+    pacer.stop();
+  });
+
+  test("with burstGrowthBytes, only once the external memory grew by that much", () => {
+    const full = {
+      ...OPTIONS,
+      burstEveryBytes: 1 * MiB,
+      burstCollection: "full",
+      burstGrowthBytes: 3 * MiB,
+      burstBudgetShare: 0.05,
+    } as const;
+    const { clock, f, pacer } = startedPacer(full);
+    pacer.allocated(1 * MiB); // the first look sets the low mark
+    // The engine keeps up by itself: relayed bytes alone do not collect.
+    for (let i = 0; i < 10; i++) {
+      f.grow(0, 1 * MiB);
+      f.proc.collectYoung();
+      f.p.external -= f.p.garbage;
+      f.p.rss -= f.p.garbage;
+      f.p.garbage = 0;
+      pacer.allocated(1 * MiB);
+    }
+    expect(f.p.collections).toBe(0);
+    // Garbage piles up: a full collection once 3 MiB more than the low mark.
+    f.grow(0, 2 * MiB);
+    pacer.allocated(1 * MiB);
+    expect(f.p.collections).toBe(0);
+    f.grow(1 * MiB, 0);
+    pacer.allocated(1 * MiB);
+    expect(f.p.collections).toBe(1);
+    // The low mark is now what the collection left (the live MiB): 3 MiB more again.
+    clock.advance(1000);
+    f.grow(0, 2.5 * MiB);
+    pacer.allocated(1 * MiB);
+    expect(f.p.collections).toBe(1);
+    f.grow(0, 0.5 * MiB);
+    pacer.allocated(1 * MiB);
+    expect(f.p.collections).toBe(2);
+    pacer.stop();
+  });
+
+  test("with burstWindowBytes, only in the first bytes after a quiet spell", () => {
+    const windowed = {
+      ...OPTIONS,
+      burstEveryBytes: 1 * MiB,
+      burstCollection: "full",
+      burstWindowBytes: 4 * MiB,
+      burstQuietMs: 250,
+      burstBudgetShare: 1,
+    } as const;
+    const { clock, f, pacer } = startedPacer(windowed);
+    // A long fast transfer: a message every 10 ms; collections in its first 4 MiB only.
+    for (let i = 0; i < 20; i++) {
+      pacer.allocated(1 * MiB);
+      clock.advance(10);
+    }
+    expect(f.p.collections).toBe(4);
+    // Quiet for longer than 250 ms: the next burst gets its 4 MiB again.
+    clock.advance(300);
+    for (let i = 0; i < 20; i++) {
+      pacer.allocated(1 * MiB);
+      clock.advance(10);
+    }
+    expect(f.p.collections).toBe(8);
+    // A pause shorter than that does not.
+    clock.advance(200);
+    pacer.allocated(1 * MiB);
+    expect(f.p.collections).toBe(8);
+    pacer.stop();
+  });
+
+  test("per 2 MiB relayed (4 MiB of garbage): the gateway's pacer collects young, the agent's in full, the default not", () => {
     const clock = new ManualClock();
     const f = fakeProcess(100 * MiB);
-    for (const [options, expected] of [
-      [DEFAULT_GC_PACER, 0],
-      [GATEWAY_GC_PACER, 1],
+    for (const [options, young, full] of [
+      [DEFAULT_GC_PACER, 0, 0],
+      [GATEWAY_GC_PACER, 1, 0],
+      [AGENT_GC_PACER, 0, 1],
     ] as const) {
       const pacer = new GcPacer(clock, f.proc, options);
       pacer.start();
-      const before = f.p.young;
-      pacer.allocated(2 * MiB);
-      expect(f.p.young - before).toBe(expected);
+      const before = { young: f.p.young, full: f.p.collections };
+      pacer.allocated(1 * MiB);
+      f.grow(0, 4 * MiB);
+      pacer.allocated(1 * MiB);
+      expect([f.p.young - before.young, f.p.collections - before.full]).toEqual([young, full]);
       pacer.stop();
       clock.advance(1000);
     }
@@ -166,27 +270,39 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     expect(strictestGcPacer([DEFAULT_GC_PACER, GATEWAY_GC_PACER])).toEqual(GATEWAY_GC_PACER);
     expect(strictestGcPacer([GATEWAY_GC_PACER, DEFAULT_GC_PACER])).toEqual(GATEWAY_GC_PACER);
     const a = { ...OPTIONS, intervalMs: 250, budgetShare: 0.005 };
-    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3, youngBudgetShare: 0.01 };
+    const b = { ...OPTIONS, growthBytes: 1 * MiB, busyShare: 0.3, burstBudgetShare: 0.01 };
     expect(strictestGcPacer([a, b])).toEqual({
       ...OPTIONS,
       intervalMs: 250,
       growthBytes: 1 * MiB,
       busyShare: 0.3,
       budgetShare: 0.01,
-      youngBudgetShare: 0.02,
+      burstBudgetShare: 0.02,
     });
     expect(() => strictestGcPacer([])).toThrow(RangeError);
   });
 
+  test("the strictest options of agent and gateway: full burst collections, every MiB, always", () => {
+    expect(strictestGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
+      ...GATEWAY_GC_PACER,
+      burstEveryBytes: 1 * MiB,
+      burstCollection: "full",
+      burstGrowthBytes: 0,
+      burstWindowBytes: Number.POSITIVE_INFINITY,
+      burstQuietMs: 0,
+      burstBudgetShare: 0.2,
+    });
+  });
+
   for (const order of ["gateway first", "agent first"] as const) {
-    test(`agent and gateway in one process (${order}): young collections run`, () => {
+    test(`agent and gateway in one process (${order}): burst collections run`, () => {
       const { f, shared } = processPacer();
-      const roles = [GATEWAY_GC_PACER, DEFAULT_GC_PACER];
+      const roles = [GATEWAY_GC_PACER, AGENT_GC_PACER];
       if (order === "agent first") roles.reverse();
       const stops = roles.map((options) => shared.start(options));
       shared.allocated(2 * MiB);
-      expect(f.p.young).toBe(1);
-      expect(shared.running?.youngCollections).toBe(1);
+      expect(f.p.collections).toBe(1);
+      expect(shared.running?.burstCollections).toBe(1);
       for (const stop of stops) stop();
     });
   }
@@ -194,7 +310,7 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
   test("ref-counted: runs until the last role stops, with the options of those left", () => {
     const { clock, f, shared } = processPacer();
     const stopAgent = shared.start(OPTIONS);
-    const stopGateway = shared.start({ ...OPTIONS, youngEveryBytes: 2 * MiB });
+    const stopGateway = shared.start({ ...OPTIONS, burstEveryBytes: 2 * MiB });
     const pacer = shared.running;
     expect(clock.pending).toBe(1);
     stopGateway();
@@ -222,10 +338,10 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
   test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
     expect(processGcPacer.running).toBeUndefined();
     noteRelayAllocation(64 * MiB); // no role: nothing, no error
-    const stop = processGcPacer.start({ ...GATEWAY_GC_PACER, youngEveryBytes: 1 * MiB });
+    const stop = processGcPacer.start({ ...GATEWAY_GC_PACER, burstEveryBytes: 1 * MiB });
     try {
       noteRelayAllocation(1 * MiB);
-      expect(processGcPacer.running?.youngCollections).toBe(1);
+      expect(processGcPacer.running?.burstCollections).toBe(1);
     } finally {
       stop();
     }

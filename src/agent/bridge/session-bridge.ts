@@ -111,7 +111,17 @@ export class SessionBridge {
     if (this.routerDone || this.routerClosing) return false;
     // A far end the bridge dropped itself (its handshake went wrong) was destroyed under its
     // relay, which says "socket-error": that is a lost far end too, not the router's error.
-    const lost = FAR_END_LOST.has(reason) || (dropped && reason === "socket-error");
+    // So is a KILL on a new far end's stream during its handshake (a resumed stream that
+    // reached a gateway which does not hold it), or after the far end's own Hold Timer Expired
+    // (stall-cover.ts: its end is bridged however it comes; a daemon may reset the gateway's
+    // connection after that NOTIFICATION): the router's session is the bridge's to keep.
+    const state = this.bridge.state;
+    const handshaking = state === "reattach-open-sent" || state === "reattach-open-confirm";
+    const farEndEnded = state === "established" && this.bridge.stallState === "far-end-ended";
+    const lost =
+      FAR_END_LOST.has(reason) ||
+      (dropped && reason === "socket-error") ||
+      ((handshaking || farEndEnded) && reason === "killed");
     if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
