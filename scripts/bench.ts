@@ -18,7 +18,10 @@
  * a subset of the paths, for development: ratios need all three; a path may repeat
  * (`--paths bgproxy,bgproxy`: the slow far end on a cold, then a warm agent). --bun-flags
  * "--smol" runs agent and gateway under other Bun flags than the release binary's
- * (scripts/packaging/runtime-flags.ts).
+ * (scripts/packaging/runtime-flags.ts). --relay-tcp-buffers RMAX,WMAX caps the kernel's TCP
+ * receive and send buffer autotuning (net.ipv4.tcp_rmem/tcp_wmem maxima, bytes) in the relay
+ * namespace, socat and bgproxy alike: an experiment on what the path holds (DEVELOPERS.md,
+ * "Data path: convergence, where the time goes (session 5)").
  *
  * Needs root (network namespaces), BIRD 2 and socat; without them it says so and exits 0
  * with "skipped". Everything runs in namespaces created here (bgpx<tag>N), removed at exit,
@@ -72,11 +75,13 @@ interface Options {
   out?: string;
   paths?: PathName[];
   bunFlags?: string[];
+  /** tcp_rmem / tcp_wmem maxima in the relay namespace (--relay-tcp-buffers). */
+  relayTcpBuffers?: { rmax: number; wmax: number };
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--paths direct,socat,bgproxy] [--bun-flags FLAGS] [--out FILE|-]\n`,
+    `bench: ${message}\nusage: bun scripts/bench.ts [--quick|--full] [--only ${Object.keys(SCENARIOS).join(",")}] [--profile] [--profile-dir DIR] [--paths direct,socat,bgproxy] [--bun-flags FLAGS] [--relay-tcp-buffers RMAX,WMAX] [--out FILE|-]\n`,
   );
   process.exit(2);
 }
@@ -119,6 +124,20 @@ function parseOptions(argv: readonly string[]): Options {
       case "--bun-flags":
         options.bunFlags = value().split(/\s+/).filter(Boolean);
         break;
+      case "--relay-tcp-buffers": {
+        const [rmax, wmax] = value().split(",").map(Number);
+        if (
+          !Number.isInteger(rmax) ||
+          !Number.isInteger(wmax) ||
+          !rmax ||
+          !wmax ||
+          rmax < 4096 ||
+          wmax < 4096
+        )
+          usage("--relay-tcp-buffers takes two byte counts of at least 4096, e.g. 524288,524288");
+        options.relayTcpBuffers = { rmax: rmax as number, wmax: wmax as number };
+        break;
+      }
       case "-h":
       case "--help":
         usage("help");
@@ -166,6 +185,20 @@ async function main(): Promise<number> {
   const removed = await sweepStale();
   if (removed.length > 0) console.log(`bench: removed stale namespaces ${removed.join(" ")}`);
   const topo = await createBenchTopology();
+  const buffers = options.relayTcpBuffers;
+  if (buffers) {
+    await run([
+      "ip",
+      "netns",
+      "exec",
+      topo.proxy.name,
+      "sysctl",
+      "-q",
+      "-w",
+      `net.ipv4.tcp_rmem=4096 ${Math.min(65536, buffers.rmax)} ${buffers.rmax}`,
+      `net.ipv4.tcp_wmem=4096 ${Math.min(16384, buffers.wmax)} ${buffers.wmax}`,
+    ]);
+  }
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   const profileDir = options.profile ? (options.profileDir ?? makeTempDir("profiles")) : undefined;
   const ctx: BenchContext = {
@@ -177,6 +210,10 @@ async function main(): Promise<number> {
     log: (m) => console.log(m),
   };
   const header = await machine();
+  if (buffers)
+    header.push(
+      `- relay namespace TCP buffer maxima (--relay-tcp-buffers): receive ${buffers.rmax}, send ${buffers.wmax} bytes`,
+    );
   console.log(`bench: ${options.mode.name} mode, scenarios ${options.only.join(", ")}`);
   const results: ScenarioResult[] = [];
   try {

@@ -7,7 +7,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+export const CLK_TCK =
+  Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
 export interface ProcReading {
   /** utime + stime, seconds. */
@@ -174,5 +175,37 @@ export class Sampler {
         p.samples++;
       }
     }
+  }
+}
+
+/** Scheduling and I/O counts: time on and waiting for a CPU, read(2)/write(2) calls (/proc/PID/io: not recv/send) and context switches. */
+export interface IoCounts {
+  /** Seconds on a CPU and seconds runnable but waiting for one (/proc/PID/schedstat). */
+  onCpu: number;
+  waiting: number;
+  syscr: number;
+  syscw: number;
+  voluntary: number;
+  involuntary: number;
+}
+
+/** undefined when the process is gone. */
+export function readIoCounts(pid: number): IoCounts | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (text: string, key: string) =>
+      Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? Number.NaN);
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return {
+      onCpu: (onCpu ?? Number.NaN) / 1e9,
+      waiting: (waiting ?? Number.NaN) / 1e9,
+      syscr: field(io, "syscr"),
+      syscw: field(io, "syscw"),
+      voluntary: field(status, "voluntary_ctxt_switches"),
+      involuntary: field(status, "nonvoluntary_ctxt_switches"),
+    };
+  } catch {
+    return undefined;
   }
 }

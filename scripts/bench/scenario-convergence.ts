@@ -23,6 +23,13 @@ import { COLLECTOR_ASN } from "./bgproxy-stack.ts";
 import { writeBirdStatics } from "./bird-statics.ts";
 import type { BenchContext } from "./context.ts";
 import { ROUTER_ASN } from "./context.ts";
+import {
+  EvidenceProbe,
+  evidenceLines,
+  pathTable,
+  type RoundEvidence,
+  threadTable,
+} from "./convergence-evidence.ts";
 import { fmt, int, mb, median, ratio } from "./figures.ts";
 import { describeTable, generateTable } from "./full-table.ts";
 import { readProc } from "./proc-stats.ts";
@@ -41,6 +48,8 @@ interface Run {
   agentReads: number;
   agentMessages: number;
   cpu: { router: number; collector: number; agent: number; gateway: number; socat: number };
+  /** Threads, scheduling, TCP counters, the path's trace (convergence-evidence.ts). */
+  evidence: RoundEvidence;
 }
 
 /** The goal; the acceptance bound on this 2-core machine is ACCEPT_RATIO (README's table). */
@@ -172,6 +181,12 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           collector: readProc(collector.pid)?.cpu ?? 0,
           ...relays.cpu(),
         });
+        const probe = await EvidenceProbe.begin(topo, {
+          router: bird.pid,
+          collector: collector.pid,
+          agent: relays.agentPid,
+          gateway: relays.gatewayPid,
+        });
         const c0 = cpuOf();
         await bird.enable(`to_${path}`);
         const outcome = await waitConverged(
@@ -182,6 +197,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           cfg.runTimeoutMs,
         );
         const c1 = cpuOf();
+        const evidence = await probe.end(path === "bgproxy");
         const agentStatus: Record<string, unknown> =
           path === "bgproxy" ? await relays.stack.agent.request("status", {}, 2000) : {};
         const rx1 = await rxBytes(topo.collector, ifname);
@@ -207,7 +223,9 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
               gateway: c1.gateway - c0.gateway,
               socat: c1.socat - c0.socat,
             },
+            evidence,
           };
+          for (const line of evidenceLines(evidence)) ctx.log(line);
           runs.push(r);
           ctx.log(
             `  convergence ${path} round ${round}: ${fmt(r.seconds, 2)} s, ${int(r.prefixesPerSec)} prefixes/s, ${mb(r.bytes)} into the collector`,
@@ -256,6 +274,14 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
       r.path === "bgproxy" ? `${int(r.agentReads)} / ${int(r.agentMessages)}` : "",
     ]),
   });
+  const rows = runs.map((r) => ({
+    round: r.round,
+    label: PATH_LABEL[r.path],
+    evidence: r.evidence,
+  }));
+  result.tables.push(pathTable(rows));
+  const threads = threadTable(rows);
+  if (threads) result.tables.push(threads);
   const med = (p: PathName, f: (r: Run) => number) =>
     median(runs.filter((r) => r.path === p).map(f));
   const secs = (p: PathName) => med(p, (r) => r.seconds);

@@ -1,6 +1,7 @@
 import { Afi } from "../bgp/constants.ts";
 import { ipv6PrefixKey, parsePrefix } from "../bgp/prefix.ts";
 import { PairKeySet } from "./pair-key-set.ts";
+import type { QueuedKeySet } from "./queued-key-set.ts";
 import { WordKeySet } from "./word-key-set.ts";
 
 /**
@@ -22,8 +23,8 @@ export class PrefixTable {
   private counted4 = 0;
   private counted6 = 0;
   /** Sets that may hold queued keys (their `addLater` queued one). */
-  private queued4: WordKeySet[] = [];
-  private queued6: (WordKeySet | PairKeySet)[] = [];
+  private queued4: QueuedKeySet[] = [];
+  private queued6: QueuedKeySet[] = [];
 
   /** IPv4 prefixes held. */
   get ipv4(): number {
@@ -67,17 +68,10 @@ export class PrefixTable {
    */
   add(afi: number, length: number, buf: Uint8Array, offset: number): void {
     if (afi === Afi.IPV4) {
-      if (length > 32) return;
-      const set = this.v4[length] ?? this.newWordSet(this.v4, length);
-      const pending = set.pending;
-      this.counted4 += set.addLater(topBits(length, buf, offset));
-      if (!pending && set.pending) this.queued4.push(set);
+      if (length <= 32) this.counted4 += addWord(this.v4, this.queued4, length, buf, offset);
     } else if (afi === Afi.IPV6) {
       if (length <= 32) {
-        const set = this.v6short[length] ?? this.newWordSet(this.v6short, length);
-        const pending = set.pending;
-        this.counted6 += set.addLater(topBits(length, buf, offset));
-        if (!pending && set.pending) this.queued6.push(set);
+        this.counted6 += addWord(this.v6short, this.queued6, length, buf, offset);
       } else if (length <= 64) {
         let set = this.v6pairs[length];
         if (!set) {
@@ -103,16 +97,10 @@ export class PrefixTable {
   /** Remove the prefix whose octets start at buf[offset], if held. */
   remove(afi: number, length: number, buf: Uint8Array, offset: number): void {
     if (afi === Afi.IPV4) {
-      const set = this.v4[length];
-      if (!set) return;
-      this.counted4 += set.flush();
-      if (set.delete(topBits(length, buf, offset))) this.counted4--;
+      this.counted4 += removeWord(this.v4, length, buf, offset);
     } else if (afi === Afi.IPV6) {
       if (length <= 32) {
-        const set = this.v6short[length];
-        if (!set) return;
-        this.counted6 += set.flush();
-        if (set.delete(topBits(length, buf, offset))) this.counted6--;
+        this.counted6 += removeWord(this.v6short, length, buf, offset);
       } else if (length <= 64) {
         const set = this.v6pairs[length];
         if (!set) return;
@@ -149,12 +137,41 @@ export class PrefixTable {
     this.queued4 = [];
     this.queued6 = [];
   }
+}
 
-  private newWordSet(sets: (WordKeySet | undefined)[], length: number): WordKeySet {
-    const set = new WordKeySet(length);
+/**
+ * Add a prefix of `length` ≤ 32 bits to the word sets of its family (`sets`, one per length);
+ * a set that starts queueing is listed in `queued`. Returns the change in the family's count.
+ */
+function addWord(
+  sets: (WordKeySet | undefined)[],
+  queued: QueuedKeySet[],
+  length: number,
+  buf: Uint8Array,
+  offset: number,
+): number {
+  let set = sets[length];
+  if (!set) {
+    set = new WordKeySet(length);
     sets[length] = set;
-    return set;
   }
+  const pending = set.pending;
+  const added = set.addLater(topBits(length, buf, offset));
+  if (!pending && set.pending) queued.push(set);
+  return added;
+}
+
+/** Remove a prefix of `length` ≤ 32 bits, if held; returns the change in the family's count. */
+function removeWord(
+  sets: (WordKeySet | undefined)[],
+  length: number,
+  buf: Uint8Array,
+  offset: number,
+): number {
+  const set = sets[length];
+  if (!set) return 0;
+  const added = set.flush();
+  return set.delete(topBits(length, buf, offset)) ? added - 1 : added;
 }
 
 /**

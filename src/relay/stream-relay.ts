@@ -1,3 +1,4 @@
+import { type Clock, monotonicClock, type TimerHandle } from "../core/clock.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
 import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-end.ts";
 
@@ -90,6 +91,11 @@ export interface RelayOptions {
   tap?: { fromSocket(chunk: Uint8Array): void; toSocket(chunk: Uint8Array): void };
   /** Messages already exchanged on earlier streams of the same session (resume). */
   initialCounters?: { sent: number; received: number };
+  /**
+   * Time for read pacing and the relay's timers (default monotonicClock: pacing compares
+   * sub-millisecond gaps, so now() must not be Date.now()).
+   */
+  clock?: Clock;
 }
 
 /** The side of a gRPC Data call the relay uses (client and server duplex streams both fit). */
@@ -115,8 +121,8 @@ export class StreamRelay {
   private writesOutstanding = 0;
   private socketPausedForCall = false;
   /** The socket is paused by read pacing until this timer fires. */
-  private paceTimer?: ReturnType<typeof setTimeout>;
-  /** When the last message went out (performance.now(), ms). */
+  private paceTimer?: TimerHandle;
+  /** When the last message went out (clock.now(), ms). */
   private lastSentAt = Number.NEGATIVE_INFINITY;
   /** Pacing holds in a row (each within PACE_STREAK_MS of the previous), and the last one's start. */
   private paceStreak = 0;
@@ -127,7 +133,8 @@ export class StreamRelay {
   private callEnded = false;
   private finished = false;
   private restarting = false;
-  private graceTimer?: ReturnType<typeof setTimeout>;
+  private graceTimer?: TimerHandle;
+  private readonly clock: Clock;
 
   constructor(
     private readonly socket: ResettableSocket,
@@ -135,6 +142,7 @@ export class StreamRelay {
     private readonly options: RelayOptions,
   ) {
     this.highWaterMark = options.highWaterMark ?? DEFAULT_RELAY_HIGH_WATER_MARK;
+    this.clock = options.clock ?? monotonicClock;
     this.counters = {
       messagesSent: options.initialCounters?.sent ?? 0,
       messagesReceived: options.initialCounters?.received ?? 0,
@@ -232,19 +240,19 @@ export class StreamRelay {
     this.inFlight += length;
     this.pending.push(chunk);
     this.pendingBytes += length;
-    const now = performance.now();
+    const now = this.clock.now();
     const streaming = length < PACE_BELOW_BYTES && now - this.lastSentAt < PACE_MS;
     if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
     if (this.inFlight >= this.highWaterMark) this.socketPausedForCall = true;
     if (streaming && this.paceTimer === undefined) {
       this.paceStreak = now - this.lastPaceAt < PACE_STREAK_MS ? this.paceStreak + 1 : 0;
       this.lastPaceAt = now;
-      this.paceTimer = setTimeout(
+      this.paceTimer = this.clock.schedule(
+        this.paceStreak >= PACE_STREAK ? PACE_HOLD_MS : PACE_MS,
         () => {
           this.paceTimer = undefined;
           this.updateSocketFlow();
         },
-        this.paceStreak >= PACE_STREAK ? PACE_HOLD_MS : PACE_MS,
       );
     }
     this.updateSocketFlow();
@@ -260,7 +268,7 @@ export class StreamRelay {
   }
 
   /** Send the pending chunks as one message. */
-  private flush(now = performance.now()): void {
+  private flush(now = this.clock.now()): void {
     const pending = this.pending;
     const bytes = this.pendingBytes;
     if (pending.length === 0) return;
@@ -290,7 +298,7 @@ export class StreamRelay {
       case DataAction.KILL:
         if (this.options.killEndGraceMs === undefined) resetSocket(this.socket);
         else {
-          endSocketWithin(this.socket, this.options.killEndGraceMs);
+          endSocketWithin(this.socket, this.options.killEndGraceMs, this.clock);
           this.socket.resume(); // its FIN is read (what it sends is dropped: finished)
         }
         this.finish("killed");
@@ -326,11 +334,11 @@ export class StreamRelay {
       this.endCall();
       return;
     }
-    this.graceTimer = setTimeout(() => this.endCall(), grace);
+    this.graceTimer = this.clock.schedule(grace, () => this.endCall());
   }
 
   private endCall(): void {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer?.cancel();
     this.graceTimer = undefined;
     if (this.finished || this.call.writableEnded) return;
     this.flush();
@@ -384,10 +392,10 @@ export class StreamRelay {
   private finish(reason: RelayEndReason, error?: Error): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer?.cancel();
     if (this.paceTimer) {
       // Pacing must not leave the socket paused (its end or error must still be seen).
-      clearTimeout(this.paceTimer);
+      this.paceTimer.cancel();
       this.paceTimer = undefined;
       if (this.socketPaused && !this.socketPausedForCall && !this.socket.destroyed)
         this.socket.resume();

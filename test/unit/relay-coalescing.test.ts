@@ -6,7 +6,9 @@ import {
   PACE_HOLD_MS,
   PACE_MS,
   PACE_STREAK,
+  PACE_STREAK_MS,
 } from "../../src/relay/stream-relay.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { startSinkRelay } from "../support/recording-call.ts";
 
 /** A call that records writes and completes them only when told to. */
@@ -34,16 +36,23 @@ class RecordingCall extends EventEmitter {
   }
 }
 
+/**
+ * Pacing time is the relay's clock, moved only by the test (from 0: halves of a ms are exact),
+ * so no assertion here depends on the machine's load.
+ */
 function setup(highWaterMark?: number) {
   const call = new RecordingCall();
-  const { socket, relay } = startSinkRelay(call, { highWaterMark });
-  return { socket, call, relay };
+  const clock = new ManualClock(0);
+  const { socket, relay } = startSinkRelay(call, { highWaterMark, clock });
+  /** Longer than PACE_MS and PACE_HOLD_MS: reads this far apart are not paced, a hold is over. */
+  const pause = () => clock.advance(Math.max(PACE_MS, PACE_HOLD_MS) * 5);
+  return { socket, call, relay, clock, pause };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-/** Longer than PACE_MS and PACE_HOLD_MS: reads this far apart are not paced, a hold is over. */
-const pause = () => Bun.sleep(Math.max(PACE_MS, PACE_HOLD_MS) * 5);
 const text = (m: DataMessage | undefined) => (m?.data ?? []).map((c) => Buffer.from(c).toString());
+/** Clock steps when measuring a hold: a hold's length is a multiple of this. */
+const STEP_MS = 0.5;
 
 describe("StreamRelay coalescing", () => {
   test("a chunk read while nothing is outstanding goes at once, alone", async () => {
@@ -54,13 +63,14 @@ describe("StreamRelay coalescing", () => {
   });
 
   test("chunks read while a message is outstanding go together, as one chunk, when it completes", async () => {
-    const { socket, call, relay } = setup();
+    const { socket, call, relay, pause } = setup();
     socket.push(Buffer.from("a"));
     await tick();
     for (const c of ["b", "c", "d"]) {
-      await pause(); // not paced: only coalescing behind the outstanding write
+      pause(); // not paced: only coalescing behind the outstanding write
       socket.push(Buffer.from(c));
       await tick();
+      expect(socket.isPaused()).toBe(false);
     }
     expect(call.written.length).toBe(1);
     expect(relay.bufferedBytes).toBe(4);
@@ -70,26 +80,27 @@ describe("StreamRelay coalescing", () => {
     expect(relay.counters.socketReads).toBe(4);
     call.complete();
     expect(relay.bufferedBytes).toBe(0);
-    await pause();
+    pause();
     socket.push(Buffer.from("e")); // idle again: no waiting
     await tick();
     expect(call.written.map(text)).toEqual([["a"], ["bcd"], ["e"]]);
   });
 
   test("the socket's end sends what is pending before ending the call", async () => {
-    const { socket, call } = setup();
+    const { socket, call, pause } = setup();
     socket.push(Buffer.from("a"));
     await tick();
     socket.push(Buffer.from("b"));
     socket.push(null);
-    await pause();
+    await tick();
+    pause();
     await tick();
     expect(call.written.map(text)).toEqual([["a"], ["b"]]);
     expect(call.endedAfter).toBe(2);
   });
 
   test("small reads in quick succession pause the socket for PACE_MS, so the next read is larger", async () => {
-    const { socket, call, relay } = setup();
+    const { socket, call, relay, clock } = setup();
     socket.push(Buffer.from("a"));
     await tick();
     call.complete();
@@ -100,41 +111,100 @@ describe("StreamRelay coalescing", () => {
     await tick();
     expect(call.written.map(text)).toEqual([["a"], ["b"]]);
     expect(relay.counters.socketReads).toBe(2);
-    await pause();
+    clock.advance(PACE_MS - STEP_MS);
     await tick();
-    // The paused socket's buffer is read at once: "c" goes, "d" and "e" behind it.
+    expect(relay.counters.socketReads).toBe(2); // still held
+    clock.advance(STEP_MS);
+    await tick();
+    // The socket reads again: "c" goes, "d" waits behind it and, read less than PACE_MS after
+    // "c" went, holds the socket again; "e" is read PACE_MS later and joins "d".
+    expect(call.written.map(text)).toEqual([["a"], ["b"], ["c"]]);
+    expect(relay.counters.socketReads).toBe(4);
+    clock.advance(PACE_MS);
+    await tick();
+    expect(relay.counters.socketReads).toBe(5);
     call.complete();
     expect(call.written.map(text)).toEqual([["a"], ["b"], ["c"], ["de"]]);
   });
 
-  test("a sustained stream of small reads is held PACE_HOLD_MS, a lone quick pair PACE_MS", async () => {
-    const { socket, call } = setup();
-    /** One read goes; a second right after it starts a hold: how long the socket stays paused. */
-    const hold = async (): Promise<number> => {
+  test("a small read counts as streaming less than PACE_MS after the previous message, not at PACE_MS", async () => {
+    /** Whether a read `gapMs` after the previous message went (of `bytes`) pauses the socket. */
+    const paced = async (gapMs: number, bytes = 1): Promise<boolean> => {
+      const { socket, call, clock } = setup();
       socket.push(Buffer.from("a"));
       await tick();
       call.complete();
-      // Before the read that starts the hold: what is measured is at least the hold.
-      const t0 = performance.now();
-      socket.push(Buffer.from("b"));
+      clock.advance(gapMs);
+      socket.push(Buffer.alloc(bytes, 0x62));
       await tick();
-      call.complete();
-      expect(socket.isPaused()).toBe(true);
-      while (socket.isPaused()) await Bun.sleep(0.1);
-      return performance.now() - t0;
+      expect(call.written.length).toBe(2); // it went at once either way
+      return socket.isPaused();
     };
-    // Lone holds (far apart): PACE_MS each; the shortest of three, for a loaded machine.
-    const lone: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      lone.push(await hold());
-      await pause();
+    expect(await paced(0)).toBe(true);
+    expect(await paced(PACE_MS - STEP_MS)).toBe(true);
+    expect(await paced(PACE_MS)).toBe(false);
+    expect(await paced(0, PACE_BELOW_BYTES - 1)).toBe(true);
+    expect(await paced(0, PACE_BELOW_BYTES)).toBe(false);
+  });
+
+  describe("hold lengths: PACE_MS, PACE_HOLD_MS in a sustained stream", () => {
+    /**
+     * A relay and `hold()`: one read goes; a second right after it starts a hold; the clock
+     * then moves in STEP_MS steps until the socket reads again: the hold's length, in ms.
+     */
+    function holds() {
+      const { socket, call, clock } = setup();
+      const hold = async (): Promise<number> => {
+        socket.push(Buffer.from("a"));
+        await tick();
+        call.complete();
+        expect(socket.isPaused()).toBe(false); // "a" itself was not paced
+        socket.push(Buffer.from("b"));
+        await tick();
+        call.complete();
+        expect(socket.isPaused()).toBe(true);
+        let held = 0;
+        for (let i = 0; socket.isPaused() && i < 1_000; i++) {
+          clock.advance(STEP_MS);
+          held += STEP_MS;
+        }
+        expect(socket.isPaused()).toBe(false);
+        return held;
+      };
+      return { hold, clock };
     }
-    expect(Math.min(...lone)).toBeLessThan((PACE_MS + PACE_HOLD_MS) / 2);
-    // Holds back to back: from the PACE_STREAK-th on, PACE_HOLD_MS.
-    const streak: number[] = [];
-    for (let i = 0; i <= PACE_STREAK + 1; i++) streak.push(await hold());
-    expect(streak.at(-1)).toBeGreaterThanOrEqual(PACE_HOLD_MS);
-    expect(streak.at(-2)).toBeGreaterThanOrEqual(PACE_HOLD_MS);
+    const short = (n: number) => Array<number>(n).fill(PACE_MS);
+
+    test("holds far apart last PACE_MS each", async () => {
+      const { hold, clock } = holds();
+      const lone: number[] = [];
+      for (let i = 0; i < PACE_STREAK + 2; i++) {
+        lone.push(await hold());
+        clock.advance(PACE_STREAK_MS * 2);
+      }
+      expect(lone).toEqual(short(PACE_STREAK + 2));
+    });
+
+    test("back to back, the hold with PACE_STREAK holds before it and those after last PACE_HOLD_MS", async () => {
+      const { hold } = holds();
+      const streak: number[] = [];
+      for (let i = 0; i < PACE_STREAK + 3; i++) streak.push(await hold());
+      expect(streak).toEqual([...short(PACE_STREAK), PACE_HOLD_MS, PACE_HOLD_MS, PACE_HOLD_MS]);
+    });
+
+    test("a gap under PACE_STREAK_MS between holds keeps the streak, PACE_STREAK_MS + 1 resets it", async () => {
+      const { hold, clock } = holds();
+      const seen: number[] = [];
+      for (let i = 0; i <= PACE_STREAK; i++) seen.push(await hold());
+      expect(seen.at(-1)).toBe(PACE_HOLD_MS);
+      // From one hold's start to the next: its length, then the wait.
+      clock.advance(PACE_STREAK_MS - 1 - PACE_HOLD_MS);
+      expect(await hold()).toBe(PACE_HOLD_MS);
+      clock.advance(PACE_STREAK_MS + 1 - PACE_HOLD_MS);
+      const after: number[] = [];
+      for (let i = 0; i <= PACE_STREAK; i++) after.push(await hold());
+      expect(after).toEqual([...short(PACE_STREAK), PACE_HOLD_MS]);
+    });
   });
 
   test("large reads are not paced", async () => {
@@ -144,6 +214,7 @@ describe("StreamRelay coalescing", () => {
       socket.push(big);
       await tick();
       call.complete();
+      expect(socket.isPaused()).toBe(false);
     }
     expect(call.written.length).toBe(3);
   });
@@ -157,12 +228,14 @@ describe("StreamRelay: back-pressure and read pacing both pause the socket", () 
     parts.socket.emit("data", Buffer.from("bcd"));
     expect(parts.relay.bufferedBytes).toBe(4);
     expect(parts.socket.isPaused()).toBe(true);
+    expect(parts.clock.pending).toBe(1); // the pacing timer
     return parts;
   }
 
   test("the pacing timer does not resume a socket back-pressure holds", async () => {
-    const { socket, call } = await bothHolding();
-    await pause(); // the pacing timer fired
+    const { socket, call, clock } = await bothHolding();
+    clock.advance(PACE_MS); // the pacing timer fires
+    expect(clock.pending).toBe(0);
     await tick();
     expect(socket.isPaused()).toBe(true);
     call.complete(); // "a" accepted: 3 bytes in flight, above half the mark
@@ -172,11 +245,11 @@ describe("StreamRelay: back-pressure and read pacing both pause the socket", () 
   });
 
   test("back-pressure released does not resume a socket pacing holds", async () => {
-    const { socket, call } = await bothHolding();
+    const { socket, call, clock } = await bothHolding();
     call.complete();
     call.complete(); // nothing in flight, within PACE_MS of "bcd"
     expect(socket.isPaused()).toBe(true);
-    await pause();
+    clock.advance(PACE_MS);
     await tick();
     expect(socket.isPaused()).toBe(false);
   });

@@ -70,7 +70,7 @@ function slowSocket() {
   return { socket, received, flushAll };
 }
 
-function relayOver(socket: Duplex, killEndGraceMs?: number) {
+function relayOver(socket: Duplex, killEndGraceMs?: number, clock?: ManualClock) {
   const call = new RecordingCall();
   const ends: string[] = [];
   let aborted = 0;
@@ -80,6 +80,7 @@ function relayOver(socket: Duplex, killEndGraceMs?: number) {
       aborted++;
     },
     ...(killEndGraceMs === undefined ? {} : { killEndGraceMs }),
+    ...(clock === undefined ? {} : { clock }),
   });
   relay.start();
   const fromPeer = (m: Partial<DataMessage>) =>
@@ -122,13 +123,15 @@ describe("StreamRelay: the peer's KILL", () => {
     expect(socket.destroyed).toBe(true);
   });
 
-  test("with killEndGraceMs, a socket that does not close is destroyed after the grace", async () => {
+  test("with killEndGraceMs, a socket that does not close is destroyed after the grace", () => {
     const { socket } = slowSocket();
-    const { fromPeer } = relayOver(socket, 20);
+    const clock = new ManualClock();
+    const { fromPeer } = relayOver(socket, 20, clock);
     fromPeer({ data: [Buffer.from("notification")] });
     fromPeer({ action: DataAction.KILL });
+    clock.advance(19);
     expect(socket.destroyed).toBe(false);
-    await Bun.sleep(200);
+    clock.advance(1);
     expect(socket.destroyed).toBe(true);
   });
 });
