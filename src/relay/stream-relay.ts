@@ -329,6 +329,9 @@ export class StreamRelay {
   }
 
   private endCallAfterSocketEnd(): void {
+    // A FIN read after the relay finished (the peer's KILL or RESTART, whose socket is still
+    // read for its close) has no call left to end: no grace timer.
+    if (this.finished) return;
     const grace = this.options.socketEndGraceMs;
     if (grace === undefined || this.callEnded) {
       this.endCall();

@@ -254,3 +254,38 @@ describe("StreamRelay: back-pressure and read pacing both pause the socket", () 
     expect(socket.isPaused()).toBe(false);
   });
 });
+
+describe("StreamRelay's default clock", () => {
+  /**
+   * Without an injected clock, pacing must read monotonicClock (performance.now(), sub-ms),
+   * not systemClock (Date.now(), whole ms). Both sources are replaced for the test, so no real
+   * time is involved: performance.now() steps 0.1 ms per call (reads that close are streaming),
+   * Date.now() 1,000 ms per call (reads that far apart are not).
+   */
+  test("is monotonicClock: pacing sees performance.now()'s gaps, not Date.now()'s", () => {
+    const realPerformanceNow = performance.now;
+    const realDateNow = Date.now;
+    let monotonic = 0;
+    let epoch = 1_700_000_000_000;
+    performance.now = () => {
+      monotonic += 0.1;
+      return monotonic;
+    };
+    Date.now = () => {
+      epoch += 1_000;
+      return epoch;
+    };
+    try {
+      const call = new RecordingCall();
+      const { socket, relay } = startSinkRelay(call);
+      socket.emit("data", Buffer.from("a"));
+      socket.emit("data", Buffer.from("b"));
+      expect(monotonic).toBeGreaterThan(0); // the relay read performance.now()
+      expect(socket.isPaused()).toBe(true); // ... and "b" came < PACE_MS after "a": a hold
+      relay.abort(); // cancels the (real) pacing timer
+    } finally {
+      performance.now = realPerformanceNow;
+      Date.now = realDateNow;
+    }
+  });
+});

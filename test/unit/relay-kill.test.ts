@@ -70,7 +70,12 @@ function slowSocket() {
   return { socket, received, flushAll };
 }
 
-function relayOver(socket: Duplex, killEndGraceMs?: number, clock?: ManualClock) {
+function relayOver(
+  socket: Duplex,
+  killEndGraceMs?: number,
+  clock?: ManualClock,
+  socketEndGraceMs?: number,
+) {
   const call = new RecordingCall();
   const ends: string[] = [];
   let aborted = 0;
@@ -80,6 +85,7 @@ function relayOver(socket: Duplex, killEndGraceMs?: number, clock?: ManualClock)
       aborted++;
     },
     ...(killEndGraceMs === undefined ? {} : { killEndGraceMs }),
+    ...(socketEndGraceMs === undefined ? {} : { socketEndGraceMs }),
     ...(clock === undefined ? {} : { clock }),
   });
   relay.start();
@@ -133,6 +139,51 @@ describe("StreamRelay: the peer's KILL", () => {
     expect(socket.destroyed).toBe(false);
     clock.advance(1);
     expect(socket.destroyed).toBe(true);
+  });
+});
+
+describe("StreamRelay: a FIN read after the relay finished", () => {
+  // The gateway's forwarded sessions set both graces: after the peer's KILL (or RESTART) the
+  // socket is still read for its close, and its FIN must not start the socket-end grace (a
+  // timer with no call left to end).
+  const graces = { kill: 20, socketEnd: 3_000 };
+
+  test("after the peer's KILL, the far end's FIN leaves no timer behind", async () => {
+    const { socket, flushAll } = slowSocket();
+    const clock = new ManualClock();
+    const { ends, fromPeer } = relayOver(socket, graces.kill, clock, graces.socketEnd);
+    fromPeer({ action: DataAction.KILL });
+    expect(clock.pending).toBe(1); // endSocketWithin's bound on the close
+    flushAll();
+    socket.push(null); // the far end's FIN
+    await tick();
+    await tick();
+    expect(socket.destroyed).toBe(true);
+    expect(ends).toEqual(["killed"]);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("after the peer's RESTART, the far end's FIN leaves no timer behind", async () => {
+    const { socket, flushAll } = slowSocket();
+    const clock = new ManualClock();
+    const { ends, fromPeer } = relayOver(socket, graces.kill, clock, graces.socketEnd);
+    fromPeer({ action: DataAction.RESTART });
+    expect(ends).toEqual(["restart"]);
+    flushAll();
+    socket.push(null);
+    await tick();
+    await tick();
+    expect(clock.pending).toBe(0);
+  });
+
+  test("while the relay runs, the far end's FIN still starts the grace (the control)", async () => {
+    const { socket } = slowSocket();
+    const clock = new ManualClock();
+    relayOver(socket, graces.kill, clock, graces.socketEnd);
+    socket.push(null);
+    await tick();
+    expect(clock.pending).toBe(1);
+    expect(clock.nextDueIn()).toBe(graces.socketEnd);
   });
 });
 
