@@ -114,6 +114,8 @@ export class RouterSession {
       pairs: (counters) => this.callPairs(this.response as ControlResponse, counters).pairs,
       mayHold: () => this.machine.is("relaying") && this.response !== undefined,
       relaying: () => this.machine.is("relaying"),
+      // Relaying with the bridge still bridging: the new far end has not finished its handshake.
+      farEndHandshaking: () => this.bridge?.bridging === true,
       onDetached: () => {
         this.machine.moveTo("resuming");
         this.channel?.release();

@@ -44,6 +44,11 @@ export interface StreamReattachDeps {
   mayHold(): boolean;
   /** The session is relaying (a lost stream is resumed only then). */
   relaying(): boolean;
+  /**
+   * A bridged session's new far end is still in its handshake: a lost stream is then not
+   * resumed but ends the relay, and the bridge, still keeping the router's session, redials.
+   */
+  farEndHandshaking(): boolean;
   /** The session lost its stream: it is `resuming` and has released its channel. */
   onDetached(): void;
   /**
@@ -139,6 +144,13 @@ export class StreamReattach {
   private streamLost(error: Error): void {
     const resume = this.deps.resume;
     if (!resume || !this.deps.relaying()) {
+      this.current?.fail(error);
+      return;
+    }
+    if (this.deps.farEndHandshaking()) {
+      this.deps.logger.info("Data stream lost in the new far end's handshake: redialling", {
+        error: errorMessage(error),
+      });
       this.current?.fail(error);
       return;
     }
