@@ -59,8 +59,6 @@ export interface AgentDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
-  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
-  backgroundThreads?: boolean;
 }
 
 export async function startAgent(
@@ -198,11 +196,10 @@ export async function startAgent(
   const stopGc =
     deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? AGENT_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
-  // "Data path: KEEPALIVE tail (session 5)").
-  const stopBackground =
-    deps.backgroundThreads === false
-      ? undefined
-      : processBackgroundThreads.start(logger.child({ component: "agent" }));
+  // "Data path: KEEPALIVE tail (session 5)"); `--disable-thread-lowering` leaves them alone.
+  const stopBackground = config.lowerBackgroundThreads
+    ? processBackgroundThreads.start(logger.child({ component: "agent" }))
+    : undefined;
   log.info("agent started", {
     instance: identity.instance,
     listeners: listeners.map((l) => l.label),
@@ -210,6 +207,7 @@ export async function startAgent(
     multi: config.multi,
     tls: !config.insecure,
     proxy: config.proxy ? `${config.proxy.host}:${config.proxy.port}` : undefined,
+    ...(config.lowerBackgroundThreads ? {} : { thread_lowering: "off" }),
   });
 
   const running: RunningAgent = {

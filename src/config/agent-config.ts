@@ -28,6 +28,7 @@ import {
   parseSecondsAsMs,
   quote,
 } from "./scalars.ts";
+import { parseLowerBackgroundThreads } from "./thread-lowering-flag.ts";
 import type { AgentConfig, HostPort, ResumeSettings } from "./types.ts";
 
 const COMMAND = "bgproxy agent";
@@ -201,6 +202,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo): AgentCo
     heartbeat: heartbeat(s),
     bridgeTimeoutMs: bridgeTimeout(s),
     ...withResume(parseResume(s.get("resume-window"), s.get("replay-limit"), 0)),
+    lowerBackgroundThreads: parseLowerBackgroundThreads(s),
   };
 }
 

@@ -1,6 +1,7 @@
 import { type FlagSpec, HELP_FLAG, VERSION_FLAG } from "./flags.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG } from "./log-flags.ts";
 import { REPLAY_LIMIT_FLAG, RESUME_WINDOW_FLAG } from "./resume-flags.ts";
+import { DISABLE_THREAD_LOWERING_FLAG } from "./thread-lowering-flag.ts";
 import type { HostPort } from "./types.ts";
 
 /** Kentik regions: where the gateway and the log/metrics export endpoints are. */
@@ -227,5 +228,6 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   },
   RESUME_WINDOW_FLAG,
   REPLAY_LIMIT_FLAG,
+  DISABLE_THREAD_LOWERING_FLAG,
   HELP_FLAG,
 ];

@@ -22,6 +22,10 @@ import {
   RESUME_GRACE_FLAG,
 } from "./resume-flags.ts";
 import { parseSecondsAsMs, quote } from "./scalars.ts";
+import {
+  DISABLE_THREAD_LOWERING_FLAG,
+  parseLowerBackgroundThreads,
+} from "./thread-lowering-flag.ts";
 import type { GatewayConfig, HostPort } from "./types.ts";
 
 const COMMAND = "bgproxy gateway";
@@ -88,6 +92,7 @@ export const GATEWAY_FLAGS: readonly FlagSpec[] = [
   },
   RESUME_GRACE_FLAG,
   REPLAY_LIMIT_FLAG,
+  DISABLE_THREAD_LOWERING_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -106,6 +111,7 @@ export interface GatewayFlags
     | "log"
     | "drainTimeoutMs"
     | "resume"
+    | "lowerBackgroundThreads"
   > {
   readonly configFile: string;
 }
@@ -195,6 +201,7 @@ export function parseGatewayFlags(
     log: parseLogConfig(s),
     ...drainTimeout(s.get("drain-timeout")),
     ...withResume(s.get("resume-grace"), s.get("replay-limit")),
+    lowerBackgroundThreads: parseLowerBackgroundThreads(s),
   };
 }
 
@@ -238,6 +245,7 @@ export function parseGatewayConfig(
     log: flags.log,
     ...(flags.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: flags.drainTimeoutMs }),
     ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+    lowerBackgroundThreads: flags.lowerBackgroundThreads,
   });
 }
 

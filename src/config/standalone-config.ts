@@ -17,6 +17,10 @@ import { type ConfigIo, systemIo } from "./io.ts";
 import { HUMAN_LOGS_FLAG, LOG_LEVEL_FLAG, parseLogConfig } from "./log-flags.ts";
 import { withSecretsScrubbed } from "./redaction.ts";
 import { parseInteger } from "./scalars.ts";
+import {
+  DISABLE_THREAD_LOWERING_FLAG,
+  parseLowerBackgroundThreads,
+} from "./thread-lowering-flag.ts";
 import type {
   AgentConfig,
   DeviceConfig,
@@ -78,6 +82,7 @@ export const STANDALONE_FLAGS: readonly FlagSpec[] = [
   },
   LOG_LEVEL_FLAG,
   HUMAN_LOGS_FLAG,
+  DISABLE_THREAD_LOWERING_FLAG,
   VERSION_FLAG,
   HELP_FLAG,
 ];
@@ -109,6 +114,7 @@ function withDemoDevice(devices: readonly DeviceConfig[], ip: string): readonly 
 function build(argv: readonly string[], env: Environment, io: ConfigIo, token: string) {
   const s = new Settings(parseFlags(argv, STANDALONE_FLAGS, COMMAND), env, STANDALONE_FLAGS);
   const log = parseLogConfig(s);
+  const lowerBackgroundThreads = parseLowerBackgroundThreads(s);
   const gatewayListen = parseListenAddress(
     s.get("gateway-listen"),
     STANDALONE_DEFAULTS.gatewayListen,
@@ -164,6 +170,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
       intervalMs: AGENT_DEFAULTS.heartbeatIntervalS * 1000,
       timeoutMs: AGENT_DEFAULTS.heartbeatTimeoutS * 1000,
     },
+    lowerBackgroundThreads,
   };
   const gateway: GatewayConfig = {
     listen: gatewayListen,
@@ -176,6 +183,7 @@ function build(argv: readonly string[], env: Environment, io: ConfigIo, token: s
     ...(file && file.bmp.length > 0 ? { bmp: file.bmp } : {}),
     acceptAny: file === undefined,
     log,
+    lowerBackgroundThreads,
   };
   return { agent, gateway, acceptAny: gateway.acceptAny, ...(demo ? { demo } : {}) };
 }

@@ -67,6 +67,11 @@ export interface AgentConfig {
    * the agent tries to re-attach, and the replay buffer bound per direction. Absent = off.
    */
   readonly resume?: ResumeSettings;
+  /**
+   * Put the runtime's background threads (JIT compilers, ...) under SCHED_IDLE while the CPU
+   * has room (src/core/background-threads.ts); false: `--disable-thread-lowering`.
+   */
+  readonly lowerBackgroundThreads: boolean;
 }
 
 /** Resume after a lost Data stream: the time allowed and the replay buffer's bound. */
@@ -156,6 +161,8 @@ export interface GatewayConfig {
   /** Hold a lost stream's far end for a resume (docs/resilience.md); absent = off. */
   readonly resume?: ResumeSettings;
   readonly log: LogConfig;
+  /** As AgentConfig's: background threads under SCHED_IDLE unless `--disable-thread-lowering`. */
+  readonly lowerBackgroundThreads: boolean;
 }
 
 /** `bgproxy standalone`: an agent and a gateway (with its collector) in one process on loopback. */

@@ -113,8 +113,6 @@ export interface GatewayDeps {
   sessionLog?: Partial<SessionLogLimits>;
   /** When to collect garbage (src/core/gc-pacer.ts); false leaves it to the engine. */
   gcPacer?: GcPacerOptions | false;
-  /** Lower the runtime's background threads (src/core/background-threads.ts); default true. */
-  backgroundThreads?: boolean;
 }
 
 /** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
@@ -328,9 +326,10 @@ export async function startGateway(
   const stopGc =
     deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
-  // "Data path: KEEPALIVE tail (session 5)").
-  const stopBackground =
-    deps.backgroundThreads === false ? undefined : processBackgroundThreads.start(log);
+  // "Data path: KEEPALIVE tail (session 5)"); `--disable-thread-lowering` leaves them alone.
+  const stopBackground = config.lowerBackgroundThreads
+    ? processBackgroundThreads.start(log)
+    : undefined;
   log.info("gateway started", {
     ...(config.name === undefined ? {} : { name: config.name }),
     listen: hostPort(config.listen.host, port),
@@ -340,6 +339,7 @@ export async function startGateway(
     tls: !config.insecure,
     devices: registry.all().length,
     accept_any: config.acceptAny,
+    ...(config.lowerBackgroundThreads ? {} : { thread_lowering: "off" }),
   });
 
   return {

@@ -36,6 +36,7 @@ export function gatewayConfig(overrides: Partial<GatewayConfig> = {}): GatewayCo
     acceptAny: false,
     log: { level: "info", human: true },
     drainTimeoutMs: 1_000,
+    lowerBackgroundThreads: true,
     ...overrides,
   };
 }
@@ -59,6 +60,7 @@ export function agentConfig(
     log: { level: "info", human: true },
     heartbeat: { intervalMs: 10_000, timeoutMs: 30_000 },
     bridgeTimeoutMs: 300_000,
+    lowerBackgroundThreads: true,
     ...overrides,
   };
 }

@@ -58,6 +58,7 @@ describe("agent defaults", () => {
       log: { level: "info", human: false },
       heartbeat: { intervalMs: 10_000, timeoutMs: 30_000 },
       bridgeTimeoutMs: 300_000,
+      lowerBackgroundThreads: true,
     });
   });
 

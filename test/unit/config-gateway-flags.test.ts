@@ -76,6 +76,7 @@ describe("gateway flags", () => {
       tlsCert: "/ok/cert.pem",
       tlsKey: "/ok/key.pem",
       log: { level: "trace", human: true },
+      lowerBackgroundThreads: true,
     });
   });
 

@@ -45,6 +45,7 @@ const FLAGS: Omit<GatewayFlags, "configFile"> = {
   tlsCert: "/etc/bgproxy/cert.pem",
   tlsKey: "/etc/bgproxy/key.pem",
   log: { level: "info", human: false },
+  lowerBackgroundThreads: true,
 };
 
 /** EXAMPLE with its line `n` (1-based) replaced by `text` (which may span lines, or be ""). */
@@ -67,6 +68,11 @@ function errorOf(text: string): string {
 }
 
 describe("a valid file", () => {
+  test("the flags' lowerBackgroundThreads reaches the config (--disable-thread-lowering)", () => {
+    const off = { ...FLAGS, lowerBackgroundThreads: false };
+    expect(parseGatewayConfig(EXAMPLE, FILE, off).lowerBackgroundThreads).toBe(false);
+  });
+
   test("parses to the expected frozen config", () => {
     const c = parseGatewayConfig(EXAMPLE, FILE, FLAGS);
     expect(c).toEqual({

@@ -18,6 +18,7 @@ function config(devices: DeviceConfig[], overrides: Partial<GatewayConfig> = {})
     devices,
     acceptAny: false,
     log: { level: "info", human: true },
+    lowerBackgroundThreads: true,
     ...overrides,
   };
 }
