@@ -4,7 +4,9 @@
  *
  *   bun scripts/bench/latency-waits.ts [--pings 2000] [--min-ms 0.5] [--bun-flags "..."]
  *
- * Root and `perf` needed. Sets up the latency scenario's path (pinger in R, echo in C, agent
+ * Root and `perf` needed (Debian package linux-perf; a manual tool: no test or benchmark run
+ * needs it, so it is not in scripts/apt-packages.txt, and the tool says so when it is missing
+ * or when `perf sched record` fails). Sets up the latency scenario's path (pinger in R, echo in C, agent
  * and gateway in P), sends one round of pings to warm up, then a second one under `perf
  * sched record`, and lists the run-queue waits of the four processes' main threads (woken or
  * preempted, not yet running) of at least --min-ms, by what the CPU they were queued on ran
@@ -28,7 +30,15 @@ function option(name: string, fallback: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
+/** Said when `perf` is not installed, before anything is set up. */
+const PERF_MISSING =
+  "latency-waits: needs perf, which is not installed (Debian package linux-perf: apt-get install linux-perf)";
+
 async function main(): Promise<number> {
+  if (Bun.which("perf") === null) {
+    console.error(PERF_MISSING);
+    return 2;
+  }
   if (!canRunNetns) {
     console.log(`latency-waits: skipped (${netnsSkipReason})`);
     return 0;
@@ -65,9 +75,15 @@ async function main(): Promise<number> {
     await round(); // warm-up: JIT and first use
     const perf = Bun.spawn(["perf", "sched", "record", "-a", "-o", data], {
       stdout: "ignore",
-      stderr: "ignore",
+      stderr: "pipe",
     });
     await Bun.sleep(500);
+    if (perf.exitCode !== null) {
+      // perf refused (no tracepoints, not permitted): say why instead of tracing nothing.
+      const why = (await new Response(perf.stderr).text()).trim();
+      console.error(`latency-waits: perf sched record exited with ${perf.exitCode}: ${why}`);
+      return 1;
+    }
     const samples = await round();
     perf.kill("SIGINT");
     await perf.exited;

@@ -11,7 +11,7 @@ export const DISABLE_THREAD_LOWERING_FLAG: FlagSpec = {
   kind: "bool",
   env: "BGPROXY_DISABLE_THREAD_LOWERING",
   defaultText: "false",
-  help: "Leave the runtime's background threads (JIT compilers) at normal priority instead of SCHED_IDLE",
+  help: "Keep the runtime's background threads (JIT compilers) at normal priority, not SCHED_IDLE",
 };
 
 /** Whether the background threads are lowered (the default) or left alone (the flag, or its env var). */
