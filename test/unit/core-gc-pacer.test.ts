@@ -128,42 +128,43 @@ describe("GcPacer", () => {
     expect(f.p.collections).toBe(3);
   });
 
-  test("a burst rule: young collections after everyBytes of relayed data, within their budget", () => {
-    const young = withBurst({ everyBytes: 4 * MiB, budgetShare: 0.02 });
-    const { clock, f, pacer } = startedPacer(young);
-    pacer.allocated(3 * MiB);
-    expect(f.p.young).toBe(0);
-    pacer.allocated(1 * MiB);
-    expect(f.p.young).toBe(1);
-    // 0.2 ms at 2 %: none again within 10 ms, whatever was allocated.
-    pacer.allocated(8 * MiB);
-    clock.advance(9);
-    pacer.allocated(4 * MiB);
-    expect(f.p.young).toBe(1);
-    clock.advance(1);
-    pacer.allocated(4 * MiB);
-    expect(f.p.young).toBe(2);
-    expect(pacer.burstCollections).toBe(2);
-  });
-
-  test("full collections after everyBytes when its collection is full, within their budget", () => {
-    const full = withBurst({ everyBytes: 2 * MiB, collection: "full", budgetShare: 0.05 });
-    const { clock, f, pacer } = startedPacer(full);
-    f.grow(0, 6 * MiB);
-    pacer.allocated(2 * MiB);
-    expect(f.p.collections).toBe(1);
-    expect(f.p.young).toBe(0);
-    expect(f.p.rss).toBe(100 * MiB); // the garbage is gone
-    // 7 ms at 5 %: none again within 140 ms.
-    clock.advance(139);
-    pacer.allocated(2 * MiB);
-    expect(f.p.collections).toBe(1);
-    clock.advance(1);
-    pacer.allocated(2 * MiB);
-    expect(f.p.collections).toBe(2);
-    expect(pacer.burstCollections).toBe(2);
-    pacer.stop();
-  });
+  // A burst rule collects once everyBytes of relayed data were allocated, and no sooner again
+  // than its budget allows: a collection's CPU time (fakeProcess: young 0.2 ms, full 7 ms)
+  // over the rule's budgetShare.
+  const BURSTS = [
+    { collection: "young", everyBytes: 4 * MiB, budgetShare: 0.02, gapMs: 10 },
+    { collection: "full", everyBytes: 2 * MiB, budgetShare: 0.05, gapMs: 140 },
+  ] as const;
+  for (const rule of BURSTS) {
+    test(`a burst rule: ${rule.collection} collections after everyBytes of relayed data, at most one per ${rule.gapMs} ms`, () => {
+      const { clock, f, pacer } = startedPacer(
+        withBurst({
+          everyBytes: rule.everyBytes,
+          collection: rule.collection,
+          budgetShare: rule.budgetShare,
+        }),
+      );
+      const made = () => (rule.collection === "young" ? f.p.young : f.p.collections);
+      const other = () => (rule.collection === "young" ? f.p.collections : f.p.young);
+      f.grow(0, 6 * MiB);
+      pacer.allocated(rule.everyBytes - 1 * MiB);
+      expect(made()).toBe(0);
+      pacer.allocated(1 * MiB);
+      expect(made()).toBe(1);
+      // A full collection frees the garbage; a young one leaves it to the engine.
+      expect(f.p.rss).toBe(rule.collection === "full" ? 100 * MiB : 106 * MiB);
+      // Within the budget's gap none again, whatever was allocated.
+      clock.advance(rule.gapMs - 1);
+      pacer.allocated(3 * rule.everyBytes);
+      expect(made()).toBe(1);
+      clock.advance(1);
+      pacer.allocated(rule.everyBytes);
+      expect(made()).toBe(2);
+      expect(other()).toBe(0);
+      expect(pacer.burstCollections).toBe(2);
+      pacer.stop();
+    });
+  }
 
   test("with growthBytes, only once the external memory grew by that much", () => {
     const full = withBurst({ ...FULL_EVERY_MIB, growthBytes: 3 * MiB, budgetShare: 0.05 });
