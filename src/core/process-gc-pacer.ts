@@ -1,18 +1,17 @@
 import { backgroundClock, type Clock } from "./clock.ts";
 import { distinctGcBurstRules } from "./gc-burst.ts";
 import { GcPacer, type GcPacerOptions, type GcProcess, ownProcess } from "./gc-pacer.ts";
+import { ProcessRoles } from "./process-roles.ts";
 
 /**
  * The process's one GC pacer. Garbage collection is per process, so the roles running in it
- * (the agent, the gateway, both in standalone mode and in-process tests) share one pacer:
- * it runs while any role wants it (`start` counts them; each gets its own stop) with the
- * options of all of them combined (`combinedGcPacer`): the agent's full collections in its
- * bursts and the gateway's young ones every 2 MiB each run as their role asked, also when
- * both roles share the process.
+ * (the agent, the gateway, both in standalone mode and in-process tests) share one pacer
+ * (process-roles.ts): it runs while any role wants it, with the options of all of them
+ * combined (`combinedGcPacer`): the agent's full collections in its bursts and the gateway's
+ * young ones every 2 MiB each run as their role asked, also when both roles share the process.
  */
 export class ProcessGcPacer {
-  private readonly wanted = new Map<number, GcPacerOptions>();
-  private nextRole = 1;
+  private readonly roles = new ProcessRoles<GcPacerOptions>(() => this.update());
   private pacer: GcPacer | undefined;
 
   constructor(
@@ -22,12 +21,7 @@ export class ProcessGcPacer {
 
   /** A role wants collections paced with `options`; returns its stop (idempotent). */
   start(options: GcPacerOptions): () => void {
-    const role = this.nextRole++;
-    this.wanted.set(role, options);
-    this.update();
-    return () => {
-      if (this.wanted.delete(role)) this.update();
-    };
+    return this.roles.join(options);
   }
 
   /** The running pacer (undefined when no role wants one). */
@@ -37,7 +31,8 @@ export class ProcessGcPacer {
 
   /** The options the running pacer uses, if any. */
   get options(): GcPacerOptions | undefined {
-    return this.wanted.size === 0 ? undefined : combinedGcPacer([...this.wanted.values()]);
+    const wants = this.roles.wants;
+    return wants.length === 0 ? undefined : combinedGcPacer(wants);
   }
 
   /** Relayed data allocated: counts towards the running pacer's burst collections. */
