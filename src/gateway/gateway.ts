@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { BmpFeed, type MonitoredSession } from "../bmp/bmp-feed.ts";
-import type { AdjRibIn } from "../collector/adj-rib-in.ts";
+import { BmpFeed } from "../bmp/bmp-feed.ts";
 import { MrtDumper } from "../collector/mrt-dumper.ts";
 import { RibDirectory } from "../collector/rib-directory.ts";
 import type { GatewayConfig } from "../config/types.ts";
@@ -34,15 +33,13 @@ import {
   listenForAgents,
   shutDownAgentServer,
 } from "./agent-server.ts";
-import { type CollectorEndpoint, openCollector } from "./collector-endpoint.ts";
 import { controlService } from "./control-service.ts";
-import { dataService, type OpenTarget, type SessionInfo } from "./data-service.ts";
-import { DeviceRegistry, type DeviceRuntime } from "./device-registry.ts";
+import { dataService } from "./data-service.ts";
+import { DeviceRegistry } from "./device-registry.ts";
 import { DeviceResolver } from "./device-resolver.ts";
 import { DeviceTracker } from "./device-tracker.ts";
 import { startExportListener } from "./export-listener.ts";
 import { raiseFlowControlWindows } from "./flow-control.ts";
-import { connectForward } from "./forward-target.ts";
 import { type GatewayReload, reloadGateway } from "./gateway-reload.ts";
 import { gatewayStatusRoutes } from "./gateway-status.ts";
 import {
@@ -59,6 +56,7 @@ import { logOversizedMessages } from "./oversize-log.ts";
 import { routeApi } from "./route-api.ts";
 import { sessionDrain } from "./session-drain.ts";
 import { SessionTable } from "./session-table.ts";
+import { monitoredSession, SessionTargets } from "./session-targets.ts";
 
 /**
  * `bgproxy gateway`: serves ProxyService to agents, knows the devices, and terminates
@@ -118,24 +116,6 @@ export interface GatewayDeps {
 /** The shutdown communication (RFC 8203) a router gets when the gateway stops. */
 export const SHUTDOWN_MESSAGE = "bgproxy gateway shutting down";
 
-/** How long a stop waits for collector sessions to carry their NOTIFICATION out. */
-const COLLECTOR_DRAIN_MS = 1_000;
-
-/** Resolves when `open` is empty (its members remove themselves), or after `ms`. */
-function drained(open: Set<CollectorEndpoint>, ms: number, clock: Clock): Promise<void> {
-  if (open.size === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = clock.schedule(ms, resolve);
-    for (const endpoint of open) {
-      endpoint.once("close", () => {
-        if (open.size > 0) return;
-        timer.cancel();
-        resolve();
-      });
-    }
-  });
-}
-
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
@@ -162,7 +142,6 @@ export async function startGateway(
     store: agentMetrics,
     now,
   });
-  const collectors = new Set<CollectorEndpoint>();
   const ribs = new RibDirectory();
   const bmp =
     config.bmp && config.bmp.length > 0
@@ -174,29 +153,12 @@ export async function startGateway(
           logger: logger.child({ component: "gateway/bmp" }),
         })
       : undefined;
-  const monitored = (device: DeviceRuntime, session: SessionInfo): MonitoredSession => ({
-    device: device.config.name,
-    peerAddress: session.deviceIp,
-    peerPort: session.devicePort,
-    localAddress: session.proxyIp,
-    localPort: session.proxyPort,
+  const targets = new SessionTargets({
+    ribs,
+    ...(bmp ? { bmp } : {}),
+    collector: () => running.collector,
+    clock,
   });
-  const openTarget: OpenTarget = (device, session, events, sessionLog) => {
-    const target = device.config.target;
-    if (target.kind === "forward") return connectForward(target.forward, target.source);
-    const home = {
-      directory: ribs,
-      device: device.config.name,
-      address: device.config.ip,
-      ...(bmp
-        ? { monitorFor: (rib: AdjRibIn) => bmp.session({ ...monitored(device, session), rib }) }
-        : {}),
-    };
-    const endpoint = openCollector(events, running.collector, clock, sessionLog, home);
-    collectors.add(endpoint);
-    endpoint.once("close", () => collectors.delete(endpoint));
-    return Promise.resolve(endpoint);
-  };
 
   // Timers of log summaries and throttles: they never keep the process alive.
   const logClock: Clock = deps.clock ?? { now, schedule: backgroundClock.schedule };
@@ -234,9 +196,11 @@ export async function startGateway(
     data: dataService({
       accounts,
       resolver,
-      openTarget,
+      openTarget: targets.open,
       tracker,
-      ...(bmp ? { monitor: (device, session) => bmp.session(monitored(device, session)) } : {}),
+      ...(bmp
+        ? { monitor: (device, session) => bmp.session(monitoredSession(device, session)) }
+        : {}),
       logger,
       agents,
       ...(config.name === undefined ? {} : { name: config.name }),
@@ -368,10 +332,7 @@ export async function startGateway(
       guard?.stop();
       // Routers in the collector hear why (Cease / Administrative Shutdown) before the
       // streams close; the relay carries the NOTIFICATION and the end of each stream.
-      if (collectors.size > 0)
-        log.info("notifying collector sessions", { sessions: collectors.size });
-      for (const endpoint of collectors) endpoint.shutdown(SHUTDOWN_MESSAGE);
-      await drained(collectors, COLLECTOR_DRAIN_MS, clock);
+      await targets.shutDownCollectors(SHUTDOWN_MESSAGE, log);
       logins.flush();
       sessionLogs.flush();
       // Agents' Control streams are ended (they reconnect elsewhere or to the next
