@@ -238,9 +238,18 @@ export class RouterSession {
     );
   }
 
-  /** The far end was lost and the bridge keeps the router's session: dial a new stream. */
-  private bridgeFarEnd(why: string): void {
-    this.logger.warn("far end lost: keeping the router's BGP session up", { reason: why });
+  /**
+   * The far end was lost and the bridge keeps the router's session: dial a new stream.
+   * `handshaking`: the session was bridged already and the lost one was a new far end still in
+   * its handshake (one line per bridged spell says the far end was lost; one says it was taken
+   * over).
+   */
+  private bridgeFarEnd(why: string, handshaking: boolean): void {
+    if (handshaking) {
+      this.logger.info("the new far end was lost in its handshake: dialling another", {
+        reason: why,
+      });
+    } else this.logger.warn("far end lost: keeping the router's BGP session up", { reason: why });
     this.earlierStreams = streamTotals(this.earlierStreams, this.relay?.counters);
     this.relay = undefined;
     this.channel?.release();
@@ -334,8 +343,9 @@ export class RouterSession {
     if (reason === "closed") this.logger.info("session closed", fields);
     else this.logger.warn("session ended", fields);
     if (reason === "killed") this.deps.admission.forget(this.tuple.deviceIp);
+    const handshaking = this.bridge?.bridging === true;
     if (this.bridge?.farEndLost(reason, error ? errorMessage(error) : reason)) {
-      this.bridgeFarEnd(error ? errorMessage(error) : reason);
+      this.bridgeFarEnd(error ? errorMessage(error) : reason, handshaking);
       return;
     }
     this.finish();

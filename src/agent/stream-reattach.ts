@@ -143,14 +143,9 @@ export class StreamReattach {
   /** The current stream was lost: try to re-attach the session before anything else. */
   private streamLost(error: Error): void {
     const resume = this.deps.resume;
-    if (!resume || !this.deps.relaying()) {
-      this.current?.fail(error);
-      return;
-    }
-    if (this.deps.farEndHandshaking()) {
-      this.deps.logger.info("Data stream lost in the new far end's handshake: redialling", {
-        error: errorMessage(error),
-      });
+    // A bridged session's new far end in its handshake is not resumed either: the relay ends
+    // and the bridge dials a new stream.
+    if (!resume || !this.deps.relaying() || this.deps.farEndHandshaking()) {
       this.current?.fail(error);
       return;
     }

@@ -11,6 +11,8 @@ import { createServer, type Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { MessageType } from "../../src/bgp/constants.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
+import { BRIDGE_LOG } from "../support/bridge-stack.ts";
+import { captureLogs } from "../support/log-capture.ts";
 import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
 import { agentConfig, forwardDevice, gatewayConfig, testLogger } from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
@@ -52,9 +54,10 @@ describe("a bridged session's new stream lost in its handshake", () => {
     const link = await tcpLink(first.port);
     cleanups.push(() => link.close());
     // A short resume window: the first gateway's close is bridged soon.
+    const logs = captureLogs();
     const agent = await startAgent(
       agentConfig(link.port, { resume: { ...RESUME, windowMs: 300 } }),
-      testLogger(),
+      logs.logger,
     );
     cleanups.push(() => agent.close());
     const router = new ScriptedRouter(agent.listening[0]?.port ?? 0, ["198.51.100.0/24"]);
@@ -98,6 +101,10 @@ describe("a bridged session's new stream lost in its handshake", () => {
     });
     expect(session()?.resumes).toBe(0);
     expect(session()?.bridge?.bridged).toBe(1);
+    // One bridged spell: the far end was lost once (what the fault matrix counts against the
+    // take-overs); the new far end lost in its handshake has a line of its own.
+    expect(logs.find(BRIDGE_LOG.lost)).toHaveLength(1);
+    expect(logs.find(BRIDGE_LOG.handshakeLost)).toHaveLength(1);
     expect(router.count(MessageType.NOTIFICATION)).toBe(0);
     expect(router.socket.destroyed).toBe(false);
     expect(agent.status().sessionsTotal).toBe(1);

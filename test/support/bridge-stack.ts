@@ -138,6 +138,8 @@ export function restartableGateway(
 /** The agent's log lines of a lost far end and of a new far end taking over. */
 export const BRIDGE_LOG = {
   lost: "far end lost: keeping the router's BGP session up",
+  /** A bridged session's new far end lost in its handshake (not a far end lost again). */
+  handshakeLost: "the new far end was lost in its handshake: dialling another",
   tookOver: "a new far end took over the router's session",
 } as const;
 
