@@ -18,7 +18,8 @@ import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-en
  *   other, a sustained stream), so that the kernel gathers what comes meanwhile and the next
  *   read (and message) is large. Each read costs a callback, a
  *   Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
- *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held.
+ *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held. Chunks already
+ *   waiting in the socket's readable buffer are never held (`backlogWaits`).
  * - call → socket: while the socket's unsent bytes reach `highWaterMark`, the call is
  *   paused, so grpc-js stops reading the HTTP/2 stream and its flow-control window closes
  *   on the sender.
@@ -53,6 +54,19 @@ export const PACE_MS = 1;
 export const PACE_HOLD_MS = 4;
 export const PACE_STREAK = 3;
 export const PACE_STREAK_MS = 2 * PACE_HOLD_MS;
+
+/**
+ * Whether chunks already read from the kernel wait in the socket's readable buffer. Bun 1.4
+ * keeps reading a TCP socket natively for a while after `pause()` and queues every read as
+ * its own chunk (one per BGP UPDATE that arrived: ~80 bytes from BIRD), up to several MB
+ * while the relay paces; `resume()` then hands them over one "data" event at a time. Pacing
+ * such a chunk (small, soon after the previous message) let through one or two chunks per
+ * PACE_HOLD_MS while MBs waited behind them (DEVELOPERS.md, "Data path: convergence,
+ * session 6"); the relay now takes the whole backlog at once and paces only real reads.
+ */
+function backlogWaits(socket: { readableLength?: number }): boolean {
+  return (socket.readableLength ?? 0) > 0;
+}
 
 export type RelayEndReason =
   | "closed" // both directions finished normally
@@ -241,7 +255,10 @@ export class StreamRelay {
     this.pending.push(chunk);
     this.pendingBytes += length;
     const now = this.clock.now();
-    const streaming = length < PACE_BELOW_BYTES && now - this.lastSentAt < PACE_MS;
+    // A chunk with more behind it in the socket's own buffer is a backlog, not a stream of
+    // small writes: a hold would release it one chunk per hold (see `backlogWaits`).
+    const streaming =
+      length < PACE_BELOW_BYTES && now - this.lastSentAt < PACE_MS && !backlogWaits(this.socket);
     if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
     if (this.inFlight >= this.highWaterMark) this.socketPausedForCall = true;
     if (streaming && this.paceTimer === undefined) {
