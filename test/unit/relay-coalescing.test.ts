@@ -229,6 +229,35 @@ describe("StreamRelay coalescing", () => {
     });
   });
 
+  test("a small read soon after the previous read is paced while a message is outstanding", async () => {
+    const { socket, call, clock } = setup();
+    socket.push(Buffer.from("a")); // goes, and stays outstanding
+    await tick();
+    clock.advance(PACE_MS * 5);
+    socket.push(Buffer.from("b")); // long after "a" went: read, waits for "a", not paced
+    await tick();
+    expect(socket.isPaused()).toBe(false);
+    clock.advance(PACE_MS - STEP_MS);
+    socket.push(Buffer.from("c")); // soon after "b" was read: paced, though no message went
+    await tick();
+    expect(socket.isPaused()).toBe(true);
+    call.complete();
+    expect(call.written.map(text)).toEqual([["a"], ["bc"]]);
+  });
+
+  test("the socket reads one chunk ahead: while held, the first chunk queued says stop", async () => {
+    // The native side of a socket stops reading when push() returns false; Bun's pause()
+    // alone does not stop it.
+    const { socket, call } = setup();
+    socket.push(Buffer.from("a"));
+    await tick();
+    call.complete();
+    socket.push(Buffer.from("b")); // streaming: held
+    await tick();
+    expect(socket.isPaused()).toBe(true);
+    expect(socket.push(Buffer.from("c"))).toBe(false);
+  });
+
   test("large reads are not paced", async () => {
     const { socket, call } = setup();
     const big = Buffer.alloc(PACE_BELOW_BYTES, 1);
