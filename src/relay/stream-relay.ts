@@ -42,7 +42,7 @@ export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 export const COALESCE_LIMIT = 1024 * 1024;
 /** A read smaller than this, soon after the previous message, pauses the socket (pacing). */
 export const PACE_BELOW_BYTES = 128 * 1024;
-/** How soon after the previous message a small read counts as streaming, ms. */
+/** How soon after the previous message (or read) a small read counts as streaming, ms. */
 export const PACE_MS = 1;
 /**
  * How long a paced socket stays paused in a sustained stream (a hold with PACE_STREAK holds
@@ -52,8 +52,11 @@ export const PACE_MS = 1;
  * a full table from BIRD, ~15 MB/s, then goes in ~1,000–2,700 messages instead of
  * 3,500–6,600, and the relay's CPU per table falls by ~40 %. A stray quick pair of pings
  * still costs the next one at most PACE_MS.)
+ * 8, not 4, since the holds really stop Bun's reads (`readOneChunkAhead`, session 6): with 4
+ * a table took ~2,200 reads and messages and more relay CPU than with the old leaky holds
+ * (~1,100); with 8, ~1,000 (DEVELOPERS.md, "Data path: convergence, session 6").
  */
-export const PACE_HOLD_MS = 4;
+export const PACE_HOLD_MS = 8;
 export const PACE_STREAK = 3;
 export const PACE_STREAK_MS = 2 * PACE_HOLD_MS;
 
