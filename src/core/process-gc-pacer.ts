@@ -3,15 +3,28 @@ import { distinctGcBurstRules } from "./gc-burst.ts";
 import { GcPacer, type GcPacerOptions, type GcProcess, ownProcess } from "./gc-pacer.ts";
 
 /**
+ * Which end of a Data call noted an allocation: the agent (the gRPC client: it encodes what
+ * goes up and decodes what comes down) or the gateway (the server: it decodes what comes up
+ * and encodes what goes down).
+ */
+export type RelayRole = "agent" | "gateway";
+
+/**
  * The process's one GC pacer. Garbage collection is per process, so the roles running in it
  * (the agent, the gateway, both in standalone mode and in-process tests) share one pacer:
  * it runs while any role wants it (`start` counts them; each gets its own stop) with the
  * options of all of them combined (`combinedGcPacer`): the agent's full collections in its
  * bursts and the gateway's young ones every 2 MiB each run as their role asked, also when
  * both roles share the process.
+ *
+ * Each relayed byte counts once per process: with agent and gateway in one process, a byte
+ * is encoded by one and decoded by the other (two notes of the same message), so only the
+ * gateway's notes count there (it sees every byte of both directions once); a process
+ * without a gateway role counts the agent's.
  */
 export class ProcessGcPacer {
   private readonly wanted = new Map<number, GcPacerOptions>();
+  private readonly roles = new Map<number, RelayRole | undefined>();
   private nextRole = 1;
   private pacer: GcPacer | undefined;
 
@@ -20,14 +33,25 @@ export class ProcessGcPacer {
     private readonly proc: () => GcProcess,
   ) {}
 
-  /** A role wants collections paced with `options`; returns its stop (idempotent). */
-  start(options: GcPacerOptions): () => void {
+  /**
+   * A role wants collections paced with `options`; returns its stop (idempotent). `relay`
+   * says which end of Data calls it is (whose allocation notes count, see the class).
+   */
+  start(options: GcPacerOptions, relay?: RelayRole): () => void {
     const role = this.nextRole++;
     this.wanted.set(role, options);
+    this.roles.set(role, relay);
     this.update();
     return () => {
+      this.roles.delete(role);
       if (this.wanted.delete(role)) this.update();
     };
+  }
+
+  /** Whose allocation notes count in this process: the gateway's when it runs here. */
+  get counting(): RelayRole {
+    for (const role of this.roles.values()) if (role === "gateway") return "gateway";
+    return "agent";
   }
 
   /** The running pacer (undefined when no role wants one). */
@@ -40,8 +64,12 @@ export class ProcessGcPacer {
     return this.wanted.size === 0 ? undefined : combinedGcPacer([...this.wanted.values()]);
   }
 
-  /** Relayed data allocated: counts towards the running pacer's burst collections. */
-  allocated(bytes: number): void {
+  /**
+   * Relayed data allocated (by `by`, when known): counts towards the running pacer's burst
+   * collections, unless it is the other end's note of a byte this process counts already.
+   */
+  allocated(bytes: number, by?: RelayRole): void {
+    if (by !== undefined && by !== this.counting) return;
     this.pacer?.allocated(bytes);
   }
 
@@ -84,8 +112,9 @@ export const processGcPacer = new ProcessGcPacer(backgroundClock, ownProcess);
 
 /**
  * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or received): counts towards the process pacer's burst collections.
+ * encoded or received by `by`): counts towards the process pacer's burst collections, once
+ * per relayed byte in this process (see ProcessGcPacer).
  */
-export function noteRelayAllocation(bytes: number): void {
-  processGcPacer.allocated(bytes);
+export function noteRelayAllocation(bytes: number, by?: RelayRole): void {
+  processGcPacer.allocated(bytes, by);
 }

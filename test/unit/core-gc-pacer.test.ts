@@ -15,6 +15,8 @@ import {
   ProcessGcPacer,
   processGcPacer,
 } from "../../src/core/process-gc-pacer.ts";
+import { DataAction } from "../../src/proto/messages.ts";
+import { proxyServiceDefinition } from "../../src/proto/service.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -361,6 +363,55 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     const again = shared.start(OPTIONS);
     expect(shared.running).not.toBe(pacer);
     again();
+  });
+
+  test("agent and gateway in one process: each relayed byte counts once (the gateway's notes)", () => {
+    const { f, shared, clock } = processPacer();
+    const young = withBurst({ everyBytes: 2 * MiB, budgetShare: 1 });
+    /** `n` messages of 1 MiB, each noted by both ends (encoded by one, decoded by the other). */
+    const relay = (n: number, by: readonly ("agent" | "gateway")[]) => {
+      const before = f.p.young;
+      for (let i = 0; i < n; i++) {
+        for (const end of by) shared.allocated(1 * MiB, end);
+        clock.advance(10);
+      }
+      return f.p.young - before;
+    };
+    const stopAgent = shared.start(young, "agent");
+    expect(shared.counting).toBe("agent");
+    // An agent alone: its own notes count (it encodes up, decodes down).
+    expect(relay(8, ["agent"])).toBe(4);
+    const stopGateway = shared.start(young, "gateway");
+    expect(shared.counting).toBe("gateway");
+    // Both: 8 MiB relayed is 8 MiB counted, not 16 (the agent's notes of the same bytes drop).
+    expect(relay(8, ["agent", "gateway"])).toBe(4);
+    stopAgent();
+    expect(relay(8, ["gateway"])).toBe(4);
+    stopGateway();
+    // Notes without an end (older callers) always count.
+    const stop = shared.start(young);
+    expect(relay(8, [])).toBe(0);
+    shared.allocated(2 * MiB);
+    expect(f.p.young).toBe(13);
+    stop();
+  });
+
+  test("the Data codec notes each message with its end: once per byte in a process with both", () => {
+    const data = proxyServiceDefinition.data;
+    const message = { action: DataAction.UNSPECIFIED, data: [new Uint8Array(1 * MiB)] };
+    const young = withBurst({ everyBytes: 4 * MiB, budgetShare: 1 });
+    const stops = [processGcPacer.start(young, "agent"), processGcPacer.start(young, "gateway")];
+    try {
+      // Up (agent encodes, gateway decodes) and down (gateway encodes, agent decodes): 4 MiB.
+      for (let i = 0; i < 2; i++) {
+        data.responseDeserialize(data.responseSerialize(message));
+        expect(processGcPacer.running?.burstCollections).toBe(0);
+        data.requestDeserialize(data.requestSerialize(message));
+      }
+      expect(processGcPacer.running?.burstCollections).toBe(1);
+    } finally {
+      for (const stop of stops) stop();
+    }
   });
 
   test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
