@@ -102,9 +102,23 @@ export function combinedGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions 
       busyShare: Math.max(a.busyShare, b.busyShare),
       budgetShare: Math.max(a.budgetShare, b.budgetShare),
       bursts: distinctGcBurstRules([...a.bursts, ...b.bursts]),
+      ...heldOf(a, b),
     }),
     first,
   );
+}
+
+/** The held rule of two roles' options: the one that collects more readily, if any. */
+function heldOf(a: GcPacerOptions, b: GcPacerOptions): Pick<GcPacerOptions, "held"> {
+  const [x, y] = [a.held, b.held];
+  if (x === undefined || y === undefined) return (x ?? y) ? { held: x ?? y } : {};
+  return {
+    held: {
+      minBytes: Math.min(x.minBytes, y.minBytes),
+      quietMs: Math.min(x.quietMs, y.quietMs),
+      budgetShare: Math.max(x.budgetShare, y.budgetShare),
+    },
+  };
 }
 
 /** This process's pacer: timers that do not keep it alive, its own RSS, CPU time and GC. */
@@ -117,4 +131,12 @@ export const processGcPacer = new ProcessGcPacer(backgroundClock, ownProcess);
  */
 export function noteRelayAllocation(bytes: number, by?: RelayRole): void {
   processGcPacer.allocated(bytes, by);
+}
+
+/**
+ * A Data stream of this process is held back by its far end (the read gate has kept its
+ * window closed for a while): the pacer may run its held rule's full collection.
+ */
+export function noteStreamHeld(): void {
+  processGcPacer.running?.held();
 }

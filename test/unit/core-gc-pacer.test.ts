@@ -5,6 +5,7 @@ import {
   AGENT_GC_PACER,
   DEFAULT_GC_PACER,
   GATEWAY_GC_BURST,
+  GATEWAY_GC_HELD,
   GATEWAY_GC_PACER,
   GcPacer,
   type GcPacerOptions,
@@ -227,12 +228,12 @@ describe("GcPacer", () => {
     pacer.stop();
   });
 
-  test("per 2 MiB relayed (4 MiB of garbage): the gateway's pacer collects young, the agent's in full, the default not", () => {
+  test("per 2 MiB relayed (4 MiB of garbage) in a burst: the gateway's and the agent's pacers collect in full, the default not", () => {
     const clock = new ManualClock();
     const f = fakeProcess(100 * MiB);
     for (const [options, young, full] of [
       [DEFAULT_GC_PACER, 0, 0],
-      [GATEWAY_GC_PACER, 1, 0],
+      [GATEWAY_GC_PACER, 0, 1],
       [AGENT_GC_PACER, 0, 1],
     ] as const) {
       const pacer = new GcPacer(clock, f.proc, options);
@@ -258,6 +259,66 @@ describe("GcPacer", () => {
     f.grow(0, 40 * MiB);
     clock.advance(10_000);
     expect(f.p.collections).toBe(1);
+  });
+});
+
+describe("GcPacer: a full collection when a Data stream is held back (held rule)", () => {
+  const HELD = { ...OPTIONS, held: GATEWAY_GC_HELD };
+
+  test("after a burst, once quiet: one full collection, then none until more was relayed", () => {
+    const { clock, f, pacer } = startedPacer(HELD);
+    for (let i = 0; i < 4; i++) {
+      f.grow(0, 512 * 1024);
+      pacer.allocated(512 * 1024);
+      clock.advance(1);
+    }
+    // Still relaying (the last message 1 ms ago): not yet.
+    expect(pacer.held()).toBe(false);
+    clock.advance(GATEWAY_GC_HELD.quietMs);
+    expect(pacer.held()).toBe(true);
+    expect(f.p).toMatchObject({ collections: 1, garbage: 0 });
+    // Held on (the far end still slow): nothing more to collect.
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
+    // Less than minBytes since: none.
+    pacer.allocated(512 * 1024);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
+    pacer.allocated(512 * 1024);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(true);
+    expect(pacer.heldCollections).toBe(2);
+  });
+
+  test("within its budget (from the last collection's CPU), and never without the rule", () => {
+    const { clock, f, pacer } = startedPacer(HELD);
+    const burst = () => {
+      pacer.allocated(2 * MiB);
+      clock.advance(GATEWAY_GC_HELD.quietMs);
+    };
+    burst();
+    expect(pacer.held()).toBe(true); // 7 ms of CPU: the next one 140 ms later at 5 %
+    burst();
+    expect(pacer.held()).toBe(false);
+    clock.advance(140 - GATEWAY_GC_HELD.quietMs);
+    expect(pacer.held()).toBe(true);
+    expect(f.p.collections).toBe(2);
+    const without = startedPacer(OPTIONS);
+    without.pacer.allocated(64 * MiB);
+    without.clock.advance(1000);
+    expect(without.pacer.held()).toBe(false);
+    expect(without.f.p.collections).toBe(0);
+  });
+
+  test("a burst rule's full collection counts: held finds nothing to do right after it", () => {
+    const { clock, f, pacer } = startedPacer({ ...HELD, bursts: [AGENT_GC_BURST] });
+    for (let i = 0; i < 4; i++) {
+      f.grow(0, 1 * MiB);
+      pacer.allocated(1 * MiB);
+    }
+    expect(f.p.collections).toBe(1);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
   });
 });
 
@@ -288,7 +349,16 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     expect(combinedGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
       ...DEFAULT_GC_PACER,
       bursts: [AGENT_GC_BURST, GATEWAY_GC_BURST],
+      held: GATEWAY_GC_HELD,
     });
+    const a = { ...OPTIONS, held: { minBytes: 2 * MiB, quietMs: 10, budgetShare: 0.01 } };
+    const b = { ...OPTIONS, held: { minBytes: 1 * MiB, quietMs: 50, budgetShare: 0.05 } };
+    expect(combinedGcPacer([a, b]).held).toEqual({
+      minBytes: 1 * MiB,
+      quietMs: 10,
+      budgetShare: 0.05,
+    });
+    expect(combinedGcPacer([OPTIONS, OPTIONS]).held).toBeUndefined();
   });
 
   for (const order of ["gateway first", "agent first"] as const) {
