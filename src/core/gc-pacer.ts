@@ -88,7 +88,7 @@ export const GATEWAY_GC_BURST: GcBurstRule = {
 
 /**
  * The gateway's full collection once a Data stream is held back by its far end (the read
- * gate kept its window closed for 100 ms) after at least 1 MiB relayed since the last full
+ * gate kept its window closed for 250 ms) after at least 1 MiB relayed since the last full
  * collection, with no Data message for 50 ms, within 5 % of the time: a slow far end's
  * saw-tooth (each re-opened window at full speed, then a hold) starts each time from what
  * is live (DEVELOPERS.md, "Data path: slow far end memory (session 6)").

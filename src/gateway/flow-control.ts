@@ -26,7 +26,7 @@ export const SERVER_CONNECTION_WINDOW = 2 * 1024 * 1024;
 
 /**
  * The stream window adapts (src/relay/adaptive-stream-window.ts): 256 KiB at first and while
- * a stream of the connection is held back by its far end, doubling after every four windows'
+ * a stream of the connection is held back by its far end (250 ms), doubling after every four windows'
  * worth received without such a hold, up to SERVER_STREAM_WINDOW (after 7 MiB). A slow far
  * end's session then holds at most 256-512 KiB at the gateway, and re-opens that much at a
  * time instead of 2 MiB (DEVELOPERS.md, "Data path: slow far end memory (session 6)").

@@ -27,6 +27,12 @@ type Listener = (...args: unknown[]) => void;
 export const CONNECTION_TOP_UP_MS = 100;
 
 /**
+ * A stream held this long is held back by its far end (grpc-js pauses a stream after every
+ * message, so short holds are a fast transfer's rhythm; a slow far end holds for seconds).
+ */
+export const HELD_BACK_MS = 250;
+
+/**
  * Keeps an HTTP/2 session's connection-level receive window open while the read gate holds
  * one of its streams. Under Bun 1.4.5 the connection window is only handed back as held
  * streams resume their native reads, so the bytes a stalled stream holds (up to its own
@@ -36,7 +42,7 @@ export const CONNECTION_TOP_UP_MS = 100;
  * sends the connection WINDOW_UPDATE; each stream stays bounded by its own window.
  * Its timer runs on the clock of the gate that first held one of the session's streams.
  *
- * A stream held for a whole interval is held back by its far end: the session's adaptive
+ * A stream held for HELD_BACK_MS is held back by its far end: the session's adaptive
  * stream window, if it has one (`adaptStreamWindow`), goes back to its smallest size, and the
  * process's GC pacer may collect what the burst before it left (`noteStreamHeld`).
  */
@@ -82,7 +88,7 @@ class ConnectionWindowTopUp {
     const now = this.clock.now();
     let since = now;
     for (const at of this.held.values()) since = Math.min(since, at);
-    if (now - since >= CONNECTION_TOP_UP_MS) {
+    if (now - since >= HELD_BACK_MS) {
       streamWindows.get(session)?.held();
       noteStreamHeld();
     }

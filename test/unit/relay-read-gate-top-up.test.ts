@@ -10,6 +10,7 @@ import { AdaptiveStreamWindow } from "../../src/relay/adaptive-stream-window.ts"
 import {
   adaptStreamWindow,
   CONNECTION_TOP_UP_MS,
+  HELD_BACK_MS,
   Http2ReadGate,
 } from "../../src/relay/http2-read-gate.ts";
 import { ManualClock } from "../support/manual-clock.ts";
@@ -129,24 +130,27 @@ describe("a session's adaptive stream window, told by its read gates", () => {
     return { session, window, applied, s: gated(clock, session) };
   }
 
-  test("grows with the DATA received; a stream held a whole interval brings it back to min", () => {
+  test("grows with the DATA received; a stream held for HELD_BACK_MS brings it back to min", () => {
     const clock = new ManualClock();
     const { window, applied, s } = adaptive(clock);
     for (let i = 0; i < 7 * 64; i++) s.stream.emit("data", new Uint8Array(16 * KiB));
     expect(window.size).toBe(2048 * KiB);
     s.hold();
-    clock.advance(CONNECTION_TOP_UP_MS);
+    clock.advance(2 * CONNECTION_TOP_UP_MS);
+    expect(window.size).toBe(2048 * KiB);
+    clock.advance(HELD_BACK_MS - 2 * CONNECTION_TOP_UP_MS);
+    clock.advance(CONNECTION_TOP_UP_MS); // the first tick at or after HELD_BACK_MS
     expect(window.size).toBe(256 * KiB);
     expect(applied).toEqual([256, 512, 1024, 2048, 256].map((k) => k * KiB));
   });
 
-  test("holds that each last less than an interval (a fast transfer's pauses) do not shrink it", () => {
+  test("holds that each last less than HELD_BACK_MS (a fast transfer's pauses) do not shrink it", () => {
     const clock = new ManualClock();
     const { window, s } = adaptive(clock);
     for (let i = 0; i < 7 * 64; i++) s.stream.emit("data", new Uint8Array(16 * KiB));
     for (let i = 0; i < 20; i++) {
       s.hold(); // grpc-js pauses after each message...
-      clock.advance(CONNECTION_TOP_UP_MS / 2);
+      clock.advance(HELD_BACK_MS - 1);
       s.release(); // ...and resumes for the next one
       s.stream.emit("data", new Uint8Array(16 * KiB));
       clock.advance(1);
