@@ -118,16 +118,14 @@ export const AGENT_GC_BURST: GcBurstRule = {
 };
 
 /**
- * The gateway's options: the default RSS look, its young burst collections, the agent's full
- * ones in a burst (a session's first 32 MiB, or a window re-opened after a stall) and a full
- * one when a stream is held. The full burst rule is the agent's (one rule in standalone
- * mode): at the gateway it took 1-2 MiB off a slow far end's growth, 4-5 MiB with the
- * adaptive stream window and the held collection (DEVELOPERS.md, "Data path: slow far end
- * memory (session 6)").
+ * The gateway's options: the default RSS look, its young burst collections and a full one
+ * when a stream is held. Not the agent's full burst collections: at the gateway they took
+ * 1-2 MiB off a slow far end's growth but cost 0.3 CPU s per full table in convergence
+ * (DEVELOPERS.md, "Data path: slow far end memory (session 6)").
  */
 export const GATEWAY_GC_PACER: GcPacerOptions = {
   ...DEFAULT_GC_PACER,
-  bursts: [GATEWAY_GC_BURST, AGENT_GC_BURST],
+  bursts: [GATEWAY_GC_BURST],
   held: GATEWAY_GC_HELD,
 };
 

@@ -228,12 +228,12 @@ describe("GcPacer", () => {
     pacer.stop();
   });
 
-  test("per 2 MiB relayed (4 MiB of garbage) in a burst: the gateway's and the agent's pacers collect in full, the default not", () => {
+  test("per 2 MiB relayed (4 MiB of garbage): the gateway's pacer collects young, the agent's in full, the default not", () => {
     const clock = new ManualClock();
     const f = fakeProcess(100 * MiB);
     for (const [options, young, full] of [
       [DEFAULT_GC_PACER, 0, 0],
-      [GATEWAY_GC_PACER, 0, 1],
+      [GATEWAY_GC_PACER, 1, 0],
       [AGENT_GC_PACER, 0, 1],
     ] as const) {
       const pacer = new GcPacer(clock, f.proc, options);
