@@ -194,7 +194,9 @@ export async function startAgent(
   // Relayed chunks leave dead buffers behind; at a slow far end's pace the engine lets them
   // pile up (DEVELOPERS.md, "Data path: the agent side").
   const stopGc =
-    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? AGENT_GC_PACER);
+    deps.gcPacer === false
+      ? undefined
+      : processGcPacer.start(deps.gcPacer ?? AGENT_GC_PACER, "agent");
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)"); `--disable-thread-lowering` leaves them alone.
   const stopBackground = config.lowerBackgroundThreads

@@ -44,6 +44,22 @@ export interface GcPacerOptions {
   budgetShare: number;
   /** Collections for relayed bytes, each rule with its own counters and budget. */
   bursts: readonly GcBurstRule[];
+  /** A full collection when a Data stream is held back by its far end (none: never). */
+  held?: GcHeldRule;
+}
+
+/**
+ * A full collection once a Data stream is held back (the read gate keeps its HTTP/2 window
+ * closed: the far end reads slowly) after a burst: what the burst left behind is dead by
+ * then, and the process has nothing else to do until the far end reads on.
+ */
+export interface GcHeldRule {
+  /** Only after this many bytes of Data messages since the last full collection. */
+  minBytes: number;
+  /** Only when no Data message was encoded or received for this long, ms. */
+  quietMs: number;
+  /** These collections take at most this share of the time (from what the last cost). */
+  budgetShare: number;
 }
 
 export const DEFAULT_GC_PACER: GcPacerOptions = {
@@ -70,10 +86,17 @@ export const GATEWAY_GC_BURST: GcBurstRule = {
   budgetShare: 0.02,
 };
 
-/** The gateway's options: the default RSS look and its young burst collections. */
-export const GATEWAY_GC_PACER: GcPacerOptions = {
-  ...DEFAULT_GC_PACER,
-  bursts: [GATEWAY_GC_BURST],
+/**
+ * The gateway's full collection once a Data stream is held back by its far end (the read
+ * gate kept its window closed for 250 ms) after at least 1 MiB relayed since the last full
+ * collection, with no Data message for 50 ms, within 5 % of the time: a slow far end's
+ * saw-tooth (each re-opened window at full speed, then a hold) starts each time from what
+ * is live (DEVELOPERS.md, "Data path: slow far end memory (session 6)").
+ */
+export const GATEWAY_GC_HELD: GcHeldRule = {
+  minBytes: 1024 * 1024,
+  quietMs: 50,
+  budgetShare: 0.05,
 };
 
 /**
@@ -92,6 +115,18 @@ export const AGENT_GC_BURST: GcBurstRule = {
   windowBytes: 32 * 1024 * 1024,
   quietMs: 250,
   budgetShare: 0.2,
+};
+
+/**
+ * The gateway's options: the default RSS look, its young burst collections and a full one
+ * when a stream is held. Not the agent's full burst collections: at the gateway they took
+ * 1-2 MiB off a slow far end's growth but cost 0.3 CPU s per full table in convergence
+ * (DEVELOPERS.md, "Data path: slow far end memory (session 6)").
+ */
+export const GATEWAY_GC_PACER: GcPacerOptions = {
+  ...DEFAULT_GC_PACER,
+  bursts: [GATEWAY_GC_BURST],
+  held: GATEWAY_GC_HELD,
 };
 
 /** The agent's options: the default RSS look and its full burst collections. */
@@ -118,6 +153,12 @@ export class GcPacer {
   burstCollections = 0;
   /** One per burst rule, full ones first. */
   private bursts: GcBurst[] = [];
+  /** Relayed bytes since the last full collection, and when the last ones were (held rule). */
+  private sinceFull = 0;
+  private lastAllocatedAt = Number.NEGATIVE_INFINITY;
+  private heldNotBefore = Number.NEGATIVE_INFINITY;
+  /** Collections the held rule started. */
+  heldCollections = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -156,13 +197,36 @@ export class GcPacer {
    * a full collection also counts as one for the other rules (their byte counts start afresh).
    */
   allocated(bytes: number): void {
+    this.sinceFull += bytes;
+    this.lastAllocatedAt = this.clock.now();
     for (const burst of this.bursts) burst.count(bytes);
     for (const burst of this.bursts) {
       const collected = burst.collectIfDue();
       if (collected !== undefined) this.burstCollections++;
       if (collected !== "full") continue;
+      this.sinceFull = 0;
       for (const other of this.bursts) if (other !== burst) other.collectedByAnother();
     }
+  }
+
+  /**
+   * A Data stream is held back by its far end: one full collection if the held rule allows
+   * (enough relayed since the last full one, quiet for a while, within its budget); returns
+   * whether it collected.
+   */
+  held(): boolean {
+    const rule = this.options.held;
+    if (rule === undefined || this.sinceFull < rule.minBytes) return false;
+    const now = this.clock.now();
+    if (now - this.lastAllocatedAt < rule.quietMs || now < this.heldNotBefore) return false;
+    const cpu = this.proc.cpuMs();
+    this.proc.collect();
+    this.heldCollections++;
+    this.sinceFull = 0;
+    for (const burst of this.bursts) burst.collectedByAnother();
+    const after = this.proc.cpuMs();
+    this.heldNotBefore = this.clock.now() + (after - cpu) / rule.budgetShare;
+    return true;
   }
 
   /**

@@ -4,24 +4,52 @@ import { GcPacer, type GcPacerOptions, type GcProcess, ownProcess } from "./gc-p
 import { ProcessRoles } from "./process-roles.ts";
 
 /**
+ * Which end of a Data call noted an allocation: the agent (the gRPC client: it encodes what
+ * goes up and decodes what comes down) or the gateway (the server: it decodes what comes up
+ * and encodes what goes down).
+ */
+export type RelayRole = "agent" | "gateway";
+
+/** What one role of the process asked for. */
+interface RoleWant {
+  options: GcPacerOptions;
+  relay: RelayRole | undefined;
+}
+
+/**
  * The process's one GC pacer. Garbage collection is per process, so the roles running in it
  * (the agent, the gateway, both in standalone mode and in-process tests) share one pacer
  * (process-roles.ts): it runs while any role wants it, with the options of all of them
  * combined (`combinedGcPacer`): the agent's full collections in its bursts and the gateway's
  * young ones every 2 MiB each run as their role asked, also when both roles share the process.
+ *
+ * Each relayed byte counts once per process: with agent and gateway in one process, a byte
+ * is encoded by one and decoded by the other (two notes of the same message), so only the
+ * gateway's notes count there (it sees every byte of both directions once); a process
+ * without a gateway role counts the agent's.
  */
 export class ProcessGcPacer {
-  private readonly roles = new ProcessRoles<GcPacerOptions>(() => this.update());
+  private readonly roles = new ProcessRoles<RoleWant>(() => this.update());
   private pacer: GcPacer | undefined;
+  /** `counting`, kept up to date by update(): `allocated` runs once per Data message. */
+  private countingRole: RelayRole = "agent";
 
   constructor(
     private readonly clock: Clock,
     private readonly proc: () => GcProcess,
   ) {}
 
-  /** A role wants collections paced with `options`; returns its stop (idempotent). */
-  start(options: GcPacerOptions): () => void {
-    return this.roles.join(options);
+  /**
+   * A role wants collections paced with `options`; returns its stop (idempotent). `relay`
+   * says which end of Data calls it is (whose allocation notes count, see the class).
+   */
+  start(options: GcPacerOptions, relay?: RelayRole): () => void {
+    return this.roles.join({ options, relay });
+  }
+
+  /** Whose allocation notes count in this process: the gateway's when it runs here. */
+  get counting(): RelayRole {
+    return this.countingRole;
   }
 
   /** The running pacer (undefined when no role wants one). */
@@ -32,15 +60,20 @@ export class ProcessGcPacer {
   /** The options the running pacer uses, if any. */
   get options(): GcPacerOptions | undefined {
     const wants = this.roles.wants;
-    return wants.length === 0 ? undefined : combinedGcPacer(wants);
+    return wants.length === 0 ? undefined : combinedGcPacer(wants.map((w) => w.options));
   }
 
-  /** Relayed data allocated: counts towards the running pacer's burst collections. */
-  allocated(bytes: number): void {
+  /**
+   * Relayed data allocated (by `by`, when known): counts towards the running pacer's burst
+   * collections, unless it is the other end's note of a byte this process counts already.
+   */
+  allocated(bytes: number, by?: RelayRole): void {
+    if (by !== undefined && by !== this.counting) return;
     this.pacer?.allocated(bytes);
   }
 
   private update(): void {
+    this.countingRole = this.roles.wants.some((w) => w.relay === "gateway") ? "gateway" : "agent";
     const options = this.options;
     if (options === undefined) {
       this.pacer?.stop();
@@ -69,9 +102,23 @@ export function combinedGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions 
       busyShare: Math.max(a.busyShare, b.busyShare),
       budgetShare: Math.max(a.budgetShare, b.budgetShare),
       bursts: distinctGcBurstRules([...a.bursts, ...b.bursts]),
+      ...heldOf(a, b),
     }),
     first,
   );
+}
+
+/** The held rule of two roles' options: the one that collects more readily, if any. */
+function heldOf(a: GcPacerOptions, b: GcPacerOptions): Pick<GcPacerOptions, "held"> {
+  const [x, y] = [a.held, b.held];
+  if (x === undefined || y === undefined) return (x ?? y) ? { held: x ?? y } : {};
+  return {
+    held: {
+      minBytes: Math.min(x.minBytes, y.minBytes),
+      quietMs: Math.min(x.quietMs, y.quietMs),
+      budgetShare: Math.max(x.budgetShare, y.budgetShare),
+    },
+  };
 }
 
 /** This process's pacer: timers that do not keep it alive, its own RSS, CPU time and GC. */
@@ -79,8 +126,17 @@ export const processGcPacer = new ProcessGcPacer(backgroundClock, ownProcess);
 
 /**
  * `bytes` of short-lived buffers were just allocated for relayed data (a Data message
- * encoded or received): counts towards the process pacer's burst collections.
+ * encoded or received by `by`): counts towards the process pacer's burst collections, once
+ * per relayed byte in this process (see ProcessGcPacer).
  */
-export function noteRelayAllocation(bytes: number): void {
-  processGcPacer.allocated(bytes);
+export function noteRelayAllocation(bytes: number, by?: RelayRole): void {
+  processGcPacer.allocated(bytes, by);
+}
+
+/**
+ * A Data stream of this process is held back by its far end (the read gate has kept its
+ * window closed for a while): the pacer may run its held rule's full collection.
+ */
+export function noteStreamHeld(): void {
+  processGcPacer.running?.held();
 }

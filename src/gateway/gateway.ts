@@ -288,7 +288,9 @@ export async function startGateway(
     throw err;
   }
   const stopGc =
-    deps.gcPacer === false ? undefined : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER);
+    deps.gcPacer === false
+      ? undefined
+      : processGcPacer.start(deps.gcPacer ?? GATEWAY_GC_PACER, "gateway");
   // The JIT compiler must not hold a CPU the relay's next hop is waiting for (DEVELOPERS.md,
   // "Data path: KEEPALIVE tail (session 5)"); `--disable-thread-lowering` leaves them alone.
   const stopBackground = config.lowerBackgroundThreads

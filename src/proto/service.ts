@@ -3,7 +3,7 @@
  * codec (no .proto is loaded at run time), with typed client and server shapes.
  */
 import * as grpc from "@grpc/grpc-js";
-import { noteRelayAllocation } from "../core/process-gc-pacer.ts";
+import { noteRelayAllocation, type RelayRole } from "../core/process-gc-pacer.ts";
 import {
   decodeControlRequest,
   decodeControlResponse,
@@ -45,26 +45,35 @@ const controlMethod: grpc.MethodDefinition<ControlRequest, ControlResponse> = {
   originalName: "Control",
 };
 
-/** Each Data message encoded or received is relayed data's short-lived garbage (process-gc-pacer.ts). */
-function encodeData(message: DataMessage): Buffer {
-  const bytes = encodeDataMessage(message);
-  noteRelayAllocation(bytes.length);
-  return bytes;
+/**
+ * Each Data message encoded or received is relayed data's short-lived garbage
+ * (process-gc-pacer.ts), noted with the end that handled it: the agent encodes requests and
+ * decodes responses, the gateway the other way round. In one process with both (standalone
+ * mode) each message is encoded by one and decoded by the other: the pacer counts it once.
+ */
+function encodeDataBy(by: RelayRole): (message: DataMessage) => Buffer {
+  return (message) => {
+    const bytes = encodeDataMessage(message);
+    noteRelayAllocation(bytes.length, by);
+    return bytes;
+  };
 }
 
-function decodeData(bytes: Buffer): DataMessage {
-  noteRelayAllocation(bytes.length);
-  return decodeDataMessage(bytes);
+function decodeDataBy(by: RelayRole): (bytes: Buffer) => DataMessage {
+  return (bytes) => {
+    noteRelayAllocation(bytes.length, by);
+    return decodeDataMessage(bytes);
+  };
 }
 
 const dataMethod: grpc.MethodDefinition<DataMessage, DataMessage> = {
   path: DATA_METHOD_PATH,
   requestStream: true,
   responseStream: true,
-  requestSerialize: encodeData,
-  requestDeserialize: decodeData,
-  responseSerialize: encodeData,
-  responseDeserialize: decodeData,
+  requestSerialize: encodeDataBy("agent"),
+  requestDeserialize: decodeDataBy("gateway"),
+  responseSerialize: encodeDataBy("gateway"),
+  responseDeserialize: decodeDataBy("agent"),
   originalName: "Data",
 };
 

@@ -1,6 +1,8 @@
 import type { Http2Session, Http2Stream } from "node:http2";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import { noteStreamHeld } from "../core/process-gc-pacer.ts";
+import type { AdaptiveStreamWindow } from "./adaptive-stream-window.ts";
 
 /**
  * Makes an HTTP/2 stream's flow-control window follow what its reader really consumed,
@@ -25,6 +27,12 @@ type Listener = (...args: unknown[]) => void;
 export const CONNECTION_TOP_UP_MS = 100;
 
 /**
+ * A stream held this long is held back by its far end (grpc-js pauses a stream after every
+ * message, so short holds are a fast transfer's rhythm; a slow far end holds for seconds).
+ */
+export const HELD_BACK_MS = 250;
+
+/**
  * Keeps an HTTP/2 session's connection-level receive window open while the read gate holds
  * one of its streams. Under Bun 1.4.5 the connection window is only handed back as held
  * streams resume their native reads, so the bytes a stalled stream holds (up to its own
@@ -33,9 +41,14 @@ export const CONNECTION_TOP_UP_MS = 100;
  * the session's local window size again (to a different value: Bun ignores a repeated one)
  * sends the connection WINDOW_UPDATE; each stream stays bounded by its own window.
  * Its timer runs on the clock of the gate that first held one of the session's streams.
+ *
+ * A stream held for HELD_BACK_MS is held back by its far end: the session's adaptive
+ * stream window, if it has one (`adaptStreamWindow`), goes back to its smallest size, and the
+ * process's GC pacer may collect what the burst before it left (`noteStreamHeld`).
  */
 class ConnectionWindowTopUp {
-  private readonly held = new Set<Http2Stream>();
+  /** Held streams, with when each was last seen going from read to held (clock ms). */
+  private readonly held = new Map<Http2Stream, number>();
   private timer?: TimerHandle;
   private flip = false;
   private readonly size: number;
@@ -49,8 +62,8 @@ class ConnectionWindowTopUp {
 
   /** Called on each gate update: cheap, as grpc-js pauses a stream after every message. */
   set(stream: Http2Stream, held: boolean): void {
-    if (held) this.held.add(stream);
-    else this.held.delete(stream);
+    if (!held) this.held.delete(stream);
+    else if (!this.held.has(stream)) this.held.set(stream, this.clock.now());
     if (this.held.size > 0 && this.timer === undefined) this.arm();
   }
 
@@ -72,11 +85,29 @@ class ConnectionWindowTopUp {
     } catch {
       // the session is going away
     }
+    const now = this.clock.now();
+    let since = now;
+    for (const at of this.held.values()) since = Math.min(since, at);
+    if (now - since >= HELD_BACK_MS) {
+      streamWindows.get(session)?.held();
+      noteStreamHeld();
+    }
     this.arm();
   }
 }
 
 const topUps = new WeakMap<Http2Session, ConnectionWindowTopUp>();
+
+/** Sessions whose stream window adapts (the gateway's agent connections). */
+const streamWindows = new WeakMap<Http2Session, AdaptiveStreamWindow>();
+
+/**
+ * The read gates of `session`'s streams tell `window` what arrives and when a stream is held
+ * back by its far end (src/relay/adaptive-stream-window.ts).
+ */
+export function adaptStreamWindow(session: Http2Session, window: AdaptiveStreamWindow): void {
+  streamWindows.set(session, window);
+}
 
 function topUpFor(stream: Http2Stream, clock: Clock): ConnectionWindowTopUp | undefined {
   const session = stream.session;
@@ -99,10 +130,16 @@ export class Http2ReadGate {
     clock: Clock,
   ) {
     this.topUp = topUpFor(stream, clock);
+    const window = stream.session ? streamWindows.get(stream.session) : undefined;
     stream.removeListener("resume", nativeResume);
     stream.on("resume", () => this.update());
     stream.on("pause", () => this.update());
-    stream.on("data", () => this.update());
+    if (window)
+      stream.on("data", (chunk: Uint8Array) => {
+        window.received(chunk.length);
+        this.update();
+      });
+    else stream.on("data", () => this.update());
     stream.on("close", () => this.topUp?.set(stream, false));
   }
 

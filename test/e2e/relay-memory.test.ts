@@ -11,10 +11,13 @@
  * collections (DEVELOPERS.md, "Data path: slow far end memory (session 4)"); with them agent
  * +15.1 to +18.0, gateway +14.6 to +15.1 in three runs on the shared machine (session 5): the
  * first burst at full speed (native HTTP/2 and socket buffers, first-use warm-up), not data
- * held. So the test holds the line at MAX_GROWTH (24 MiB: a gateway buffering the table,
- * +250 MiB before issue 9, fails it at once) and prints the growth it saw; the 16 MiB target
- * is checked by the benchmark's scenario 5. No timing assertions: the run lasts a fixed 10 s
- * and only amounts are checked.
+ * held. Session 6 (shared machine): with the gateway's collection when a stream is held,
+ * gateway +11.6, +13.9, +14.8 MiB, agent +16.6, +18.1, +13.6 (with the adaptive stream window
+ * on, which is off: gateway +10.1 to +12.1). So the gateway is held to MAX_GATEWAY_GROWTH
+ * (20 MiB), the agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before
+ * issue 9, fails either at once), and the test prints the growth it saw; the benchmark's
+ * scenario 5 checks both against the issue's 16 MB with the full table. No timing
+ * assertions: the run lasts a fixed 10 s and only amounts are checked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,8 +37,10 @@ import { canRunNetns, skipNote } from "../support/root.ts";
 const MiB = 1024 * 1024;
 const DAEMON_PORT = 11790;
 const ROUTER_PORT = 11791;
-/** Each process's growth: 1.5 times the issue's 16 MiB target, not met reliably yet (above). */
+/** The agent's growth: 1.5 times the issue's 16 MiB target, not met reliably yet (above). */
 const MAX_GROWTH = 24 * MiB;
+/** The gateway's growth: 1.25 times the issue's 16 MiB target (up to 15.1 MiB seen, above). */
+const MAX_GATEWAY_GROWTH = 20 * MiB;
 /**
  * Kernel socket buffers, HTTP/2 windows and relay buffers between router and daemon (loopback
  * autotuning: 15-22 MiB seen here, up to 44 MiB in the benchmark's slow far end).
@@ -161,13 +166,13 @@ describe.skipIf(!canRunNetns)(
       const growth = { agent: peak.agent - before.agent, gateway: peak.gateway - before.gateway };
       const seen = `growth agent ${(growth.agent / MiB).toFixed(1)} MiB, gateway ${(growth.gateway / MiB).toFixed(1)} MiB; pushed ${(pushed / MiB).toFixed(1)} MiB, read ${(read / MiB).toFixed(1)} MiB, held at most ${(maxHeld / MiB).toFixed(1)} MiB`;
       console.log(
-        `relay-memory: ${seen} (bound ${MAX_GROWTH / MiB} MiB per process; the issue's 16 MiB target is not checked here)`,
+        `relay-memory: ${seen} (bound: agent ${MAX_GROWTH / MiB} MiB, gateway ${MAX_GATEWAY_GROWTH / MiB} MiB)`,
       );
       expect(read).toBeGreaterThan(4 * MiB); // the daemon did read all along
       expect(maxHeld).toBeLessThan(MAX_HELD); // the router was held back...
       expect(pushed).toBeLessThan(100 * MiB); // ...far from everything it had to send
       expect(growth.agent).toBeLessThan(MAX_GROWTH);
-      expect(growth.gateway).toBeLessThan(MAX_GROWTH);
+      expect(growth.gateway).toBeLessThan(MAX_GATEWAY_GROWTH);
     }, 30_000);
   },
 );

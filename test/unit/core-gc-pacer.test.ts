@@ -5,6 +5,7 @@ import {
   AGENT_GC_PACER,
   DEFAULT_GC_PACER,
   GATEWAY_GC_BURST,
+  GATEWAY_GC_HELD,
   GATEWAY_GC_PACER,
   GcPacer,
   type GcPacerOptions,
@@ -15,6 +16,8 @@ import {
   ProcessGcPacer,
   processGcPacer,
 } from "../../src/core/process-gc-pacer.ts";
+import { DataAction } from "../../src/proto/messages.ts";
+import { proxyServiceDefinition } from "../../src/proto/service.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const MiB = 1024 * 1024;
@@ -260,6 +263,66 @@ describe("GcPacer", () => {
   });
 });
 
+describe("GcPacer: a full collection when a Data stream is held back (held rule)", () => {
+  const HELD = { ...OPTIONS, held: GATEWAY_GC_HELD };
+
+  test("after a burst, once quiet: one full collection, then none until more was relayed", () => {
+    const { clock, f, pacer } = startedPacer(HELD);
+    for (let i = 0; i < 4; i++) {
+      f.grow(0, 512 * 1024);
+      pacer.allocated(512 * 1024);
+      clock.advance(1);
+    }
+    // Still relaying (the last message 1 ms ago): not yet.
+    expect(pacer.held()).toBe(false);
+    clock.advance(GATEWAY_GC_HELD.quietMs);
+    expect(pacer.held()).toBe(true);
+    expect(f.p).toMatchObject({ collections: 1, garbage: 0 });
+    // Held on (the far end still slow): nothing more to collect.
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
+    // Less than minBytes since: none.
+    pacer.allocated(512 * 1024);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
+    pacer.allocated(512 * 1024);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(true);
+    expect(pacer.heldCollections).toBe(2);
+  });
+
+  test("within its budget (from the last collection's CPU), and never without the rule", () => {
+    const { clock, f, pacer } = startedPacer(HELD);
+    const burst = () => {
+      pacer.allocated(2 * MiB);
+      clock.advance(GATEWAY_GC_HELD.quietMs);
+    };
+    burst();
+    expect(pacer.held()).toBe(true); // 7 ms of CPU: the next one 140 ms later at 5 %
+    burst();
+    expect(pacer.held()).toBe(false);
+    clock.advance(140 - GATEWAY_GC_HELD.quietMs);
+    expect(pacer.held()).toBe(true);
+    expect(f.p.collections).toBe(2);
+    const without = startedPacer(OPTIONS);
+    without.pacer.allocated(64 * MiB);
+    without.clock.advance(1000);
+    expect(without.pacer.held()).toBe(false);
+    expect(without.f.p.collections).toBe(0);
+  });
+
+  test("a burst rule's full collection counts: held finds nothing to do right after it", () => {
+    const { clock, f, pacer } = startedPacer({ ...HELD, bursts: [AGENT_GC_BURST] });
+    for (let i = 0; i < 4; i++) {
+      f.grow(0, 1 * MiB);
+      pacer.allocated(1 * MiB);
+    }
+    expect(f.p.collections).toBe(1);
+    clock.advance(1000);
+    expect(pacer.held()).toBe(false);
+  });
+});
+
 describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
   function processPacer() {
     const clock = new ManualClock();
@@ -287,7 +350,16 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     expect(combinedGcPacer([AGENT_GC_PACER, GATEWAY_GC_PACER])).toEqual({
       ...DEFAULT_GC_PACER,
       bursts: [AGENT_GC_BURST, GATEWAY_GC_BURST],
+      held: GATEWAY_GC_HELD,
     });
+    const a = { ...OPTIONS, held: { minBytes: 2 * MiB, quietMs: 10, budgetShare: 0.01 } };
+    const b = { ...OPTIONS, held: { minBytes: 1 * MiB, quietMs: 50, budgetShare: 0.05 } };
+    expect(combinedGcPacer([a, b]).held).toEqual({
+      minBytes: 1 * MiB,
+      quietMs: 10,
+      budgetShare: 0.05,
+    });
+    expect(combinedGcPacer([OPTIONS, OPTIONS]).held).toBeUndefined();
   });
 
   for (const order of ["gateway first", "agent first"] as const) {
@@ -362,6 +434,55 @@ describe("ProcessGcPacer: one pacer per process, for every role in it", () => {
     const again = shared.start(OPTIONS);
     expect(shared.running).not.toBe(pacer);
     again();
+  });
+
+  test("agent and gateway in one process: each relayed byte counts once (the gateway's notes)", () => {
+    const { f, shared, clock } = processPacer();
+    const young = withBurst({ everyBytes: 2 * MiB, budgetShare: 1 });
+    /** `n` messages of 1 MiB, each noted by both ends (encoded by one, decoded by the other). */
+    const relay = (n: number, by: readonly ("agent" | "gateway")[]) => {
+      const before = f.p.young;
+      for (let i = 0; i < n; i++) {
+        for (const end of by) shared.allocated(1 * MiB, end);
+        clock.advance(10);
+      }
+      return f.p.young - before;
+    };
+    const stopAgent = shared.start(young, "agent");
+    expect(shared.counting).toBe("agent");
+    // An agent alone: its own notes count (it encodes up, decodes down).
+    expect(relay(8, ["agent"])).toBe(4);
+    const stopGateway = shared.start(young, "gateway");
+    expect(shared.counting).toBe("gateway");
+    // Both: 8 MiB relayed is 8 MiB counted, not 16 (the agent's notes of the same bytes drop).
+    expect(relay(8, ["agent", "gateway"])).toBe(4);
+    stopAgent();
+    expect(relay(8, ["gateway"])).toBe(4);
+    stopGateway();
+    // Notes without an end (older callers) always count.
+    const stop = shared.start(young);
+    expect(relay(8, [])).toBe(0);
+    shared.allocated(2 * MiB);
+    expect(f.p.young).toBe(13);
+    stop();
+  });
+
+  test("the Data codec notes each message with its end: once per byte in a process with both", () => {
+    const data = proxyServiceDefinition.data;
+    const message = { action: DataAction.UNSPECIFIED, data: [new Uint8Array(1 * MiB)] };
+    const young = withBurst({ everyBytes: 4 * MiB, budgetShare: 1 });
+    const stops = [processGcPacer.start(young, "agent"), processGcPacer.start(young, "gateway")];
+    try {
+      // Up (agent encodes, gateway decodes) and down (gateway encodes, agent decodes): 4 MiB.
+      for (let i = 0; i < 2; i++) {
+        data.responseDeserialize(data.responseSerialize(message));
+        expect(processGcPacer.running?.burstCollections).toBe(0);
+        data.requestDeserialize(data.requestSerialize(message));
+      }
+      expect(processGcPacer.running?.burstCollections).toBe(1);
+    } finally {
+      for (const stop of stops) stop();
+    }
   });
 
   test("noteRelayAllocation reaches this process's pacer (a real young collection)", () => {
