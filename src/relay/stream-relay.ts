@@ -13,11 +13,11 @@ import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-en
  *   when it completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream
  *   are counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
  * - read pacing: a small read (under PACE_BELOW_BYTES) less than PACE_MS after the previous
- *   message went out or the previous read means the peer is streaming small writes (a BGP speaker sends one UPDATE
- *   per syscall): the socket is then paused for PACE_MS (PACE_HOLD_MS once holds follow each
- *   other, a sustained stream), so that the kernel gathers what comes meanwhile and the next
- *   read (and message) is large. Each read costs a callback, a
- *   Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
+ *   message went out or the previous read means the peer is streaming small writes (a BGP
+ *   speaker sends one UPDATE per syscall): the socket is then paused for PACE_MS
+ *   (PACE_HOLD_MS once holds follow each other, a sustained stream), so that the kernel
+ *   gathers what comes meanwhile and the next read (and message) is large. Each read costs a
+ *   callback, a Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
  *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held. Chunks already
  *   waiting in the socket's readable buffer are never held (`backlogWaits`), and the socket
  *   reads at most one chunk ahead of the relay (`readOneChunkAhead`: under Bun a hold
