@@ -114,8 +114,7 @@ export class RouterSession {
       pairs: (counters) => this.callPairs(this.response as ControlResponse, counters).pairs,
       mayHold: () => this.machine.is("relaying") && this.response !== undefined,
       relaying: () => this.machine.is("relaying"),
-      // Relaying with the bridge still bridging: the new far end has not finished its handshake.
-      farEndHandshaking: () => this.bridge?.bridging === true,
+      farEndHandshaking: () => this.farEndHandshaking,
       onDetached: () => {
         this.machine.moveTo("resuming");
         this.channel?.release();
@@ -238,6 +237,11 @@ export class RouterSession {
     );
   }
 
+  /** Relaying with the bridge still bridging: the new far end has not finished its handshake. */
+  private get farEndHandshaking(): boolean {
+    return this.bridge?.bridging === true;
+  }
+
   /**
    * The far end was lost and the bridge keeps the router's session: dial a new stream.
    * `handshaking`: the session was bridged already and the lost one was a new far end still in
@@ -343,7 +347,7 @@ export class RouterSession {
     if (reason === "closed") this.logger.info("session closed", fields);
     else this.logger.warn("session ended", fields);
     if (reason === "killed") this.deps.admission.forget(this.tuple.deviceIp);
-    const handshaking = this.bridge?.bridging === true;
+    const handshaking = this.farEndHandshaking;
     if (this.bridge?.farEndLost(reason, error ? errorMessage(error) : reason)) {
       this.bridgeFarEnd(error ? errorMessage(error) : reason, handshaking);
       return;

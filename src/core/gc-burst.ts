@@ -56,6 +56,23 @@ export function distinctGcBurstRules(rules: readonly GcBurstRule[]): GcBurstRule
   return rules.filter((rule, i) => rules.findIndex((r) => sameGcBurstRule(r, rule)) === i);
 }
 
+/**
+ * Runs `collect` (a collection, and whatever is read right after it) and works out when the
+ * next one may run for it to take at most `budgetShare` of the time: its own CPU time divided
+ * by the share, from now. Every pacer rule budgets its collections this way.
+ */
+export function collectWithinBudget(
+  clock: Clock,
+  proc: Pick<GcBurstProcess, "cpuMs">,
+  budgetShare: number,
+  collect: () => void,
+): { notBefore: number; cpuAfter: number } {
+  const before = proc.cpuMs();
+  collect();
+  const cpuAfter = proc.cpuMs();
+  return { notBefore: clock.now() + (cpuAfter - before) / budgetShare, cpuAfter };
+}
+
 /** One rule's counters and budget. */
 export class GcBurst {
   private sinceCollection = 0;
@@ -72,9 +89,11 @@ export class GcBurst {
     readonly rule: GcBurstRule,
   ) {}
 
-  /** `bytes` of relayed data were allocated: counts them (inside the rule's window only). */
-  count(bytes: number): void {
-    const now = this.clock.now();
+  /**
+   * `bytes` of relayed data were allocated at `now` (the clock's, read once per message by
+   * the pacer): counts them (inside the rule's window only).
+   */
+  count(bytes: number, now: number): void {
     if (now - this.lastAllocatedAt > this.rule.quietMs) this.sinceQuiet = 0;
     this.lastAllocatedAt = now;
     this.sinceQuiet += bytes;
@@ -95,13 +114,11 @@ export class GcBurst {
       if (external - this.externalLow < this.rule.growthBytes) return undefined;
     }
     if (this.clock.now() < this.notBefore) return undefined;
-    const cpu = this.proc.cpuMs();
-    if (this.rule.collection === "full") this.proc.collect();
-    else this.proc.collectYoung();
-    if (this.rule.growthBytes > 0) this.externalLow = this.proc.external();
-    const after = this.proc.cpuMs();
-    this.notBefore = this.clock.now() + (after - cpu) / this.rule.budgetShare;
-    return this.rule.collection;
+    const { proc, rule } = this;
+    const collect = rule.collection === "full" ? () => proc.collect() : () => proc.collectYoung();
+    this.notBefore = collectWithinBudget(this.clock, proc, rule.budgetShare, collect).notBefore;
+    if (rule.growthBytes > 0) this.externalLow = proc.external();
+    return rule.collection;
   }
 
   /** Another rule ran a full collection, which also did this rule's work: count afresh. */

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from "./clock.ts";
 import {
+  collectWithinBudget,
   distinctGcBurstRules,
   GcBurst,
   type GcBurstProcess,
@@ -183,12 +184,18 @@ export class GcPacer {
     if (now < this.baseline) this.baseline = now;
     if (busy || now - this.baseline < this.options.growthBytes) return false;
     if (this.clock.now() < this.notBefore) return false;
-    this.proc.collect();
+    const { notBefore, cpuAfter } = collectWithinBudget(
+      this.clock,
+      this.proc,
+      this.options.budgetShare,
+      () => {
+        this.proc.collect();
+        this.baseline = this.proc.rss();
+      },
+    );
     this.collections++;
-    this.baseline = this.proc.rss();
-    const after = this.proc.cpuMs();
-    this.notBefore = this.clock.now() + (after - cpu) / this.options.budgetShare;
-    this.lastCpu = after; // the collection's own CPU does not count as busy
+    this.notBefore = notBefore;
+    this.lastCpu = cpuAfter; // the collection's own CPU does not count as busy
     return true;
   }
 
@@ -197,9 +204,10 @@ export class GcPacer {
    * a full collection also counts as one for the other rules (their byte counts start afresh).
    */
   allocated(bytes: number): void {
+    const now = this.clock.now();
     this.sinceFull += bytes;
-    this.lastAllocatedAt = this.clock.now();
-    for (const burst of this.bursts) burst.count(bytes);
+    this.lastAllocatedAt = now;
+    for (const burst of this.bursts) burst.count(bytes, now);
     for (const burst of this.bursts) {
       const collected = burst.collectIfDue();
       if (collected !== undefined) this.burstCollections++;
@@ -219,13 +227,12 @@ export class GcPacer {
     if (rule === undefined || this.sinceFull < rule.minBytes) return false;
     const now = this.clock.now();
     if (now - this.lastAllocatedAt < rule.quietMs || now < this.heldNotBefore) return false;
-    const cpu = this.proc.cpuMs();
-    this.proc.collect();
+    this.heldNotBefore = collectWithinBudget(this.clock, this.proc, rule.budgetShare, () =>
+      this.proc.collect(),
+    ).notBefore;
     this.heldCollections++;
     this.sinceFull = 0;
     for (const burst of this.bursts) burst.collectedByAnother();
-    const after = this.proc.cpuMs();
-    this.heldNotBefore = this.clock.now() + (after - cpu) / rule.budgetShare;
     return true;
   }
 

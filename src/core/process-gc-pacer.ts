@@ -29,7 +29,7 @@ interface RoleWant {
  * without a gateway role counts the agent's.
  */
 export class ProcessGcPacer {
-  private readonly roles = new ProcessRoles<RoleWant>(() => this.update());
+  private readonly roles = new ProcessRoles<RoleWant>((wants) => this.update(wants));
   private pacer: GcPacer | undefined;
   /** `counting`, kept up to date by update(): `allocated` runs once per Data message. */
   private countingRole: RelayRole = "agent";
@@ -72,9 +72,9 @@ export class ProcessGcPacer {
     this.pacer?.allocated(bytes);
   }
 
-  private update(): void {
-    this.countingRole = this.roles.wants.some((w) => w.relay === "gateway") ? "gateway" : "agent";
-    const options = this.options;
+  private update(wants: readonly RoleWant[]): void {
+    this.countingRole = wants.some((w) => w.relay === "gateway") ? "gateway" : "agent";
+    const options = wants.length === 0 ? undefined : combinedGcPacer(wants.map((w) => w.options));
     if (options === undefined) {
       this.pacer?.stop();
       this.pacer = undefined;

@@ -56,6 +56,11 @@ export function raiseFlowControlWindows(
   for (const h2 of servers.keys() as IterableIterator<Http2Server>) {
     h2.on("session", (session: Http2Session) => {
       session.setLocalWindowSize(connection);
+      if (stream.min === stream.max) {
+        // A fixed window (the default): nothing to adapt, so no per-chunk bookkeeping.
+        session.settings({ initialWindowSize: stream.max });
+        return;
+      }
       const window = new AdaptiveStreamWindow(stream, (size) => {
         if (session.destroyed || session.closed) return;
         try {
