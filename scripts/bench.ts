@@ -30,7 +30,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { destroyAllNetns, sweepStale } from "../test/support/netns.ts";
+import { destroyAllNetns, setSysctl, sweepStale } from "../test/support/netns.ts";
 import { run } from "../test/support/process.ts";
 import { canRunNetns, netnsSkipReason } from "../test/support/root.ts";
 import { makeTempDir } from "../test/support/tempdir.ts";
@@ -187,17 +187,16 @@ async function main(): Promise<number> {
   const topo = await createBenchTopology();
   const buffers = options.relayTcpBuffers;
   if (buffers) {
-    await run([
-      "ip",
-      "netns",
-      "exec",
-      topo.proxy.name,
-      "sysctl",
-      "-q",
-      "-w",
-      `net.ipv4.tcp_rmem=4096 ${Math.min(65536, buffers.rmax)} ${buffers.rmax}`,
-      `net.ipv4.tcp_wmem=4096 ${Math.min(16384, buffers.wmax)} ${buffers.wmax}`,
-    ]);
+    await setSysctl(
+      topo.proxy,
+      "net.ipv4.tcp_rmem",
+      `4096 ${Math.min(65536, buffers.rmax)} ${buffers.rmax}`,
+    );
+    await setSysctl(
+      topo.proxy,
+      "net.ipv4.tcp_wmem",
+      `4096 ${Math.min(16384, buffers.wmax)} ${buffers.wmax}`,
+    );
   }
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   const profileDir = options.profile ? (options.profileDir ?? makeTempDir("profiles")) : undefined;

@@ -38,15 +38,19 @@ interface Snapshot {
   threads: { agent?: ThreadReading; gateway?: ThreadReading };
 }
 
-async function snapshot(topo: BenchTopology, pids: Pids): Promise<Snapshot> {
+/** The counters before or after a round; the relay's threads only when `withThreads`. */
+async function snapshot(topo: BenchTopology, pids: Pids, withThreads: boolean): Promise<Snapshot> {
+  const [router, proxy, collector] = await Promise.all([
+    readTcpCounters(topo.router),
+    readTcpCounters(topo.proxy),
+    readTcpCounters(topo.collector),
+  ]);
   return {
-    tcp: {
-      router: await readTcpCounters(topo.router),
-      proxy: await readTcpCounters(topo.proxy),
-      collector: await readTcpCounters(topo.collector),
-    },
+    tcp: { router, proxy, collector },
     io: { router: readIoCounts(pids.router), collector: readIoCounts(pids.collector) },
-    threads: { agent: readThreads(pids.agent), gateway: readThreads(pids.gateway) },
+    threads: withThreads
+      ? { agent: readThreads(pids.agent), gateway: readThreads(pids.gateway) }
+      : {},
   };
 }
 
@@ -69,19 +73,27 @@ export class EvidenceProbe {
     private readonly before: Snapshot,
     private readonly trace: PipelineTrace,
     private readonly t0: number,
+    private readonly withThreads: boolean,
   ) {}
 
-  /** Call right before the router's session is enabled. */
-  static async begin(topo: BenchTopology, pids: Pids): Promise<EvidenceProbe> {
-    const before = await snapshot(topo, pids);
+  /**
+   * Call right before the router's session is enabled; `withThreads`: also the relay's CPU
+   * by thread (the bgproxy path's agent and gateway).
+   */
+  static async begin(
+    topo: BenchTopology,
+    pids: Pids,
+    withThreads: boolean,
+  ): Promise<EvidenceProbe> {
+    const before = await snapshot(topo, pids, withThreads);
     const trace = new PipelineTrace(pids.router, pids.collector).start();
-    return new EvidenceProbe(topo, pids, before, trace, performance.now());
+    return new EvidenceProbe(topo, pids, before, trace, performance.now(), withThreads);
   }
 
-  async end(withThreads: boolean): Promise<RoundEvidence> {
+  async end(): Promise<RoundEvidence> {
     const pipe = this.trace.stop();
     const window = (performance.now() - this.t0) / 1000;
-    const after = await snapshot(this.topo, this.pids);
+    const after = await snapshot(this.topo, this.pids, this.withThreads);
     const b = this.before;
     const { agent: a0, gateway: g0 } = b.threads;
     const { agent: a1, gateway: g1 } = after.threads;
@@ -98,7 +110,7 @@ export class EvidenceProbe {
         collector: counterDelta(b.tcp.collector, after.tcp.collector),
       },
       threads:
-        withThreads && a0 && a1 && g0 && g1
+        a0 && a1 && g0 && g1
           ? {
               agent: threadCpuDelta(this.pids.agent, a0, a1),
               gateway: threadCpuDelta(this.pids.gateway, g0, g1),
@@ -119,7 +131,7 @@ export function evidenceLines(e: RoundEvidence): string[] {
     ...Object.entries(e.tcp).map(
       ([ns, d]) =>
         `    tcp ${ns}: ${Object.entries(d)
-          .filter(([k, v]) => v !== 0 && !k.startsWith("Tcp.Max") && !k.startsWith("Tcp.Rto"))
+          .filter(([, v]) => v !== 0)
           .map(([k, v]) => `${k.replace(/^Tcp(Ext)?\./, "")}=${v}`)
           .join(" ")}`,
     ),

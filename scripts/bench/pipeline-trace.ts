@@ -7,6 +7,7 @@
  * set the pace and how long the path took to drain.
  */
 import { readFileSync } from "node:fs";
+import { procField } from "./proc-stats.ts";
 
 export interface TraceSample {
   t: number;
@@ -26,8 +27,7 @@ export interface PipelineSummary {
 
 function ioField(pid: number, key: "rchar" | "wchar"): number {
   try {
-    const text = readFileSync(`/proc/${pid}/io`, "utf8");
-    return Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? Number.NaN);
+    return procField(readFileSync(`/proc/${pid}/io`, "utf8"), key);
   } catch {
     return Number.NaN;
   }

@@ -21,24 +21,39 @@ export interface ProcReading {
   hwm: number;
 }
 
+/** A /proc/PID/stat (or task/TID/stat) text's command name and CPU times, seconds. */
+export interface StatTimes {
+  comm: string;
+  /** utime + stime. */
+  cpu: number;
+  /** stime alone. */
+  sys: number;
+  /** cutime + cstime: reaped children. */
+  childCpu: number;
+}
+
+/** Parses a /proc/PID/stat text (pure). */
+export function parseStat(text: string): StatTimes {
+  const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+  // Fields after the command name, which is in parentheses and may contain spaces: stat
+  // fields 14-17 (utime stime cutime cstime) are f[11..14] after pid and comm.
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const tick = (i: number) => Number(f[i]) / CLK_TCK;
+  return { comm, cpu: tick(11) + tick(12), sys: tick(12), childCpu: tick(13) + tick(14) };
+}
+
+/** The number after `key:` at a line's start in a /proc text (status, io), NaN if absent. */
+export function procField(text: string, key: string): number {
+  return Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? Number.NaN);
+}
+
 /** undefined when the process is gone. */
 export function readProc(pid: number): ProcReading | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const tick = (i: number) => Number(f[i]) / CLK_TCK;
+    const { cpu, sys, childCpu } = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (key: string) =>
-      Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
-    // stat fields 14-17 (utime stime cutime cstime) are f[11..14] after pid and comm.
-    return {
-      cpu: tick(11) + tick(12),
-      sys: tick(12),
-      childCpu: tick(13) + tick(14),
-      rss: kb("VmRSS"),
-      hwm: kb("VmHWM"),
-    };
+    const kb = (key: string) => (procField(status, key) || 0) * 1024;
+    return { cpu, sys, childCpu, rss: kb("VmRSS"), hwm: kb("VmHWM") };
   } catch {
     return undefined;
   }
@@ -194,16 +209,14 @@ export function readIoCounts(pid: number): IoCounts | undefined {
   try {
     const io = readFileSync(`/proc/${pid}/io`, "utf8");
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const field = (text: string, key: string) =>
-      Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? Number.NaN);
     const [onCpu, waiting] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number);
     return {
       onCpu: (onCpu ?? Number.NaN) / 1e9,
       waiting: (waiting ?? Number.NaN) / 1e9,
-      syscr: field(io, "syscr"),
-      syscw: field(io, "syscw"),
-      voluntary: field(status, "voluntary_ctxt_switches"),
-      involuntary: field(status, "nonvoluntary_ctxt_switches"),
+      syscr: procField(io, "syscr"),
+      syscw: procField(io, "syscw"),
+      voluntary: procField(status, "voluntary_ctxt_switches"),
+      involuntary: procField(status, "nonvoluntary_ctxt_switches"),
     };
   } catch {
     return undefined;

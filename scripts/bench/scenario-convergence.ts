@@ -181,12 +181,16 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           collector: readProc(collector.pid)?.cpu ?? 0,
           ...relays.cpu(),
         });
-        const probe = await EvidenceProbe.begin(topo, {
-          router: bird.pid,
-          collector: collector.pid,
-          agent: relays.agentPid,
-          gateway: relays.gatewayPid,
-        });
+        const probe = await EvidenceProbe.begin(
+          topo,
+          {
+            router: bird.pid,
+            collector: collector.pid,
+            agent: relays.agentPid,
+            gateway: relays.gatewayPid,
+          },
+          path === "bgproxy",
+        );
         const c0 = cpuOf();
         await bird.enable(`to_${path}`);
         const outcome = await waitConverged(
@@ -197,7 +201,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ScenarioResult>
           cfg.runTimeoutMs,
         );
         const c1 = cpuOf();
-        const evidence = await probe.end(path === "bgproxy");
+        const evidence = await probe.end();
         const agentStatus: Record<string, unknown> =
           path === "bgproxy" ? await relays.stack.agent.request("status", {}, 2000) : {};
         const rx1 = await rxBytes(topo.collector, ifname);

@@ -5,40 +5,26 @@
  * wait unread, zero windows advertised while a reader holds off.
  */
 
+import { parseNetstat } from "../../src/agent/md5/tcp-md5-counters.ts";
 import type { Netns } from "../../test/support/netns.ts";
-import { run } from "../../test/support/process.ts";
 
 export type TcpCounters = Record<string, number>;
 
-/** The two-line "Prefix: names / Prefix: values" tables of /proc/net/{snmp,netstat}. */
+/**
+ * The chosen tables of /proc/net/{snmp,netstat} (parsed by the agent's parseNetstat) as one
+ * flat record keyed "Prefix.Name".
+ */
 export function parseProcNetTables(text: string, prefixes: readonly string[]): TcpCounters {
+  const tables = parseNetstat(text);
   const out: TcpCounters = {};
-  const lines = text.split("\n");
-  for (let i = 0; i + 1 < lines.length; i++) {
-    const head = lines[i] as string;
-    const prefix = head.slice(0, head.indexOf(":"));
-    const values = lines[i + 1] as string;
-    if (!prefixes.includes(prefix) || !values.startsWith(`${prefix}:`)) continue;
-    const names = head.split(/\s+/).slice(1);
-    const nums = values.split(/\s+/).slice(1);
-    names.forEach((n, k) => {
-      out[`${prefix}.${n}`] = Number(nums[k]);
-    });
-    i++;
-  }
+  for (const prefix of prefixes)
+    for (const [name, value] of Object.entries(tables[prefix] ?? {}))
+      out[`${prefix}.${name}`] = value;
   return out;
 }
 
 export async function readTcpCounters(ns: Netns): Promise<TcpCounters> {
-  const r = await run([
-    "ip",
-    "netns",
-    "exec",
-    ns.name,
-    "cat",
-    "/proc/net/snmp",
-    "/proc/net/netstat",
-  ]);
+  const r = await ns.exec(["cat", "/proc/net/snmp", "/proc/net/netstat"]);
   return parseProcNetTables(r.stdout, ["Tcp", "TcpExt"]);
 }
 

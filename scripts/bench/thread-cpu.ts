@@ -6,10 +6,9 @@
  * also holds the process's CPU that no live thread accounts for.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { CLK_TCK } from "./proc-stats.ts";
+import { parseStat } from "./proc-stats.ts";
 
-export const THREAD_GROUPS = ["main", "jit", "gc", "mimalloc", "other"] as const;
-export type ThreadGroup = (typeof THREAD_GROUPS)[number];
+type ThreadGroup = "main" | "jit" | "gc" | "mimalloc" | "other";
 export type ThreadCpu = Record<ThreadGroup, number>;
 
 /** Thread CPU seconds by tid, plus the process's own total (utime + stime, seconds). */
@@ -18,21 +17,14 @@ export interface ThreadReading {
   threads: Map<number, { comm: string; cpu: number }>;
 }
 
-function statCpu(text: string): { comm: string; cpu: number } {
-  const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // utime and stime are stat fields 14 and 15: f[11], f[12] after pid and comm.
-  return { comm, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
-}
-
 /** undefined when the process is gone. */
 export function readThreads(pid: number): ThreadReading | undefined {
   try {
-    const total = statCpu(readFileSync(`/proc/${pid}/stat`, "utf8")).cpu;
+    const total = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).cpu;
     const threads = new Map<number, { comm: string; cpu: number }>();
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        threads.set(Number(tid), statCpu(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
+        threads.set(Number(tid), parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
       } catch {
         // the thread exited meanwhile
       }
