@@ -7,14 +7,20 @@
  * target a daemon that accepts and never answers.
  */
 import { describe, expect, test } from "bun:test";
-import { createServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { startAgent } from "../../src/agent/agent.ts";
 import { MessageType } from "../../src/bgp/constants.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { BRIDGE_LOG } from "../support/bridge-stack.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { collectorPrefixes, LOOPBACK_DEVICE, ScriptedRouter } from "../support/scripted-router.ts";
-import { agentConfig, forwardDevice, gatewayConfig, testLogger } from "../support/stack.ts";
+import {
+  agentConfig,
+  forwardDevice,
+  gatewayConfig,
+  startDaemon,
+  testLogger,
+} from "../support/stack.ts";
 import { tcpLink } from "../support/tcp-link.ts";
 import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -26,7 +32,7 @@ const RESUME = { windowMs: 2_000, limitBytes: 4 * 1024 * 1024 };
 /** A BGP daemon that takes connections and the bytes sent to it, and never answers. */
 async function silentDaemon() {
   const connections: { socket: Socket; bytes: number }[] = [];
-  const server = createServer((socket) => {
+  const { server, port } = await startDaemon((socket) => {
     const c = { socket, bytes: 0 };
     connections.push(c);
     socket.on("error", () => {});
@@ -34,13 +40,11 @@ async function silentDaemon() {
       c.bytes += d.length;
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
   cleanups.push(() => {
     for (const c of connections) c.socket.destroy();
     server.close();
   });
-  return { port: typeof address === "object" && address ? address.port : 0, connections };
+  return { port, connections };
 }
 
 describe("a bridged session's new stream lost in its handshake", () => {
