@@ -7,16 +7,21 @@ import { WordKeySet } from "./word-key-set.ts";
 /**
  * The set of prefixes a peer currently announces, per family, exact and compact: one set
  * per prefix length, keyed by the prefix's significant bits in typed arrays (no object per
- * prefix). IPv4 and IPv6 up to /32 use a WordKeySet (a small hash, a bitmap once that is
- * smaller: a full table's 600k /24s take 2 MiB), IPv6 /33 to /64 a PairKeySet, longer IPv6
- * prefixes (rare) a Set of short strings. A set exists only for the lengths seen, so 1,000
- * sessions of 1,000 prefixes cost a few KiB each. Adding a held prefix or removing an
+ * prefix). IPv4 and IPv6 up to /16 use a WordKeySet (a small hash, a bitmap once that is
+ * smaller: a full table's 600k /24s take 2 MiB). IPv6 /17 to /48 are split by their top 16
+ * bits (the few RIR blocks a table's addresses come from: `v6split`), each part a WordKeySet
+ * of the remaining bits (4 bytes a slot, where one set of the whole key would take a
+ * PairKeySet's 8: a full table's 110k /48s take 0.6 MiB instead of 2). IPv6 /49 to /64 use a
+ * PairKeySet, longer IPv6 prefixes (rare) a Set of short strings. A set exists only for the
+ * lengths (and top 16 bits) seen, so 1,000 sessions of 1,000 prefixes cost a few KiB each. Adding a held prefix or removing an
  * unknown one changes nothing. Adds to a large set may be queued (the key sets' `addLater`):
  * every read (counts, `has`, `bytes`) and every removal sees them applied, in order.
  */
 export class PrefixTable {
   private v4: (WordKeySet | undefined)[] = [];
   private v6short: (WordKeySet | undefined)[] = [];
+  /** IPv6 /17 to /48 by length, then by the top 16 bits: a set of the remaining length − 16 bits. */
+  private v6split: (Map<number, WordKeySet> | undefined)[] = [];
   private v6pairs: (PairKeySet | undefined)[] = [];
   private v6long = new Set<string>();
   /** Prefixes held, apart from the keys still queued in the sets listed in `queued4/6`. */
@@ -56,6 +61,7 @@ export class PrefixTable {
     let n = 0;
     for (const s of this.v4) n += s?.bytes ?? 0;
     for (const s of this.v6short) n += s?.bytes ?? 0;
+    for (const parts of this.v6split) if (parts) for (const s of parts.values()) n += s.bytes;
     for (const s of this.v6pairs) n += s?.bytes ?? 0;
     for (const k of this.v6long) n += 2 * k.length;
     return n;
@@ -68,10 +74,19 @@ export class PrefixTable {
    */
   add(afi: number, length: number, buf: Uint8Array, offset: number): void {
     if (afi === Afi.IPV4) {
-      if (length <= 32) this.counted4 += addWord(this.v4, this.queued4, length, buf, offset);
+      if (length <= 32)
+        this.counted4 += addKey(
+          wordSet(this.v4, length),
+          this.queued4,
+          topBits(length, buf, offset),
+        );
     } else if (afi === Afi.IPV6) {
-      if (length <= 32) {
-        this.counted6 += addWord(this.v6short, this.queued6, length, buf, offset);
+      if (length <= 16) {
+        const set = wordSet(this.v6short, length);
+        this.counted6 += addKey(set, this.queued6, topBits(length, buf, offset));
+      } else if (length <= 48) {
+        const set = this.splitPart(length, buf, offset, true) as WordKeySet;
+        this.counted6 += addKey(set, this.queued6, topBits(length - 16, buf, offset + 2));
       } else if (length <= 64) {
         let set = this.v6pairs[length];
         if (!set) {
@@ -97,10 +112,13 @@ export class PrefixTable {
   /** Remove the prefix whose octets start at buf[offset], if held. */
   remove(afi: number, length: number, buf: Uint8Array, offset: number): void {
     if (afi === Afi.IPV4) {
-      this.counted4 += removeWord(this.v4, length, buf, offset);
+      if (length <= 32) this.counted4 += removeKey(this.v4[length], topBits(length, buf, offset));
     } else if (afi === Afi.IPV6) {
-      if (length <= 32) {
-        this.counted6 += removeWord(this.v6short, length, buf, offset);
+      if (length <= 16) {
+        this.counted6 += removeKey(this.v6short[length], topBits(length, buf, offset));
+      } else if (length <= 48) {
+        const set = this.splitPart(length, buf, offset, false);
+        this.counted6 += removeKey(set, topBits(length - 16, buf, offset + 2));
       } else if (length <= 64) {
         const set = this.v6pairs[length];
         if (!set) return;
@@ -118,7 +136,11 @@ export class PrefixTable {
     const { afi, length, bytes } = parsePrefix(prefix);
     this.settle();
     if (afi === Afi.IPV4) return this.v4[length]?.has(topBits(length, bytes, 0)) ?? false;
-    if (length <= 32) return this.v6short[length]?.has(topBits(length, bytes, 0)) ?? false;
+    if (length <= 16) return this.v6short[length]?.has(topBits(length, bytes, 0)) ?? false;
+    if (length <= 48) {
+      const set = this.splitPart(length, bytes, 0, false);
+      return set?.has(topBits(length - 16, bytes, 2)) ?? false;
+    }
     if (length <= 64) {
       const set = this.v6pairs[length];
       return set?.has(topBits(32, bytes, 0), topBits(length - 32, bytes, 4)) ?? false;
@@ -126,10 +148,36 @@ export class PrefixTable {
     return this.v6long.has(ipv6PrefixKey(length, bytes, 0));
   }
 
+  /**
+   * The WordKeySet of the IPv6 prefixes of `length` (17 to 48) whose top 16 bits are those at
+   * buf[offset]; made if missing and `make`, else undefined.
+   */
+  private splitPart(
+    length: number,
+    buf: Uint8Array,
+    offset: number,
+    make: boolean,
+  ): WordKeySet | undefined {
+    let parts = this.v6split[length];
+    if (!parts) {
+      if (!make) return undefined;
+      parts = new Map();
+      this.v6split[length] = parts;
+    }
+    const top = ((buf[offset] as number) << 8) | (buf[offset + 1] as number);
+    let set = parts.get(top);
+    if (!set && make) {
+      set = new WordKeySet(length - 16);
+      parts.set(top, set);
+    }
+    return set;
+  }
+
   /** Forget everything (the session ended). */
   clear(): void {
     this.v4 = [];
     this.v6short = [];
+    this.v6split = [];
     this.v6pairs = [];
     this.v6long = new Set();
     this.counted4 = 0;
@@ -139,39 +187,32 @@ export class PrefixTable {
   }
 }
 
-/**
- * Add a prefix of `length` ≤ 32 bits to the word sets of its family (`sets`, one per length);
- * a set that starts queueing is listed in `queued`. Returns the change in the family's count.
- */
-function addWord(
-  sets: (WordKeySet | undefined)[],
-  queued: QueuedKeySet[],
-  length: number,
-  buf: Uint8Array,
-  offset: number,
-): number {
+/** The word set of prefixes of `length` in `sets` (one per length), made if missing. */
+function wordSet(sets: (WordKeySet | undefined)[], length: number): WordKeySet {
   let set = sets[length];
   if (!set) {
     set = new WordKeySet(length);
     sets[length] = set;
   }
+  return set;
+}
+
+/**
+ * Add `key` to `set`; a set that starts queueing is listed in `queued`. Returns the change in
+ * the family's count.
+ */
+function addKey(set: WordKeySet, queued: QueuedKeySet[], key: number): number {
   const pending = set.pending;
-  const added = set.addLater(topBits(length, buf, offset));
+  const added = set.addLater(key);
   if (!pending && set.pending) queued.push(set);
   return added;
 }
 
-/** Remove a prefix of `length` ≤ 32 bits, if held; returns the change in the family's count. */
-function removeWord(
-  sets: (WordKeySet | undefined)[],
-  length: number,
-  buf: Uint8Array,
-  offset: number,
-): number {
-  const set = sets[length];
+/** Remove `key` from `set`, if held; returns the change in the family's count. */
+function removeKey(set: WordKeySet | undefined, key: number): number {
   if (!set) return 0;
   const added = set.flush();
-  return set.delete(topBits(length, buf, offset)) ? added - 1 : added;
+  return set.delete(key) ? added - 1 : added;
 }
 
 /**

@@ -1,3 +1,9 @@
+import {
+  ADDED_TO_OVERFLOW,
+  BucketKeySet,
+  bucketSetBytes,
+  MIN_BUCKET_BITS,
+} from "./bucket-key-set.ts";
 import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-set.ts";
 
 /**
@@ -5,9 +11,11 @@ import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-
  * open-addressing hash on a Uint32Array (linear probing, backward-shift deletion, no
  * tombstones) while it is sparse, a bitmap of 2^bits bits once that is at most
  * BITMAP_SLACK times the hash it replaces (only for bits ≤ MAX_BITMAP_BITS, 2 MiB at most).
- * It holds the prefixes of one length (the key is the prefix's top `bits` bits), so a
- * session of 1,000 prefixes costs a few KiB and a full table's /24s one 2 MiB bitmap. No
- * object or boxed number per key.
+ * From MIN_BUCKET_BITS bits on, a BucketKeySet (about a byte a key, half the bitmap) comes
+ * between the two: once it is no larger than the hash would grow to, until a bitmap is
+ * smaller than it (`overfull`). It holds the prefixes of one length (the key is the
+ * prefix's top `bits` bits), so a session of 1,000 prefixes costs a few KiB and a full
+ * table's 600k /24s a 1 MiB bucket set. No object or boxed number per key.
  *
  * `addLater` queues keys once the set is large (QueuedKeySet); a bitmap applies its queue
  * without a branch on the loaded words.
@@ -15,12 +23,16 @@ import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-
 export const MAX_BITMAP_BITS = 24;
 /** The bitmap replaces a hash once it is at most this many times the hash's size. */
 export const BITMAP_SLACK = 4;
+/** The bucket set replaces a hash once it is at most this many times the hash's size. */
+export const BUCKET_SLACK = 2;
 const INITIAL_SLOTS = 16;
 
 export class WordKeySet extends QueuedKeySet {
   /** Hash slots (0 = empty; key 0 is `hasZero`) or, when `dense`, the bitmap. */
   protected words: Uint32Array;
   private dense: boolean;
+  /** The bucket set, between hash and bitmap (`words` is then empty). */
+  private buckets?: BucketKeySet;
   private shift: number;
   /** Keys to add before the set is next read (`addLater`), once the set is large. */
   private queue?: Uint32Array;
@@ -30,6 +42,12 @@ export class WordKeySet extends QueuedKeySet {
     this.dense = bitmapBytes(bits) <= INITIAL_SLOTS * 4;
     this.words = this.dense ? new Uint32Array(bitmapWords(bits)) : new Uint32Array(INITIAL_SLOTS);
     this.shift = 32 - Math.log2(INITIAL_SLOTS);
+  }
+
+  /** Bytes held by the key storage (the queue, once there is one, not counted). */
+  override get bytes(): number {
+    if (this.queued !== 0) this.applyQueue();
+    return this.buckets?.bytes ?? this.words.byteLength;
   }
 
   /** Add `key` (an integer in [0, 2^bits)); returns whether it was new. */
@@ -88,6 +106,14 @@ export class WordKeySet extends QueuedKeySet {
       this.held++;
       return true;
     }
+    const buckets = this.buckets;
+    if (buckets !== undefined) {
+      const added = buckets.add(key);
+      if (added === 0) return false;
+      this.held++;
+      if (added === ADDED_TO_OVERFLOW && buckets.overfull) this.toBitmap();
+      return true;
+    }
     if (key === 0) return this.setZero(true);
     const at = this.find(key);
     if (at >= 0) return false;
@@ -106,6 +132,11 @@ export class WordKeySet extends QueuedKeySet {
       const bit = 1 << (key & 31);
       if (((this.words[w] as number) & bit) === 0) return false;
       this.words[w] = (this.words[w] as number) & ~bit;
+      this.held--;
+      return true;
+    }
+    if (this.buckets !== undefined) {
+      if (!this.buckets.delete(key)) return false;
       this.held--;
       return true;
     }
@@ -135,6 +166,7 @@ export class WordKeySet extends QueuedKeySet {
   has(key: number): boolean {
     if (this.queued !== 0) this.applyQueue();
     if (this.dense) return (((this.words[key >>> 5] as number) >>> (key & 31)) & 1) === 1;
+    if (this.buckets !== undefined) return this.buckets.has(key);
     if (key === 0) return this.hasZero;
     return this.find(key) >= 0;
   }
@@ -157,19 +189,27 @@ export class WordKeySet extends QueuedKeySet {
     return (h ^ (h >>> 16)) >>> this.shift;
   }
 
-  /** Double the hash, or turn into the bitmap once that is at most BITMAP_SLACK times larger. */
+  /**
+   * Double the hash, or turn into the bucket set once that is no larger than the doubled
+   * hash, or (too few bits for buckets) into the bitmap once that is at most BITMAP_SLACK
+   * times larger.
+   */
   private grow(): void {
     const old = this.words;
     const slots = old.length * 2;
-    if (this.bits <= MAX_BITMAP_BITS && bitmapBytes(this.bits) <= slots * 4 * BITMAP_SLACK) {
-      const map = new Uint32Array(bitmapWords(this.bits));
-      for (let j = 0; j < old.length; j++) {
-        const k = old[j] as number;
-        if (k !== 0) map[k >>> 5] = (map[k >>> 5] as number) | (1 << (k & 31));
+    const bits = this.bits;
+    if (bits >= MIN_BUCKET_BITS && bits <= MAX_BITMAP_BITS) {
+      if (bucketSetBytes(bits) <= slots * 4 * BUCKET_SLACK) {
+        const buckets = new BucketKeySet(bits);
+        this.eachKey((k) => buckets.add(k));
+        this.buckets = buckets;
+        this.hasZero = false;
+        this.words = new Uint32Array(0);
+        if (buckets.overfull) this.toBitmap();
+        return;
       }
-      if (this.hasZero) map[0] = (map[0] as number) | 1;
-      this.words = map;
-      this.dense = true;
+    } else if (bitmapBytes(bits) <= slots * 4 * BITMAP_SLACK) {
+      this.toBitmap();
       return;
     }
     this.words = new Uint32Array(slots);
@@ -183,6 +223,32 @@ export class WordKeySet extends QueuedKeySet {
       while (words[i] !== 0) i = (i + 1) & mask;
       words[i] = k;
     }
+  }
+
+  /** Turn the hash or the bucket set into the bitmap. */
+  private toBitmap(): void {
+    const map = new Uint32Array(bitmapWords(this.bits));
+    this.eachKey((k) => {
+      map[k >>> 5] = (map[k >>> 5] as number) | (1 << (k & 31));
+    });
+    this.words = map;
+    this.buckets = undefined;
+    this.hasZero = false;
+    this.dense = true;
+  }
+
+  /** Every key of the hash or the bucket set (not the bitmap). */
+  private eachKey(fn: (key: number) => void): void {
+    if (this.buckets !== undefined) {
+      this.buckets.forEach(fn);
+      return;
+    }
+    const words = this.words;
+    for (let j = 0; j < words.length; j++) {
+      const k = words[j] as number;
+      if (k !== 0) fn(k);
+    }
+    if (this.hasZero) fn(0);
   }
 }
 

@@ -1,9 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { Afi } from "../../src/bgp/constants.ts";
+import {
+  BucketKeySet,
+  bucketSetBytes,
+  MIN_BUCKET_BITS,
+} from "../../src/collector/bucket-key-set.ts";
 import { PairKeySet } from "../../src/collector/pair-key-set.ts";
 import { PrefixTable } from "../../src/collector/prefix-table.ts";
 import { QUEUE_FROM } from "../../src/collector/queued-key-set.ts";
-import { BITMAP_SLACK, MAX_BITMAP_BITS, WordKeySet } from "../../src/collector/word-key-set.ts";
+import {
+  BITMAP_SLACK,
+  BUCKET_SLACK,
+  MAX_BITMAP_BITS,
+  WordKeySet,
+} from "../../src/collector/word-key-set.ts";
 import { prng } from "../support/prng.ts";
 
 const MiB = 1024 * 1024;
@@ -112,20 +122,87 @@ describe("WordKeySet", () => {
   }
 
   test("turns into a bitmap only once that is at most BITMAP_SLACK times the hash", () => {
-    const s = new WordKeySet(20); // bitmap: 128 KiB
-    for (let k = 0; k < 1_000; k++) s.add(k * 997);
-    expect(s.bytes).toBeLessThanOrEqual(8 * 1024);
-    // 3,072 keys fill 4,096 slots (16 KiB) to 3/4; the next doubling (32 KiB) would be a
+    const s = new WordKeySet(14); // too few bits for buckets; bitmap: 2 KiB
+    for (let k = 1; k <= 48; k++) s.add(k * 331);
+    // 48 keys fill 64 slots (256 bytes) to 3/4; the next doubling (512 bytes) would be a
     // quarter of the bitmap: the bitmap instead.
-    for (let k = 1_000; k < 3_072; k++) s.add(k * 997);
-    expect(s.bytes).toBe((16 * 1024 * BITMAP_SLACK) / 4);
-    s.add(3_072 * 997);
-    expect(s.bytes).toBe(2 ** 20 / 8);
-    for (let k = 0; k < 40_000; k++) s.add((k * 7919) % 2 ** 20);
-    expect(s.bytes).toBe(2 ** 20 / 8);
-    const wide = new WordKeySet(MAX_BITMAP_BITS + 1); // never a bitmap
+    expect(s.bytes).toBe(2048 / BITMAP_SLACK / 2);
+    s.add(49 * 331);
+    expect(s.bytes).toBe(2 ** 14 / 8);
+    const wide = new WordKeySet(MAX_BITMAP_BITS + 1); // never buckets nor a bitmap
     for (let k = 0; k < 40_000; k++) wide.add(k * 811);
     expect(wide.bytes).toBe(4 * 2 ** 16); // 40,000 keys at most 3/4 full
+  });
+
+  test("passes through the bucket set (half the bitmap) before the bitmap", () => {
+    const rand = prng(11);
+    const s = new WordKeySet(20); // buckets: 64 KiB, bitmap: 128 KiB
+    const keys = new Set<number>();
+    const addRandom = () => {
+      const k = Math.floor(rand() * 2 ** 20);
+      expect(s.add(k)).toBe(!keys.has(k));
+      keys.add(k);
+    };
+    // 3,072 keys fill 4,096 slots (16 KiB) to 3/4; the next doubling (32 KiB) would be half
+    // the bucket set (BUCKET_SLACK 2): the bucket set instead.
+    while (keys.size < 3_072) addRandom();
+    expect(s.bytes).toBe(bucketSetBytes(20) / BUCKET_SLACK / 2);
+    while (keys.size < 3_073) addRandom();
+    expect(s.bytes).toBe(bucketSetBytes(20));
+    // ~12 keys a bucket of 15: a few overflow, still smaller than the bitmap.
+    while (keys.size < 50_000) addRandom();
+    expect(s.bytes).toBeGreaterThan(bucketSetBytes(20));
+    expect(s.bytes).toBeLessThan(2 ** 20 / 8);
+    while (s.bytes !== 2 ** 20 / 8) addRandom(); // overfull: the bitmap
+    expect(keys.size).toBeLessThan(80_000);
+    expect(s.size).toBe(keys.size);
+    for (const k of keys) expect(s.has(k)).toBe(true);
+  });
+});
+
+describe("BucketKeySet", () => {
+  for (const bits of [MIN_BUCKET_BITS, 20, 24]) {
+    test(`agrees with a Set through adds and deletes, bunched keys overflowing (${bits} bits)`, () => {
+      const rand = prng(900 + bits);
+      const mine = new BucketKeySet(bits);
+      const ref = new Set<number>();
+      const space = 2 ** bits;
+      for (let i = 0; i < 150_000; i++) {
+        // A narrow range first (buckets overflow, deletes free room in overflowed buckets,
+        // re-adds of keys that wait in the overflow), then the whole key space.
+        const range = i < 60_000 ? Math.min(space, 5_000) : space;
+        const key = rand() < 0.01 ? (rand() < 0.5 ? 0 : space - 1) : Math.floor(rand() * range);
+        if (rand() < 0.55) {
+          expect(mine.add(key) !== 0).toBe(!ref.has(key));
+          ref.add(key);
+        } else {
+          expect(mine.delete(key)).toBe(ref.has(key));
+          ref.delete(key);
+        }
+        if (i % 10_000 === 0) {
+          expect(mine.size).toBe(ref.size);
+          const probe = Math.floor(rand() * space);
+          expect(mine.has(probe)).toBe(ref.has(probe));
+        }
+      }
+      const seen: number[] = [];
+      mine.forEach((k) => {
+        seen.push(k);
+      });
+      expect(seen.sort((a, b) => a - b)).toEqual([...ref].sort((a, b) => a - b));
+      for (const key of [...ref]) expect(mine.delete(key)).toBe(true);
+      expect([mine.size, mine.has(0), mine.has(space - 1)]).toEqual([0, false, false]);
+    });
+  }
+
+  test("overfull once its overflow costs more than its buckets: keys bunched in one range", () => {
+    const s = new BucketKeySet(24);
+    for (let k = 0; k < 1 << 16; k++) s.add(k);
+    expect(s.overfull).toBe(false); // the permutation spreads a /8 of /24s over the buckets
+    const t = new BucketKeySet(MIN_BUCKET_BITS);
+    for (let k = 0; k < 4_000 && !t.overfull; k++) t.add(k);
+    expect(t.overfull).toBe(true); // 4,000 of 65,536 keys: more than 15 a bucket on average
+    expect(() => new BucketKeySet(MIN_BUCKET_BITS - 1)).toThrow(RangeError);
   });
 });
 
@@ -292,6 +369,6 @@ describe("PrefixTable against a Set of canonical prefixes", () => {
       full.add(Afi.IPV6, i % 2 === 0 ? 48 : ([32, 44, 40, 36][i % 4] as number), b, 0);
     }
     expect(full.ipv4).toBeGreaterThan(800_000);
-    expect(full.bytes).toBeLessThan(8 * MiB);
+    expect(full.bytes).toBeLessThan(5 * MiB); // 7.9 MiB before the bucket sets and the split IPv6 sets
   });
 });
