@@ -35,6 +35,9 @@ export class BucketKeySet {
   private readonly mask: number;
   private readonly overflow = new Set<number>();
   private held = 0;
+  /** What addAll's first pass read, kept so that the engine does not drop the reads. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: written so the reads stay.
+  private touched = 0;
 
   constructor(bits: number) {
     if (bits < MIN_BUCKET_BITS || bits > 24) throw new RangeError(`bucket set of ${bits} bits`);
@@ -75,6 +78,26 @@ export class BucketKeySet {
     this.overflow.add(key);
     table[at] = head | OVERFLOWED;
     return ADDED_TO_OVERFLOW;
+  }
+
+  /**
+   * Add keys[from .. to) (a queue of keys); returns how many were new. Their buckets are
+   * read in a first pass with no branch on what it loads, so that the cache misses of
+   * successive keys overlap (a large set's bucket is a miss in a busy process), then added.
+   */
+  addAll(keys: Uint32Array, from: number, to: number): number {
+    const table = this.table;
+    const mask = this.mask;
+    let touched = 0;
+    for (let i = from; i < to; i++) {
+      touched |= table[
+        ((Math.imul(keys[i] as number, MULTIPLIER) & mask) >>> 8) * BUCKET_BYTES
+      ] as number;
+    }
+    this.touched = touched;
+    let added = 0;
+    for (let i = from; i < to; i++) if (this.add(keys[i] as number) !== 0) added++;
+    return added;
   }
 
   /** Remove `key`; returns whether it was held. */

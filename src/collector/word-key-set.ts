@@ -79,7 +79,13 @@ export class WordKeySet extends QueuedKeySet {
     this.queued = 0;
     const before = this.held;
     let i = 0;
-    while (i < n && !this.dense) this.insert(queue[i++] as number);
+    while (i < n && !this.dense && this.buckets === undefined) this.insert(queue[i++] as number);
+    const buckets = this.buckets;
+    if (i < n && buckets !== undefined) {
+      this.held += buckets.addAll(queue, i, n);
+      i = n;
+      if (buckets.overfull) this.toBitmap();
+    }
     if (i < n) {
       // The bitmap: no branch on the loaded word, so the loads of successive keys overlap.
       const words = this.words;
