@@ -17,6 +17,11 @@ export interface GcBurstRule {
    */
   growthBytes: number;
   /**
+   * Only when the process's resident memory grew by this much since its lowest value after
+   * this rule's last collection (0: whatever it is).
+   */
+  rssGrowthBytes: number;
+  /**
    * Only within the first this many bytes relayed after the process was quiet (no Data
    * message for `quietMs`): a session's first burst, or one after a stall, not a long fast
    * transfer (Infinity: always).
@@ -37,6 +42,8 @@ export interface GcBurstProcess {
   collectYoung(): void;
   /** Memory held outside the JavaScript heap (ArrayBuffers, ...), bytes. */
   external(): number;
+  /** Resident set size, bytes. */
+  rss(): number;
 }
 
 /** Whether two rules are the same rule (a process's roles asking for it once run it once). */
@@ -45,6 +52,7 @@ export function sameGcBurstRule(a: GcBurstRule, b: GcBurstRule): boolean {
     a.everyBytes === b.everyBytes &&
     a.collection === b.collection &&
     a.growthBytes === b.growthBytes &&
+    a.rssGrowthBytes === b.rssGrowthBytes &&
     a.windowBytes === b.windowBytes &&
     a.quietMs === b.quietMs &&
     a.budgetShare === b.budgetShare
@@ -73,12 +81,28 @@ export function collectWithinBudget(
   return { notBefore: clock.now() + (cpuAfter - before) / budgetShare, cpuAfter };
 }
 
+/** The lowest value of a measure seen since it was reset. */
+class LowMark {
+  private low = Number.POSITIVE_INFINITY;
+
+  /** Whether `value` is at least `by` above the lowest value seen (this one included). */
+  grew(value: number, by: number): boolean {
+    if (value < this.low) this.low = value;
+    return value - this.low >= by;
+  }
+
+  reset(value: number): void {
+    this.low = value;
+  }
+}
+
 /** One rule's counters and budget. */
 export class GcBurst {
   private sinceCollection = 0;
   private notBefore = Number.NEGATIVE_INFINITY;
-  /** Lowest external memory seen since this rule's last collection. */
-  private externalLow = Number.POSITIVE_INFINITY;
+  /** Lowest external memory and RSS seen since this rule's last collection. */
+  private readonly external = new LowMark();
+  private readonly rss = new LowMark();
   /** Bytes relayed since the process was last quiet, and when the last ones were. */
   private sinceQuiet = 0;
   private lastAllocatedAt = Number.NEGATIVE_INFINITY;
@@ -108,16 +132,14 @@ export class GcBurst {
   collectIfDue(): "young" | "full" | undefined {
     if (this.sinceCollection < this.rule.everyBytes) return undefined;
     this.sinceCollection = 0;
-    if (this.rule.growthBytes > 0) {
-      const external = this.proc.external();
-      if (external < this.externalLow) this.externalLow = external;
-      if (external - this.externalLow < this.rule.growthBytes) return undefined;
-    }
-    if (this.clock.now() < this.notBefore) return undefined;
     const { proc, rule } = this;
+    if (rule.growthBytes > 0 && !this.external.grew(proc.external(), rule.growthBytes)) return;
+    if (rule.rssGrowthBytes > 0 && !this.rss.grew(proc.rss(), rule.rssGrowthBytes)) return;
+    if (this.clock.now() < this.notBefore) return undefined;
     const collect = rule.collection === "full" ? () => proc.collect() : () => proc.collectYoung();
     this.notBefore = collectWithinBudget(this.clock, proc, rule.budgetShare, collect).notBefore;
-    if (rule.growthBytes > 0) this.externalLow = proc.external();
+    if (rule.growthBytes > 0) this.external.reset(proc.external());
+    if (rule.rssGrowthBytes > 0) this.rss.reset(proc.rss());
     return rule.collection;
   }
 

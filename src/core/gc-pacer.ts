@@ -82,6 +82,7 @@ export const GATEWAY_GC_BURST: GcBurstRule = {
   everyBytes: 2 * 1024 * 1024,
   collection: "young",
   growthBytes: 0,
+  rssGrowthBytes: 0,
   windowBytes: Number.POSITIVE_INFINITY,
   quietMs: 0,
   budgetShare: 0.02,
@@ -113,20 +114,41 @@ export const AGENT_GC_BURST: GcBurstRule = {
   everyBytes: 1024 * 1024,
   collection: "full",
   growthBytes: 3 * 1024 * 1024,
+  rssGrowthBytes: 0,
   windowBytes: 32 * 1024 * 1024,
   quietMs: 250,
   budgetShare: 0.2,
 };
 
 /**
- * The gateway's options: the default RSS look, its young burst collections and a full one
- * when a stream is held. Not the agent's full burst collections: at the gateway they took
+ * The gateway's full collections in a burst: the agent's window (the first 32 MiB after 250
+ * ms without a Data message), looked at after every MiB received, up to 20 % of the time,
+ * but only once its RSS grew by 6 MiB from the lowest seen since the last one. A slow far
+ * end's first burst took the gateway's RSS 23 MiB up in under half a second, nearly all of it
+ * buffers already dead that the engine had not collected; in a fast transfer the collections
+ * stop as soon as what they leave does not grow by 6 MiB again (DEVELOPERS.md, "Data path:
+ * slow far end memory (session 7)").
+ */
+export const GATEWAY_GC_FULL_BURST: GcBurstRule = {
+  everyBytes: 1024 * 1024,
+  collection: "full",
+  growthBytes: 0,
+  rssGrowthBytes: 6 * 1024 * 1024,
+  windowBytes: 32 * 1024 * 1024,
+  quietMs: 250,
+  budgetShare: 0.2,
+};
+
+/**
+ * The gateway's options: the default RSS look, its young burst collections, full ones in a
+ * burst once its RSS grew by 6 MiB, and a full one when a stream is held. Not the agent's
+ * full burst collections as they are (every 3 MiB of ArrayBuffers): at the gateway they took
  * 1-2 MiB off a slow far end's growth but cost 0.3 CPU s per full table in convergence
  * (DEVELOPERS.md, "Data path: slow far end memory (session 6)").
  */
 export const GATEWAY_GC_PACER: GcPacerOptions = {
   ...DEFAULT_GC_PACER,
-  bursts: [GATEWAY_GC_BURST],
+  bursts: [GATEWAY_GC_BURST, GATEWAY_GC_FULL_BURST],
   held: GATEWAY_GC_HELD,
 };
 
@@ -137,10 +159,7 @@ export const AGENT_GC_PACER: GcPacerOptions = {
 };
 
 /** What the pacer reads and does; the gateway passes the process's own. */
-export interface GcProcess extends GcBurstProcess {
-  /** Resident set size, bytes. */
-  rss(): number;
-}
+export type GcProcess = GcBurstProcess;
 
 export class GcPacer {
   private baseline: number;
