@@ -206,15 +206,17 @@ describe("GcPacer", () => {
   test("with rssGrowthBytes, only once the RSS grew by that much, from what the last one left", () => {
     const rule = { ...FULL_EVERY_MIB, rssGrowthBytes: 6 * MiB, budgetShare: 0.05 };
     const { clock, f, pacer } = startedPacer(withBurst(rule));
-    pacer.allocated(1 * MiB); // the first look sets the low mark (100 MiB)
+    /** `garbage` more bytes, a MiB relayed, then `collections` collections in all so far. */
+    const relay = (garbage: number, collections: number) => {
+      f.grow(0, garbage);
+      pacer.allocated(1 * MiB);
+      expect(f.p.collections).toBe(collections);
+    };
+    relay(0, 0); // the first look sets the low mark (100 MiB)
     // Memory outside the ArrayBuffers (native buffers) counts too: 5 MiB is not enough.
     f.p.rss += 3 * MiB;
-    f.grow(0, 2 * MiB);
-    pacer.allocated(1 * MiB);
-    expect(f.p.collections).toBe(0);
-    f.grow(0, 1 * MiB);
-    pacer.allocated(1 * MiB);
-    expect(f.p.collections).toBe(1);
+    relay(2 * MiB, 0);
+    relay(1 * MiB, 1);
     expect(f.p.rss).toBe(103 * MiB); // the native 3 MiB stays: the new low mark
     // A fast transfer whose garbage stays under 6 MiB above that: no more collections.
     for (let i = 0; i < 10; i++) {
@@ -225,10 +227,7 @@ describe("GcPacer", () => {
       f.p.external -= f.p.garbage;
       f.p.garbage = 0;
     }
-    expect(f.p.collections).toBe(1);
-    f.grow(0, 6 * MiB);
-    pacer.allocated(1 * MiB);
-    expect(f.p.collections).toBe(2);
+    relay(6 * MiB, 2);
     pacer.stop();
   });
 
