@@ -26,9 +26,9 @@ import {
  * process is busy and the engine still collects late: each of `bursts` (src/core/gc-burst.ts)
  * also collects after every few MiB of Data messages, counted where they are encoded and
  * decoded (`noteRelayAllocation`), within its own share of the time. The gateway's are young
- * (eden) collections; the agent's are full ones: a young collection leaves the buffers that
- * were in flight when it ran, which then die old (DEVELOPERS.md, "Data path: slow far end
- * memory (session 5)").
+ * (eden) collections, and full ones in a burst once its RSS grew by 6 MiB; the agent's are
+ * full ones: a young collection leaves the buffers that were in flight when it ran, which
+ * then die old (DEVELOPERS.md, "Data path: slow far end memory", sessions 5 and 7).
  *
  * Garbage collection is per process: the roles in a process (agent, gateway, both in
  * standalone mode) share one pacer, src/core/process-gc-pacer.ts, which runs each role's

@@ -13,9 +13,11 @@
  * first burst at full speed (native HTTP/2 and socket buffers, first-use warm-up), not data
  * held. Session 6 (shared machine): with the gateway's collection when a stream is held,
  * gateway +11.6, +13.9, +14.8 MiB, agent +16.6, +18.1, +13.6 (with the adaptive stream window
- * on, which is off: gateway +10.1 to +12.1). So the gateway is held to MAX_GATEWAY_GROWTH
- * (20 MiB), the agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before
- * issue 9, fails either at once), and the test prints the growth it saw; the benchmark's
+ * on, which is off: gateway +10.1 to +12.1). Session 7 (shared machine), with the gateway's
+ * full collections in a burst once its RSS grew by 6 MiB: gateway +12.0, +10.5, +13.4 MiB,
+ * agent +13.3, +18.1, +13.1. So the gateway is held to MAX_GATEWAY_GROWTH (18 MiB), the
+ * agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before issue 9, fails
+ * either at once), and the test prints the growth it saw; the benchmark's
  * scenario 5 checks both against the issue's 16 MB with the full table. No timing
  * assertions: the run lasts a fixed 10 s and only amounts are checked.
  */
@@ -39,8 +41,8 @@ const DAEMON_PORT = 11790;
 const ROUTER_PORT = 11791;
 /** The agent's growth: 1.5 times the issue's 16 MiB target, not met reliably yet (above). */
 const MAX_GROWTH = 24 * MiB;
-/** The gateway's growth: 1.25 times the issue's 16 MiB target (up to 15.1 MiB seen, above). */
-const MAX_GATEWAY_GROWTH = 20 * MiB;
+/** The gateway's growth: 1.125 times the issue's 16 MiB target (up to 15.1 MiB seen, above). */
+const MAX_GATEWAY_GROWTH = 18 * MiB;
 /**
  * Kernel socket buffers, HTTP/2 windows and relay buffers between router and daemon (loopback
  * autotuning: 15-22 MiB seen here, up to 44 MiB in the benchmark's slow far end).
