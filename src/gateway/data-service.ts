@@ -14,6 +14,7 @@ import {
   readDataCallHeaders,
 } from "../proto/metadata.ts";
 import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
+import type { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import type { ResumableCall } from "../relay/resumable-call.ts";
 import { StreamRelay } from "../relay/stream-relay.ts";
 import { admitAgentCall } from "./agent-call.ts";
@@ -83,6 +84,8 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
   readGate?: ReadGateWatch;
+  /** Counts (and warns once about) target sockets whose read-ahead could not be limited. */
+  readAhead?: ReadAheadWatch;
   /** Runs the read gates' timers; the system clock when absent. */
   clock?: Clock;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
@@ -299,6 +302,7 @@ export function dataService(
             : undefined;
         relay = new StreamRelay(target, resumable ?? call, {
           highWaterMark: deps.highWaterMark,
+          readAhead: deps.readAhead,
           // The collector reads nothing after it closed: only a daemon's FIN waits.
           socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
           // The collector takes every write at once: a reset loses nothing there.

@@ -19,6 +19,7 @@ import { readProcessStats } from "../metrics/process-stats.ts";
 import { resumeServiceDefinition } from "../proto/resume-service.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
+import { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import { version } from "../version.ts";
 import { ackService } from "./ack-service.ts";
 import { AgentDirectory } from "./agent-directory.ts";
@@ -177,6 +178,7 @@ export async function startGateway(
   });
   const streamsByPin = new Map<string, number>();
   const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
+  const readAhead = new ReadAheadWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
   /** Agents' Control streams (they last as long as the agent): ended on stop. */
   const controlCalls = new Set<{ end(): void }>();
@@ -206,6 +208,7 @@ export async function startGateway(
       ...(config.name === undefined ? {} : { name: config.name }),
       pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       readGate,
+      readAhead,
       clock,
       logins,
       sessionLogs,
@@ -228,6 +231,7 @@ export async function startGateway(
     ...(config.name === undefined ? {} : { gateway: config.name }),
     streamsByPin,
     readGatesMissed: () => readGate.missed,
+    readAheadMissed: () => readAhead.missed,
     registry,
     agents,
     agentMetrics,
