@@ -106,6 +106,8 @@ export interface GatewayDeps {
   readConfig?: () => GatewayConfig;
   /** Handshake timeout and cap on pending handshakes (tests shorten them). */
   handshake?: Partial<HandshakeLimits>;
+  /** Runs the handshake guard's sweeps (tests drive it); the log summaries' clock when absent. */
+  handshakeClock?: Clock;
   /** Failed-login throttling (tests shorten the block). */
   login?: Partial<LoginLimits>;
   /** How many sessions per interval log at their own levels (tests lower it). */
@@ -223,7 +225,12 @@ export async function startGateway(
 
   raiseFlowControlWindows(server, log);
   logOversizedMessages(server, log, logClock);
-  guard = guardHandshakes(server, log, { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake }, now);
+  guard = guardHandshakes(
+    server,
+    log,
+    { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake },
+    deps.handshakeClock ?? logClock,
+  );
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
