@@ -64,7 +64,8 @@ export function guardHandshakes(
   }
   const waiting = new Map<string, Waiting>();
   const closed = { timedOut: 0, noLogin: 0, overCap: 0 };
-  let lastReport = now();
+  /** The first close logs at once; later ones are summed into a line per REPORT_INTERVAL_MS. */
+  let lastReport = Number.NEGATIVE_INFINITY;
 
   const report = (force: boolean) => {
     const total = closed.timedOut + closed.noLogin + closed.overCap;
@@ -103,7 +104,7 @@ export function guardHandshakes(
       if (waiting.size >= limits.maxPending) {
         closed.overCap++;
         socket.destroy();
-        report(closed.overCap === 1 && closed.timedOut + closed.noLogin === 0);
+        report(false);
         return;
       }
       const k = peerKey(socket.remoteAddress, socket.remotePort);
