@@ -9,14 +9,14 @@
 
 import { fmt, mb } from "./figures.ts";
 import { type PipelineSummary, PipelineTrace } from "./pipeline-trace.ts";
-import { type IoCounts, readIoCounts } from "./proc-stats.ts";
+import { type IoCounts, ioCountsDelta, readIoCounts } from "./proc-stats.ts";
 import type { MarkdownTable } from "./report.ts";
 import { counterDelta, readTcpCounters, type TcpCounters } from "./tcp-counters.ts";
 import { readThreads, type ThreadCpu, type ThreadReading, threadCpuDelta } from "./thread-cpu.ts";
 import type { BenchTopology } from "./topology.ts";
 
 export interface RoundEvidence {
-  /** Seconds from the probe's start to its end (the BIRDs' scheduling adds up to it). */
+  /** Seconds from the probe's start (its trace's) to its end (the BIRDs' scheduling adds up to it). */
   window: number;
   pipe: PipelineSummary;
   io: { router: IoCounts; collector: IoCounts };
@@ -54,25 +54,12 @@ async function snapshot(topo: BenchTopology, pids: Pids, withThreads: boolean): 
   };
 }
 
-function ioDelta(a: IoCounts | undefined, b: IoCounts | undefined): IoCounts {
-  const d = (k: keyof IoCounts) => (a && b ? b[k] - a[k] : Number.NaN);
-  return {
-    onCpu: d("onCpu"),
-    waiting: d("waiting"),
-    syscr: d("syscr"),
-    syscw: d("syscw"),
-    voluntary: d("voluntary"),
-    involuntary: d("involuntary"),
-  };
-}
-
 export class EvidenceProbe {
   private constructor(
     private readonly topo: BenchTopology,
     private readonly pids: Pids,
     private readonly before: Snapshot,
     private readonly trace: PipelineTrace,
-    private readonly t0: number,
     private readonly withThreads: boolean,
   ) {}
 
@@ -87,12 +74,12 @@ export class EvidenceProbe {
   ): Promise<EvidenceProbe> {
     const before = await snapshot(topo, pids, withThreads);
     const trace = new PipelineTrace(pids.router, pids.collector).start();
-    return new EvidenceProbe(topo, pids, before, trace, performance.now(), withThreads);
+    return new EvidenceProbe(topo, pids, before, trace, withThreads);
   }
 
   async end(): Promise<RoundEvidence> {
     const pipe = this.trace.stop();
-    const window = (performance.now() - this.t0) / 1000;
+    const window = this.trace.elapsed();
     const after = await snapshot(this.topo, this.pids, this.withThreads);
     const b = this.before;
     const { agent: a0, gateway: g0 } = b.threads;
@@ -101,8 +88,8 @@ export class EvidenceProbe {
       window,
       pipe,
       io: {
-        router: ioDelta(b.io.router, after.io.router),
-        collector: ioDelta(b.io.collector, after.io.collector),
+        router: ioCountsDelta(b.io.router, after.io.router),
+        collector: ioCountsDelta(b.io.collector, after.io.collector),
       },
       tcp: {
         router: counterDelta(b.tcp.router, after.tcp.router),

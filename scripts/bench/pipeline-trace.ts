@@ -50,6 +50,11 @@ export class PipelineTrace {
     return this;
   }
 
+  /** Seconds since the trace was made (its samples' time). */
+  elapsed(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
   stop(): PipelineSummary {
     clearInterval(this.timer);
     this.sample();
@@ -58,7 +63,7 @@ export class PipelineTrace {
 
   private sample(): void {
     this.samples.push({
-      t: (performance.now() - this.t0) / 1000,
+      t: this.elapsed(),
       written: ioField(this.routerPid, "wchar"),
       read: ioField(this.collectorPid, "rchar"),
     });

@@ -204,6 +204,22 @@ export interface IoCounts {
   involuntary: number;
 }
 
+const IO_COUNT_FIELDS = [
+  "onCpu",
+  "waiting",
+  "syscr",
+  "syscw",
+  "voluntary",
+  "involuntary",
+] as const satisfies readonly (keyof IoCounts)[];
+
+/** `after` − `before` for each count; NaN throughout when the process was gone at either. */
+export function ioCountsDelta(before: IoCounts | undefined, after: IoCounts | undefined): IoCounts {
+  const delta = {} as IoCounts;
+  for (const k of IO_COUNT_FIELDS) delta[k] = before && after ? after[k] - before[k] : Number.NaN;
+  return delta;
+}
+
 /** undefined when the process is gone. */
 export function readIoCounts(pid: number): IoCounts | undefined {
   try {

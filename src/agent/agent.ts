@@ -15,6 +15,7 @@ import {
 import type { FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
+import { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import { version } from "../version.ts";
 import { AckLinks } from "./ack-links.ts";
 import { Admission } from "./admission.ts";
@@ -129,6 +130,7 @@ export async function startAgent(
   let blockedAttempts = 0;
   let sessionsTotal = 0;
   const readGate = new ReadGateWatch(logger.child({ component: "agent/data" }));
+  const readAhead = new ReadAheadWatch(logger.child({ component: "agent/data" }));
   const sessionLogger = logger.child({ component: "proxy/client-data" });
   const sessionLogs = new SessionLogBudget(sessionLogger, deps.clock ?? backgroundClock, {
     ...DEFAULT_SESSION_LOG_LIMITS,
@@ -159,6 +161,7 @@ export async function startAgent(
       clock,
       logger: sessionLogs.forSession(sessionLogger),
       readGate,
+      readAhead,
       // With bridging off (0) the bridge still watches: a RESTART then tells the router why.
       bridge: { ...DEFAULT_BRIDGE_OPTIONS, giveUpMs: config.bridgeTimeoutMs },
       ...(config.resume ? { resume: config.resume } : {}),
@@ -227,6 +230,7 @@ export async function startAgent(
       blockedAttempts,
       sessionsTotal,
       readGatesMissed: readGate.missed,
+      readAheadMissed: readAhead.missed,
       pool: pool.stats,
       md5: md5 ? md5.status() : md5DisabledStatus(config.md5),
     }),

@@ -14,6 +14,7 @@ import {
   readResumeAnswer,
 } from "../proto/metadata.ts";
 import { gateCallReads, type ReadGateWatch } from "../relay/http2-read-gate.ts";
+import type { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import type { SessionCounters } from "../relay/replay-buffer.ts";
 import { type RelayEndReason, StreamRelay } from "../relay/stream-relay.ts";
 import type { AckLinks } from "./ack-links.ts";
@@ -57,6 +58,8 @@ export interface RouterSessionDeps {
   highWaterMark?: number;
   /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
   readGate?: ReadGateWatch;
+  /** Counts (and warns once about) router sockets whose read-ahead could not be limited. */
+  readAhead?: ReadAheadWatch;
   /** BGP-aware bridging of the session when the far end is lost; undefined = off. */
   bridge?: BridgeOptions;
   /** Resume after a lost Data stream (before bridging); undefined = off. */
@@ -207,6 +210,7 @@ export class RouterSession {
     const resumable = this.reattach.wrap(call);
     this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable, {
       highWaterMark: this.deps.highWaterMark,
+      readAhead: this.deps.readAhead,
       abortCall: () => resumable.abort(),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });

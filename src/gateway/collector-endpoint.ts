@@ -6,8 +6,8 @@ import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { ClosingCause } from "./data-service.ts";
 import type { SessionEvents } from "./device-tracker.ts";
+import type { ClosingCause } from "./relayed-session.ts";
 
 /**
  * The built-in collector as the far end of a relayed session: a byte stream (what the

@@ -3,7 +3,6 @@ import * as grpc from "@grpc/grpc-js";
 import type { SpeakerMonitor } from "../collector/speaker-options.ts";
 import type { AccountConfig } from "../config/types.ts";
 import { backgroundClock, type Clock, systemClock } from "../core/clock.ts";
-import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SessionLogBudget } from "../core/session-log-budget.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
@@ -14,17 +13,16 @@ import {
   readDataCallHeaders,
 } from "../proto/metadata.ts";
 import { gateCallReads, ReadGateWatch } from "../relay/http2-read-gate.ts";
-import type { ResumableCall } from "../relay/resumable-call.ts";
-import { StreamRelay } from "../relay/stream-relay.ts";
-import { admitAgentCall } from "./agent-call.ts";
+import type { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
+import { type AgentCallInfo, admitAgentCall } from "./agent-call.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { DeviceRuntime } from "./device-registry.ts";
 import type { DeviceResolver } from "./device-resolver.ts";
 import type { DeviceTracker, SessionEvents } from "./device-tracker.ts";
 import type { HeldSessions } from "./held-sessions.ts";
 import { LoginGuard } from "./login-guard.ts";
-import { SessionObserver } from "./session-observer.ts";
-import { countersMetadata, holdable, reattachHeld, startsOver } from "./session-reattach.ts";
+import { RelayedSession } from "./relayed-session.ts";
+import { countersMetadata, reattachHeld, startsOver } from "./session-reattach.ts";
 import type { SessionTable } from "./session-table.ts";
 
 /**
@@ -38,25 +36,6 @@ export interface SessionInfo {
   proxyIp: string;
   proxyPort: number;
   agentInstance: string;
-}
-
-/** A target that can be told why its router side is about to end, for its own logs. */
-export interface ClosingCause {
-  closingBecause(cause: string): void;
-}
-
-function canBeTold(target: object): target is ClosingCause {
-  return typeof (target as Partial<ClosingCause>).closingBecause === "function";
-}
-
-/**
- * A cancelled stream (the link or the agent went away) ends the target's router side like
- * a FIN would, since the stream's readable side ends too: the target hears why first.
- */
-function tellCause(call: DataCall, target: ClosingCause): void {
-  call.once("cancelled", () => {
-    target.closingBecause("the agent's stream was cut (agent link lost or agent stopped)");
-  });
 }
 
 /** Opens the far end of a session for a device; a target that parses BGP reports to `events`. */
@@ -83,6 +62,8 @@ export interface DataServiceDeps {
   logins?: LoginGuard;
   /** Counts (and warns once about) Data calls left without an HTTP/2 read gate. */
   readGate?: ReadGateWatch;
+  /** Counts (and warns once about) target sockets whose read-ahead could not be limited. */
+  readAhead?: ReadAheadWatch;
   /** Runs the read gates' timers; the system clock when absent. */
   clock?: Clock;
   /** Keeps a flood of sessions from burying the journal; none: every session logs. */
@@ -105,17 +86,149 @@ export function pinOutcome(pin: string | undefined, name: string | undefined): P
   return pin === name ? "self" : "other";
 }
 
-/** How long a target's FIN waits for the agent's side to finish before the RPC ends. */
-export const TARGET_FIN_GRACE_MS = 3_000;
+export type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
+
+/** A Data stream whose agent logged in, for a device this gateway knows. */
+export interface AdmittedStream {
+  readonly call: DataCall;
+  readonly agent: AgentCallInfo;
+  readonly session: SessionInfo;
+  readonly device: DeviceRuntime;
+  /** The agent's message counters: not both 0 when it re-opens a session. */
+  readonly up: number;
+  readonly down: number;
+  /** The agent offers to resume the session after a lost stream. */
+  readonly offered: boolean;
+  /** The session's logger (device address and session id). */
+  readonly log: Logger;
+}
 
 /**
- * How long a daemon's socket ended by the agent's KILL may take to close after its FIN (the
- * bytes queued for it, a NOTIFICATION, go first) before it is destroyed.
+ * The stream's agent logged in, its headers name a session and a device this gateway knows;
+ * undefined when not (the call was answered).
  */
-export const TARGET_KILL_GRACE_MS = 1_000;
+function admitStream(
+  call: DataCall,
+  deps: DataServiceDeps,
+  logins: LoginGuard,
+): AdmittedStream | undefined {
+  const data = deps.logger.child({ component: "gateway/data" });
+  const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
+  const agent = admitAgentCall(call, logins);
+  if (!agent) return undefined;
+  const headers = readDataCallHeaders(metadataReader(call.metadata));
+  const session: SessionInfo = {
+    sessionId: headers.sessionId,
+    deviceIp: headers.deviceIp,
+    devicePort: headers.devicePort,
+    proxyIp: headers.proxyIp,
+    proxyPort: headers.proxyPort,
+    agentInstance: agent.instance,
+  };
+  const log = base.child({ device_ip: session.deviceIp, "session-id": session.sessionId });
+  if (!session.sessionId || !session.deviceIp) {
+    call.emit("error", {
+      code: grpc.status.INVALID_ARGUMENT,
+      details: "session-id and device-ip metadata are required",
+    });
+    return undefined;
+  }
+  const device = deps.resolver.resolve(agent.site, session.deviceIp);
+  if (!device) {
+    log.warn("refused a Data stream for an unknown device", { site: agent.site });
+    call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
+    return undefined;
+  }
+  const { counterUp: up, counterDown: down, resumeOffered: offered } = headers;
+  return { call, agent, session, device, up, down, offered, log };
+}
 
-type DataCall = grpc.ServerDuplexStream<DataMessage, DataMessage>;
+/**
+ * With resume on: a stream for a session this gateway holds is re-attached to it, one for
+ * another account's or device's is refused, and a draining gateway refuses every stream.
+ * True when the stream was answered so; false when it starts a new session (a held one the
+ * agent starts afresh is closed first).
+ */
+function answeredByResume(
+  stream: AdmittedStream,
+  resume: NonNullable<DataServiceDeps["resume"]>,
+  draining: boolean,
+  readGate: ReadGateWatch,
+): boolean {
+  const { call, agent, session, up, down, offered, log } = stream;
+  if (draining) {
+    // A draining gateway re-attaches nothing: a stream re-attached here would be lost again
+    // when it exits, and the agent would take that end as final. Refused, the agent tries
+    // again and reaches the next gateway, which answers KILL (not held): it bridges.
+    call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
+    return true;
+  }
+  // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
+  const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
+  if (taken.kind === "held" && !startsOver(taken.session.call, up, down)) {
+    const agentCounters = { sent: up, received: down };
+    const clock = resume.held.clock;
+    void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate, clock);
+    return true;
+  }
+  if (taken.kind === "held") {
+    // The agent bridged the router after losing this session's far end (e.g. the far
+    // end's hold timer expired during a partition) and opens it afresh: the held far end
+    // is closed, a new one opened below, instead of a KILL that would end the router's
+    // session too.
+    log.info("the agent starts a held session afresh: its old far end is closed");
+    resume.held.remove(session.sessionId, taken.session.call);
+    taken.session.call.detach();
+    taken.session.call.fail(new Error("the agent started the session afresh"));
+  }
+  if (taken.kind === "mismatch") {
+    log.warn("refused to resume a session of another device or account", { why: taken.why });
+    call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "not your session" });
+    return true;
+  }
+  return false;
+}
 
+/**
+ * A stream re-opening a session this gateway does not hold (another gateway had it, or this
+ * one restarted or let it go): the counters cannot match. The contract's answer to a
+ * mismatch is KILL; the agent then falls back to a new far end (bridging) or a close.
+ * True when the stream was answered so.
+ */
+function answeredNotHeld(stream: AdmittedStream): boolean {
+  const { call, up, down, log } = stream;
+  if (up === 0 && down === 0) return false;
+  log.info("a re-opened session is not held here: answering KILL", {
+    "counter-up": up,
+    "counter-down": down,
+  });
+  call.sendMetadata(countersMetadata(0, 0));
+  call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
+  call.end();
+  return true;
+}
+
+/** Answer the new session's stream (counters 0, resume accepted if offered), gate its reads. */
+function acceptStream(stream: AdmittedStream, deps: DataServiceDeps, readGate: ReadGateWatch) {
+  const { call, offered, log } = stream;
+  call.sendMetadata(
+    countersMetadata(0, 0, deps.resume && offered ? ResumeHeader.ACCEPTED : undefined),
+  );
+  gateCallReads(call, readGate, deps.clock ?? systemClock);
+  const pin = readBackendPin(metadataReader(call.metadata));
+  const outcome = pinOutcome(pin, deps.name);
+  deps.pinned?.(outcome);
+  if (outcome === "other") {
+    // The gateway the pin names is gone (or the balancer ignores the pin): serve it here.
+    log.info("serving a session pinned to another gateway", { backend_pin: pin });
+  }
+}
+
+/**
+ * The Data service: each stream is admitted (`admitStream`), then either answered for a
+ * session that is held or not held here (`answeredByResume`, `answeredNotHeld`), or starts a
+ * new session: claimed, accepted, then relayed to its target (relayed-session.ts).
+ */
 export function dataService(
   deps: DataServiceDeps,
 ): grpc.handleBidiStreamingCall<DataMessage, DataMessage> {
@@ -123,215 +236,14 @@ export function dataService(
   const readGate =
     deps.readGate ?? new ReadGateWatch(deps.logger.child({ component: "gateway/data" }));
   return (call: DataCall) => {
-    const data = deps.logger.child({ component: "gateway/data" });
-    const base = deps.sessionLogs ? deps.sessionLogs.forSession(data) : data;
-    const agent = admitAgentCall(call, logins);
-    if (!agent) return;
-    const headers = readDataCallHeaders(metadataReader(call.metadata));
-    const session: SessionInfo = {
-      sessionId: headers.sessionId,
-      deviceIp: headers.deviceIp,
-      devicePort: headers.devicePort,
-      proxyIp: headers.proxyIp,
-      proxyPort: headers.proxyPort,
-      agentInstance: agent.instance,
-    };
-    const log = base.child({ device_ip: session.deviceIp, "session-id": session.sessionId });
-    if (!session.sessionId || !session.deviceIp) {
-      call.emit("error", {
-        code: grpc.status.INVALID_ARGUMENT,
-        details: "session-id and device-ip metadata are required",
-      });
-      return;
-    }
-    const device = deps.resolver.resolve(agent.site, session.deviceIp);
-    if (!device) {
-      log.warn("refused a Data stream for an unknown device", { site: agent.site });
-      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "unknown device" });
-      return;
-    }
-    const up = headers.counterUp;
-    const down = headers.counterDown;
-    const offered = headers.resumeOffered;
-    const resume = deps.resume;
-    if (resume && deps.sessions?.draining) {
-      // A draining gateway re-attaches nothing: a stream re-attached here would be lost again
-      // when it exits, and the agent would take that end as final. Refused, the agent tries
-      // again and reaches the next gateway, which answers KILL (not held): it bridges.
-      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
-      return;
-    }
-    if (resume) {
-      // A session this gateway holds (a lost stream, or a completed RESTART): re-attach.
-      const taken = resume.held.take(session.sessionId, session.deviceIp, agent.email);
-      if (taken.kind === "held" && !startsOver(taken.session.call, up, down)) {
-        const agentCounters = { sent: up, received: down };
-        const clock = resume.held.clock;
-        void reattachHeld(call, taken.session.call, agentCounters, offered, log, readGate, clock);
-        return;
-      }
-      if (taken.kind === "held") {
-        // The agent bridged the router after losing this session's far end (e.g. the far
-        // end's hold timer expired during a partition) and opens it afresh: the held far end
-        // is closed, a new one opened below, instead of a KILL that would end the router's
-        // session too.
-        log.info("the agent starts a held session afresh: its old far end is closed");
-        resume.held.remove(session.sessionId, taken.session.call);
-        taken.session.call.detach();
-        taken.session.call.fail(new Error("the agent started the session afresh"));
-      }
-      if (taken.kind === "mismatch") {
-        log.warn("refused to resume a session of another device or account", { why: taken.why });
-        call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: "not your session" });
-        return;
-      }
-    }
-    if (up !== 0 || down !== 0) {
-      // A stream re-opening a session this gateway does not hold (another gateway had it, or
-      // this one restarted or let it go): the counters cannot match. The contract's answer to
-      // a mismatch is KILL; the agent then falls back to a new far end (bridging) or a close.
-      log.info("a re-opened session is not held here: answering KILL", {
-        "counter-up": up,
-        "counter-down": down,
-      });
-      call.sendMetadata(countersMetadata(0, 0));
-      call.write({ action: DataAction.KILL, data: [] } satisfies DataMessage);
-      call.end();
-      return;
-    }
-    // Ends the session from outside (a reload removed or changed its device).
-    let relay: StreamRelay | undefined;
-    // A resumable session's stream: lost streams are held for a re-attach (held-sessions.ts).
-    let resumable: ResumableCall | undefined;
-    let endedBy: string | undefined;
-    const claimed = deps.sessions?.claim(device, agent.instance, session.sessionId, {
-      end: (why) => {
-        endedBy ??= why;
-        relay?.abort("aborted", new Error(why));
-      },
-      restart: (hold) => {
-        if (resumable?.detached) {
-          // No stream to carry RESTART: a held session waits on, a draining gateway ends it.
-          if (!hold) resumable.fail(new Error("the gateway is draining"));
-          return false;
-        }
-        if (hold && resumable) return resumable.restart();
-        if (relay) relay.restart();
-        else if (!hold) endedBy ??= "the gateway is draining";
-        return relay !== undefined;
-      },
-    });
-    if (claimed?.kind === "draining") {
-      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the gateway is draining" });
-      return;
-    }
-    if (claimed?.kind === "refused") {
-      const fields = { device: device.config.name, relayed_by: claimed.holder };
-      if (claimed.firstRefusal) {
-        log.warn(
-          "refused a second agent for a device another agent relays (first one stays)",
-          fields,
-        );
-      } else log.debug("refused a second agent for a device another agent relays", fields);
-      call.emit("error", {
-        code: grpc.status.ALREADY_EXISTS,
-        details: "device is relayed by another agent",
-      });
-      return;
-    }
-    call.sendMetadata(
-      countersMetadata(0, 0, resume && offered ? ResumeHeader.ACCEPTED : undefined),
-    );
-    gateCallReads(call, readGate, deps.clock ?? systemClock);
-    const pin = readBackendPin(metadataReader(call.metadata));
-    const outcome = pinOutcome(pin, deps.name);
-    deps.pinned?.(outcome);
-    if (outcome === "other") {
-      // The gateway the pin names is gone (or the balancer ignores the pin): serve it here.
-      log.info("serving a session pinned to another gateway", { backend_pin: pin });
-    }
-
-    let cancelled = false;
-    call.on("cancelled", () => {
-      cancelled = true;
-      // The agent cancelled the call: the relay may not hear of it otherwise.
-      if (!resumable) relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
-    });
-    const events = deps.tracker.opened(device);
-    deps.agents?.sessionOpened(agent.instance);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      events.closed();
-      deps.agents?.sessionClosed(agent.instance);
-      if (claimed?.kind === "claimed") claimed.claim.release();
-    };
-    deps
-      .openTarget(device, session, events, log)
-      .then((target) => {
-        if (cancelled || endedBy) {
-          target.destroy();
-          release();
-          if (endedBy) call.emit("error", { code: grpc.status.ABORTED, details: endedBy });
-          return;
-        }
-        if (canBeTold(target) && !(resume && offered)) tellCause(call, target);
-        if (resume) {
-          const holdOnRestart = () => !(deps.sessions?.draining ?? false);
-          resumable = holdable(call, resume, session.sessionId, offered, holdOnRestart, log);
-          resume.held.add(session.sessionId, {
-            call: resumable,
-            deviceIp: session.deviceIp,
-            email: agent.email,
-          });
-        }
-        log.info("relaying session", {
-          device: device.config.name,
-          target: device.config.target.kind,
-        });
-        const how = device.config.target;
-        const forwarded = how.kind === "forward";
-        // observe = false: relay only, no BGP parsing (and no state or counts shown).
-        const observer =
-          forwarded && how.observe !== false
-            ? new SessionObserver(events, deps.monitor?.(device, session))
-            : undefined;
-        relay = new StreamRelay(target, resumable ?? call, {
-          highWaterMark: deps.highWaterMark,
-          // The collector reads nothing after it closed: only a daemon's FIN waits.
-          socketEndGraceMs: forwarded ? TARGET_FIN_GRACE_MS : undefined,
-          // The collector takes every write at once: a reset loses nothing there.
-          killEndGraceMs: forwarded ? TARGET_KILL_GRACE_MS : undefined,
-          tap: observer && {
-            fromSocket: (chunk) => observer.fromDaemon(chunk),
-            toSocket: (chunk) => observer.fromRouter(chunk),
-          },
-          abortCall: () =>
-            resumable
-              ? resumable.abort()
-              : call.emit("error", { code: grpc.status.ABORTED, details: "session killed" }),
-          onEnd: (reason, error) => {
-            if (resumable) resume?.held.remove(session.sessionId, resumable);
-            observer?.ended();
-            release();
-            const fields = {
-              reason,
-              bytes_up: relay?.counters.bytesToSocket ?? 0,
-              bytes_down: relay?.counters.bytesFromSocket ?? 0,
-              ...(resumable ? { counters: resumable.counters } : {}),
-              ...(error ? { error: errorMessage(error) } : {}),
-            };
-            if (reason === "closed") log.info("session closed", fields);
-            else log.warn("session ended", fields);
-          },
-        });
-        relay.start();
-      })
-      .catch((err: unknown) => {
-        release();
-        log.warn(`cannot open the session's target: ${errorMessage(err)}`);
-        call.emit("error", { code: grpc.status.UNAVAILABLE, details: errorMessage(err) });
-      });
+    const stream = admitStream(call, deps, logins);
+    if (!stream) return;
+    const draining = deps.sessions?.draining ?? false;
+    if (deps.resume && answeredByResume(stream, deps.resume, draining, readGate)) return;
+    if (answeredNotHeld(stream)) return;
+    const session = new RelayedSession(stream, deps);
+    if (!session.claim()) return;
+    acceptStream(stream, deps, readGate);
+    session.open();
   };
 }

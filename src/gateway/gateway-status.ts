@@ -25,6 +25,8 @@ export interface GatewayStatusSources {
   readonly streamsByPin?: ReadonlyMap<string, number>;
   /** Data calls left without an HTTP/2 read gate (src/relay/http2-read-gate.ts). */
   readonly readGatesMissed?: () => number;
+  /** Target sockets relayed with an unlimited read-ahead (src/relay/read-ahead-watch.ts). */
+  readonly readAheadMissed?: () => number;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
@@ -63,6 +65,7 @@ export function gatewayStatusRoutes(src: GatewayStatusSources): Record<string, R
         ...(src.gateway === undefined ? {} : { gateway: src.gateway }),
         ...(src.streamsByPin === undefined ? {} : { streamsByPin: src.streamsByPin }),
         ...(src.readGatesMissed === undefined ? {} : { readGatesMissed: src.readGatesMissed() }),
+        ...(src.readAheadMissed === undefined ? {} : { readAheadMissed: src.readAheadMissed() }),
         devices: devices(),
         agentsConnected: src.agents.all().length,
         exportRequests: receiver.requests,

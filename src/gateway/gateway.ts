@@ -19,6 +19,7 @@ import { readProcessStats } from "../metrics/process-stats.ts";
 import { resumeServiceDefinition } from "../proto/resume-service.ts";
 import { proxyServiceDefinition } from "../proto/service.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
+import { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import { version } from "../version.ts";
 import { ackService } from "./ack-service.ts";
 import { AgentDirectory } from "./agent-directory.ts";
@@ -105,6 +106,8 @@ export interface GatewayDeps {
   readConfig?: () => GatewayConfig;
   /** Handshake timeout and cap on pending handshakes (tests shorten them). */
   handshake?: Partial<HandshakeLimits>;
+  /** Runs the handshake guard's sweeps (tests drive it); the log summaries' clock when absent. */
+  handshakeClock?: Clock;
   /** Failed-login throttling (tests shorten the block). */
   login?: Partial<LoginLimits>;
   /** How many sessions per interval log at their own levels (tests lower it). */
@@ -177,6 +180,7 @@ export async function startGateway(
   });
   const streamsByPin = new Map<string, number>();
   const readGate = new ReadGateWatch(logger.child({ component: "gateway/data" }));
+  const readAhead = new ReadAheadWatch(logger.child({ component: "gateway/data" }));
   const server = new grpc.Server(gatewayServerOptions());
   /** Agents' Control streams (they last as long as the agent): ended on stop. */
   const controlCalls = new Set<{ end(): void }>();
@@ -206,6 +210,7 @@ export async function startGateway(
       ...(config.name === undefined ? {} : { name: config.name }),
       pinned: (outcome) => streamsByPin.set(outcome, (streamsByPin.get(outcome) ?? 0) + 1),
       readGate,
+      readAhead,
       clock,
       logins,
       sessionLogs,
@@ -220,7 +225,12 @@ export async function startGateway(
 
   raiseFlowControlWindows(server, log);
   logOversizedMessages(server, log, logClock);
-  guard = guardHandshakes(server, log, { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake }, now);
+  guard = guardHandshakes(
+    server,
+    log,
+    { ...DEFAULT_HANDSHAKE_LIMITS, ...deps.handshake },
+    deps.handshakeClock ?? logClock,
+  );
   let http: HttpApi;
   let exports: HttpApi | undefined;
   const routes = gatewayStatusRoutes({
@@ -228,6 +238,7 @@ export async function startGateway(
     ...(config.name === undefined ? {} : { gateway: config.name }),
     streamsByPin,
     readGatesMissed: () => readGate.missed,
+    readAheadMissed: () => readAhead.missed,
     registry,
     agents,
     agentMetrics,

@@ -1,6 +1,7 @@
 import type { Http2Server, Http2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
+import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 
 /**
@@ -11,7 +12,8 @@ import type { Logger } from "../core/logger.ts";
  * new connection is closed as soon as it is accepted. Bare TCP connections that never
  * speak, or HTTP/2 connections that never log in, would otherwise be held forever. Like
  * flow-control.ts this reaches into grpc-js's `http2Servers` map (no server option exists
- * for it); if a grpc-js upgrade removes it, a warning says so.
+ * for it); if a grpc-js upgrade removes it, a warning says so. `clock` dates the connections
+ * and runs the sweep that closes the late ones (every quarter of `timeoutMs`, 50 ms to 1 s).
  */
 export interface HandshakeLimits {
   readonly timeoutMs: number;
@@ -52,8 +54,9 @@ export function guardHandshakes(
   server: grpc.Server,
   logger: Logger,
   limits: HandshakeLimits,
-  now: () => number,
+  clock: Clock,
 ): HandshakeGuard | undefined {
+  const now = () => clock.now();
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(servers instanceof Map) || servers.size === 0) {
     logger.warn("cannot limit pending handshakes: bare connections are held until they close");
@@ -61,7 +64,8 @@ export function guardHandshakes(
   }
   const waiting = new Map<string, Waiting>();
   const closed = { timedOut: 0, noLogin: 0, overCap: 0 };
-  let lastReport = now();
+  /** The first close logs at once; later ones are summed into a line per REPORT_INTERVAL_MS. */
+  let lastReport = Number.NEGATIVE_INFINITY;
 
   const report = (force: boolean) => {
     const total = closed.timedOut + closed.noLogin + closed.overCap;
@@ -100,7 +104,7 @@ export function guardHandshakes(
       if (waiting.size >= limits.maxPending) {
         closed.overCap++;
         socket.destroy();
-        report(closed.overCap === 1 && closed.timedOut + closed.noLogin === 0);
+        report(false);
         return;
       }
       const k = peerKey(socket.remoteAddress, socket.remotePort);
@@ -119,15 +123,22 @@ export function guardHandshakes(
     });
   }
   const every = Math.max(50, Math.min(1_000, Math.floor(limits.timeoutMs / 4)));
-  const timer = setInterval(sweep, every);
-  timer.unref?.();
+  let timer: TimerHandle | undefined;
+  const arm = () => {
+    timer = clock.schedule(every, () => {
+      sweep();
+      if (timer !== undefined) arm();
+    });
+  };
+  arm();
   return {
     pending: () => waiting.size,
     loggedIn: (peer) => {
       waiting.delete(peer);
     },
     stop() {
-      clearInterval(timer);
+      timer?.cancel();
+      timer = undefined;
       report(true);
     },
   };

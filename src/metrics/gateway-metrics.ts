@@ -32,6 +32,8 @@ export interface GatewayMetricsInput {
   readonly streamsByPin?: ReadonlyMap<string, number>;
   /** Data calls left without an HTTP/2 read gate since start. */
   readonly readGatesMissed?: number;
+  /** Target sockets relayed with an unlimited read-ahead since start. */
+  readonly readAheadMissed?: number;
   readonly devices: readonly GatewayDeviceFigures[];
   readonly agentsConnected: number;
   /** Export requests by "signal|outcome", items by "signal|accepted|rejected". */
@@ -85,6 +87,13 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
       "Data streams relayed without the HTTP/2 read gate (grpc-js or Bun internals changed): unbounded buffering possible",
       gwLabels,
     ).setTotal(gw, input.readGatesMissed);
+  }
+  if (input.readAheadMissed !== undefined) {
+    r.counter(
+      "bgproxy_gateway_read_ahead_missed_total",
+      "Target sockets relayed with an unlimited read-ahead (Bun internals changed): read pacing no longer holds reads back",
+      gwLabels,
+    ).setTotal(gw, input.readAheadMissed);
   }
   r.counter(
     "bgproxy_gateway_sessions_total",

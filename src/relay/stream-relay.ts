@@ -1,5 +1,6 @@
 import { type Clock, monotonicClock, type TimerHandle } from "../core/clock.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
+import type { ReadAheadWatch } from "./read-ahead-watch.ts";
 import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-end.ts";
 
 /**
@@ -83,10 +84,13 @@ function backlogWaits(socket: { readableLength?: number }): boolean {
  * paused stops the native side, the kernel gathers the rest, and the read after the hold
  * takes it at once. Node stops reading on `pause()` anyway; there the mark changes nothing
  * but what is buffered while paused. (A private field, as for the calls in http2-read-gate.ts.)
+ * Returns whether the mark the socket reports (`readableHighWaterMark`) is now one: false
+ * when an upgrade renamed the field (told to `RelayOptions.readAhead`, read-ahead-watch.ts).
  */
-function readOneChunkAhead(socket: object): void {
+function readOneChunkAhead(socket: object): boolean {
   const state = (socket as { _readableState?: { highWaterMark: number } })._readableState;
   if (state && state.highWaterMark > 1) state.highWaterMark = 1;
+  return ((socket as { readableHighWaterMark?: number }).readableHighWaterMark ?? 2) <= 1;
 }
 
 export type RelayEndReason =
@@ -131,6 +135,8 @@ export interface RelayOptions {
    * sub-millisecond gaps, so now() must not be Date.now()).
    */
   clock?: Clock;
+  /** Counts (and warns once about) sockets whose read-ahead could not be limited. */
+  readAhead?: ReadAheadWatch;
 }
 
 /** The side of a gRPC Data call the relay uses (client and server duplex streams both fit). */
@@ -197,7 +203,8 @@ export class StreamRelay {
   /** Start moving bytes; the socket may have been paused until now. */
   start(): void {
     const { socket, call } = this;
-    readOneChunkAhead(socket);
+    const limited = readOneChunkAhead(socket);
+    this.options.readAhead?.record(limited);
     socket.on("data", (chunk: Buffer) => this.fromSocket(chunk));
     socket.on("end", () => {
       this.socketEnded = true;

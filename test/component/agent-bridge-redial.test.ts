@@ -2,7 +2,8 @@
  * A bridged session's redial (src/agent/bridge-redial.ts) ends with the session: whatever
  * ends it while the next Data stream attempt waits (the router closing its connection, the
  * agent shutting down), that attempt's timer is cancelled. A real agent on a ManualClock, a
- * real gateway with its collector, a scripted router.
+ * real gateway with its collector, a scripted router. (Checked: without `redial.cancel()` in
+ * RouterSession.finish(), the one place that cancels it, both tests fail.)
  */
 import { describe, expect, test } from "bun:test";
 import { startAgent } from "../../src/agent/agent.ts";

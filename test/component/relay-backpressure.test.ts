@@ -148,6 +148,8 @@ describe("backpressure through agent, HTTP/2 and gateway", () => {
     expect(stack.agent.status().sessions[0]?.state).toBe("relaying");
     // The agent found this grpc-js's and Bun's internals and gated the call's reads.
     expect(stack.agent.status().readGatesMissed).toBe(0);
+    // ...and limited the router socket's read-ahead to one chunk (readOneChunkAhead).
+    expect(stack.agent.status().readAheadMissed).toBe(0);
 
     const received = receiveExactly(router, TOTAL);
     router.resume();

@@ -30,6 +30,13 @@ describe("the background-thread lowering follows the config", () => {
     expect(processBackgroundThreads.running).toBeUndefined(); // no other role in this process
     await roles(false);
     expect(processBackgroundThreads.running).toBeUndefined();
+    // A role with it on, beside them, starts it, and stops it alone: the two never joined
+    // (and the lowering exists: with it gone this fails too).
+    const on = await startGateway(gatewayConfig({ lowerBackgroundThreads: true }), testLogger());
+    cleanups.push(() => on.close());
+    expect(processBackgroundThreads.running).toBeDefined();
+    await on.close();
+    expect(processBackgroundThreads.running).toBeUndefined();
   });
 
   test("on (the default): running while the roles run, stopped once both closed", async () => {

@@ -40,15 +40,21 @@ export class RecordingCall extends EventEmitter {
 /**
  * A started StreamRelay between a socket that takes every write at once (the test pushes what
  * it reads) and `call` (a RecordingCall or the test's own); `options` as StreamRelay's,
- * `abortCall` and `onEnd` no-ops unless given.
+ * `abortCall` and `onEnd` no-ops unless given; `shape` may alter the socket first.
  */
-export function startSinkRelay(call: unknown, options: Partial<RelayOptions> = {}) {
-  const socket = new Duplex({
-    read() {},
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
+export function startSinkRelay(
+  call: unknown,
+  options: Partial<RelayOptions> = {},
+  shape: (socket: Duplex) => Duplex = (socket) => socket,
+) {
+  const socket = shape(
+    new Duplex({
+      read() {},
+      write(_chunk, _encoding, callback) {
+        callback();
+      },
+    }),
+  );
   const relay = new StreamRelay(socket, call as MessageStream, {
     onEnd: () => {},
     abortCall: () => {},

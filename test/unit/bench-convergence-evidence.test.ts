@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { summarizeTrace } from "../../scripts/bench/pipeline-trace.ts";
-import { readIoCounts } from "../../scripts/bench/proc-stats.ts";
+import { ioCountsDelta, readIoCounts } from "../../scripts/bench/proc-stats.ts";
 import { counterDelta, parseProcNetTables } from "../../scripts/bench/tcp-counters.ts";
 import {
   readThreads,
@@ -109,6 +109,29 @@ describe("scheduling and read/write counts", () => {
     expect(b.onCpu).toBeGreaterThan(a.onCpu);
     expect(b.syscr + b.syscw).toBeGreaterThanOrEqual(a.syscr + a.syscw);
     expect(readIoCounts(0x7ffffffe)).toBeUndefined();
+  });
+
+  test("a round's counts: after minus before, every field; NaN when the process was gone", () => {
+    const before = {
+      onCpu: 1.5,
+      waiting: 0.25,
+      syscr: 10,
+      syscw: 20,
+      voluntary: 3,
+      involuntary: 4,
+    };
+    const after = { onCpu: 2, waiting: 1, syscr: 15, syscw: 27, voluntary: 9, involuntary: 5 };
+    expect(ioCountsDelta(before, after)).toEqual({
+      onCpu: 0.5,
+      waiting: 0.75,
+      syscr: 5,
+      syscw: 7,
+      voluntary: 6,
+      involuntary: 1,
+    });
+    const gone = ioCountsDelta(before, undefined);
+    expect(Object.keys(gone)).toEqual(Object.keys(before));
+    for (const v of Object.values(gone)) expect(v).toBeNaN();
   });
 });
 

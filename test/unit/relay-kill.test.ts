@@ -8,7 +8,11 @@ import { describe, expect, test } from "bun:test";
 import { Duplex } from "node:stream";
 import { DataAction, type DataMessage } from "../../src/proto/messages.ts";
 import { endSocketWithin } from "../../src/relay/socket-end.ts";
-import { type MessageStream, StreamRelay } from "../../src/relay/stream-relay.ts";
+import {
+  type MessageStream,
+  type RelayOptions,
+  StreamRelay,
+} from "../../src/relay/stream-relay.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { RecordingCall, startSinkRelay } from "../support/recording-call.ts";
 
@@ -70,23 +74,20 @@ function slowSocket() {
   return { socket, received, flushAll };
 }
 
+/** A started relay over `socket`; `options` as StreamRelay's (graces, clock). */
 function relayOver(
   socket: Duplex,
-  killEndGraceMs?: number,
-  clock?: ManualClock,
-  socketEndGraceMs?: number,
+  options: Pick<RelayOptions, "killEndGraceMs" | "socketEndGraceMs" | "clock"> = {},
 ) {
   const call = new RecordingCall();
   const ends: string[] = [];
   let aborted = 0;
   const relay = new StreamRelay(socket, call as unknown as MessageStream, {
+    ...options,
     onEnd: (reason) => ends.push(reason),
     abortCall: () => {
       aborted++;
     },
-    ...(killEndGraceMs === undefined ? {} : { killEndGraceMs }),
-    ...(socketEndGraceMs === undefined ? {} : { socketEndGraceMs }),
-    ...(clock === undefined ? {} : { clock }),
   });
   relay.start();
   const fromPeer = (m: Partial<DataMessage>) =>
@@ -107,7 +108,7 @@ describe("StreamRelay: the peer's KILL", () => {
 
   test("with killEndGraceMs, ends it after the queued bytes: a FIN, not a reset", async () => {
     const { socket, received, flushAll } = slowSocket();
-    const { ends, fromPeer, aborted } = relayOver(socket, 60_000);
+    const { ends, fromPeer, aborted } = relayOver(socket, { killEndGraceMs: 60_000 });
     fromPeer({ data: [Buffer.from("notification")] });
     fromPeer({ action: DataAction.KILL });
     expect(ends).toEqual(["killed"]);
@@ -132,7 +133,7 @@ describe("StreamRelay: the peer's KILL", () => {
   test("with killEndGraceMs, a socket that does not close is destroyed after the grace", () => {
     const { socket } = slowSocket();
     const clock = new ManualClock();
-    const { fromPeer } = relayOver(socket, 20, clock);
+    const { fromPeer } = relayOver(socket, { killEndGraceMs: 20, clock });
     fromPeer({ data: [Buffer.from("notification")] });
     fromPeer({ action: DataAction.KILL });
     clock.advance(19);
@@ -146,12 +147,12 @@ describe("StreamRelay: a FIN read after the relay finished", () => {
   // The gateway's forwarded sessions set both graces: after the peer's KILL (or RESTART) the
   // socket is still read for its close, and its FIN must not start the socket-end grace (a
   // timer with no call left to end).
-  const graces = { kill: 20, socketEnd: 3_000 };
+  const graces = { killEndGraceMs: 20, socketEndGraceMs: 3_000 };
 
   test("after the peer's KILL, the far end's FIN leaves no timer behind", async () => {
     const { socket, flushAll } = slowSocket();
     const clock = new ManualClock();
-    const { ends, fromPeer } = relayOver(socket, graces.kill, clock, graces.socketEnd);
+    const { ends, fromPeer } = relayOver(socket, { ...graces, clock });
     fromPeer({ action: DataAction.KILL });
     expect(clock.pending).toBe(1); // endSocketWithin's bound on the close
     flushAll();
@@ -166,7 +167,7 @@ describe("StreamRelay: a FIN read after the relay finished", () => {
   test("after the peer's RESTART, the far end's FIN leaves no timer behind", async () => {
     const { socket, flushAll } = slowSocket();
     const clock = new ManualClock();
-    const { ends, fromPeer } = relayOver(socket, graces.kill, clock, graces.socketEnd);
+    const { ends, fromPeer } = relayOver(socket, { ...graces, clock });
     fromPeer({ action: DataAction.RESTART });
     expect(ends).toEqual(["restart"]);
     flushAll();
@@ -179,11 +180,11 @@ describe("StreamRelay: a FIN read after the relay finished", () => {
   test("while the relay runs, the far end's FIN still starts the grace (the control)", async () => {
     const { socket } = slowSocket();
     const clock = new ManualClock();
-    relayOver(socket, graces.kill, clock, graces.socketEnd);
+    relayOver(socket, { ...graces, clock });
     socket.push(null);
     await tick();
     expect(clock.pending).toBe(1);
-    expect(clock.nextDueIn()).toBe(graces.socketEnd);
+    expect(clock.nextDueIn()).toBe(graces.socketEndGraceMs);
   });
 });
 

@@ -186,6 +186,10 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
     "bgproxy_agent_read_gates_missed_total",
     "Data streams relayed without the HTTP/2 read gate (grpc-js or Bun internals changed): unbounded buffering possible",
   ).setTotal({}, status.readGatesMissed);
+  r.counter(
+    "bgproxy_agent_read_ahead_missed_total",
+    "Router sockets relayed with an unlimited read-ahead (Bun internals changed): read pacing no longer holds reads back",
+  ).setTotal({}, status.readAheadMissed);
   r.gauge("bgproxy_agent_grpc_connections", "HTTP/2 connections in the Data pool").set(
     {},
     status.pool.connections,

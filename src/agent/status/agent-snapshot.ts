@@ -20,6 +20,8 @@ export interface AgentStatus {
   readonly sessionsTotal: number;
   /** Data calls left without an HTTP/2 read gate (src/relay/http2-read-gate.ts). */
   readonly readGatesMissed: number;
+  /** Router sockets relayed with an unlimited read-ahead (src/relay/read-ahead-watch.ts). */
+  readonly readAheadMissed: number;
   readonly pool: { readonly connections: number; readonly streams: readonly number[] };
   /** TCP-MD5 state (disabled, with the kernel's counters, without --enable-md5-support). */
   readonly md5: Md5Status;
