@@ -3,9 +3,10 @@ import { fillsHole, QUEUE_FROM, QUEUE_LENGTH, QueuedKeySet } from "./queued-key-
 /**
  * An exact set of 64-bit keys given as two unsigned 32-bit words (hi, lo): an
  * open-addressing hash on one Uint32Array of pairs (linear probing, backward-shift deletion,
- * no tombstones). It holds the IPv6 prefixes of one length from /33 to /64 (the key is the
- * prefix's top 64 bits), 8 bytes a slot at most half full: a full table's 100k /48s fit in
- * 2 MiB, a session of 1,000 prefixes in a few KiB. No object or boxed number per key.
+ * no tombstones). It holds the IPv6 prefixes of one length from /49 to /64 (the key is the
+ * prefix's top 64 bits; PrefixTable splits shorter ones by their top 16 bits into
+ * WordKeySets), 8 bytes a slot at most 3/4 full, a session of 1,000 prefixes in a few KiB.
+ * No object or boxed number per key.
  * `addLater` queues keys once the set is large (QueuedKeySet).
  */
 const INITIAL_SLOTS = 16;
