@@ -7,7 +7,7 @@ import {
   PACE_MS,
   PACE_STREAK,
   PACE_STREAK_MS,
-} from "../../src/relay/stream-relay.ts";
+} from "../../src/relay/read-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { startSinkRelay } from "../support/recording-call.ts";
 
