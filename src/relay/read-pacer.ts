@@ -12,13 +12,10 @@
  *   PACE_BELOW_BYTES and are not held; chunks already waiting in the socket's readable buffer
  *   (`backlog`) are never held.
  *
- * Measured and left out (DEVELOPERS.md, "Data path: convergence, session 7"): under Bun 1.4.5
- * a paced socket's native side sometimes goes on reading while paused (the kernel's receive
- * queue stays near empty while the router sends at ~18 MB/s) and hands one ~1,500-byte
- * segment per resume to JavaScript, with nothing in the readable buffer to show the backlog:
- * 8 ms holds then let ~3 KB through each, for stretches of up to hundreds of ms. Resting
- * from pacing after such a hold let those bytes through at once, but every segment became a
- * read and most a message (~23,000 reads and ~17,000 messages per table instead of ~1,100),
+ * Measured and left out (DEVELOPERS.md, "Data path: convergence, session 7"): resting from
+ * pacing after a sustained hold that gathered little. It was tried against holds that let
+ * one ~1,500-byte segment through each (a session bridge's router socket reading on while
+ * paused, since fixed at its cause); every segment then became a read and most a message,
  * the relay's CPU per table doubled, and on two cores convergence got slower.
  */
 

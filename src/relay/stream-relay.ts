@@ -1,6 +1,6 @@
 import { type Clock, monotonicClock, type TimerHandle } from "../core/clock.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
-import type { ReadAheadWatch } from "./read-ahead-watch.ts";
+import { type ReadAheadWatch, readOneChunkAhead } from "./read-ahead-watch.ts";
 import { ReadPacer } from "./read-pacer.ts";
 import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-end.ts";
 
@@ -49,27 +49,8 @@ export const COALESCE_LIMIT = 1024 * 1024;
  * PACE_HOLD_MS while MBs waited behind them (DEVELOPERS.md, "Data path: convergence,
  * session 6"); the relay now takes the whole backlog at once and paces only real reads.
  */
-function backlogWaits(socket: { readableLength?: number }): boolean {
-  return (socket.readableLength ?? 0) > 0;
-}
-
-/**
- * Let the socket read ahead of the relay by one chunk, not by its readable high-water mark
- * (64 KiB under Bun). Bun's `pause()` does not stop a TCP socket's native reads: they go on,
- * one chunk per segment that arrives, until the readable buffer passes its high-water mark.
- * A read pacing hold (PACE_HOLD_MS, ~40 KB at BIRD's 10 MB/s) thus never stopped them, and
- * a full table cost ~150,000 reads of ~80 bytes where it should cost ~2,000 (DEVELOPERS.md,
- * "Data path: convergence, session 6"). With the mark at one byte the first chunk read while
- * paused stops the native side, the kernel gathers the rest, and the read after the hold
- * takes it at once. Node stops reading on `pause()` anyway; there the mark changes nothing
- * but what is buffered while paused. (A private field, as for the calls in http2-read-gate.ts.)
- * Returns whether the mark the socket reports (`readableHighWaterMark`) is now one: false
- * when an upgrade renamed the field (told to `RelayOptions.readAhead`, read-ahead-watch.ts).
- */
-function readOneChunkAhead(socket: object): boolean {
-  const state = (socket as { _readableState?: { highWaterMark: number } })._readableState;
-  if (state && state.highWaterMark > 1) state.highWaterMark = 1;
-  return ((socket as { readableHighWaterMark?: number }).readableHighWaterMark ?? 2) <= 1;
+function backlogWaits(socket: { readableLength?: number }, upstream?: () => number): boolean {
+  return (socket.readableLength ?? 0) > 0 || (upstream !== undefined && upstream() > 0);
 }
 
 export type RelayEndReason =
@@ -116,6 +97,11 @@ export interface RelayOptions {
   clock?: Clock;
   /** Counts (and warns once about) sockets whose read-ahead could not be limited. */
   readAhead?: ReadAheadWatch;
+  /**
+   * Bytes already read that wait before `socket` (the router's readable buffer when the
+   * socket is a session bridge's port): a backlog, never held by read pacing.
+   */
+  upstreamBacklog?: () => number;
 }
 
 /** The side of a gRPC Data call the relay uses (client and server duplex streams both fit). */
@@ -264,7 +250,7 @@ export class StreamRelay {
     const hold = this.pacer.read(
       length,
       now,
-      backlogWaits(this.socket),
+      backlogWaits(this.socket, this.options.upstreamBacklog),
       this.paceTimer !== undefined,
     );
     if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
