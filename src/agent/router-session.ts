@@ -170,7 +170,10 @@ export class RouterSession {
     this.deviceName = response.deviceName || undefined;
     this.response = response;
     this.machine.moveTo("opening");
-    if (this.deps.bridge) this.bridge = this.newBridge(this.deps.bridge);
+    if (this.deps.bridge) {
+      this.bridge = this.newBridge(this.deps.bridge);
+      this.deps.readAhead?.record(this.bridge.routerReadAheadLimited);
+    }
     this.startStream(response);
   }
 
@@ -208,9 +211,14 @@ export class RouterSession {
       this.onServerMetadata(md, channel);
     });
     const resumable = this.reattach.wrap(call);
-    this.relay = new StreamRelay(this.bridge?.attach() ?? this.socket, resumable, {
+    const bridge = this.bridge;
+    const port = bridge?.attach();
+    // Behind a bridge the relay reads the bridge's port: the router's socket is read (and
+    // its read-ahead limited) by the bridge, and what it has read waits before the port.
+    this.relay = new StreamRelay(port ?? this.socket, resumable, {
       highWaterMark: this.deps.highWaterMark,
       readAhead: this.deps.readAhead,
+      upstreamBacklog: bridge ? () => bridge.routerBacklog : undefined,
       abortCall: () => resumable.abort(),
       onEnd: (reason, error) => this.onRelayEnd(reason, error),
     });

@@ -1,6 +1,7 @@
 import { type Clock, monotonicClock, type TimerHandle } from "../core/clock.ts";
 import { DataAction, type DataMessage } from "../proto/messages.ts";
-import type { ReadAheadWatch } from "./read-ahead-watch.ts";
+import { type ReadAheadWatch, readOneChunkAhead } from "./read-ahead-watch.ts";
+import { ReadPacer } from "./read-pacer.ts";
 import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-end.ts";
 
 /**
@@ -13,15 +14,12 @@ import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-en
  *   outstanding are coalesced and go as one message (one buffer, up to COALESCE_LIMIT bytes)
  *   when it completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream
  *   are counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
- * - read pacing: a small read (under PACE_BELOW_BYTES) less than PACE_MS after the previous
- *   message went out or the previous read means the peer is streaming small writes (a BGP
- *   speaker sends one UPDATE per syscall): the socket is then paused for PACE_MS
- *   (PACE_HOLD_MS once holds follow each other, a sustained stream), so that the kernel
- *   gathers what comes meanwhile and the next read (and message) is large. Each read costs a
- *   callback, a Buffer and a gRPC message, whatever its size. An idle session's first read goes at once,
- *   and a fast sender's reads grow past PACE_BELOW_BYTES and are not held. Chunks already
- *   waiting in the socket's readable buffer are never held (`backlogWaits`), and the socket
- *   reads at most one chunk ahead of the relay (`readOneChunkAhead`: under Bun a hold
+ * - read pacing (`ReadPacer`, src/relay/read-pacer.ts): a small read soon after the previous
+ *   message or read means the peer is streaming small writes; the socket is then paused for a
+ *   few ms, so that the kernel gathers what comes meanwhile and the next read (and message) is
+ *   large. Each read costs a callback, a Buffer and a gRPC message, whatever its size. Chunks
+ *   already waiting in the socket's readable buffer are never held (`backlogWaits`), and the
+ *   socket reads at most one chunk ahead of the relay (`readOneChunkAhead`: under Bun a hold
  *   stops its reads only so).
  * - call → socket: while the socket's unsent bytes reach `highWaterMark`, the call is
  *   paused, so grpc-js stops reading the HTTP/2 stream and its flow-control window closes
@@ -41,25 +39,6 @@ import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-en
 export const DEFAULT_RELAY_HIGH_WATER_MARK = 256 * 1024;
 /** Largest message made of coalesced chunks (grpc-js accepts 4 MiB by default). */
 export const COALESCE_LIMIT = 1024 * 1024;
-/** A read smaller than this, soon after the previous message, pauses the socket (pacing). */
-export const PACE_BELOW_BYTES = 128 * 1024;
-/** How soon after the previous message (or read) a small read counts as streaming, ms. */
-export const PACE_MS = 1;
-/**
- * How long a paced socket stays paused in a sustained stream (a hold with PACE_STREAK holds
- * before it in a row, each started within PACE_STREAK_MS of the one before), ms; other holds
- * last PACE_MS.
- * (Convergence engineer, session 4; DEVELOPERS.md "Data path: convergence CPU (session 4)":
- * a full table from BIRD, ~15 MB/s, then goes in ~1,000–2,700 messages instead of
- * 3,500–6,600, and the relay's CPU per table falls by ~40 %. A stray quick pair of pings
- * still costs the next one at most PACE_MS.)
- * 8, not 4, since the holds really stop Bun's reads (`readOneChunkAhead`, session 6): with 4
- * a table took ~2,200 reads and messages and more relay CPU than with the old leaky holds
- * (~1,100); with 8, ~1,000 (DEVELOPERS.md, "Data path: convergence, session 6").
- */
-export const PACE_HOLD_MS = 8;
-export const PACE_STREAK = 3;
-export const PACE_STREAK_MS = 2 * PACE_HOLD_MS;
 
 /**
  * Whether chunks already read from the kernel wait in the socket's readable buffer. Bun 1.4
@@ -70,27 +49,8 @@ export const PACE_STREAK_MS = 2 * PACE_HOLD_MS;
  * PACE_HOLD_MS while MBs waited behind them (DEVELOPERS.md, "Data path: convergence,
  * session 6"); the relay now takes the whole backlog at once and paces only real reads.
  */
-function backlogWaits(socket: { readableLength?: number }): boolean {
-  return (socket.readableLength ?? 0) > 0;
-}
-
-/**
- * Let the socket read ahead of the relay by one chunk, not by its readable high-water mark
- * (64 KiB under Bun). Bun's `pause()` does not stop a TCP socket's native reads: they go on,
- * one chunk per segment that arrives, until the readable buffer passes its high-water mark.
- * A read pacing hold (PACE_HOLD_MS, ~40 KB at BIRD's 10 MB/s) thus never stopped them, and
- * a full table cost ~150,000 reads of ~80 bytes where it should cost ~2,000 (DEVELOPERS.md,
- * "Data path: convergence, session 6"). With the mark at one byte the first chunk read while
- * paused stops the native side, the kernel gathers the rest, and the read after the hold
- * takes it at once. Node stops reading on `pause()` anyway; there the mark changes nothing
- * but what is buffered while paused. (A private field, as for the calls in http2-read-gate.ts.)
- * Returns whether the mark the socket reports (`readableHighWaterMark`) is now one: false
- * when an upgrade renamed the field (told to `RelayOptions.readAhead`, read-ahead-watch.ts).
- */
-function readOneChunkAhead(socket: object): boolean {
-  const state = (socket as { _readableState?: { highWaterMark: number } })._readableState;
-  if (state && state.highWaterMark > 1) state.highWaterMark = 1;
-  return ((socket as { readableHighWaterMark?: number }).readableHighWaterMark ?? 2) <= 1;
+function backlogWaits(socket: { readableLength?: number }, upstream?: () => number): boolean {
+  return (socket.readableLength ?? 0) > 0 || (upstream !== undefined && upstream() > 0);
 }
 
 export type RelayEndReason =
@@ -137,6 +97,11 @@ export interface RelayOptions {
   clock?: Clock;
   /** Counts (and warns once about) sockets whose read-ahead could not be limited. */
   readAhead?: ReadAheadWatch;
+  /**
+   * Bytes already read that wait before `socket` (the router's readable buffer when the
+   * socket is a session bridge's port): a backlog, never held by read pacing.
+   */
+  upstreamBacklog?: () => number;
 }
 
 /** The side of a gRPC Data call the relay uses (client and server duplex streams both fit). */
@@ -163,13 +128,7 @@ export class StreamRelay {
   private socketPausedForCall = false;
   /** The socket is paused by read pacing until this timer fires. */
   private paceTimer?: TimerHandle;
-  /** When the last message went out (clock.now(), ms). */
-  private lastSentAt = Number.NEGATIVE_INFINITY;
-  /** When the last chunk was read (clock.now(), ms). */
-  private lastReadAt = Number.NEGATIVE_INFINITY;
-  /** Pacing holds in a row (each within PACE_STREAK_MS of the previous), and the last one's start. */
-  private paceStreak = 0;
-  private lastPaceAt = Number.NEGATIVE_INFINITY;
+  private readonly pacer = new ReadPacer();
   private socketPaused = false;
   private callPausedForSocket = false;
   private socketEnded = false;
@@ -288,23 +247,19 @@ export class StreamRelay {
     const now = this.clock.now();
     // A chunk with more behind it in the socket's own buffer is a backlog, not a stream of
     // small writes: a hold would release it one chunk per hold (see `backlogWaits`).
-    const streaming =
-      length < PACE_BELOW_BYTES &&
-      now - Math.max(this.lastSentAt, this.lastReadAt) < PACE_MS &&
-      !backlogWaits(this.socket);
-    this.lastReadAt = now;
+    const hold = this.pacer.read(
+      length,
+      now,
+      backlogWaits(this.socket, this.options.upstreamBacklog),
+      this.paceTimer !== undefined,
+    );
     if (this.writesOutstanding === 0 || this.pendingBytes >= COALESCE_LIMIT) this.flush(now);
     if (this.inFlight >= this.highWaterMark) this.socketPausedForCall = true;
-    if (streaming && this.paceTimer === undefined) {
-      this.paceStreak = now - this.lastPaceAt < PACE_STREAK_MS ? this.paceStreak + 1 : 0;
-      this.lastPaceAt = now;
-      this.paceTimer = this.clock.schedule(
-        this.paceStreak >= PACE_STREAK ? PACE_HOLD_MS : PACE_MS,
-        () => {
-          this.paceTimer = undefined;
-          this.updateSocketFlow();
-        },
-      );
+    if (hold > 0) {
+      this.paceTimer = this.clock.schedule(hold, () => {
+        this.paceTimer = undefined;
+        this.updateSocketFlow();
+      });
     }
     this.updateSocketFlow();
   }
@@ -325,7 +280,7 @@ export class StreamRelay {
     if (pending.length === 0) return;
     this.pending = [];
     this.pendingBytes = 0;
-    this.lastSentAt = now;
+    this.pacer.sent(now);
     this.counters.messagesSent++;
     this.writesOutstanding++;
     // One chunk per message: the far side then writes it to its socket in one call.

@@ -295,3 +295,24 @@ describe("the router closes first, then the far end", () => {
     expect(received).toBe(sent);
   });
 });
+
+describe("the router's socket behind the bridge, as read pacing needs it", () => {
+  test("it reads one chunk ahead, and what it has read is the relay's upstream backlog", async () => {
+    const r = await routerConnection();
+    expect(r.agentSide.readableHighWaterMark).toBeGreaterThan(1);
+    const bridge = new SessionBridge(r.agentSide, new ManualClock(0), { onRouterClosed: () => {} });
+    expect(bridge.routerReadAheadLimited).toBe(true);
+    expect(r.agentSide.readableHighWaterMark).toBe(1);
+    // Bytes the router's socket holds (the bridge has paused it) are not in any port's
+    // readable buffer: only `routerBacklog` shows them to the relay's pacing.
+    expect(bridge.routerBacklog).toBe(0);
+    r.agentSide.pause();
+    r.router.write(routerOpen());
+    r.agentSide.read(0); // as a paused stream's owner does: read ahead (one chunk)
+    await waitUntil(() => r.agentSide.readableLength > 0, {
+      ...WAIT,
+      what: "one chunk read ahead",
+    });
+    expect(bridge.routerBacklog).toBe(r.agentSide.readableLength);
+  });
+});

@@ -7,7 +7,7 @@ import {
   PACE_MS,
   PACE_STREAK,
   PACE_STREAK_MS,
-} from "../../src/relay/stream-relay.ts";
+} from "../../src/relay/read-pacer.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { startSinkRelay } from "../support/recording-call.ts";
 
@@ -256,6 +256,27 @@ describe("StreamRelay coalescing", () => {
     await tick();
     expect(socket.isPaused()).toBe(true);
     expect(socket.push(Buffer.from("c"))).toBe(false);
+  });
+
+  test("bytes waiting before the socket (upstreamBacklog: a bridge's router socket) are a backlog: not held", async () => {
+    // Behind a session bridge the relay reads the bridge's port; what the router's socket
+    // already read waits there, out of the port's readable buffer. Holding for each chunk
+    // let one or two ~1,500-byte segments through per 8 ms hold in a full table.
+    const held = async (upstream: number): Promise<boolean> => {
+      const call = new RecordingCall();
+      const { socket } = startSinkRelay(call, {
+        clock: new ManualClock(0),
+        upstreamBacklog: () => upstream,
+      });
+      socket.push(Buffer.from("a"));
+      await tick();
+      call.complete();
+      socket.push(Buffer.from("b")); // streaming, were it not for the backlog
+      await tick();
+      return socket.isPaused();
+    };
+    expect(await held(0)).toBe(true);
+    expect(await held(1_448)).toBe(false);
   });
 
   test("large reads are not paced", async () => {

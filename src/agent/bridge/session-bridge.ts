@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { Clock, TimerHandle } from "../../core/clock.ts";
+import { readOneChunkAhead } from "../../relay/read-ahead-watch.ts";
 import { endSocketWithin, resetSocket } from "../../relay/socket-end.ts";
 import type { RelayEndReason } from "../../relay/stream-relay.ts";
 import { BgpBridge } from "./bgp-bridge.ts";
@@ -68,7 +69,19 @@ export class SessionBridge {
     options: BridgeOptions = DEFAULT_BRIDGE_OPTIONS,
   ) {
     this.bridge = new BgpBridge(options);
+    this.routerReadAheadLimited = readOneChunkAhead(router);
   }
+
+  /**
+   * Whether the router's socket reads at most one chunk ahead (set as the bridge takes it
+   * over): the bridge pauses it whenever the relay holds its port (back-pressure, read
+   * pacing), and under Bun such a pause stops the native reads only once one chunk waits
+   * (`readOneChunkAhead`, src/relay/read-ahead-watch.ts). Without it the router's socket
+   * went on reading while the relay paced, out of the port's sight, and each 8 ms hold let
+   * one or two ~1,500-byte segments through (DEVELOPERS.md, "Data path: convergence,
+   * session 7").
+   */
+  readonly routerReadAheadLimited: boolean;
 
   /** Starts reading the router (with the first port in place, so no byte is lost). */
   private start(): void {
@@ -182,6 +195,11 @@ export class SessionBridge {
     setImmediate(() => {
       if (!this.routerDone) this.router.end();
     });
+  }
+
+  /** Bytes the router's socket has read that wait before the port (a backlog for pacing). */
+  get routerBacklog(): number {
+    return this.router.readableLength;
   }
 
   resumeRouter(): void {
