@@ -1,8 +1,6 @@
 import type { Http2Server, Http2Session } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../core/logger.ts";
-import { AdaptiveStreamWindow, type StreamWindowLimits } from "../relay/adaptive-stream-window.ts";
-import { adaptStreamWindow } from "../relay/http2-read-gate.ts";
 
 /**
  * HTTP/2 flow-control windows for agent connections. grpc-js servers keep the protocol's
@@ -24,26 +22,17 @@ import { adaptStreamWindow } from "../relay/http2-read-gate.ts";
 export const SERVER_STREAM_WINDOW = 2 * 1024 * 1024;
 export const SERVER_CONNECTION_WINDOW = 2 * 1024 * 1024;
 
-/**
- * The stream window can adapt (src/relay/adaptive-stream-window.ts): a smaller window while a
- * stream of the connection is held back by its far end, doubling after every four windows'
- * worth received without such a hold. Off (min = max): with 256 KiB at the bottom, the
- * component test "3 stalled session(s) do not stop another one" failed 5 of 5 runs (a
- * stalled session pushed less than its 8 MiB within 5 s, and once the stalled sessions were
- * gone by the end), and the slow far end moved by 1-2 MiB at most (DEVELOPERS.md, "Data
- * path: slow far end memory (session 6)"). `{ min: 256 * 1024, max: SERVER_STREAM_WINDOW,
- * growAfterWindows: 4 }` turns it on for measuring.
+/*
+ * A stream window that adapted (small while a stream of the connection is held back, doubling
+ * while the streams keep up) was built and measured in session 6 and removed: the slow far
+ * end moved by 1-2 MiB at most, and with 256 KiB at the bottom the component test "3 stalled
+ * session(s) do not stop another one" failed 5 of 5 runs (DEVELOPERS.md, "Data path: slow
+ * far end memory (session 6)").
  */
-export const SERVER_STREAM_WINDOW_LIMITS: StreamWindowLimits = {
-  min: SERVER_STREAM_WINDOW,
-  max: SERVER_STREAM_WINDOW,
-  growAfterWindows: 4,
-};
-
 export function raiseFlowControlWindows(
   server: grpc.Server,
   logger: Logger,
-  stream: StreamWindowLimits = SERVER_STREAM_WINDOW_LIMITS,
+  stream = SERVER_STREAM_WINDOW,
   connection = SERVER_CONNECTION_WINDOW,
 ): boolean {
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
@@ -56,20 +45,7 @@ export function raiseFlowControlWindows(
   for (const h2 of servers.keys() as IterableIterator<Http2Server>) {
     h2.on("session", (session: Http2Session) => {
       session.setLocalWindowSize(connection);
-      if (stream.min === stream.max) {
-        // A fixed window (the default): nothing to adapt, so no per-chunk bookkeeping.
-        session.settings({ initialWindowSize: stream.max });
-        return;
-      }
-      const window = new AdaptiveStreamWindow(stream, (size) => {
-        if (session.destroyed || session.closed) return;
-        try {
-          session.settings({ initialWindowSize: size });
-        } catch {
-          // the session is going away
-        }
-      });
-      adaptStreamWindow(session, window);
+      session.settings({ initialWindowSize: stream });
     });
   }
   return true;

@@ -2,7 +2,6 @@ import type { Http2Session, Http2Stream } from "node:http2";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { noteStreamHeld } from "../core/process-gc-pacer.ts";
-import type { AdaptiveStreamWindow } from "./adaptive-stream-window.ts";
 
 /**
  * Makes an HTTP/2 stream's flow-control window follow what its reader really consumed,
@@ -42,9 +41,8 @@ export const HELD_BACK_MS = 250;
  * sends the connection WINDOW_UPDATE; each stream stays bounded by its own window.
  * Its timer runs on the clock of the gate that first held one of the session's streams.
  *
- * A stream held for HELD_BACK_MS is held back by its far end: the session's adaptive
- * stream window, if it has one (`adaptStreamWindow`), goes back to its smallest size, and the
- * process's GC pacer may collect what the burst before it left (`noteStreamHeld`).
+ * A stream held for HELD_BACK_MS is held back by its far end: the process's GC pacer may
+ * collect what the burst before it left (`noteStreamHeld`).
  */
 class ConnectionWindowTopUp {
   /** Held streams, with when each was last seen going from read to held (clock ms). */
@@ -88,26 +86,12 @@ class ConnectionWindowTopUp {
     const now = this.clock.now();
     let since = now;
     for (const at of this.held.values()) since = Math.min(since, at);
-    if (now - since >= HELD_BACK_MS) {
-      streamWindows.get(session)?.held();
-      noteStreamHeld();
-    }
+    if (now - since >= HELD_BACK_MS) noteStreamHeld();
     this.arm();
   }
 }
 
 const topUps = new WeakMap<Http2Session, ConnectionWindowTopUp>();
-
-/** Sessions whose stream window adapts (the gateway's agent connections). */
-const streamWindows = new WeakMap<Http2Session, AdaptiveStreamWindow>();
-
-/**
- * The read gates of `session`'s streams tell `window` what arrives and when a stream is held
- * back by its far end (src/relay/adaptive-stream-window.ts).
- */
-export function adaptStreamWindow(session: Http2Session, window: AdaptiveStreamWindow): void {
-  streamWindows.set(session, window);
-}
 
 function topUpFor(stream: Http2Stream, clock: Clock): ConnectionWindowTopUp | undefined {
   const session = stream.session;
@@ -130,16 +114,10 @@ export class Http2ReadGate {
     clock: Clock,
   ) {
     this.topUp = topUpFor(stream, clock);
-    const window = stream.session ? streamWindows.get(stream.session) : undefined;
     stream.removeListener("resume", nativeResume);
     stream.on("resume", () => this.update());
     stream.on("pause", () => this.update());
-    if (window)
-      stream.on("data", (chunk: Uint8Array) => {
-        window.received(chunk.length);
-        this.update();
-      });
-    else stream.on("data", () => this.update());
+    stream.on("data", () => this.update());
     stream.on("close", () => this.topUp?.set(stream, false));
   }
 

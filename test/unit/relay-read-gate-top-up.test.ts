@@ -5,10 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { EventEmitter } from "node:events";
-import type { Http2Session, Http2Stream } from "node:http2";
-import { AdaptiveStreamWindow } from "../../src/relay/adaptive-stream-window.ts";
+import type { Http2Stream } from "node:http2";
+import { DEFAULT_GC_PACER } from "../../src/core/gc-pacer.ts";
+import { noteRelayAllocation, processGcPacer } from "../../src/core/process-gc-pacer.ts";
 import {
-  adaptStreamWindow,
   CONNECTION_TOP_UP_MS,
   HELD_BACK_MS,
   Http2ReadGate,
@@ -117,44 +117,30 @@ describe("the connection-window top-up runs on the gate's clock", () => {
   });
 });
 
-describe("a session's adaptive stream window, told by its read gates", () => {
-  const KiB = 1024;
-  function adaptive(clock: ManualClock) {
-    const session = fakeSession();
-    const applied: number[] = [];
-    const window = new AdaptiveStreamWindow(
-      { min: 256 * KiB, max: 2048 * KiB, growAfterWindows: 4 },
-      (size) => applied.push(size),
+describe("a stream held back for HELD_BACK_MS tells the process's GC pacer", () => {
+  test("a hold that lasts HELD_BACK_MS runs the held rule's collection; a fast transfer's shorter holds do not", () => {
+    const stop = processGcPacer.start(
+      { ...DEFAULT_GC_PACER, held: { minBytes: 1, quietMs: 0, budgetShare: 1 } },
+      "gateway",
     );
-    adaptStreamWindow(session as unknown as Http2Session, window);
-    return { session, window, applied, s: gated(clock, session) };
-  }
-
-  test("grows with the DATA received; a stream held for HELD_BACK_MS brings it back to min", () => {
-    const clock = new ManualClock();
-    const { window, applied, s } = adaptive(clock);
-    for (let i = 0; i < 7 * 64; i++) s.stream.emit("data", new Uint8Array(16 * KiB));
-    expect(window.size).toBe(2048 * KiB);
-    s.hold();
-    clock.advance(2 * CONNECTION_TOP_UP_MS);
-    expect(window.size).toBe(2048 * KiB);
-    clock.advance(HELD_BACK_MS - 2 * CONNECTION_TOP_UP_MS);
-    clock.advance(CONNECTION_TOP_UP_MS); // the first tick at or after HELD_BACK_MS
-    expect(window.size).toBe(256 * KiB);
-    expect(applied).toEqual([256, 512, 1024, 2048, 256].map((k) => k * KiB));
-  });
-
-  test("holds that each last less than HELD_BACK_MS (a fast transfer's pauses) do not shrink it", () => {
-    const clock = new ManualClock();
-    const { window, s } = adaptive(clock);
-    for (let i = 0; i < 7 * 64; i++) s.stream.emit("data", new Uint8Array(16 * KiB));
-    for (let i = 0; i < 20; i++) {
-      s.hold(); // grpc-js pauses after each message...
-      clock.advance(HELD_BACK_MS - 1);
-      s.release(); // ...and resumes for the next one
-      s.stream.emit("data", new Uint8Array(16 * KiB));
-      clock.advance(1);
+    try {
+      const heldCollections = () => processGcPacer.running?.heldCollections ?? 0;
+      const before = heldCollections();
+      const clock = new ManualClock();
+      const s = gated(clock, fakeSession());
+      noteRelayAllocation(64 * 1024, "gateway");
+      for (let i = 0; i < 5; i++) {
+        s.hold(); // grpc-js pauses after each message...
+        clock.advance(HELD_BACK_MS - 1);
+        s.release(); // ...and resumes for the next one
+        clock.advance(1);
+      }
+      expect(heldCollections()).toBe(before);
+      s.hold();
+      clock.advance(HELD_BACK_MS + CONNECTION_TOP_UP_MS);
+      expect(heldCollections()).toBe(before + 1);
+    } finally {
+      stop();
     }
-    expect(window.size).toBe(2048 * KiB);
   });
 });
