@@ -82,7 +82,7 @@ export function collectWithinBudget(
 }
 
 /** The lowest value of a measure seen since it was reset. */
-class LowMark {
+export class LowMark {
   private low = Number.POSITIVE_INFINITY;
 
   /** Whether `value` is at least `by` above the lowest value seen (this one included). */

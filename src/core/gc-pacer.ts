@@ -5,6 +5,7 @@ import {
   GcBurst,
   type GcBurstProcess,
   type GcBurstRule,
+  LowMark,
   sameGcBurstRule,
 } from "./gc-burst.ts";
 
@@ -162,7 +163,8 @@ export const AGENT_GC_PACER: GcPacerOptions = {
 export type GcProcess = GcBurstProcess;
 
 export class GcPacer {
-  private baseline: number;
+  /** The lowest RSS seen since the last collection of the look. */
+  private readonly rss = new LowMark();
   private lastCpu: number;
   private timer: TimerHandle | undefined;
   /** No collection before this time (clock ms): the budget. */
@@ -185,7 +187,7 @@ export class GcPacer {
     private readonly proc: GcProcess,
     private options: GcPacerOptions = DEFAULT_GC_PACER,
   ) {
-    this.baseline = proc.rss();
+    this.rss.reset(proc.rss());
     this.lastCpu = proc.cpuMs();
     this.reconfigure(options);
   }
@@ -199,9 +201,8 @@ export class GcPacer {
     const cpu = this.proc.cpuMs();
     const busy = cpu - this.lastCpu > this.options.busyShare * elapsedMs;
     this.lastCpu = cpu;
-    const now = this.proc.rss();
-    if (now < this.baseline) this.baseline = now;
-    if (busy || now - this.baseline < this.options.growthBytes) return false;
+    const grew = this.rss.grew(this.proc.rss(), this.options.growthBytes);
+    if (busy || !grew) return false;
     if (this.clock.now() < this.notBefore) return false;
     const { notBefore, cpuAfter } = collectWithinBudget(
       this.clock,
@@ -209,7 +210,7 @@ export class GcPacer {
       this.options.budgetShare,
       () => {
         this.proc.collect();
-        this.baseline = this.proc.rss();
+        this.rss.reset(this.proc.rss());
       },
     );
     this.collections++;

@@ -59,8 +59,7 @@ export class ProcessGcPacer {
 
   /** The options the running pacer uses, if any. */
   get options(): GcPacerOptions | undefined {
-    const wants = this.roles.wants;
-    return wants.length === 0 ? undefined : combinedGcPacer(wants.map((w) => w.options));
+    return optionsOf(this.roles.wants);
   }
 
   /**
@@ -74,7 +73,7 @@ export class ProcessGcPacer {
 
   private update(wants: readonly RoleWant[]): void {
     this.countingRole = wants.some((w) => w.relay === "gateway") ? "gateway" : "agent";
-    const options = wants.length === 0 ? undefined : combinedGcPacer(wants.map((w) => w.options));
+    const options = optionsOf(wants);
     if (options === undefined) {
       this.pacer?.stop();
       this.pacer = undefined;
@@ -106,6 +105,11 @@ export function combinedGcPacer(all: readonly GcPacerOptions[]): GcPacerOptions 
     }),
     first,
   );
+}
+
+/** The options of a pacer for the roles' `wants` (none: no pacer). */
+function optionsOf(wants: readonly RoleWant[]): GcPacerOptions | undefined {
+  return wants.length === 0 ? undefined : combinedGcPacer(wants.map((w) => w.options));
 }
 
 /** The held rule of two roles' options: the one that collects more readily, if any. */
