@@ -12,8 +12,8 @@
  * +15.1 to +18.0, gateway +14.6 to +15.1 in three runs on the shared machine (session 5): the
  * first burst at full speed (native HTTP/2 and socket buffers, first-use warm-up), not data
  * held. Session 6 (shared machine): with the gateway's collection when a stream is held,
- * gateway +11.6, +13.9, +14.8 MiB, agent +16.6, +18.1, +13.6 (with the adaptive stream window
- * on, which is off: gateway +10.1 to +12.1). Session 7 (shared machine), with the gateway's
+ * gateway +11.6, +13.9, +14.8 MiB, agent +16.6, +18.1, +13.6 (with an adaptive stream window,
+ * since removed: gateway +10.1 to +12.1). Session 7 (shared machine), with the gateway's
  * full collections in a burst once its RSS grew by 6 MiB: gateway +12.0, +10.5, +13.4 MiB,
  * agent +13.3, +18.1, +13.1. So the gateway is held to MAX_GATEWAY_GROWTH (18 MiB), the
  * agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before issue 9, fails
