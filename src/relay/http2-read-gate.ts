@@ -2,6 +2,7 @@ import type { Http2Session, Http2Stream } from "node:http2";
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { noteStreamHeld } from "../core/process-gc-pacer.ts";
+import { InternalsWatch } from "./internals-watch.ts";
 
 /**
  * Makes an HTTP/2 stream's flow-control window follow what its reader really consumed,
@@ -201,28 +202,19 @@ const onBun = (): boolean => typeof process.versions.bun === "string";
 /**
  * Counts the Data calls left ungated under Bun and warns once: an upgrade of grpc-js or Bun
  * that renames the internals the gate reaches must not silently bring back the unbounded
- * buffering the gate exists to prevent (bench/results/2026-11-27.md).
+ * buffering the gate exists to prevent (bench/results/2026-11-27.md). `missed`: calls left
+ * ungated under Bun.
  */
-export class ReadGateWatch {
-  private missedCount = 0;
-  private warned = false;
-
-  constructor(private readonly logger: Logger) {}
-
-  /** Calls left ungated under Bun since start. */
-  get missed(): number {
-    return this.missedCount;
+export class ReadGateWatch extends InternalsWatch {
+  constructor(logger: Logger) {
+    super(
+      logger,
+      "cannot gate HTTP/2 reads of a Data stream (grpc-js or Bun internals changed): a slow far end may now buffer without bound",
+    );
   }
 
   record(outcome: ReadGateOutcome): void {
-    if (outcome === "gated" || outcome === "not-bun") return;
-    this.missedCount++;
-    if (this.warned) return;
-    this.warned = true;
-    this.logger.warn(
-      "cannot gate HTTP/2 reads of a Data stream (grpc-js or Bun internals changed): a slow far end may now buffer without bound",
-      { reason: outcome },
-    );
+    if (outcome !== "gated" && outcome !== "not-bun") this.miss({ reason: outcome });
   }
 }
 
