@@ -15,26 +15,31 @@
  * gateway +11.6, +13.9, +14.8 MiB, agent +16.6, +18.1, +13.6 (with an adaptive stream window,
  * since removed: gateway +10.1 to +12.1). Session 7 (shared machine), with the gateway's
  * full collections in a burst once its RSS grew by 6 MiB: gateway +12.0, +10.5, +13.4 MiB,
- * agent +13.3, +18.1, +13.1. So the gateway is held to MAX_GATEWAY_GROWTH (18 MiB), the
+ * agent +13.3, +18.1, +13.1. Session 8 (idle machine): gateway +11.9, +11.9, +11.3, agent
+ * +11.6, +17.8, +14.1; plain TLS relays without HTTP/2 or gRPC, in Bun or Node, grow as much
+ * in the same setup (scripts/bench/relay-floor.ts, test/support/slow-far-end.ts: DEVELOPERS.md,
+ * "Data path: slow far end memory (session 8)"). So the gateway is held to MAX_GATEWAY_GROWTH (18 MiB), the
  * agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before issue 9, fails
  * either at once), and the test prints the growth it saw; the benchmark's
  * scenario 5 checks both against the issue's 16 MB with the full table. No timing
  * assertions: the run lasts a fixed 10 s and only amounts are checked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type BgproxyProcess,
-  type GatewayProcess,
-  startAgentProcess,
-  startGatewayProcess,
-} from "../support/bgproxy-process.ts";
+import type { BgproxyProcess, GatewayProcess } from "../support/bgproxy-process.ts";
 import { createNetns, destroyAllNetns, type Netns } from "../support/netns.ts";
 import { type ManagedProcess, spawnManaged } from "../support/process.ts";
 import { canRunNetns, skipNote } from "../support/root.ts";
+import {
+  daemonScript,
+  lastCount,
+  routerScript,
+  startBgproxyPair,
+  watchGrowth,
+} from "../support/slow-far-end.ts";
 
 const MiB = 1024 * 1024;
 const DAEMON_PORT = 11790;
@@ -49,48 +54,7 @@ const MAX_GATEWAY_GROWTH = 18 * MiB;
  */
 const MAX_HELD = 48 * MiB;
 
-/** Reads at 1 MB/s (pausing after each chunk for as long as it takes at that rate). */
-const DAEMON = `
-const net = require("node:net");
-let read = 0;
-net.createServer((s) => {
-  s.on("error", () => {});
-  s.on("data", (c) => { read += c.length; s.pause(); setTimeout(() => s.resume(), c.length / 1000); });
-}).listen(${DAEMON_PORT}, "127.0.0.1", () => console.log("listening"));
-setInterval(() => console.log("read " + read), 100);
-`;
-
-/** Pushes 200 MiB in 64 KiB writes, waiting for "drain" whenever the socket asks to. */
-const ROUTER = `
-const net = require("node:net");
-const block = Buffer.alloc(64 * 1024, 0x5a);
-let pushed = 0;
-const s = net.connect(${ROUTER_PORT}, "127.0.0.1");
-s.on("error", () => {});
-const push = () => {
-  while (pushed < 200 * 1024 * 1024) {
-    pushed += block.length;
-    if (!s.write(block)) { s.once("drain", push); return; }
-  }
-};
-s.on("connect", push);
-setInterval(() => console.log("pushed " + pushed), 100);
-`;
-
-function vm(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : Number.NaN;
-}
-
-/** The last "<word> N" line a helper printed. */
-function lastCount(proc: ManagedProcess, word: string): number {
-  const lines = proc.lines();
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const m = new RegExp(`^${word} (\\d+)$`).exec(lines[i]?.text ?? "");
-    if (m) return Number(m[1]);
-  }
-  return 0;
-}
+const pushedBy = (router: ManagedProcess) => lastCount(router, "pushed");
 
 describe.skipIf(!canRunNetns)(
   `e2e: a far end reading 1 MB/s while 200 MiB are pushed, separate processes${skipNote}`,
@@ -109,32 +73,13 @@ describe.skipIf(!canRunNetns)(
 
     beforeAll(async () => {
       ns = await createNetns();
-      const daemon = await helper("daemon", DAEMON);
+      const daemon = await helper("daemon", daemonScript(DAEMON_PORT));
       await daemon.waitForLine(/^listening$/, 10_000);
       dir = await mkdtemp(join(tmpdir(), "bgpx-relay-memory-"));
-      gateway = await startGatewayProcess({
-        netns: ns,
-        dir,
-        spec: {
-          collector: { asn: 64512, routerId: "192.0.2.1" },
-          devices: [
-            {
-              name: "r1",
-              id: 1,
-              ip: "127.0.0.1",
-              target: "forward",
-              forward: `127.0.0.1:${DAEMON_PORT}`,
-            },
-          ],
-        },
-        logLevel: "info",
-      });
-      agent = await startAgentProcess({
-        netns: ns,
-        listen: [`127.0.0.1:${ROUTER_PORT}`],
-        target: gateway.target,
-        logLevel: "info",
-      });
+      ({ agent, gateway } = await startBgproxyPair(ns, dir, {
+        router: ROUTER_PORT,
+        daemon: DAEMON_PORT,
+      }));
     }, 60_000);
 
     afterAll(async () => {
@@ -148,24 +93,24 @@ describe.skipIf(!canRunNetns)(
     test("the router is held back and each process's growth is bounded", async () => {
       const a = agent?.process.pid ?? 0;
       const g = gateway?.process.pid ?? 0;
-      const before = { agent: vm(a, "VmRSS"), gateway: vm(g, "VmRSS") };
-      for (const pid of [a, g]) writeFileSync(`/proc/${pid}/clear_refs`, "5"); // VmHWM := VmRSS
       const daemon = helpers[0] as ManagedProcess;
-      const router = await helper("router", ROUTER);
-      const peak = { ...before };
+      let router: ManagedProcess | undefined;
       let maxHeld = 0;
-      const end = Date.now() + 10_000;
-      while (Date.now() < end) {
-        await Bun.sleep(100);
-        peak.agent = Math.max(peak.agent, vm(a, "VmRSS"));
-        peak.gateway = Math.max(peak.gateway, vm(g, "VmRSS"));
-        maxHeld = Math.max(maxHeld, lastCount(router, "pushed") - lastCount(daemon, "read"));
-      }
-      peak.agent = Math.max(peak.agent, vm(a, "VmHWM"));
-      peak.gateway = Math.max(peak.gateway, vm(g, "VmHWM"));
+      const growth = await watchGrowth(
+        { agent: a, gateway: g },
+        {
+          durationMs: 10_000,
+          intervalMs: 100,
+          start: async () => {
+            router = await helper("router", routerScript(ROUTER_PORT));
+          },
+          onSample: () => {
+            if (router) maxHeld = Math.max(maxHeld, pushedBy(router) - lastCount(daemon, "read"));
+          },
+        },
+      );
       const read = lastCount(daemon, "read");
-      const pushed = lastCount(router, "pushed");
-      const growth = { agent: peak.agent - before.agent, gateway: peak.gateway - before.gateway };
+      const pushed = router ? pushedBy(router) : 0;
       const seen = `growth agent ${(growth.agent / MiB).toFixed(1)} MiB, gateway ${(growth.gateway / MiB).toFixed(1)} MiB; pushed ${(pushed / MiB).toFixed(1)} MiB, read ${(read / MiB).toFixed(1)} MiB, held at most ${(maxHeld / MiB).toFixed(1)} MiB`;
       console.log(
         `relay-memory: ${seen} (bound: agent ${MAX_GROWTH / MiB} MiB, gateway ${MAX_GATEWAY_GROWTH / MiB} MiB)`,
