@@ -25,11 +25,13 @@ export class AttributeStore {
   /** Where the next set goes (chunk << CHUNK_BITS | offset). */
   private used = 0;
   private garbage = 0;
-  private offsets = new Uint32Array(256);
-  private lengths = new Uint32Array(256);
-  private refs = new Uint32Array(256);
-  private hashes = new Uint32Array(256);
-  private index = new Int32Array(512).fill(NONE);
+  // Small to start with: a built-in collector session of a few routes carries a few sets, and
+  // 1,000 such sessions each hold a store (the arrays grow by doubling).
+  private offsets = new Uint32Array(32);
+  private lengths = new Uint32Array(32);
+  private refs = new Uint32Array(32);
+  private hashes = new Uint32Array(32);
+  private index = new Int32Array(64).fill(NONE);
   private freeIds: number[] = [];
   private nextId = 0;
   private live = 0;

@@ -20,6 +20,16 @@ export function maskWord(length: number, wordIndex: number): number {
   return (0xffffffff << (32 - bits)) >>> 0;
 }
 
+/**
+ * The IPv4 per-/16 length bits (`lengthsAt`, 256 KiB) are kept only from this many slots
+ * on: about a full table's share, where they double the lookups per second. Below it,
+ * longest match probes the lengths held. Kept for every map, the array cost each built-in
+ * collector session 256 KiB once a resize filled it: 1,000 sessions of 1,000 routes took the
+ * gateway from ~310 to ~510 MiB (DEVELOPERS.md, "Session scale: the collector's RIB
+ * (session 8)").
+ */
+export const LENGTHS_AT_FROM = 32_768;
+
 /** IPv4 network masks by prefix length. */
 const MASKS4 = Uint32Array.from({ length: 33 }, (_, n) => maskWord(n, 0));
 
@@ -46,14 +56,21 @@ export class PrefixMap {
   private readonly perLength: Uint32Array;
   private readonly probe: Uint32Array;
   /**
-   * IPv4 only: per /16 of the address space, a bit per prefix length 1..32 (bit len-1) that
-   * may be held there (covering it, or inside it). Lookups probe only those lengths. Bits
-   * are set on insert and rebuilt on resize, not cleared on delete (a stale bit costs one
-   * probe, never a wrong answer).
+   * IPv4 only, from LENGTHS_AT_FROM slots on: per /16 of the address space, a bit per prefix
+   * length 1..32 (bit len-1) that may be held there (covering it, or inside it). Lookups
+   * probe only those lengths. Bits are set on insert and rebuilt on resize, not cleared on
+   * delete (a stale bit costs one probe, never a wrong answer).
    */
   private lengthsAt: Uint32Array | undefined;
 
-  constructor(words: 1 | 4, initialCapacity = 1024) {
+  /** Slots a new or cleared map starts with. */
+  private readonly initialSlots: number;
+
+  /**
+   * `initialCapacity`: slots to start with (rounded up to a power of two); small by default,
+   * as 1,000 built-in collector sessions each hold two maps, most with few routes.
+   */
+  constructor(words: 1 | 4, initialCapacity = 64) {
     this.words = words;
     this.maxLength = words * 32;
     this.key = new Uint32Array(words);
@@ -61,20 +78,26 @@ export class PrefixMap {
     this.perLength = new Uint32Array(this.maxLength + 1);
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
+    this.initialSlots = cap;
     this.keys = new Uint32Array(cap * words);
     this.lens = new Uint8Array(cap).fill(EMPTY);
     this.vals = new Uint32Array(cap);
     this.mask = cap - 1;
-    if (words === 1) this.lengthsAt = new Uint32Array(65536);
+    this.rebuildLengthsAt();
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Bytes held by the table's arrays. */
+  /** Bytes held by the table's arrays (the per-/16 length bits included, when kept). */
   get bytes(): number {
-    return this.keys.byteLength + this.lens.byteLength + this.vals.byteLength;
+    return (
+      this.keys.byteLength +
+      this.lens.byteLength +
+      this.vals.byteLength +
+      (this.lengthsAt?.byteLength ?? 0)
+    );
   }
 
   /**
@@ -183,7 +206,7 @@ export class PrefixMap {
    * its slot, or -1. Read it with `slotLength`/`slotValue`/`slotKey`.
    */
   longestMatch(upTo: number = this.maxLength): number {
-    if (this.words === 1) return this.longestMatch4(upTo);
+    if (this.lengthsAt !== undefined) return this.longestMatch4(this.lengthsAt, upTo);
     const k = this.key;
     const p = this.probe;
     const W = this.words;
@@ -196,12 +219,12 @@ export class PrefixMap {
     return -1;
   }
 
-  /** `longestMatch` for IPv4: only the lengths present in the address's /16, probe inlined. */
-  private longestMatch4(upTo: number): number {
+  /** `longestMatch` for a large IPv4 map: only the lengths present in the address's /16, probe inlined. */
+  private longestMatch4(lengthsAt: Uint32Array, upTo: number): number {
     const a = this.key[0] as number;
     const { lens, keys, mask } = this;
     const below = upTo >= 32 ? 0xffffffff : (1 << upTo) - 1;
-    let bits = ((this.lengthsAt as Uint32Array)[a >>> 16] as number) & below;
+    let bits = (lengthsAt[a >>> 16] as number) & below;
     while (bits !== 0) {
       const length = 32 - Math.clz32(bits);
       bits &= ~(1 << (length - 1));
@@ -261,11 +284,11 @@ export class PrefixMap {
   }
 
   clear(): void {
-    this.lengthsAt?.fill(0);
     this.lens.fill(EMPTY);
     this.perLength.fill(0);
     this.count = 0;
-    if (this.mask + 1 > 1024) this.resize(1024);
+    if (this.mask + 1 > this.initialSlots) this.resize(this.initialSlots);
+    else this.rebuildLengthsAt();
   }
 
   private resize(cap: number): void {
@@ -285,12 +308,22 @@ export class PrefixMap {
       this.keys.set(k, i * W);
       this.vals[i] = vals[s] as number;
     }
-    if (this.lengthsAt) {
-      this.lengthsAt.fill(0);
-      for (let s = 0; s < cap; s++) {
-        const l = this.lens[s] as number;
-        if (l !== EMPTY) markLength(this.lengthsAt, this.keys[s] as number, l);
-      }
+    this.rebuildLengthsAt();
+  }
+
+  /** Keep the per-/16 length bits (rebuilt from the held prefixes) if the map is large enough, else drop them. */
+  private rebuildLengthsAt(): void {
+    const cap = this.mask + 1;
+    if (this.words !== 1 || cap < LENGTHS_AT_FROM) {
+      this.lengthsAt = undefined;
+      return;
+    }
+    const lengthsAt = this.lengthsAt ?? new Uint32Array(65536);
+    if (this.lengthsAt) lengthsAt.fill(0);
+    this.lengthsAt = lengthsAt;
+    for (let s = 0; s < cap; s++) {
+      const l = this.lens[s] as number;
+      if (l !== EMPTY) markLength(lengthsAt, this.keys[s] as number, l);
     }
   }
 }

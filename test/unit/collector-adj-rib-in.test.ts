@@ -5,7 +5,7 @@ import { decodeUpdate } from "../../src/bgp/update.ts";
 import { encodeEndOfRib, encodeUpdateBody, type UpdateSpec } from "../../src/bgp/update-encoder.ts";
 import { AdjRibIn } from "../../src/collector/adj-rib-in.ts";
 import { AttributeStore } from "../../src/collector/attribute-store.ts";
-import { PrefixMap } from "../../src/collector/prefix-map.ts";
+import { LENGTHS_AT_FROM, PrefixMap } from "../../src/collector/prefix-map.ts";
 import { RibSnapshot } from "../../src/collector/rib-snapshot.ts";
 import { storedAttributesView } from "../../src/collector/stored-attributes.ts";
 import { prng } from "../fixtures/bgp/hex.ts";
@@ -71,10 +71,17 @@ describe("PrefixMap", () => {
     }
   });
 
-  test("longest match agrees with a brute-force scan (IPv4 fast path and IPv6)", () => {
-    for (const words of [1, 4] as const) {
+  test("longest match agrees with a brute-force scan (IPv4 small and large, IPv6)", () => {
+    // IPv4 twice: below LENGTHS_AT_FROM slots (lengths probed from perLength) and above it
+    // (the per-/16 length bits).
+    const cases = [
+      { words: 1 as const, routes: 1500, lookups: 1500 },
+      { words: 1 as const, routes: (LENGTHS_AT_FROM * 3) / 8 + 500, lookups: 400 },
+      { words: 4 as const, routes: 1500, lookups: 1500 },
+    ];
+    for (const { words, routes, lookups } of cases) {
       const m = new PrefixMap(words, 16);
-      const r = prng(100 + words);
+      const r = prng(100 + words + routes);
       const held: { bytes: Uint32Array; len: number; v: number }[] = [];
       const randomBytes = () => {
         const b = new Uint8Array(words * 4);
@@ -82,7 +89,7 @@ describe("PrefixMap", () => {
         for (let i = 1; i < b.length; i++) b[i] = r() < 0.5 ? 0 : Math.floor(r() * 256);
         return b;
       };
-      for (let i = 0; i < 1500; i++) {
+      for (let i = 0; i < routes; i++) {
         const len = Math.floor(r() * (words * 32 + 1));
         const b = randomBytes();
         m.loadKey(len, b, 0);
@@ -102,7 +109,7 @@ describe("PrefixMap", () => {
         }
         return true;
       };
-      for (let i = 0; i < 1500; i++) {
+      for (let i = 0; i < lookups; i++) {
         m.loadKey(words * 32, randomBytes(), 0);
         let best: { len: number; v: number } | undefined;
         for (const h of held) if (covers(h, m.key) && (!best || h.len > best.len)) best = h;
@@ -110,6 +117,32 @@ describe("PrefixMap", () => {
         expect(slot < 0 ? -1 : m.slotValue(slot)).toBe(best ? best.v : -1);
       }
     }
+  });
+
+  test("a small IPv4 map keeps no per-/16 length bits; a large one does until clear()", () => {
+    // 1,000 collector sessions of 1,000 routes each held 256 KiB of them apiece (scale scenario).
+    const m = new PrefixMap(1);
+    const r = prng(7);
+    const add = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const b = Uint8Array.of(
+          Math.floor(r() * 224),
+          Math.floor(r() * 256),
+          Math.floor(r() * 256),
+          0,
+        );
+        m.loadKey(24, b, 0);
+        m.set(24, i);
+      }
+    };
+    add(1000);
+    expect(m.bytes).toBeLessThan(64 * 1024);
+    add((LENGTHS_AT_FROM * 3) / 8);
+    expect(m.bytes).toBeGreaterThan(LENGTHS_AT_FROM * 9 + 256 * 1024 - 1);
+    m.clear();
+    expect(m.bytes).toBeLessThan(64 * 1024);
+    m.key[0] = 0x0a000001;
+    expect(m.longestMatch()).toBe(-1);
   });
 
   test("longest match picks the most specific covering prefix; /0 is a default", () => {
