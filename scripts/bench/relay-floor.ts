@@ -30,8 +30,8 @@ import {
   watchGrowth,
 } from "../../test/support/slow-far-end.ts";
 import { makeTestPki, type TestPki } from "../../test/support/tls.ts";
+import { fmt, MiB, median } from "./figures.ts";
 
-const MiB = 1024 * 1024;
 const DAEMON_PORT = 11890;
 const RELAY_IN_PORT = 11891;
 const RELAY_OUT_PORT = 11892;
@@ -165,7 +165,7 @@ async function runRound(pair: PairName, ns: Netns, pki: TestPki, seconds: number
     await daemon.waitForLine(/^listening$/, 10_000);
     running = await startPair(pair, ns, pki, dir);
     await Bun.sleep(1000);
-    const growth = await watchGrowth(running.pids, {
+    const { growth } = await watchGrowth(running.pids, {
       durationMs: seconds * 1000,
       intervalMs: 20,
       start: () => {
@@ -189,14 +189,6 @@ async function runRound(pair: PairName, ns: Netns, pki: TestPki, seconds: number
   }
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1
-    ? (s[mid] as number)
-    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 function parseArgs(argv: string[]): { rounds: number; seconds: number; pairs: PairName[] } {
   let rounds = 3;
   let seconds = 10;
@@ -206,18 +198,24 @@ function parseArgs(argv: string[]): { rounds: number; seconds: number; pairs: Pa
     const value = argv[i + 1];
     if (flag === "--rounds" && value) rounds = Number(value);
     else if (flag === "--seconds" && value) seconds = Number(value);
-    else if (flag === "--only" && value)
-      pairs = value.split(",").filter((p): p is PairName => (PAIRS as string[]).includes(p));
-    else throw new Error(`relay-floor: unknown argument ${flag}`);
+    else if (flag === "--only" && value) {
+      const named = value.split(",");
+      const unknown = named.filter((p) => !(PAIRS as readonly string[]).includes(p));
+      if (unknown.length > 0)
+        throw new Error(`relay-floor: --only takes ${PAIRS.join(",")}, not ${unknown.join(",")}`);
+      pairs = named as PairName[];
+    } else throw new Error(`relay-floor: unknown argument ${flag}`);
     i++;
   }
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
     throw new Error("relay-floor: --rounds must be 1..20");
   if (!Number.isFinite(seconds) || seconds < 2 || seconds > 120)
     throw new Error("relay-floor: --seconds must be 2..120");
-  if (pairs.length === 0) throw new Error(`relay-floor: --only takes ${PAIRS.join(",")}`);
   return { rounds, seconds, pairs };
 }
+
+/** Bytes as MiB, one decimal, no unit (the table's headers name it). */
+const mib = (bytes: number) => fmt(bytes / MiB);
 
 async function main(): Promise<void> {
   const { rounds, seconds, pairs } = parseArgs(process.argv.slice(2));
@@ -233,7 +231,7 @@ async function main(): Promise<void> {
         const round = await runRound(pair, ns, pki, seconds);
         results.push(round);
         console.error(
-          `relay-floor: round ${r} ${pair}: in +${(round.growthIn / MiB).toFixed(1)} MiB, out +${(round.growthOut / MiB).toFixed(1)} MiB; pushed ${(round.pushed / MiB).toFixed(1)} MiB, read ${(round.read / MiB).toFixed(1)} MiB`,
+          `relay-floor: round ${r} ${pair}: in +${mib(round.growthIn)} MiB, out +${mib(round.growthOut)} MiB; pushed ${mib(round.pushed)} MiB, read ${mib(round.read)} MiB`,
         );
       }
     }
@@ -241,7 +239,6 @@ async function main(): Promise<void> {
     await destroyAllNetns();
     pki.remove();
   }
-  const mib = (b: number) => (b / MiB).toFixed(1);
   console.log(
     `| pair | first relay (TCP in, TLS out) growth, MiB | second relay (TLS in, TCP out) growth, MiB | pushed in ${seconds} s, MiB |`,
   );

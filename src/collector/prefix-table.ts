@@ -7,14 +7,14 @@ import { WordKeySet } from "./word-key-set.ts";
 /**
  * The set of prefixes a peer currently announces, per family, exact and compact: one set
  * per prefix length, keyed by the prefix's significant bits in typed arrays (no object per
- * prefix). IPv4 and IPv6 up to /16 use a WordKeySet (a small hash, a bitmap once that is
- * smaller: a full table's 600k /24s take 2 MiB). IPv6 /17 to /48 are split by their top 16
+ * prefix). IPv4 and IPv6 up to /16 use a WordKeySet (a small hash, then a bucket set or a
+ * bitmap: a full table's 600k /24s take about 1 MiB). IPv6 /17 to /48 are split by their top 16
  * bits (the few RIR blocks a table's addresses come from: `v6split`), each part a WordKeySet
  * of the remaining bits (4 bytes a slot, where one set of the whole key would take a
  * PairKeySet's 8: a full table's 110k /48s take 0.6 MiB instead of 2). IPv6 /49 to /64 use a
  * PairKeySet, longer IPv6 prefixes (rare) a Set of short strings. A set exists only for the
- * lengths (and top 16 bits) seen, so 1,000 sessions of 1,000 prefixes cost a few KiB each. Adding a held prefix or removing an
- * unknown one changes nothing. Adds to a large set may be queued (the key sets' `addLater`):
+ * lengths (and top 16 bits) seen, so 1,000 sessions of 1,000 prefixes cost a few KiB each.
+ * Adding a held prefix or removing an unknown one changes nothing. Adds to a large set may be queued (the key sets' `addLater`):
  * every read (counts, `has`, `bytes`) and every removal sees them applied, in order.
  */
 export class PrefixTable {

@@ -133,8 +133,10 @@ export class GcBurst {
     if (this.sinceCollection < this.rule.everyBytes) return undefined;
     this.sinceCollection = 0;
     const { proc, rule } = this;
-    if (rule.growthBytes > 0 && !this.external.grew(proc.external(), rule.growthBytes)) return;
-    if (rule.rssGrowthBytes > 0 && !this.rss.grew(proc.rss(), rule.rssGrowthBytes)) return;
+    if (rule.growthBytes > 0 && !this.external.grew(proc.external(), rule.growthBytes))
+      return undefined;
+    if (rule.rssGrowthBytes > 0 && !this.rss.grew(proc.rss(), rule.rssGrowthBytes))
+      return undefined;
     if (this.clock.now() < this.notBefore) return undefined;
     const collect = rule.collection === "full" ? () => proc.collect() : () => proc.collectYoung();
     this.notBefore = collectWithinBudget(this.clock, proc, rule.budgetShare, collect).notBefore;

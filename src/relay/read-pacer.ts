@@ -31,7 +31,7 @@ export const PACE_MS = 1;
  * a full table from BIRD, ~15 MB/s, then goes in ~1,000–2,700 messages instead of
  * 3,500–6,600, and the relay's CPU per table falls by ~40 %. A stray quick pair of pings
  * still costs the next one at most PACE_MS.)
- * 8, not 4, since the holds really stop Bun's reads (`readOneChunkAhead` in stream-relay.ts,
+ * 8, not 4, since the holds really stop Bun's reads (`readOneChunkAhead`, read-ahead-watch.ts,
  * session 6): with 4 a table took ~2,200 reads and messages and more relay CPU than with the
  * old leaky holds (~1,100); with 8, ~1,000 (DEVELOPERS.md, "Data path: convergence, session 6").
  */

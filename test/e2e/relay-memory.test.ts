@@ -95,8 +95,7 @@ describe.skipIf(!canRunNetns)(
       const g = gateway?.process.pid ?? 0;
       const daemon = helpers[0] as ManagedProcess;
       let router: ManagedProcess | undefined;
-      let maxHeld = 0;
-      const growth = await watchGrowth(
+      const { growth, peaks } = await watchGrowth(
         { agent: a, gateway: g },
         {
           durationMs: 10_000,
@@ -104,11 +103,12 @@ describe.skipIf(!canRunNetns)(
           start: async () => {
             router = await helper("router", routerScript(ROUTER_PORT));
           },
-          onSample: () => {
-            if (router) maxHeld = Math.max(maxHeld, pushedBy(router) - lastCount(daemon, "read"));
+          peaksOf: {
+            held: () => (router ? pushedBy(router) - lastCount(daemon, "read") : undefined),
           },
         },
       );
+      const maxHeld = peaks.held ?? 0;
       const read = lastCount(daemon, "read");
       const pushed = router ? pushedBy(router) : 0;
       const seen = `growth agent ${(growth.agent / MiB).toFixed(1)} MiB, gateway ${(growth.gateway / MiB).toFixed(1)} MiB; pushed ${(pushed / MiB).toFixed(1)} MiB, read ${(read / MiB).toFixed(1)} MiB, held at most ${(maxHeld / MiB).toFixed(1)} MiB`;

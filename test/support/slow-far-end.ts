@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readProc, resetPeak, Sampler } from "../../scripts/bench/proc-stats.ts";
 import {
   type BgproxyProcess,
   type GatewayProcess,
@@ -48,12 +48,6 @@ setInterval(() => console.log("pushed " + pushed), 100);
 `;
 }
 
-/** A /proc/PID/status memory field, in bytes. */
-export function vm(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : Number.NaN;
-}
-
 /** The last "<word> N" line a helper printed. */
 export function lastCount(proc: ManagedProcess, word: string): number {
   const lines = proc.lines();
@@ -66,9 +60,9 @@ export function lastCount(proc: ManagedProcess, word: string): number {
 
 /**
  * Reads each process's VmRSS (and resets its VmHWM to it), then calls `start` (the router
- * starts pushing) and watches for `durationMs`: growth = max(VmRSS sampled every
- * `intervalMs`, VmHWM) − VmRSS before. `onSample` runs at each sample (the caller's own
- * bookkeeping, e.g. the bytes held between router and daemon).
+ * starts pushing) and samples for `durationMs` (scripts/bench/proc-stats.ts's Sampler, every
+ * `intervalMs`): growth = max(sampled VmRSS, VmHWM) − VmRSS before. `peaksOf`: more values
+ * to sample (e.g. the bytes held between router and daemon); their peaks are returned.
  */
 export async function watchGrowth<K extends string>(
   pids: Record<K, number>,
@@ -76,27 +70,30 @@ export async function watchGrowth<K extends string>(
     durationMs: number;
     intervalMs: number;
     start: () => unknown;
-    onSample?: () => void;
+    peaksOf?: Record<string, () => number | undefined>;
   },
-): Promise<Record<K, number>> {
+): Promise<{ growth: Record<K, number>; peaks: Record<string, number> }> {
   const names = Object.keys(pids) as K[];
   const before = {} as Record<K, number>;
-  const peak = {} as Record<K, number>;
+  const probes: Record<string, () => number | undefined> = {};
   for (const k of names) {
-    before[k] = vm(pids[k], "VmRSS");
-    peak[k] = before[k];
-    writeFileSync(`/proc/${pids[k]}/clear_refs`, "5"); // VmHWM := VmRSS
+    before[k] = readProc(pids[k])?.rss ?? Number.NaN;
+    resetPeak(pids[k]);
+    probes[`rss ${k}`] = () => readProc(pids[k])?.rss;
   }
+  for (const [name, probe] of Object.entries(options.peaksOf ?? {})) probes[name] = probe;
   await options.start();
-  const end = Date.now() + options.durationMs;
-  while (Date.now() < end) {
-    await Bun.sleep(options.intervalMs);
-    for (const k of names) peak[k] = Math.max(peak[k], vm(pids[k], "VmRSS"));
-    options.onSample?.();
-  }
+  const sampler = new Sampler(probes, options.intervalMs).start();
+  await Bun.sleep(options.durationMs);
+  const sampled = await sampler.stop();
   const growth = {} as Record<K, number>;
-  for (const k of names) growth[k] = Math.max(peak[k], vm(pids[k], "VmHWM")) - before[k];
-  return growth;
+  for (const k of names) {
+    const peak = Math.max(sampled[`rss ${k}`]?.peak ?? 0, readProc(pids[k])?.hwm ?? 0);
+    growth[k] = peak - before[k];
+  }
+  const peaks: Record<string, number> = {};
+  for (const name of Object.keys(options.peaksOf ?? {})) peaks[name] = sampled[name]?.peak ?? 0;
+  return { growth, peaks };
 }
 
 /**
