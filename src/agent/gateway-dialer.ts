@@ -70,9 +70,13 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
   const options: grpc.ChannelOptions = {
     "grpc.primary_user_agent": userAgent,
     "grpc.use_local_subchannel_pool": 1,
-    // A relayed stream is never retried, and grpc-js's retry buffer would acknowledge every
-    // write at once (before HTTP/2 took it), hiding backpressure and copying each message.
+    // A relayed stream is never retried. grpc-js's retry buffer also acknowledges a write at
+    // once (before HTTP/2 took it) while the call's buffered messages stay under the per-call
+    // limit (1 MiB by default), hiding back-pressure, and it does so with retries off too
+    // (grpc-js 1.14: RetryingCall buffers in its NO_RETRY state): a limit of 0 makes every
+    // write call back only once HTTP/2 sent it (test/component/proto-frame-release.test.ts).
     "grpc.enable_retries": 0,
+    "grpc.per_rpc_retry_buffer_size": 0,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
     "grpc.keepalive_time_ms": keepalive.timeMs,

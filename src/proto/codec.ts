@@ -275,7 +275,8 @@ export function decodeControlResponse(buf: Uint8Array): ControlResponse {
 
 /**
  * Encode a DataRequest or DataResponse (same wire shape). The relay's hot path: one size pass,
- * one allocation, one `Buffer.set` per chunk. Every chunk is written, empty ones included.
+ * one allocation, one `Buffer.set` per chunk. Every chunk is written, empty ones included;
+ * with `joined`, all of them as one field (their concatenation; none when there are none).
  * The allocation has room for gRPC's frame header in front (grpc-framing.ts: grpc-js then
  * sends it without copying it again).
  */
@@ -284,13 +285,18 @@ export function encodeDataMessage(msg: DataMessage): Buffer {
   const data = msg.data;
   checkInt32(action, "DataMessage.action");
   let size = varintFieldSize(1, action);
+  let total = 0;
   for (let i = 0; i < data.length; i++) {
     const length = (data[i] as Uint8Array).length;
+    total += length;
     size += 1 + varintSize(length) + length;
   }
+  const joined = msg.joined === true && data.length > 1;
+  if (joined) size = varintFieldSize(1, action) + 1 + varintSize(total) + total;
   const w = new ProtoWriter(size, FRAME_HEADER_BYTES);
   writeVarintField(w, 1, action);
-  for (let i = 0; i < data.length; i++) w.bytes(2, data[i] as Uint8Array);
+  if (joined) w.joinedBytes(2, data, total);
+  else for (let i = 0; i < data.length; i++) w.bytes(2, data[i] as Uint8Array);
   return withFrameHeadroom(w.finish());
 }
 

@@ -18,9 +18,12 @@
  * them, `installPreFraming` returns false and messages are copied as before.
  */
 import * as compressionFilter from "@grpc/grpc-js/build/src/compression-filter.js";
+import * as retryingCall from "@grpc/grpc-js/build/src/retrying-call.js";
 import * as serverInterceptors from "@grpc/grpc-js/build/src/server-interceptors.js";
 import * as streamDecoder from "@grpc/grpc-js/build/src/stream-decoder.js";
+import * as subchannelCall from "@grpc/grpc-js/build/src/subchannel-call.js";
 import { FRAME_HEADER_BYTES, frameInPlace } from "./frame-headroom.ts";
+import { keepForResend, releaseAfterWrite, releaseFrame, willRelease } from "./frame-release.ts";
 
 /** grpc-js's copy: what it does for a message without headroom. */
 function frameByCopy(message: Uint8Array): Buffer {
@@ -47,6 +50,20 @@ interface ClientFilter {
 interface ServerCall {
   handler: { serialize(value: unknown): Buffer };
   serializeMessage(value: unknown): Buffer;
+  sendMessage(value: unknown, callback: () => void): void;
+}
+
+/** The client's retrying call (above the filters), as far as it is used here. */
+interface RetryingCall {
+  state: string;
+  /** Messages sent or waiting; `allocated`: held in the retry buffer. */
+  writeBuffer?: Array<{ allocated?: boolean }>;
+  sendMessageWithContext(context: unknown, message: Buffer): void;
+}
+
+/** The client's HTTP/2 call, as far as it is used here. */
+interface SubchannelCall {
+  sendMessageWithContext(context: { callback?: () => void }, message: Buffer): void;
 }
 
 /** grpc-js's StreamDecoder, as far as it is used here (readState 0: between messages). */
@@ -70,10 +87,17 @@ export function installPreFraming(): boolean {
     .BaseServerInterceptingCall?.prototype as ServerCall | undefined;
   const decoder = (streamDecoder as { StreamDecoder?: { prototype: unknown } }).StreamDecoder
     ?.prototype as Decoder | undefined;
+  const http2Call = (subchannelCall as { Http2SubchannelCall?: { prototype: unknown } })
+    .Http2SubchannelCall?.prototype as SubchannelCall | undefined;
+  const retrying = (retryingCall as { RetryingCall?: { prototype: unknown } }).RetryingCall
+    ?.prototype as RetryingCall | undefined;
   if (
     typeof client?.sendMessage !== "function" ||
     typeof server?.serializeMessage !== "function" ||
-    typeof decoder?.write !== "function"
+    typeof server?.sendMessage !== "function" ||
+    typeof decoder?.write !== "function" ||
+    typeof http2Call?.sendMessageWithContext !== "function" ||
+    typeof retrying?.sendMessageWithContext !== "function"
   ) {
     installed = false;
     return false;
@@ -89,15 +113,71 @@ export function installPreFraming(): boolean {
       (this.maxSendMessageLength === -1 || resolved.message.length <= this.maxSendMessageLength)
     ) {
       const framed = frameInPlace(resolved.message);
-      if (framed) return { message: framed, flags: resolved.flags };
+      if (framed) return { message: releaseAfterWrite(framed), flags: resolved.flags };
     }
     return clientSend.call(this, resolved);
   };
+  // A message of a call that may still be retried (not NO_RETRY, not COMMITTED to one
+  // attempt: grpc-js keeps it to send it again) is kept whole, and so is one that grpc-js
+  // took into its retry buffer (it reads the message's length again to free it). The
+  // client's filters (above) framed and marked it already; this unmarks it.
+  const retryingSend = retrying.sendMessageWithContext;
+  retrying.sendMessageWithContext = function (
+    this: RetryingCall,
+    context: unknown,
+    message: Buffer,
+  ): void {
+    const mayResend = this.state !== "NO_RETRY" && this.state !== "COMMITTED";
+    if (mayResend) keepForResend(message);
+    retryingSend.call(this, context, message);
+    if (!mayResend && this.writeBuffer?.[this.writeBuffer.length - 1]?.allocated) {
+      keepForResend(message);
+    }
+  };
+  // The client's HTTP/2 write: a frame of ours is released once the stream is done with it
+  // (Bun calls a stream write back when the bytes went out, not when they were queued).
+  const http2Send = http2Call.sendMessageWithContext;
+  http2Call.sendMessageWithContext = function (
+    this: SubchannelCall,
+    context: { callback?: () => void },
+    message: Buffer,
+  ): void {
+    if (!willRelease(message)) {
+      http2Send.call(this, context, message);
+      return;
+    }
+    const callback = context.callback;
+    const releasing = {
+      ...context,
+      callback: () => {
+        releaseFrame(message);
+        callback?.();
+      },
+    };
+    http2Send.call(this, releasing, message);
+  };
   // grpc-js's serializeMessage: serialize, then copy behind a header (responses are never
   // compressed); the same without the copy when the message has headroom.
+  let serialized: Buffer | undefined;
   server.serializeMessage = function (this: ServerCall, value: unknown): Buffer {
     const message = this.handler.serialize(value);
-    return frameInPlace(message) ?? frameByCopy(message);
+    const framed = frameInPlace(message);
+    if (framed === undefined) return frameByCopy(message);
+    serialized = releaseAfterWrite(framed);
+    return framed;
+  };
+  // The server's write: sendMessage serializes (above) and writes at once; its callback runs
+  // once the stream is done with the frame, which is then released.
+  const serverSend = server.sendMessage;
+  server.sendMessage = function (this: ServerCall, value: unknown, callback: () => void): void {
+    serialized = undefined;
+    let frame: Buffer | undefined;
+    serverSend.call(this, value, () => {
+      if (frame !== undefined) releaseFrame(frame);
+      callback();
+    });
+    frame = serialized;
+    serialized = undefined;
   };
   // grpc-js's StreamDecoder concatenates every received message into a new buffer, even one
   // that came whole in one HTTP/2 DATA chunk (a BGP burst's message of a few KiB): such a

@@ -48,4 +48,10 @@ export interface DataMessage {
   action: DataAction;
   /** Raw TCP payload chunks, in order. Decoded chunks are views into the received buffer. */
   data: Uint8Array[];
+  /**
+   * Encode only: the chunks go as one `data` field holding their concatenation, written
+   * straight into the message (the relay's coalesced reads: no buffer for the concatenation).
+   * The peer decodes one chunk. Never set by the decoder.
+   */
+  joined?: boolean;
 }

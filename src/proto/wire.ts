@@ -133,6 +133,23 @@ export class ProtoWriter {
     this.pos += bytes.length;
   }
 
+  /**
+   * Write one length-delimited field holding the concatenation of `parts` (`length` bytes in
+   * all), each copied with one `Buffer.set`: no intermediate buffer for the concatenation.
+   */
+  joinedBytes(field: number, parts: readonly Uint8Array[], length: number): void {
+    this.tag(field, WireType.LENGTH_DELIMITED);
+    this.varint(length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as Uint8Array;
+      buf.set(part, pos);
+      pos += part.length;
+    }
+    this.pos = pos;
+  }
+
   /** Write a length-delimited field holding `text` as UTF-8; `byteLength` is `utf8Length(text)`. */
   string(field: number, text: string, byteLength: number): void {
     this.tag(field, WireType.LENGTH_DELIMITED);

@@ -246,7 +246,9 @@ export class ResumableCall extends EventEmitter implements MessageStream {
     this.restartSent = false;
     this.peerEnded = false;
     this.halfClosed = false;
-    for (const data of replay) next.call.write({ action: DataAction.UNSPECIFIED, data });
+    for (const data of replay) {
+      next.call.write({ action: DataAction.UNSPECIFIED, data, joined: data.length > 1 });
+    }
     for (const { message, callback } of this.queue.splice(0)) this.write(message, callback);
     if (this.ackSink) this.sendAck();
     if (this.paused) next.call.pause();

@@ -11,9 +11,10 @@ import { endSocketWithin, type ResettableSocket, resetSocket } from "./socket-en
  *
  * - socket → call: a chunk read while no message is on its way to the HTTP/2 stream is sent
  *   at once, as one message (no added latency on an idle session); chunks read while one is
- *   outstanding are coalesced and go as one message (one buffer, up to COALESCE_LIMIT bytes)
- *   when it completes. Bytes handed to the relay but not yet accepted by the HTTP/2 stream
- *   are counted, and the socket is paused while they reach `highWaterMark` (resumed at half).
+ *   outstanding are coalesced and go as one message when it completes (one data field of up
+ *   to COALESCE_LIMIT bytes, which the encoder fills from the chunks: one copy). Bytes handed
+ *   to the relay but not yet accepted by the HTTP/2 stream are counted, and the socket is
+ *   paused while they reach `highWaterMark` (resumed at half).
  * - read pacing (`ReadPacer`, src/relay/read-pacer.ts): a small read soon after the previous
  *   message or read means the peer is streaming small writes; the socket is then paused for a
  *   few ms, so that the kernel gathers what comes meanwhile and the next read (and message) is
@@ -283,9 +284,11 @@ export class StreamRelay {
     this.pacer.sent(now);
     this.counters.messagesSent++;
     this.writesOutstanding++;
-    // One chunk per message: the far side then writes it to its socket in one call.
-    const data = pending.length === 1 ? pending : [Buffer.concat(pending, bytes)];
-    this.call.write({ action: DataAction.UNSPECIFIED, data } satisfies DataMessage, () => {
+    // One chunk per message on the wire (the far side then writes it to its socket in one
+    // call): coalesced reads are joined by the encoder, copied once into the message.
+    const message: DataMessage = { action: DataAction.UNSPECIFIED, data: pending };
+    if (pending.length > 1) message.joined = true;
+    this.call.write(message, () => {
       this.writesOutstanding--;
       this.inFlight -= bytes;
       if (this.finished) return;

@@ -18,10 +18,13 @@
  * agent +13.3, +18.1, +13.1. Session 8 (idle machine): gateway +11.9, +11.9, +11.3, agent
  * +11.6, +17.8, +14.1; plain TLS relays without HTTP/2 or gRPC, in Bun or Node, grow as much
  * in the same setup (scripts/bench/relay-floor.ts, test/support/slow-far-end.ts: DEVELOPERS.md,
- * "Data path: slow far end memory (session 8)"). So the gateway is held to MAX_GATEWAY_GROWTH (18 MiB), the
- * agent to MAX_GROWTH (24 MiB: a process buffering the table, +250 MiB before issue 9, fails
- * either at once), and the test prints the growth it saw; the benchmark's
- * scenario 5 checks both against the issue's 16 MB with the full table. No timing
+ * "Data path: slow far end memory (session 8)"). Session 9: the agent's encoded messages are
+ * released as soon as HTTP/2 sent them (src/proto/frame-release.ts) and its writes call back
+ * only then (no grpc-js retry buffer): in scripts/bench/relay-floor.ts's copy of this setup the
+ * agent grew +10.2 to +15.3 MiB in twelve runs (main: +16.3 to +19.9), the gateway unchanged.
+ * So both are held to 18 MiB (MAX_GROWTH, MAX_GATEWAY_GROWTH: a process buffering the table,
+ * +250 MiB before issue 9, fails either at once), and the test prints the growth it saw; the
+ * benchmark's scenario 5 checks both against the issue's 16 MB with the full table. No timing
  * assertions: the run lasts a fixed 10 s and only amounts are checked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -44,8 +47,8 @@ import {
 const MiB = 1024 * 1024;
 const DAEMON_PORT = 11790;
 const ROUTER_PORT = 11791;
-/** The agent's growth: 1.5 times the issue's 16 MiB target, not met reliably yet (above). */
-const MAX_GROWTH = 24 * MiB;
+/** The agent's growth: 1.125 times the issue's 16 MiB target (up to 15.3 MiB seen, above). */
+const MAX_GROWTH = 18 * MiB;
 /** The gateway's growth: 1.125 times the issue's 16 MiB target (up to 15.1 MiB seen, above). */
 const MAX_GATEWAY_GROWTH = 18 * MiB;
 /**

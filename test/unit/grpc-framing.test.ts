@@ -8,6 +8,13 @@ import {
   frameInPlace,
   withFrameHeadroom,
 } from "../../src/proto/frame-headroom.ts";
+import {
+  keepForResend,
+  RELEASE_FROM_BYTES,
+  releaseAfterWrite,
+  releaseFrame,
+  willRelease,
+} from "../../src/proto/frame-release.ts";
 import { installPreFraming } from "../../src/proto/grpc-framing.ts";
 import { DataAction } from "../../src/proto/messages.ts";
 import { prng } from "../support/prng.ts";
@@ -131,5 +138,51 @@ describe("grpc-js's StreamDecoder with whole messages passed on as views", () =>
     expect(out.map((m) => m.length)).toEqual([55, 5, 85]);
     for (const m of out) expect(m.buffer).toBe(data.buffer);
     expect(() => new StreamDecoder(100).write(frame(chunk(200, 4)))).toThrow("larger than max");
+  });
+});
+
+describe("frames released after their write (frame-release.ts)", () => {
+  const frameOf = (size: number) => {
+    const framed = frameInPlace(encodeDataMessage({ action: 0, data: [chunk(size, 3)] }));
+    if (!framed) throw new Error("no headroom");
+    return framed;
+  };
+
+  test("a frame that is its whole buffer, from RELEASE_FROM_BYTES, is released: its memory is gone", () => {
+    const framed = releaseAfterWrite(frameOf(RELEASE_FROM_BYTES));
+    expect(willRelease(framed)).toBe(true);
+    const length = framed.byteLength;
+    expect(length).toBeGreaterThan(RELEASE_FROM_BYTES);
+    releaseFrame(framed);
+    expect(framed.buffer.byteLength).toBe(0);
+    expect(framed.byteLength).toBe(0);
+    expect(willRelease(framed)).toBe(false);
+    releaseFrame(framed); // a second release does nothing
+  });
+
+  test("small frames, views into a larger buffer and unmarked buffers are never touched", () => {
+    const small = releaseAfterWrite(frameOf(RELEASE_FROM_BYTES - 100));
+    expect(willRelease(small)).toBe(false);
+    releaseFrame(small);
+    expect(small.byteLength).toBeGreaterThan(0);
+    const big = Buffer.alloc(4 * RELEASE_FROM_BYTES);
+    const view = releaseAfterWrite(big.subarray(8));
+    expect(willRelease(view)).toBe(false);
+    releaseFrame(view);
+    expect(big.byteLength).toBe(4 * RELEASE_FROM_BYTES);
+    const unmarked = frameOf(2 * RELEASE_FROM_BYTES);
+    releaseFrame(unmarked);
+    expect(unmarked.byteLength).toBeGreaterThan(0);
+  });
+
+  test("a frame kept for a resend is not released, marked before or after", () => {
+    const before = releaseAfterWrite(frameOf(2 * RELEASE_FROM_BYTES));
+    keepForResend(before);
+    expect(willRelease(before)).toBe(false);
+    releaseFrame(before);
+    expect(before.byteLength).toBeGreaterThan(0);
+    const after = frameOf(2 * RELEASE_FROM_BYTES);
+    keepForResend(after);
+    expect(willRelease(releaseAfterWrite(after))).toBe(false);
   });
 });

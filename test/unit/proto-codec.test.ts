@@ -345,6 +345,32 @@ describe("DataRequest and DataResponse", () => {
     expect(Object.keys(decoded).sort()).toEqual(["action", "data"]);
     expect(decoded.data[0]?.length).toBe(5);
   });
+  test("joined chunks encode as one data field, byte for byte their concatenation's message", () => {
+    for (const action of [0, 1, UNKNOWN_ENUM]) {
+      for (const parts of [
+        chunks,
+        chunks.slice(0, 2),
+        chunks.slice(1, 2),
+        [],
+        chunks.slice(2, 3),
+      ]) {
+        const whole = Buffer.concat(parts);
+        const joined = encodeDataMessage({ action, data: parts, joined: true });
+        // A single chunk (or none) is encoded as without `joined`.
+        const expected =
+          parts.length > 1
+            ? encodeDataMessage({ action, data: [whole] })
+            : encodeDataMessage({ action, data: parts });
+        expect(Buffer.from(joined).equals(Buffer.from(expected))).toBe(true);
+        const decoded = decodeDataMessage(joined);
+        expect(decoded.data.length).toBe(Math.min(parts.length, 1));
+        expect(Buffer.concat(decoded.data).equals(whole)).toBe(true);
+        expect(pbDecode(PbDataResponse, joined)).toEqual(
+          norm({ action, data: parts.length > 1 ? [whole] : parts }),
+        );
+      }
+    }
+  });
   test("chunks are zero-copy views of the input", () => {
     const bytes = encodeDataMessage({ action: 0, data: [new Uint8Array([1, 2, 3])] });
     const decoded = decodeDataMessage(bytes);

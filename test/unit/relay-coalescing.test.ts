@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { EventEmitter } from "node:events";
+import { decodeDataMessage, encodeDataMessage } from "../../src/proto/codec.ts";
 import type { DataMessage } from "../../src/proto/messages.ts";
 import {
   PACE_BELOW_BYTES,
@@ -50,7 +51,11 @@ function setup(highWaterMark?: number) {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-const text = (m: DataMessage | undefined) => (m?.data ?? []).map((c) => Buffer.from(c).toString());
+/** The chunks of a written message as the peer decodes them (coalesced reads: one chunk). */
+const text = (m: DataMessage | undefined) =>
+  m === undefined
+    ? []
+    : decodeDataMessage(encodeDataMessage(m)).data.map((c) => Buffer.from(c).toString());
 /** Clock steps when measuring a hold: a hold's length is a multiple of this. */
 const STEP_MS = 0.5;
 
@@ -76,6 +81,10 @@ describe("StreamRelay coalescing", () => {
     expect(relay.bufferedBytes).toBe(4);
     call.complete();
     expect(call.written.map(text)).toEqual([["a"], ["bcd"]]);
+    // The three reads go to the encoder as they are, joined there (no buffer in between).
+    expect(call.written[1]?.data.length).toBe(3);
+    expect(call.written[1]?.joined).toBe(true);
+    expect(call.written[0]?.joined).toBeUndefined();
     expect(relay.counters.messagesSent).toBe(2);
     expect(relay.counters.socketReads).toBe(4);
     call.complete();

@@ -1,0 +1,69 @@
+/**
+ * Early release of framed Data messages: once the HTTP/2 stream has sent a relayed message,
+ * its memory is given back at once (`ArrayBuffer.prototype.transfer(0)` detaches the buffer
+ * and frees its contents) instead of waiting for a garbage collection. Pure: no grpc-js, no
+ * I/O; grpc-framing.ts marks the frames it builds and releases them from the write callback.
+ *
+ * A slow far end's first burst passes several MiB through each relay process in a few tens
+ * of milliseconds, faster than any collection rule can follow: every relayed byte was a read
+ * buffer and an encoded message at once, both waiting for the collector (DEVELOPERS.md, "Data
+ * path: slow far end memory (session 9)"). The encoded message is the relay's own: built by
+ * the Data codec, framed in place, written once, never kept; so it is the one released here.
+ *
+ * A message that grpc-js may send again (a call that can still be retried: any channel
+ * without `grpc.enable_retries` = 0 allows transparent retries) is kept (`keepForResend`):
+ * its frames are never released. The agent's Data calls are never retried.
+ *
+ * Only a frame that is its whole ArrayBuffer is marked (a pooled slice would take others'
+ * bytes with it), and only from RELEASE_FROM_BYTES: below that the collector's work per
+ * message is small and the release's own cost (a new empty ArrayBuffer) is not worth it.
+ */
+export const RELEASE_FROM_BYTES = 16 * 1024;
+
+interface Transferable {
+  transfer?(newLength?: number): ArrayBuffer;
+}
+
+/** Whether this runtime can detach a buffer (ES2024; Bun 1.4 can). */
+const canRelease = typeof (ArrayBuffer.prototype as Transferable).transfer === "function";
+
+const marked = new WeakSet<Uint8Array>();
+/** Buffers of messages that may be sent again: never released. */
+const kept = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Keep the memory of `message` (a frame, marked or not): it may be sent more than once, so it
+ * is never released, nor any other frame in its buffer.
+ */
+export function keepForResend(message: Uint8Array): void {
+  marked.delete(message);
+  kept.add(message.buffer);
+}
+
+/** Mark `framed` to be released after its write, when it qualifies; returns it. */
+export function releaseAfterWrite(framed: Buffer): Buffer {
+  if (
+    canRelease &&
+    !kept.has(framed.buffer) &&
+    framed.byteLength >= RELEASE_FROM_BYTES &&
+    framed.byteOffset === 0 &&
+    framed.byteLength === framed.buffer.byteLength
+  ) {
+    marked.add(framed);
+  }
+  return framed;
+}
+
+/** Whether `message` is a marked frame not released yet. */
+export function willRelease(message: Uint8Array): boolean {
+  return marked.has(message);
+}
+
+/**
+ * Free the memory of a marked frame: its buffer is detached (length 0 from here on). Call it
+ * only once the writer is done with the bytes. Unmarked buffers are left alone.
+ */
+export function releaseFrame(message: Uint8Array): void {
+  if (!marked.delete(message)) return;
+  (message.buffer as ArrayBuffer & Transferable).transfer?.(0);
+}
