@@ -219,7 +219,10 @@ export class PrefixMap {
     return -1;
   }
 
-  /** `longestMatch` for a large IPv4 map: only the lengths present in the address's /16, probe inlined. */
+  /**
+   * `longestMatch` for a large IPv4 map: only the lengths present in the address's /16, probe
+   * inlined.
+   */
   private longestMatch4(lengthsAt: Uint32Array, upTo: number): number {
     const a = this.key[0] as number;
     const { lens, keys, mask } = this;
@@ -311,7 +314,10 @@ export class PrefixMap {
     this.rebuildLengthsAt();
   }
 
-  /** Keep the per-/16 length bits (rebuilt from the held prefixes) if the map is large enough, else drop them. */
+  /**
+   * Keep the per-/16 length bits (rebuilt from the held prefixes) if the map is large enough,
+   * else drop them.
+   */
   private rebuildLengthsAt(): void {
     const cap = this.mask + 1;
     if (this.words !== 1 || cap < LENGTHS_AT_FROM) {

@@ -14,8 +14,9 @@ import { WordKeySet } from "./word-key-set.ts";
  * PairKeySet's 8: a full table's 110k /48s take 0.6 MiB instead of 2). IPv6 /49 to /64 use a
  * PairKeySet, longer IPv6 prefixes (rare) a Set of short strings. A set exists only for the
  * lengths (and top 16 bits) seen, so 1,000 sessions of 1,000 prefixes cost a few KiB each.
- * Adding a held prefix or removing an unknown one changes nothing. Adds to a large set may be queued (the key sets' `addLater`):
- * every read (counts, `has`, `bytes`) and every removal sees them applied, in order.
+ * Adding a held prefix or removing an unknown one changes nothing. Adds to a large set may be
+ * queued (the key sets' `addLater`): every read (counts, `has`, `bytes`) and every removal
+ * sees them applied, in order.
  */
 export class PrefixTable {
   private v4: (WordKeySet | undefined)[] = [];

@@ -284,16 +284,16 @@ export function encodeDataMessage(msg: DataMessage): Buffer {
   const action = msg.action;
   const data = msg.data;
   checkInt32(action, "DataMessage.action");
-  let size = varintFieldSize(1, action);
+  const joined = msg.joined === true && data.length > 1;
   let total = 0;
+  let fieldHeads = 0; // a tag and a length per chunk (one for them all when joined)
   for (let i = 0; i < data.length; i++) {
     const length = (data[i] as Uint8Array).length;
     total += length;
-    size += 1 + varintSize(length) + length;
+    if (!joined) fieldHeads += 1 + varintSize(length);
   }
-  const joined = msg.joined === true && data.length > 1;
-  if (joined) size = varintFieldSize(1, action) + 1 + varintSize(total) + total;
-  const w = new ProtoWriter(size, FRAME_HEADER_BYTES);
+  if (joined) fieldHeads = 1 + varintSize(total);
+  const w = new ProtoWriter(varintFieldSize(1, action) + fieldHeads + total, FRAME_HEADER_BYTES);
   writeVarintField(w, 1, action);
   if (joined) w.joinedBytes(2, data, total);
   else for (let i = 0; i < data.length; i++) w.bytes(2, data[i] as Uint8Array);

@@ -28,23 +28,20 @@ interface Transferable {
 const canRelease = typeof (ArrayBuffer.prototype as Transferable).transfer === "function";
 
 const marked = new WeakSet<Uint8Array>();
-/** Buffers of messages that may be sent again: never released. */
-const kept = new WeakSet<ArrayBufferLike>();
 
 /**
- * Keep the memory of `message` (a frame, marked or not): it may be sent more than once, so it
- * is never released, nor any other frame in its buffer.
+ * Keep the memory of a frame that may be sent more than once: it is never released. grpc-js
+ * frames a client's message (the filter that marks it) once, before its retrying call sees
+ * it, and sends that same frame again on a retry: unmarking it is enough.
  */
 export function keepForResend(message: Uint8Array): void {
   marked.delete(message);
-  kept.add(message.buffer);
 }
 
 /** Mark `framed` to be released after its write, when it qualifies; returns it. */
 export function releaseAfterWrite(framed: Buffer): Buffer {
   if (
     canRelease &&
-    !kept.has(framed.buffer) &&
     framed.byteLength >= RELEASE_FROM_BYTES &&
     framed.byteOffset === 0 &&
     framed.byteLength === framed.buffer.byteLength

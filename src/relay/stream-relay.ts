@@ -286,8 +286,11 @@ export class StreamRelay {
     this.writesOutstanding++;
     // One chunk per message on the wire (the far side then writes it to its socket in one
     // call): coalesced reads are joined by the encoder, copied once into the message.
-    const message: DataMessage = { action: DataAction.UNSPECIFIED, data: pending };
-    if (pending.length > 1) message.joined = true;
+    const message: DataMessage = {
+      action: DataAction.UNSPECIFIED,
+      data: pending,
+      joined: pending.length > 1,
+    };
     this.call.write(message, () => {
       this.writesOutstanding--;
       this.inFlight -= bytes;

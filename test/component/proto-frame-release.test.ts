@@ -42,7 +42,7 @@ const recordingDefinition = (sink: Buffer[], side: "request" | "response") => ({
 });
 
 interface DataClient extends grpc.Client {
-  data(): grpc.ClientDuplexStream<DataMessage, DataMessage>;
+  data(metadata: grpc.Metadata): grpc.ClientDuplexStream<DataMessage, DataMessage>;
 }
 const DataClientConstructor = grpc.makeGenericClientConstructor(
   recordingDefinition(encodedByClient, "request"),
@@ -70,23 +70,27 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Read a stream's Data messages late (paused at first), copying their bytes, until it ends. */
+/** Read a stream's Data messages late (paused at first), copying them, until it ends. */
 function readLate(
   stream:
     | grpc.ClientDuplexStream<DataMessage, DataMessage>
     | grpc.ServerDuplexStream<DataMessage, DataMessage>,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
+): Promise<DataMessage[]> {
+  const messages: DataMessage[] = [];
   stream.pause();
   setTimeout(() => stream.resume(), READ_LATE_MS);
   return new Promise((resolve, reject) => {
     stream.on("data", (m: DataMessage) => {
-      for (const c of m.data) parts.push(Buffer.from(c));
+      messages.push({ action: m.action, data: m.data.map((c) => Buffer.from(c)) });
     });
     stream.on("error", reject);
-    stream.on("end", () => resolve(Buffer.concat(parts)));
+    stream.on("end", () => resolve(messages));
   });
 }
+
+/** The bytes of `messages` with `action`, in order. */
+const bytesOf = (messages: DataMessage[], action = DataAction.UNSPECIFIED) =>
+  Buffer.concat(messages.filter((m) => m.action === action).flatMap((m) => m.data));
 
 /**
  * Write `messages` one at a time, each after the previous one's callback, and tell for each
@@ -129,7 +133,8 @@ beforeAll(async () => {
       if (which !== "reply") {
         received.set(
           which,
-          readLate(call).then((bytes) => {
+          readLate(call).then((messages) => {
+            const bytes = bytesOf(messages);
             call.end();
             return bytes;
           }),
@@ -167,11 +172,7 @@ async function sendFromClient(which: string, options: Partial<grpc.ChannelOption
   try {
     const metadata = new grpc.Metadata();
     metadata.set("case", which);
-    const call = (
-      client as unknown as {
-        data(md: grpc.Metadata): grpc.ClientDuplexStream<DataMessage, DataMessage>;
-      }
-    ).data(metadata);
+    const call = client.data(metadata);
     call.on("data", () => {});
     const sent = payloads(which.length);
     const first = encodedByClient.length;
@@ -232,28 +233,13 @@ describe("Data frames released once sent", () => {
     try {
       const metadata = new grpc.Metadata();
       metadata.set("case", "reply");
-      const call = (
-        client as unknown as {
-          data(md: grpc.Metadata): grpc.ClientDuplexStream<DataMessage, DataMessage>;
-        }
-      ).data(metadata);
-      const parts: Buffer[] = [];
-      let flags: Buffer | undefined;
-      call.pause();
-      setTimeout(() => call.resume(), READ_LATE_MS);
-      const ended = new Promise<void>((resolve, reject) => {
-        call.on("data", (m: DataMessage) => {
-          if (m.action === DataAction.KILL) flags = Buffer.from(m.data[0] ?? []);
-          else for (const c of m.data) parts.push(Buffer.from(c));
-        });
-        call.on("error", reject);
-        call.on("end", resolve);
-      });
+      const call = client.data(metadata);
+      const replies = readLate(call);
       call.write({ action: DataAction.UNSPECIFIED, data: [Buffer.from("go")] });
       call.end();
-      await within(ended, "the server's replies");
-      expect(Buffer.concat(parts).equals(Buffer.concat(payloads(3)))).toBe(true);
-      expect([...(flags ?? [])]).toEqual(Array(MESSAGES).fill(1));
+      const messages = await within(replies, "the server's replies");
+      expect(bytesOf(messages).equals(Buffer.concat(payloads(3)))).toBe(true);
+      expect([...bytesOf(messages, DataAction.KILL)]).toEqual(Array(MESSAGES).fill(1));
     } finally {
       client.close();
     }

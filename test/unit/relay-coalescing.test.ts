@@ -84,7 +84,7 @@ describe("StreamRelay coalescing", () => {
     // The three reads go to the encoder as they are, joined there (no buffer in between).
     expect(call.written[1]?.data.length).toBe(3);
     expect(call.written[1]?.joined).toBe(true);
-    expect(call.written[0]?.joined).toBeUndefined();
+    expect(call.written[0]?.joined).toBe(false);
     expect(relay.counters.messagesSent).toBe(2);
     expect(relay.counters.socketReads).toBe(4);
     call.complete();
