@@ -37,6 +37,20 @@ function nextHopLengthOk(afi: number, len: number): boolean {
   return afi === Afi.IPV6 ? len === 16 || len === 32 : len === 4 || len === 16 || len === 32;
 }
 
+/** An MP_REACH/MP_UNREACH error (3/9) carrying the whole attribute. */
+function mpError(
+  name: string,
+  body: Uint8Array,
+  ref: { start: number; offset: number; length: number },
+  detail: string,
+): Error {
+  return updateError(
+    UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR,
+    `${name} ${detail}`,
+    body.slice(ref.start, ref.offset + ref.length),
+  );
+}
+
 /**
  * Locate and validate MP_REACH_NLRI / MP_UNREACH_NLRI. Anything that keeps its NLRI
  * from being parsed resets the session (RFC 7606 §5.3, §7.11): Optional Attribute
@@ -50,13 +64,7 @@ export function decodeMpNlri(
   const { type, offset: v, length: len } = ref;
   const reach = type === AttrType.MP_REACH_NLRI;
   const name = reach ? "MP_REACH_NLRI" : "MP_UNREACH_NLRI";
-  const bad = (detail: string) =>
-    updateError(
-      UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR,
-      `${name} ${detail}`,
-      body.slice(ref.start, v + len),
-    );
-  if (len < (reach ? 5 : 3)) throw bad(`of length ${len}`);
+  if (len < (reach ? 5 : 3)) throw mpError(name, body, ref, `of length ${len}`);
   const afi = u16(body, v);
   const safi = body[v + 2] as number;
   let nextHopStart = 0;
@@ -66,12 +74,13 @@ export function decodeMpNlri(
     nextHopLength = body[v + 3] as number;
     nextHopStart = v + 4;
     start = nextHopStart + nextHopLength + 1; // + Reserved octet
-    if (start > v + len) throw bad(`next hop length ${nextHopLength} overruns the attribute`);
+    if (start > v + len)
+      throw mpError(name, body, ref, `next hop length ${nextHopLength} overruns the attribute`);
   }
   const end = v + len;
   const parsed = isPrefixFamily(afi, safi);
   if (parsed && reach && !nextHopLengthOk(afi, nextHopLength)) {
-    throw bad(`next hop length ${nextHopLength} for AFI ${afi}`);
+    throw mpError(name, body, ref, `next hop length ${nextHopLength} for AFI ${afi}`);
   }
   const count = parsed ? countNlri(body, start, end, afi as Afi, addPath) : 0;
   return { afi, safi, start, end, count, parsed, nextHopStart, nextHopLength };

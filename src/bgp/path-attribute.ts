@@ -78,10 +78,30 @@ function problem(
   };
 }
 
+/** The whole attribute (header and value), copied: a NOTIFICATION's data. */
+function rawAttribute(body: Uint8Array, ref: Omit<AttributeRef, "valid">): Uint8Array {
+  return body.slice(ref.start, ref.offset + ref.length);
+}
+
+function lengthError(
+  action: UpdateErrorAction,
+  body: Uint8Array,
+  ref: Omit<AttributeRef, "valid">,
+): UpdateProblem {
+  return problem(
+    action,
+    UpdateErrorSubcode.ATTRIBUTE_LENGTH_ERROR,
+    `attribute ${ref.type} has length ${ref.length}`,
+    rawAttribute(body, ref),
+  );
+}
+
 /**
  * Check one attribute other than MP_REACH/MP_UNREACH (the UPDATE decoder owns those).
  * Returns the RFC 7606 problem, or undefined when the attribute is fine. Throws
- * Unrecognized Well-known Attribute (3/2), which still resets the session.
+ * Unrecognized Well-known Attribute (3/2), which still resets the session. It runs for every
+ * attribute of every UPDATE the collector receives: no closures in it (the engine's lower tiers
+ * would allocate them, and the scope they capture, on every call).
  */
 export function checkAttribute(
   body: Uint8Array,
@@ -89,7 +109,6 @@ export function checkAttribute(
   ctx: AttributeCheckContext,
 ): UpdateProblem | undefined {
   const { type, flags, offset: v, length: len } = ref;
-  const raw = (): Uint8Array => body.slice(ref.start, v + len);
   const expected = EXPECTED_FLAGS[type];
   const as4 = type === AttrType.AS4_PATH || type === AttrType.AS4_AGGREGATOR;
   if (expected === undefined) {
@@ -98,7 +117,7 @@ export function checkAttribute(
         ErrorCode.UPDATE_MESSAGE,
         UpdateErrorSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
         `unrecognized well-known attribute ${type}`,
-        raw(),
+        rawAttribute(body, ref),
       );
     }
     return undefined;
@@ -108,26 +127,18 @@ export function checkAttribute(
       as4 ? "attribute-discard" : "treat-as-withdraw",
       UpdateErrorSubcode.ATTRIBUTE_FLAGS_ERROR,
       `attribute ${type} has flags 0x${flags.toString(16)}`,
-      raw(),
+      rawAttribute(body, ref),
     );
   }
-  const lengthError = (action: UpdateErrorAction) =>
-    problem(
-      action,
-      UpdateErrorSubcode.ATTRIBUTE_LENGTH_ERROR,
-      `attribute ${type} has length ${len}`,
-      raw(),
-    );
-  const multipleOf = (n: number) => len > 0 && len % n === 0;
   switch (type) {
     case AttrType.ORIGIN:
-      if (len !== 1) return lengthError("treat-as-withdraw");
+      if (len !== 1) return lengthError("treat-as-withdraw", body, ref);
       if ((body[v] as number) > 2) {
         return problem(
           "treat-as-withdraw",
           UpdateErrorSubcode.INVALID_ORIGIN_ATTRIBUTE,
           `ORIGIN value ${body[v]}`,
-          raw(),
+          rawAttribute(body, ref),
         );
       }
       return undefined;
@@ -141,18 +152,20 @@ export function checkAttribute(
     case AttrType.MULTI_EXIT_DISC:
     case AttrType.LOCAL_PREF:
     case AttrType.ORIGINATOR_ID:
-      return len === 4 ? undefined : lengthError("treat-as-withdraw");
+      return len === 4 ? undefined : lengthError("treat-as-withdraw", body, ref);
     case AttrType.ATOMIC_AGGREGATE:
-      return len === 0 ? undefined : lengthError("attribute-discard");
+      return len === 0 ? undefined : lengthError("attribute-discard", body, ref);
     case AttrType.AGGREGATOR:
-      return len === (ctx.fourOctetAs ? 8 : 6) ? undefined : lengthError("attribute-discard");
+      return len === (ctx.fourOctetAs ? 8 : 6)
+        ? undefined
+        : lengthError("attribute-discard", body, ref);
     case AttrType.COMMUNITIES:
     case AttrType.CLUSTER_LIST:
-      return multipleOf(4) ? undefined : lengthError("treat-as-withdraw");
+      return len > 0 && len % 4 === 0 ? undefined : lengthError("treat-as-withdraw", body, ref);
     case AttrType.EXTENDED_COMMUNITIES:
-      return multipleOf(8) ? undefined : lengthError("treat-as-withdraw");
+      return len > 0 && len % 8 === 0 ? undefined : lengthError("treat-as-withdraw", body, ref);
     case AttrType.LARGE_COMMUNITIES:
-      return multipleOf(12) ? undefined : lengthError("treat-as-withdraw");
+      return len > 0 && len % 12 === 0 ? undefined : lengthError("treat-as-withdraw", body, ref);
     case AttrType.AS4_PATH: {
       const why = checkAsPath(body, v, v + len, 4, true);
       return why === undefined
@@ -160,7 +173,7 @@ export function checkAttribute(
         : problem("attribute-discard", UpdateErrorSubcode.MALFORMED_AS_PATH, `AS4_PATH ${why}`);
     }
     case AttrType.AS4_AGGREGATOR:
-      return len === 8 ? undefined : lengthError("attribute-discard");
+      return len === 8 ? undefined : lengthError("attribute-discard", body, ref);
     default:
       return undefined;
   }

@@ -216,7 +216,7 @@ export function decodeUpdate(body: Uint8Array, options: UpdateDecodeOptions): De
     nlriEnd,
     nlriCount,
     attributes,
-    treatAsWithdraw: problems.some((p) => p.action === "treat-as-withdraw"),
+    treatAsWithdraw: anyTreatAsWithdraw(problems),
     problems,
   };
   return Object.assign(
@@ -239,8 +239,17 @@ function markSeen(type: number): boolean {
   return was;
 }
 
+function isSeen(type: number): boolean {
+  return ((SEEN[type >>> 5] as number) & (1 << (type & 31))) !== 0;
+}
+
+/** A loop, not `some` with a closure: decodeUpdate runs for every UPDATE. */
+function anyTreatAsWithdraw(problems: readonly UpdateProblem[]): boolean {
+  for (const p of problems) if (p.action === "treat-as-withdraw") return true;
+  return false;
+}
+
 function missingMandatory(ipv4Nlri: boolean): number | undefined {
-  const isSeen = (t: number) => ((SEEN[t >>> 5] as number) & (1 << (t & 31))) !== 0;
   if (!isSeen(AttrType.ORIGIN)) return AttrType.ORIGIN;
   if (!isSeen(AttrType.AS_PATH)) return AttrType.AS_PATH;
   if (ipv4Nlri && !isSeen(AttrType.NEXT_HOP)) return AttrType.NEXT_HOP;

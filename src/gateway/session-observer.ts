@@ -174,21 +174,17 @@ export class SessionObserver {
     );
   }
 
-  /** Whether the router's UPDATEs carry ADD-PATH identifiers, from what both OPENs advertised. */
+  /**
+   * Whether the router's UPDATEs carry ADD-PATH identifiers, from what both OPENs advertised.
+   * Called for every UPDATE: the negotiation (with its closures) is a function of its own,
+   * run once; a closure here would make the engine allocate this call's scope on every call
+   * until it optimizes the function, one object per UPDATE through a first burst.
+   */
   private addPathFamilies(): { ipv4: boolean; ipv6: boolean } {
-    if (this.addPath) return this.addPath;
-    const router = this.opens.router?.capabilities;
-    const daemon = this.opens.daemon?.capabilities;
-    const addPath = (afi: number) =>
-      Boolean(
-        router?.addPath.some(
-          (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 2) !== 0,
-        ) &&
-          daemon?.addPath.some(
-            (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 1) !== 0,
-          ),
-      );
-    this.addPath = { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) };
+    this.addPath ??= negotiatedAddPath(
+      this.opens.router?.capabilities,
+      this.opens.daemon?.capabilities,
+    );
     return this.addPath;
   }
 
@@ -202,4 +198,21 @@ export class SessionObserver {
     this.addPath = undefined;
     if (was) this.onChange();
   }
+}
+
+/** ADD-PATH per family: the router may send (bit 2) and the daemon receive (bit 1) paths. */
+function negotiatedAddPath(
+  router: BgpOpen["capabilities"] | undefined,
+  daemon: BgpOpen["capabilities"] | undefined,
+): { ipv4: boolean; ipv6: boolean } {
+  const addPath = (afi: number) =>
+    Boolean(
+      router?.addPath.some(
+        (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 2) !== 0,
+      ) &&
+        daemon?.addPath.some(
+          (f) => f.afi === afi && f.safi === Safi.UNICAST && (f.sendReceive & 1) !== 0,
+        ),
+    );
+  return { ipv4: addPath(Afi.IPV4), ipv6: addPath(Afi.IPV6) };
 }

@@ -29,6 +29,11 @@ const canRelease = typeof (ArrayBuffer.prototype as Transferable).transfer === "
 
 const marked = new WeakSet<Uint8Array>();
 
+/** Whether `b` is all of its ArrayBuffer (detaching it takes nobody else's bytes). */
+function ownsBuffer(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+}
+
 /**
  * Keep the memory of a frame that may be sent more than once: it is never released. grpc-js
  * frames a client's message (the filter that marks it) once, before its retrying call sees
@@ -40,12 +45,7 @@ export function keepForResend(message: Uint8Array): void {
 
 /** Mark `framed` to be released after its write, when it qualifies; returns it. */
 export function releaseAfterWrite(framed: Buffer): Buffer {
-  if (
-    canRelease &&
-    framed.byteLength >= RELEASE_FROM_BYTES &&
-    framed.byteOffset === 0 &&
-    framed.byteLength === framed.buffer.byteLength
-  ) {
+  if (canRelease && framed.byteLength >= RELEASE_FROM_BYTES && ownsBuffer(framed)) {
     marked.add(framed);
   }
   return framed;
@@ -61,6 +61,48 @@ export function willRelease(message: Uint8Array): boolean {
  * only once the writer is done with the bytes. Unmarked buffers are left alone.
  */
 export function releaseFrame(message: Uint8Array): void {
-  if (!marked.delete(message)) return;
-  (message.buffer as ArrayBuffer & Transferable).transfer?.(0);
+  if (marked.delete(message)) detach(message);
+}
+
+/**
+ * Received HTTP/2 DATA chunks are released as soon as grpc-js has copied them. Bun's HTTP/2
+ * client sends DATA frames of at most 16,374 bytes, each a new buffer at the receiver, and
+ * grpc-js's StreamDecoder copies a message that spans chunks into a buffer of its own
+ * (Buffer.concat) once its last chunk came: from then on those chunks are garbage, a second
+ * copy of every relayed byte waiting for the collector. Chunks from RELEASE_CHUNK_FROM_BYTES.
+ */
+export const RELEASE_CHUNK_FROM_BYTES = 4 * 1024;
+
+/**
+ * The chunks one decoder read on its copying path and may still refer to (the message in
+ * progress is slices of them). Pure bookkeeping: the caller says what the decoder did.
+ * A chunk a message was handed on from as a view (grpc-framing.ts) must never come here.
+ */
+export class CopiedChunks {
+  private held: Uint8Array[] = [];
+
+  /**
+   * The decoder read `chunk` on its copying path. `completed`: it copied one or more messages
+   * out (every chunk read before `chunk` is then free); `chunkInUse`: a message begun in
+   * `chunk` is still in progress (so `chunk` stays).
+   */
+  read(chunk: Uint8Array, completed: boolean, chunkInUse: boolean): void {
+    if (canRelease && chunk.byteLength >= RELEASE_CHUNK_FROM_BYTES && ownsBuffer(chunk)) {
+      this.held.push(chunk);
+    }
+    if (!completed || this.held.length === 0) return;
+    const keep = chunkInUse && this.held[this.held.length - 1] === chunk;
+    const held = this.held;
+    this.held = keep ? [chunk] : [];
+    for (const b of held) if (b !== chunk || !keep) detach(b);
+  }
+
+  /** Chunks held now (for tests). */
+  get size(): number {
+    return this.held.length;
+  }
+}
+
+function detach(b: Uint8Array): void {
+  (b.buffer as ArrayBuffer & Transferable).transfer?.(0);
 }

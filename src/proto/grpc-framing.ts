@@ -14,7 +14,7 @@
  * steps write the header into that headroom and send the same memory; any other message is
  * framed (copied) as before. On the receiving side, a message that arrived whole in one
  * HTTP/2 DATA chunk is passed on as a view of that chunk instead of being concatenated into
- * a new buffer. Once HTTP/2 sent such a frame (the client's HTTP/2 call or the server's write
+ * a new buffer, and the chunks of one that grpc-js concatenated are freed once it did. Once HTTP/2 sent such a frame (the client's HTTP/2 call or the server's write
  * called back), its memory is freed at once (frame-release.ts), unless grpc-js may send it
  * again (a call that can still be retried, or a message in its retry buffer). This reaches
  * into grpc-js internals (build/src/...): if an upgrade renames them, `installPreFraming`
@@ -26,7 +26,13 @@ import * as serverInterceptors from "@grpc/grpc-js/build/src/server-interceptors
 import * as streamDecoder from "@grpc/grpc-js/build/src/stream-decoder.js";
 import * as subchannelCall from "@grpc/grpc-js/build/src/subchannel-call.js";
 import { FRAME_HEADER_BYTES, frameInPlace } from "./frame-headroom.ts";
-import { keepForResend, releaseAfterWrite, releaseFrame, willRelease } from "./frame-release.ts";
+import {
+  CopiedChunks,
+  keepForResend,
+  releaseAfterWrite,
+  releaseFrame,
+  willRelease,
+} from "./frame-release.ts";
 
 /** grpc-js's copy: what it does for a message without headroom. */
 function frameByCopy(message: Uint8Array): Buffer {
@@ -184,7 +190,8 @@ export function installPreFraming(): boolean {
   };
   // grpc-js's StreamDecoder concatenates every received message into a new buffer, even one
   // that came whole in one HTTP/2 DATA chunk (a BGP burst's message of a few KiB): such a
-  // message is handed on as a view of the chunk instead; the rest goes to grpc-js's code.
+  // message is handed on as a view of the chunk instead; the rest goes to grpc-js's code,
+  // and the chunks it copied a message out of are released once it did (CopiedChunks).
   const decoderWrite = decoder.write;
   decoder.write = function (this: Decoder, data: Buffer): Buffer[] {
     let head = 0;
@@ -199,10 +206,26 @@ export function installPreFraming(): boolean {
       whole.push(data.subarray(head, end));
       head = end;
     }
-    if (whole === undefined) return decoderWrite.call(this, data);
+    if (whole === undefined) {
+      const messages = decoderWrite.call(this, data);
+      copiedChunksOf(this).read(data, messages.length > 0, this.readState !== 0);
+      return messages;
+    }
     if (head === data.length) return whole;
     return whole.concat(decoderWrite.call(this, data.subarray(head)));
   };
   installed = true;
   return true;
+}
+
+/** The chunks each decoder read into messages it copies (frame-release.ts). */
+const copiedChunks = new WeakMap<Decoder, CopiedChunks>();
+
+function copiedChunksOf(decoder: Decoder): CopiedChunks {
+  let chunks = copiedChunks.get(decoder);
+  if (chunks === undefined) {
+    chunks = new CopiedChunks();
+    copiedChunks.set(decoder, chunks);
+  }
+  return chunks;
 }

@@ -19,6 +19,7 @@ import {
   encodeUpdateBody,
 } from "../../src/bgp/update-encoder.ts";
 import { concat, fixture, hex, prng, toHex } from "../fixtures/bgp/hex.ts";
+import { heapCells } from "../support/heap-cells.ts";
 
 const AS4: UpdateDecodeOptions = { fourOctetAs: true };
 const AS2: UpdateDecodeOptions = { fourOctetAs: false };
@@ -436,6 +437,36 @@ describe("decodeUpdate: RFC 7606 treat-as-withdraw and attribute-discard", () =>
   test("host bits beyond the prefix length are ignored in text", () => {
     const u = decodeUpdate(raw({ attrs: MANDATORY, nlri: "0a 0aff" }), AS4);
     expect(updatePrefixes(u).announced).toEqual(["10.192.0.0/10"]);
+  });
+});
+
+describe("decodeUpdate: per-UPDATE cost", () => {
+  test("creates no closure per UPDATE or attribute, even before the engine optimizes it", () => {
+    // The built-in collector decodes every UPDATE; the engine's lower tiers allocate each
+    // closure a function defines, and the scope it captures, on every call.
+    const n = 4000;
+    const bodies = Array.from({ length: n }, (_, i) =>
+      body(
+        encodeUpdate({
+          origin: 0,
+          asPath: [65001, 64500 + (i % 7)],
+          nextHop: "192.0.2.1",
+          med: i,
+          communities: [(65001 << 16) | (i & 0xffff)],
+          nlri: [`10.${(i >> 8) & 255}.${i & 255}.0/24`],
+          ...(i % 2 === 0
+            ? { mpReach: { nextHop: "2001:db8::1", nlri: ["2001:db8:1::/48"] } }
+            : {}),
+        }),
+      ),
+    );
+    Bun.gc(true);
+    const before = heapCells(["Function", "JSLexicalEnvironment"]);
+    let withdrawn = 0;
+    for (const b of bodies) if (decodeUpdate(b, AS4).treatAsWithdraw) withdrawn++;
+    const grown = heapCells(["Function", "JSLexicalEnvironment"]) - before;
+    expect(withdrawn).toBe(0);
+    expect(grown).toBeLessThan(n / 4);
   });
 });
 

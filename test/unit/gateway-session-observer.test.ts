@@ -5,6 +5,7 @@ import { encodeNotification } from "../../src/bgp/notification.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { SessionObserver } from "../../src/gateway/session-observer.ts";
+import { heapCells } from "../support/heap-cells.ts";
 
 const families = [
   { afi: Afi.IPV4, safi: Safi.UNICAST },
@@ -61,6 +62,31 @@ describe("SessionObserver", () => {
     for (let i = 0; i < stream.length; i += 7) o.fromRouter(stream.subarray(i, i + 7));
     expect(o.updates).toBe(3);
     expect(o.prefixes).toEqual({ ipv4: 1, ipv6: 1 });
+  });
+
+  test("allocates no object per UPDATE, even before the engine optimizes its code", () => {
+    // A burst's UPDATEs first run in the engine's lower tiers, which allocate every scope a
+    // closure could capture on each call: one object per UPDATE through a first burst.
+    const o = new SessionObserver();
+    establish(o);
+    const n = 8000;
+    const updates = Buffer.concat(
+      Array.from({ length: n }, (_, i) =>
+        encodeUpdate({
+          origin: 0,
+          asPath: [65001],
+          nextHop: "10.0.0.1",
+          nlri: [`10.${(i >> 8) & 255}.${i & 255}.0/24`],
+        }),
+      ),
+    );
+    Bun.gc(true);
+    const before = heapCells();
+    o.fromRouter(updates);
+    const grown = heapCells() - before;
+    expect(o.updates).toBe(n);
+    expect(o.prefixes.ipv4).toBe(n);
+    expect(grown).toBeLessThan(n / 4);
   });
 
   test("a NOTIFICATION ends the session view and clears the counts", () => {

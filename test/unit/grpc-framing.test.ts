@@ -9,7 +9,9 @@ import {
   withFrameHeadroom,
 } from "../../src/proto/frame-headroom.ts";
 import {
+  CopiedChunks,
   keepForResend,
+  RELEASE_CHUNK_FROM_BYTES,
   RELEASE_FROM_BYTES,
   releaseAfterWrite,
   releaseFrame,
@@ -21,6 +23,45 @@ import { prng } from "../support/prng.ts";
 
 const chunk = (n: number, seed: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+
+/** `m` as gRPC frames it: flag 0, big-endian length, the bytes (a new buffer). */
+function frame(m: Uint8Array): Buffer {
+  const framed = Buffer.alloc(m.length + FRAME_HEADER_BYTES);
+  framed.writeUInt32BE(m.length, 1);
+  framed.set(m, FRAME_HEADER_BYTES);
+  return framed;
+}
+
+/**
+ * `count` framed messages of random sizes (every `every`-th one large: `min` + up to `span`
+ * bytes, the others under 3,000) and the stream they make.
+ */
+function randomStream(rand: () => number, count: number, every: number, min: number, span: number) {
+  const sizes = Array.from({ length: count }, (_, i) =>
+    i % every === 0 ? min + Math.floor(rand() * span) : Math.floor(rand() * 3000),
+  );
+  const messages = sizes.map((n, i) => chunk(n, i));
+  return { messages, stream: Buffer.concat(messages.map(frame)) };
+}
+
+/**
+ * `stream` through a new StreamDecoder in random cuts of 1..maxCut bytes: views of the stream,
+ * or (`own`) each cut copied into a buffer of its own, as Bun's DATA chunks are.
+ */
+function decodeInCuts(stream: Buffer, rand: () => number, maxCut: number, own: boolean) {
+  const decoder = new StreamDecoder(-1);
+  const out: Buffer[] = [];
+  const chunks: Buffer[] = [];
+  for (let pos = 0; pos < stream.length; ) {
+    const n = 1 + Math.floor(rand() * maxCut);
+    const cut = stream.subarray(pos, pos + n);
+    const c = own ? Buffer.from(cut) : cut;
+    chunks.push(c);
+    out.push(...decoder.write(c));
+    pos += n;
+  }
+  return { out, chunks };
+}
 
 /** What gRPC puts on the wire for `message`: flag 0, big-endian length, the bytes. */
 function expectFramed(framed: Uint8Array, message: Uint8Array): void {
@@ -101,29 +142,12 @@ describe("Data messages framed in place", () => {
 });
 
 describe("grpc-js's StreamDecoder with whole messages passed on as views", () => {
-  const frame = (m: Uint8Array) => {
-    const framed = Buffer.alloc(m.length + FRAME_HEADER_BYTES);
-    framed.writeUInt32BE(m.length, 1);
-    framed.set(m, FRAME_HEADER_BYTES);
-    return framed;
-  };
-
   test("any split of a stream of messages decodes to the same messages", () => {
     installPreFraming();
     const rand = prng(7);
-    const sizes = Array.from({ length: 300 }, (_, i) =>
-      i % 25 === 0 ? 40_000 + Math.floor(rand() * 30_000) : Math.floor(rand() * 3000),
-    );
-    const messages = sizes.map((n, i) => chunk(n, i));
-    const stream = Buffer.concat(messages.map(frame));
+    const { messages, stream } = randomStream(rand, 300, 25, 40_000, 30_000);
     for (const maxCut of [1, 6, 700, 16_384, 100_000]) {
-      const decoder = new StreamDecoder(-1);
-      const out: Buffer[] = [];
-      for (let pos = 0; pos < stream.length; ) {
-        const n = 1 + Math.floor(rand() * maxCut);
-        out.push(...decoder.write(stream.subarray(pos, pos + n)));
-        pos += n;
-      }
+      const { out } = decodeInCuts(stream, rand, maxCut, false);
       expect(out.length).toBe(messages.length);
       out.forEach((m, i) => {
         expectFramed(m, messages[i] as Uint8Array);
@@ -138,6 +162,92 @@ describe("grpc-js's StreamDecoder with whole messages passed on as views", () =>
     expect(out.map((m) => m.length)).toEqual([55, 5, 85]);
     for (const m of out) expect(m.buffer).toBe(data.buffer);
     expect(() => new StreamDecoder(100).write(frame(chunk(200, 4)))).toThrow("larger than max");
+  });
+});
+
+describe("received chunks released once grpc-js copied them (CopiedChunks)", () => {
+  /** `stream` cut into chunks of `size` bytes, each its own buffer (as Bun's DATA chunks). */
+  const cut = (stream: Uint8Array, size: number) => {
+    const out: Buffer[] = [];
+    for (let pos = 0; pos < stream.length; pos += size)
+      out.push(Buffer.from(stream.subarray(pos, pos + size)));
+    return out;
+  };
+
+  test("a message spread over chunks arrives intact and its chunks are freed when it completes", () => {
+    installPreFraming();
+    const message = chunk(6 * 16_374 - FRAME_HEADER_BYTES, 3); // six full DATA chunks
+    const chunks = cut(frame(message), 16_374);
+    const decoder = new StreamDecoder(-1);
+    const out: Buffer[] = [];
+    for (const [i, c] of chunks.entries()) {
+      out.push(...decoder.write(c));
+      // Until the last chunk came, every chunk is still the decoder's.
+      if (i < chunks.length - 1) expect(chunks.every((k) => k.byteLength > 0)).toBe(true);
+    }
+    expect(out.length).toBe(1);
+    expectFramed(out[0] as Buffer, message);
+    expect(chunks.map((c) => c.byteLength)).toEqual(chunks.map(() => 0));
+  });
+
+  test("a chunk where the next message began is kept until that one is copied", () => {
+    installPreFraming();
+    const a = chunk(30_000 - FRAME_HEADER_BYTES, 1);
+    const b = chunk(30_000 - FRAME_HEADER_BYTES, 2);
+    const chunks = cut(Buffer.concat([frame(a), frame(b)]), 20_000);
+    const decoder = new StreamDecoder(-1);
+    const out = [...decoder.write(chunks[0] as Buffer), ...decoder.write(chunks[1] as Buffer)];
+    expect(out.length).toBe(1);
+    expect(chunks[0]?.byteLength).toBe(0);
+    expect(chunks[1]?.byteLength).toBe(20_000); // b began in it
+    out.push(...decoder.write(chunks[2] as Buffer));
+    expect(out.length).toBe(2);
+    expectFramed(out[0] as Buffer, a);
+    expectFramed(out[1] as Buffer, b);
+    expect(chunks.map((c) => c.byteLength)).toEqual([0, 0, 0]);
+  });
+
+  test("any split into chunks of their own decodes the same; views and small chunks are kept", () => {
+    installPreFraming();
+    const rand = prng(11);
+    const { messages, stream } = randomStream(rand, 200, 10, 20_000, 60_000);
+    for (const maxCut of [100, 5000, 16_374, 70_000]) {
+      const { out, chunks } = decodeInCuts(stream, rand, maxCut, true);
+      expect(out.length).toBe(messages.length);
+      out.forEach((m, i) => {
+        expectFramed(m, messages[i] as Uint8Array);
+      });
+      for (const c of chunks) {
+        // A chunk stays whole if it is small or a message was handed on as a view of it.
+        if (c.byteLength !== 0) continue;
+        expect(out.some((m) => m.buffer === c.buffer)).toBe(false);
+      }
+      if (maxCut >= 16_374) expect(chunks.some((c) => c.byteLength === 0)).toBe(true);
+      expect(chunks.filter((c) => c.byteLength === 0).every((c) => c.length === 0)).toBe(true);
+    }
+  });
+
+  test("the bookkeeping: only whole buffers from RELEASE_CHUNK_FROM_BYTES, the one in use kept", () => {
+    const big = () => Buffer.alloc(RELEASE_CHUNK_FROM_BYTES);
+    const held = new CopiedChunks();
+    const small = Buffer.alloc(RELEASE_CHUNK_FROM_BYTES - 1);
+    const slice = Buffer.alloc(RELEASE_CHUNK_FROM_BYTES * 2).subarray(0, RELEASE_CHUNK_FROM_BYTES);
+    const [a, b, c] = [big(), big(), big()];
+    held.read(small, false, true);
+    held.read(slice, false, true);
+    held.read(a, false, true);
+    held.read(b, false, true);
+    expect(held.size).toBe(2);
+    held.read(c, true, true); // a message completed in c, the next began there
+    expect([a.byteLength, b.byteLength, c.byteLength]).toEqual([0, 0, RELEASE_CHUNK_FROM_BYTES]);
+    expect([small.byteLength, slice.byteLength]).toEqual([
+      RELEASE_CHUNK_FROM_BYTES - 1,
+      RELEASE_CHUNK_FROM_BYTES,
+    ]);
+    expect(held.size).toBe(1);
+    held.read(small, true, false);
+    expect(c.byteLength).toBe(0);
+    expect(held.size).toBe(0);
   });
 });
 
