@@ -14,11 +14,13 @@
  * steps write the header into that headroom and send the same memory; any other message is
  * framed (copied) as before. On the receiving side, a message that arrived whole in one
  * HTTP/2 DATA chunk is passed on as a view of that chunk instead of being concatenated into
- * a new buffer, and the chunks of one that grpc-js concatenated are freed once it did. Once HTTP/2 sent such a frame (the client's HTTP/2 call or the server's write
- * called back), its memory is freed at once (frame-release.ts), unless grpc-js may send it
- * again (a call that can still be retried, or a message in its retry buffer). This reaches
- * into grpc-js internals (build/src/...): if an upgrade renames them, `installPreFraming`
- * returns false and messages are copied, and left to the collector, as before.
+ * a new buffer, and the chunks of one that grpc-js concatenated are freed once it did
+ * (CopiedChunks in frame-release.ts). Once HTTP/2 sent such a frame (the client's HTTP/2 call
+ * or the server's write called back), its memory is freed at once (frame-release.ts), unless
+ * grpc-js may send it again (a call that can still be retried, or a message in its retry
+ * buffer). This reaches into grpc-js internals (build/src/...): if an upgrade renames them,
+ * `installPreFraming` returns false and messages are copied, and left to the collector, as
+ * before.
  */
 import * as compressionFilter from "@grpc/grpc-js/build/src/compression-filter.js";
 import * as retryingCall from "@grpc/grpc-js/build/src/retrying-call.js";
