@@ -83,6 +83,7 @@ function rawAttribute(body: Uint8Array, ref: Omit<AttributeRef, "valid">): Uint8
   return body.slice(ref.start, ref.offset + ref.length);
 }
 
+/** Attribute Length Error (3/5) for `ref`, with the whole attribute as its data. */
 function lengthError(
   action: UpdateErrorAction,
   body: Uint8Array,

@@ -79,7 +79,7 @@ export const RELEASE_CHUNK_FROM_BYTES = 4 * 1024;
  * A chunk a message was handed on from as a view (grpc-framing.ts) must never come here.
  */
 export class CopiedChunks {
-  private held: Uint8Array[] = [];
+  private readonly held: Uint8Array[] = [];
 
   /**
    * The decoder read `chunk` on its copying path. `completed`: it copied one or more messages
@@ -90,11 +90,12 @@ export class CopiedChunks {
     if (canRelease && chunk.byteLength >= RELEASE_CHUNK_FROM_BYTES && ownsBuffer(chunk)) {
       this.held.push(chunk);
     }
-    if (!completed || this.held.length === 0) return;
-    const keep = chunkInUse && this.held[this.held.length - 1] === chunk;
     const held = this.held;
-    this.held = keep ? [chunk] : [];
-    for (const b of held) if (b !== chunk || !keep) detach(b);
+    if (!completed || held.length === 0) return;
+    const kept = chunkInUse && held[held.length - 1] === chunk ? held.pop() : undefined;
+    for (const b of held) detach(b);
+    held.length = 0;
+    if (kept !== undefined) held.push(kept);
   }
 
   /** Chunks held now (for tests). */

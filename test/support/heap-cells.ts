@@ -1,14 +1,20 @@
 import { heapStats } from "bun:jsc";
 
 /**
- * Cells in the JavaScript heap, garbage not yet swept included: every cell, or only those of
- * `types` (e.g. "Function", "JSLexicalEnvironment"). Around a loop after `Bun.gc(true)`, the
- * difference counts what the loop allocated (Bun only).
+ * Cells `run` left in the JavaScript heap: every cell, or only those of `types` (e.g.
+ * "Function", "JSLexicalEnvironment"), counted after a full collection before it and right
+ * after it, garbage not yet swept included: what it allocated (Bun only).
  */
-export function heapCells(types?: readonly string[]): number {
+export function cellsAllocatedBy(run: () => void, types?: readonly string[]): number {
+  Bun.gc(true);
+  const before = heapCells(types);
+  run();
+  return heapCells(types) - before;
+}
+
+function heapCells(types: readonly string[] | undefined): number {
   const counts = heapStats().objectTypeCounts as Record<string, number>;
-  const keys = types ?? Object.keys(counts);
   let n = 0;
-  for (const k of keys) n += counts[k] ?? 0;
+  for (const k of types ?? Object.keys(counts)) n += counts[k] ?? 0;
   return n;
 }

@@ -19,7 +19,7 @@ import {
   encodeUpdateBody,
 } from "../../src/bgp/update-encoder.ts";
 import { concat, fixture, hex, prng, toHex } from "../fixtures/bgp/hex.ts";
-import { heapCells } from "../support/heap-cells.ts";
+import { cellsAllocatedBy } from "../support/heap-cells.ts";
 
 const AS4: UpdateDecodeOptions = { fourOctetAs: true };
 const AS2: UpdateDecodeOptions = { fourOctetAs: false };
@@ -460,11 +460,10 @@ describe("decodeUpdate: per-UPDATE cost", () => {
         }),
       ),
     );
-    Bun.gc(true);
-    const before = heapCells(["Function", "JSLexicalEnvironment"]);
     let withdrawn = 0;
-    for (const b of bodies) if (decodeUpdate(b, AS4).treatAsWithdraw) withdrawn++;
-    const grown = heapCells(["Function", "JSLexicalEnvironment"]) - before;
+    const grown = cellsAllocatedBy(() => {
+      for (const b of bodies) if (decodeUpdate(b, AS4).treatAsWithdraw) withdrawn++;
+    }, ["Function", "JSLexicalEnvironment"]);
     expect(withdrawn).toBe(0);
     expect(grown).toBeLessThan(n / 4);
   });
