@@ -185,7 +185,10 @@ export class SessionBridge {
   /** The far end half-closed its side (a daemon's FIN): a loss to bridge, or a FIN to pass. */
   farEndFinished(port: FarEndPort): void {
     if (port !== this.port || this.routerDone) return;
-    if (this.bridge.state === "established" && !this.bridge.bridgeBlocker) {
+    // While bridging, the router knows nothing of a new far end still in its handshake: its
+    // FIN (a daemon that closes at once, as BIRD does during its error wait) is a loss, the
+    // next far end is dialled, and the router never hears of it.
+    if (this.bridging || (this.bridge.state === "established" && !this.bridge.bridgeBlocker)) {
       // The relay finishes once its socket ends too; the owner then calls farEndLost.
       port.push(null);
       return;
