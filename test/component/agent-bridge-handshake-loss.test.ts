@@ -4,7 +4,8 @@
  * new far end had taken nothing over, the session is still the bridge's, and the router hears
  * nothing either way. A real agent and real gateways with resume on, a tcpLink between them
  * (so that the stream can be cut), a scripted router, and as the second gateway's forward
- * target a daemon that accepts and never answers.
+ * target a daemon that accepts and never answers. The same holds for a new far end that
+ * closes at once (a FIN during the handshake): it is a loss, never the router's FIN.
  */
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "node:net";

@@ -186,8 +186,8 @@ export class SessionBridge {
   farEndFinished(port: FarEndPort): void {
     if (port !== this.port || this.routerDone) return;
     // While bridging, the router knows nothing of a new far end still in its handshake: its
-    // FIN (a daemon that closes at once, as BIRD does during its error wait) is a loss, the
-    // next far end is dialled, and the router never hears of it.
+    // FIN (a daemon that closes at once, as BIRD did just after its hold timer expired) is a
+    // loss, the next far end is dialled, and the router never hears of it.
     if (this.bridging || (this.bridge.state === "established" && !this.bridge.bridgeBlocker)) {
       // The relay finishes once its socket ends too; the owner then calls farEndLost.
       port.push(null);
