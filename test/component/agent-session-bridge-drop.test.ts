@@ -184,13 +184,42 @@ describe("a far end that said its hold timer expired, then its stream is killed"
     const s = await establishedSession();
     s.first.fromFar(Buffer.from(HOLD_TIMER_EXPIRED, "hex")); // dropped: the router never sees it
     expect(s.bridge.bridge.stallState).toBe("far-end-ended");
-    s.first.call.emit("data", { action: DataAction.KILL, data: [] });
-    expect(s.first.end.reason).toBe("killed");
-    expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
-    expect(s.bridge.bridging).toBe(true);
-    await Bun.sleep(50);
-    expect(s.agentSide.destroyed).toBe(false);
+    await killedThenBridged(s);
     expect(s.heard().includes(HOLD_TIMER_EXPIRED)).toBe(false);
+  });
+});
+
+/** The first far end's stream is killed: the bridge keeps the router's session (no RST, no FIN). */
+async function killedThenBridged(s: Awaited<ReturnType<typeof establishedSession>>) {
+  s.first.call.emit("data", { action: DataAction.KILL, data: [] });
+  expect(s.first.end.reason).toBe("killed");
+  expect(s.bridge.farEndLost("killed", "killed")).toBe(true);
+  expect(s.bridge.bridging).toBe(true);
+  await Bun.sleep(50);
+  expect(s.agentSide.destroyed).toBe(false);
+  expect(s.seen.ended).toBe(false);
+}
+
+describe("a far end silent for half the hold time (covered), then its stream is killed", () => {
+  // Found by the fault matrix's 60 s partition (session 11): the daemon's hold timer expired
+  // and it closed; the gateway's late write to it failed (EPIPE) and it sent KILL, with no
+  // NOTIFICATION from the daemon before it.
+  test("is lost like a far end whose hold timer expired: bridged, the router not reset", async () => {
+    const s = await establishedSession();
+    s.clock.advance(45_000); // half of the 90 s hold time without a far-end byte
+    await waitUntil(() => s.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a cover KEEPALIVE" });
+    expect(s.bridge.bridge.stallState).toBe("covering");
+    await killedThenBridged(s);
+  });
+
+  test("a KILL while the far end still flows ends the router's session, as before", async () => {
+    const s = await establishedSession();
+    s.clock.advance(30_000);
+    s.first.fromFar(encodeKeepalive()); // the far end's own KEEPALIVE: not a stall
+    expect(s.bridge.bridge.stallState).toBe("flowing");
+    s.first.call.emit("data", { action: DataAction.KILL, data: [] });
+    expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
+    await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
   });
 });
 

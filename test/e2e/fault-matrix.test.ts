@@ -209,9 +209,9 @@ describe.skipIf(!canRunNetns || problem !== "")(
     // Needs the bridge's stall cover (KEEPALIVEs to the router while the far end is silent)
     // and, for a forwarded session whose daemon's hold timer expired in the partition, the
     // gateway's relay ending the stream instead of KILL when its late writes to the closed
-    // daemon fail (EPIPE), and a FIN from a new far end in its handshake (a daemon in its
-    // error wait) taken as a loss, not passed to the router (docs/resilience.md, "What the
-    // matrix found").
+    // daemon fail (EPIPE), a FIN from a new far end in its handshake taken as a loss, not
+    // passed to the router, and a KILL while the bridge covers a silent far end taken as a
+    // loss too (docs/resilience.md, "What the matrix found").
     test("60 s partition: every session stays up; the far ends hold the tables afterwards", async () => {
       const before = await m.established(bridged);
       const lost = () => m.agent.find(BRIDGE_LOG.lost).length;

@@ -127,14 +127,20 @@ export class SessionBridge {
     // So is a KILL on a new far end's stream during its handshake (a resumed stream that
     // reached a gateway which does not hold it), or after the far end's own Hold Timer Expired
     // (stall-cover.ts: its end is bridged however it comes; a daemon may reset the gateway's
-    // connection after that NOTIFICATION): the router's session is the bridge's to keep.
+    // connection after that NOTIFICATION), or while its silence is being covered: a far end
+    // that went quiet for half the hold time and then failed was lost to the stall (seen in a
+    // 60 s partition: the daemon's hold timer expired and it closed; the gateway's late write
+    // to it failed with EPIPE, and its KILL reached the agent with no NOTIFICATION before
+    // it). The router's session is the bridge's to keep.
     const state = this.bridge.state;
     const handshaking = state === "reattach-open-sent" || state === "reattach-open-confirm";
-    const farEndEnded = state === "established" && this.bridge.stallState === "far-end-ended";
+    const stalled =
+      state === "established" &&
+      (this.bridge.stallState === "far-end-ended" || this.bridge.stallState === "covering");
     const lost =
       FAR_END_LOST.has(reason) ||
       (dropped && reason === "socket-error") ||
-      ((handshaking || farEndEnded) && reason === "killed");
+      ((handshaking || stalled) && reason === "killed");
     if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
