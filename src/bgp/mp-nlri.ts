@@ -2,6 +2,7 @@ import type { AfiSafi } from "./capability.ts";
 import { Afi, AttrType, ErrorCode, Safi, UpdateErrorSubcode } from "./constants.ts";
 import { countNlri } from "./nlri.ts";
 import { BgpNotificationError } from "./notification-error.ts";
+import { type AttributeRef, rawAttribute } from "./path-attribute.ts";
 
 /** The RFC 4760 multiprotocol attributes MP_REACH_NLRI and MP_UNREACH_NLRI. */
 
@@ -41,13 +42,13 @@ function nextHopLengthOk(afi: number, len: number): boolean {
 function mpError(
   name: string,
   body: Uint8Array,
-  ref: { start: number; offset: number; length: number },
+  ref: Omit<AttributeRef, "valid">,
   detail: string,
 ): Error {
   return updateError(
     UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR,
     `${name} ${detail}`,
-    body.slice(ref.start, ref.offset + ref.length),
+    rawAttribute(body, ref),
   );
 }
 
@@ -58,7 +59,7 @@ function mpError(
  */
 export function decodeMpNlri(
   body: Uint8Array,
-  ref: { flags: number; type: number; start: number; offset: number; length: number },
+  ref: Omit<AttributeRef, "valid">,
   addPath: boolean,
 ): MpNlriRef {
   const { type, offset: v, length: len } = ref;

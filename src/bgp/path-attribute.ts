@@ -79,7 +79,7 @@ function problem(
 }
 
 /** The whole attribute (header and value), copied: a NOTIFICATION's data. */
-function rawAttribute(body: Uint8Array, ref: Omit<AttributeRef, "valid">): Uint8Array {
+export function rawAttribute(body: Uint8Array, ref: Omit<AttributeRef, "valid">): Uint8Array {
   return body.slice(ref.start, ref.offset + ref.length);
 }
 

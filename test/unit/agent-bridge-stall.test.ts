@@ -187,3 +187,58 @@ describe("a silent far end while relaying", () => {
     expect(b.nextDeadline()).toBe(2_500);
   });
 });
+
+describe("what a KILL on the far end's stream means (killIsLoss)", () => {
+  test("while the far end flows (before a stall, or again after one): the end of the router's session", () => {
+    const flowing = established();
+    flowing.fromFarEnd(encodeKeepalive(), 30_000);
+    const again = covered();
+    again.fromFarEnd(encodeKeepalive(), 50_000);
+    for (const b of [flowing, again]) {
+      expect(b.stallState).toBe("flowing");
+      expect(b.killIsLoss).toBe(false);
+    }
+  });
+
+  test("once its silence is covered, or after its Hold Timer Expired: a lost far end", () => {
+    const b = covered();
+    expect(b.killIsLoss).toBe(true);
+    b.fromFarEnd(Buffer.from(HOLD_TIMER_EXPIRED, "hex"), 50_000);
+    expect(b.stallState).toBe("far-end-ended");
+    expect(b.killIsLoss).toBe(true);
+  });
+});
+
+describe("what the far end's FIN means (finIsLoss)", () => {
+  test("before Established, or once bridging would not apply: a FIN passed on to the router", () => {
+    const b = new BgpBridge();
+    expect(b.finIsLoss).toBe(false);
+    const e = established();
+    e.fromFarEnd(update(), 1_000); // the far end sent the router routes: no bridging
+    expect(e.bridgeBlocker).toBeDefined();
+    expect(e.finIsLoss).toBe(false);
+  });
+
+  test("through a loss and a re-attach: a KILL or a FIN in each state", () => {
+    const b = established();
+    const meaning = () => ({ state: b.state, kill: b.killIsLoss, fin: b.finIsLoss });
+    const seen = [meaning()];
+    b.farEndLost(1_000, "stream reset");
+    seen.push(meaning());
+    b.farEndAttached(2_000);
+    seen.push(meaning());
+    b.fromFarEnd(farOpen(), 2_100);
+    seen.push(meaning());
+    b.fromFarEnd(encodeKeepalive(), 2_200);
+    seen.push(meaning());
+    expect(seen).toEqual([
+      { state: "established", kill: false, fin: true },
+      // No stream while bridging: a KILL cannot come.
+      { state: "bridging", kill: false, fin: true },
+      // The router knows nothing of a far end in its handshake: either is a loss.
+      { state: "reattach-open-sent", kill: true, fin: true },
+      { state: "reattach-open-confirm", kill: true, fin: true },
+      { state: "established", kill: false, fin: true },
+    ]);
+  });
+});

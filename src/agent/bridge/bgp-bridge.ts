@@ -88,6 +88,37 @@ export class BgpBridge {
     return this.stall.state;
   }
 
+  /**
+   * Whether a KILL on the current far end's stream is that far end lost, to be bridged like
+   * a reset stream, rather than the end of the router's session: during a new far end's
+   * handshake (the router knows nothing of it: a resumed stream that reached a gateway
+   * which does not hold it), or once the far end stalled — its silence covered, or its Hold
+   * Timer Expired dropped (stall-cover.ts). A far end that went quiet for half the hold
+   * time and then failed was lost to the stall (seen in a 60 s partition: the daemon's hold
+   * timer expired and it closed; the gateway's late write to it failed with EPIPE, and its
+   * KILL reached the agent with no NOTIFICATION before it). A KILL while the far end flows
+   * ends the router's session, as a plain relay would.
+   */
+  get killIsLoss(): boolean {
+    if (this.current === "reattach-open-sent" || this.current === "reattach-open-confirm") {
+      return true;
+    }
+    return this.current === "established" && this.stall.state !== "flowing";
+  }
+
+  /**
+   * Whether the far end's FIN is that far end lost, to be bridged, rather than a FIN to pass
+   * on to the router: while relaying where bridging would apply, and always while bridging
+   * (the router knows nothing of a new far end in its handshake; a daemon may close at once,
+   * as BIRD did just after its hold timer expired).
+   */
+  get finIsLoss(): boolean {
+    return (
+      isBridgingState(this.current) ||
+      (this.current === "established" && this.bridgeBlocker === undefined)
+    );
+  }
+
   /** Why bridging would not apply if the far end were lost now (undefined: it would). */
   get bridgeBlocker(): string | undefined {
     if (this.current !== "established") return `session ${this.current}`;

@@ -124,23 +124,12 @@ export class SessionBridge {
     if (this.routerDone || this.routerClosing) return false;
     // A far end the bridge dropped itself (its handshake went wrong) was destroyed under its
     // relay, which says "socket-error": that is a lost far end too, not the router's error.
-    // So is a KILL on a new far end's stream during its handshake (a resumed stream that
-    // reached a gateway which does not hold it), or after the far end's own Hold Timer Expired
-    // (stall-cover.ts: its end is bridged however it comes; a daemon may reset the gateway's
-    // connection after that NOTIFICATION), or while its silence is being covered: a far end
-    // that went quiet for half the hold time and then failed was lost to the stall (seen in a
-    // 60 s partition: the daemon's hold timer expired and it closed; the gateway's late write
-    // to it failed with EPIPE, and its KILL reached the agent with no NOTIFICATION before
-    // it). The router's session is the bridge's to keep.
-    const state = this.bridge.state;
-    const handshaking = state === "reattach-open-sent" || state === "reattach-open-confirm";
-    const stalled =
-      state === "established" &&
-      (this.bridge.stallState === "far-end-ended" || this.bridge.stallState === "covering");
+    // So is a KILL where the bridge says it is a loss (`killIsLoss`: in a new far end's
+    // handshake, or after the far end stalled): the router's session is the bridge's to keep.
     const lost =
       FAR_END_LOST.has(reason) ||
       (dropped && reason === "socket-error") ||
-      ((handshaking || stalled) && reason === "killed");
+      (reason === "killed" && this.bridge.killIsLoss);
     if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
@@ -191,10 +180,7 @@ export class SessionBridge {
   /** The far end half-closed its side (a daemon's FIN): a loss to bridge, or a FIN to pass. */
   farEndFinished(port: FarEndPort): void {
     if (port !== this.port || this.routerDone) return;
-    // While bridging, the router knows nothing of a new far end still in its handshake: its
-    // FIN (a daemon that closes at once, as BIRD did just after its hold timer expired) is a
-    // loss, the next far end is dialled, and the router never hears of it.
-    if (this.bridging || (this.bridge.state === "established" && !this.bridge.bridgeBlocker)) {
+    if (this.bridge.finIsLoss) {
       // The relay finishes once its socket ends too; the owner then calls farEndLost.
       port.push(null);
       return;
