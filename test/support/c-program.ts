@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { makeTempDir } from "./tempdir.ts";
+import { makeTempDir, removeTempDir } from "./tempdir.ts";
 
 const FIXTURES = resolve(import.meta.dir, "..", "fixtures", "native");
 
@@ -15,6 +15,7 @@ function probeGcc(): string {
   const src = join(dir, "t.c");
   writeFileSync(src, "#include <linux/tcp.h>\n#include <stdio.h>\nint main(void){return 0;}\n");
   const r = Bun.spawnSync(["gcc", "-o", join(dir, "t"), src], { stderr: "pipe" });
+  removeTempDir(dir);
   if (r.exitCode !== 0) {
     return `gcc cannot build against the C and kernel headers (libc6-dev): ${r.stderr.toString().trim().split("\n")[0]}`;
   }
