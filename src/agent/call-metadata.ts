@@ -28,8 +28,12 @@ export interface DataCallParams {
 }
 
 const VALID_KEY = /^[0-9a-z_.-]+$/;
-/** What HTTP/2 header values may hold (printable ASCII); "-bin" values are base64. */
-const VALID_VALUE = /^[ -~]*$/;
+/**
+ * What HTTP/2 header values may hold: printable ASCII, neither starting nor ending with a
+ * space (RFC 9113 8.2.1; Bun's and Node's HTTP/2 drop such a field on the way, so the gateway
+ * would never see it). "-bin" values are base64.
+ */
+const VALID_VALUE = /^(?:[!-~](?:[ -~]*[!-~])?)?$/;
 const RESERVED = new Set(AUTH_HEADERS);
 
 /** The Data call's metadata. Pairs from the gateway that HTTP/2 cannot carry are dropped. */

@@ -130,6 +130,23 @@ describe("dataCallPairs", () => {
     expect(dropped).toEqual(["note", "city"]);
     expect(pairsMap(pairs)["backend-pin"]).toEqual(["gw-7"]);
   });
+
+  test("a value that starts or ends with a space is dropped and reported (HTTP/2 would drop it unseen)", () => {
+    const { pairs, dropped } = dataCallPairs(
+      params([
+        { key: "trailing", val: ["gw-7 "] },
+        { key: "leading", val: [" gw-7"] },
+        { key: "inner", val: ["gw 7"] },
+        { key: "empty", val: [""] },
+        { key: "one", val: ["x"] },
+      ]),
+    );
+    expect(dropped).toEqual(["trailing", "leading"]);
+    const map = pairsMap(pairs);
+    expect(map.inner).toEqual(["gw 7"]);
+    expect(map.empty).toEqual([""]);
+    expect(map.one).toEqual(["x"]);
+  });
 });
 
 describe("toMetadata / metadataMap", () => {
