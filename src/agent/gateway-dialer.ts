@@ -78,6 +78,8 @@ export function channelOptions(config: AgentConfig): grpc.ChannelOptions {
     "grpc.enable_retries": 0,
     "grpc.per_rpc_retry_buffer_size": 0,
     "grpc.enable_http_proxy": 0, // the proxy comes from our config, not grpc-js's env reading
+    // Nothing reads channelz; with it on, every call carries its trackers and their closures.
+    "grpc.enable_channelz": 0,
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
     "grpc.keepalive_time_ms": keepalive.timeMs,
     "grpc.keepalive_timeout_ms": keepalive.timeoutMs,

@@ -14,9 +14,12 @@ import {
 } from "./codec.ts";
 import { installPreFraming } from "./grpc-framing.ts";
 import type { ControlRequest, ControlResponse, DataMessage } from "./messages.ts";
+import { installMetadataRelease } from "./metadata-release.ts";
 
 // Data messages carry room for their frame header: grpc-js sends them without a copy.
 installPreFraming();
+// A client call's header copies are freed once sent and answered, not kept for the call's life.
+installMetadataRelease();
 
 /** Fully qualified service name. */
 export const PROXY_SERVICE_NAME = "kentik.ktbgp.v202203beta2.ProxyService";

@@ -19,6 +19,7 @@ import { DeviceTracker } from "../../src/gateway/device-tracker.ts";
 import { connectForward } from "../../src/gateway/forward-target.ts";
 import { MetadataKey, readMetadataString } from "../../src/proto/metadata.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
+import { bindLoopback } from "../support/grpc-loopback.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, forwardDevice, gatewayConfig, startDaemon } from "../support/stack.ts";
 import { cleanupsAfterEach } from "../support/test-cleanups.ts";
@@ -70,11 +71,7 @@ async function startObservedGateway(daemonPort: number) {
   };
   const server = new grpc.Server();
   server.addService(proxyServiceDefinition, implementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await bindLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return { port, dataCalls };
 }

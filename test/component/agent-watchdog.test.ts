@@ -15,6 +15,7 @@ import {
   type ControlResponse,
 } from "../../src/proto/messages.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
+import { bindLoopback } from "../support/grpc-loopback.ts";
 import { captureLogs } from "../support/log-capture.ts";
 import { agentConfig, gatewayConfig } from "../support/stack.ts";
 import { cleanupsAfterEach } from "../support/test-cleanups.ts";
@@ -51,11 +52,7 @@ async function startSilentGateway(
     },
   };
   server.addService(proxyServiceDefinition, implementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await bindLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return { port, calls };
 }

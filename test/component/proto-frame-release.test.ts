@@ -15,7 +15,9 @@ import { encodeDataMessage } from "../../src/proto/codec.ts";
 import { RELEASE_FROM_BYTES } from "../../src/proto/frame-release.ts";
 import { DataAction, type DataMessage } from "../../src/proto/messages.ts";
 import { proxyServiceDefinition } from "../../src/proto/service.ts";
+import { bindLoopback } from "../support/grpc-loopback.ts";
 import { prng } from "../support/prng.ts";
+import { within as settlesWithin } from "../support/wait.ts";
 
 const WAIT_MS = 10_000;
 const MESSAGES = 12;
@@ -62,13 +64,8 @@ function payloads(seed: number): Buffer[] {
   });
 }
 
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+/** `promise`, or a rejection naming `what` after WAIT_MS. */
+const within = <T>(promise: Promise<T>, what: string) => settlesWithin(promise, WAIT_MS, what);
 
 /** Read a stream's Data messages late (paused at first), copying them, until it ends. */
 function readLate(
@@ -152,14 +149,7 @@ beforeAll(async () => {
       );
     },
   });
-  const port = await within(
-    new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    ),
-    "bind",
-  );
+  const port = await bindLoopback(server);
   address = `127.0.0.1:${port}`;
 });
 

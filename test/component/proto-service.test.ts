@@ -26,18 +26,11 @@ import {
   type ProxyServiceServer,
   proxyServiceDefinition,
 } from "../../src/proto/service.ts";
+import { bindLoopback } from "../support/grpc-loopback.ts";
 import { prng } from "../support/prng.ts";
+import { within } from "../support/wait.ts";
 
 const WAIT_MS = 10_000;
-
-/** Reject if `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** What the server saw, for assertions. */
 const seen = {
@@ -96,15 +89,7 @@ let address: string;
 beforeAll(async () => {
   server = new grpc.Server();
   server.addService(proxyServiceDefinition, implementation);
-  const port = await within(
-    new Promise<number>((resolve, reject) => {
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      );
-    }),
-    WAIT_MS,
-    "bind",
-  );
+  const port = await bindLoopback(server);
   address = `127.0.0.1:${port}`;
   client = new ProxyServiceClient(address, grpc.credentials.createInsecure());
 });

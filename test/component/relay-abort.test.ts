@@ -16,6 +16,7 @@ import {
   type DataMessage,
 } from "../../src/proto/messages.ts";
 import { type ProxyServiceServer, proxyServiceDefinition } from "../../src/proto/service.ts";
+import { bindLoopback } from "../support/grpc-loopback.ts";
 import { agentConfig, testLogger } from "../support/stack.ts";
 import { cleanupsAfterEach } from "../support/test-cleanups.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -58,11 +59,7 @@ async function scriptedGateway(onData: (call: DataCall) => void): Promise<number
     },
   };
   server.addService(proxyServiceDefinition, implementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  const port = await bindLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return port;
 }
