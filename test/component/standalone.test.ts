@@ -4,16 +4,17 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { Afi, MessageType, Safi } from "../../src/bgp/constants.ts";
+import { Afi, CeaseSubcode, ErrorCode, MessageType, Safi } from "../../src/bgp/constants.ts";
 import { BgpFramer } from "../../src/bgp/framer.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { decodeNotification } from "../../src/bgp/notification.ts";
 import { encodeOpen } from "../../src/bgp/open.ts";
 import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { parseStandaloneConfig } from "../../src/config/standalone-config.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import { type RunningStandalone, startStandalone } from "../../src/standalone.ts";
 import { testLogger } from "../support/stack.ts";
-import { waitUntil } from "../support/wait.ts";
+import { waitUntil, within } from "../support/wait.ts";
 
 let running: RunningStandalone | undefined;
 afterEach(async () => {
@@ -21,45 +22,56 @@ afterEach(async () => {
   running = undefined;
 });
 
+/** The embedded stack on ephemeral loopback ports (no demo). */
+const loopbackConfig = () =>
+  parseStandaloneConfig(
+    [
+      "--listen=127.0.0.1:0",
+      "--gateway-listen=127.0.0.1:0",
+      "--http-listen=127.0.0.1:0",
+      "--metrics-port=0",
+    ],
+    {},
+  );
+
+/**
+ * A scripted router: connects to the agent on `port`, sends its OPEN (AS 65001, IPv4) and
+ * resolves once the collector's OPEN came back; `frames` collects every message it receives.
+ */
+async function routerAt(port: number) {
+  const socket = connect({ host: "127.0.0.1", port });
+  const framer = new BgpFramer();
+  const frames: Array<{ type: number; body: Uint8Array }> = [];
+  socket.on("data", (d: Buffer) => {
+    for (const f of framer.push(new Uint8Array(d))) frames.push({ type: f.type, body: f.body });
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise((r) => socket.once("connect", r));
+  socket.write(
+    encodeOpen({
+      asn: 65001,
+      holdTime: 30,
+      routerId: "10.1.1.1",
+      capabilities: { multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }] },
+    }),
+  );
+  await waitUntil(() => frames.some((f) => f.type === MessageType.OPEN), {
+    timeoutMs: 5_000,
+    what: "the collector's OPEN",
+  });
+  return { socket, frames, closed };
+}
+
 describe("standalone", () => {
   test("accepts any router without --config and counts its prefixes", async () => {
-    const config = parseStandaloneConfig(
-      [
-        "--listen",
-        "127.0.0.1:0",
-        "--gateway-listen",
-        "127.0.0.1:0",
-        "--http-listen",
-        "127.0.0.1:0",
-        "--metrics-port",
-        "0",
-      ],
-      {},
-    );
+    const config = loopbackConfig();
     expect(config.acceptAny).toBe(true);
     running = await startStandalone(config, testLogger());
     const port = running.agent.listening[0]?.port ?? 0;
     expect(port).toBeGreaterThan(0);
 
-    const socket = connect({ host: "127.0.0.1", port });
-    const framer = new BgpFramer();
-    const types: number[] = [];
-    socket.on("data", (d: Buffer) => {
-      for (const f of framer.push(new Uint8Array(d))) types.push(f.type);
-    });
-    await new Promise((r) => socket.once("connect", r));
-    socket.write(
-      encodeOpen({
-        asn: 65001,
-        holdTime: 30,
-        routerId: "10.1.1.1",
-        capabilities: { multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }] },
-      }),
-    );
-    await waitUntil(() => types.includes(MessageType.OPEN), {
-      timeoutMs: 5_000,
-      what: "the collector's OPEN",
-    });
+    const { socket } = await routerAt(port);
     socket.write(encodeKeepalive());
     socket.write(
       encodeUpdate({
@@ -81,6 +93,24 @@ describe("standalone", () => {
     );
     expect(device.target).toBe("collector");
     socket.destroy();
+  }, 20_000);
+
+  test("stopping it (Ctrl-C): a router hears Cease / Administrative Shutdown, then the end of its connection", async () => {
+    const stack = await startStandalone(loopbackConfig(), testLogger());
+    running = stack; // closed by afterEach if the test fails before it stops the stack
+    const { socket, frames, closed } = await routerAt(stack.agent.listening[0]?.port ?? 0);
+    socket.write(encodeKeepalive());
+    await waitUntil(() => frames.some((f) => f.type === MessageType.KEEPALIVE), {
+      timeoutMs: 5_000,
+      what: "the collector's KEEPALIVE (Established)",
+    });
+    running = undefined;
+    await stack.close();
+    await within(closed, 5_000, "the router's connection to end");
+    const notifications = frames.filter((f) => f.type === MessageType.NOTIFICATION);
+    expect(
+      notifications.map((n) => decodeNotification(n.body)).map((n) => [n.code, n.subcode]),
+    ).toEqual([[ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN]]);
   }, 20_000);
 
   test("--demo: a built-in router's table shows on /api/devices within seconds, and moves", async () => {
