@@ -79,9 +79,10 @@ export async function startStandalone(
     ...(demo ? { demo } : {}),
     async close() {
       demo?.close();
-      // Gateway first: its collector sends each router Cease / Administrative Shutdown
-      // through the agent, which must still be relaying to carry it.
-      await gateway.close();
+      // Gateway first, without the drain (there is no next gateway to restart towards): its
+      // collector sends each router Cease / Administrative Shutdown through the agent, which
+      // must still be relaying to carry it.
+      await gateway.close({ drain: false });
       await agent.close();
     },
   };

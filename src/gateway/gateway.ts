@@ -90,7 +90,13 @@ export interface RunningGateway {
    * re-attached when the sessions' next streams reach this gateway. Returns how many.
    */
   restartStreams(): number;
-  close(): Promise<void>;
+  /**
+   * Stop. Drains first (every session's agent is sent RESTART and reaches the next gateway)
+   * unless `drain` is false: then the collector's routers hear Cease / Administrative
+   * Shutdown through their still relaying agents (the embedded gateway of standalone mode,
+   * which has no next gateway).
+   */
+  close(options?: { drain?: boolean }): Promise<void>;
 }
 
 /** How long close() waits for drained sessions to end. */
@@ -331,10 +337,10 @@ export async function startGateway(
     reload,
     drain,
     restartStreams,
-    async close() {
+    async close(options) {
       // Sessions get a graceful RESTART first: their agents keep the routers' sessions up
       // (bridging) and reach the next gateway.
-      const live = drain();
+      const live = options?.drain === false ? 0 : drain();
       if (live > 0) await drainer.ended(config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       stopGc?.();
       stopBackground?.();

@@ -13,6 +13,7 @@ import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { parseStandaloneConfig } from "../../src/config/standalone-config.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import { type RunningStandalone, startStandalone } from "../../src/standalone.ts";
+import { captureLogs } from "../support/log-capture.ts";
 import { testLogger } from "../support/stack.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
@@ -95,8 +96,9 @@ describe("standalone", () => {
     socket.destroy();
   }, 20_000);
 
-  test("stopping it (Ctrl-C): a router hears Cease / Administrative Shutdown, then the end of its connection", async () => {
-    const stack = await startStandalone(loopbackConfig(), testLogger());
+  test("stopping it (Ctrl-C): a router hears the collector's Cease / Administrative Shutdown, then the end of its connection; no drain", async () => {
+    const logs = captureLogs();
+    const stack = await startStandalone(loopbackConfig(), logs.logger);
     running = stack; // closed by afterEach if the test fails before it stops the stack
     const { socket, frames, closed } = await routerAt(stack.agent.listening[0]?.port ?? 0);
     socket.write(encodeKeepalive());
@@ -111,6 +113,11 @@ describe("standalone", () => {
     expect(
       notifications.map((n) => decodeNotification(n.body)).map((n) => [n.code, n.subcode]),
     ).toEqual([[ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN]]);
+    // It came from the collector; no drain (there is no next gateway), so no RESTART and no
+    // re-open for the stopping gateway to refuse.
+    expect(logs.find(/^BGP session closed: sent Cease\/Administrative Shutdown/)).toHaveLength(1);
+    expect(logs.find(/^draining/)).toEqual([]);
+    expect(logs.find(/^re-open refused/)).toEqual([]);
   }, 20_000);
 
   test("--demo: a built-in router's table shows on /api/devices within seconds, and moves", async () => {
