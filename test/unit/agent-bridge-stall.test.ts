@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BgpBridge } from "../../src/agent/bridge/bgp-bridge.ts";
+import { BgpBridge, STALL_AFTERMATH_MS } from "../../src/agent/bridge/bgp-bridge.ts";
 import type { BridgeAction } from "../../src/agent/bridge/bridge-state.ts";
 import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
 import { encodeNotification } from "../../src/bgp/notification.ts";
@@ -189,23 +189,41 @@ describe("a silent far end while relaying", () => {
 });
 
 describe("what a KILL on the far end's stream means (killIsLoss)", () => {
-  test("while the far end flows (before a stall, or again after one): the end of the router's session", () => {
+  test("while the far end flows (before a stall, or again well after one): the end of the router's session", () => {
     const flowing = established();
     flowing.fromFarEnd(encodeKeepalive(), 30_000);
+    expect(flowing.stallState).toBe("flowing");
+    expect(flowing.killIsLoss(30_001)).toBe(false);
     const again = covered();
     again.fromFarEnd(encodeKeepalive(), 50_000);
-    for (const b of [flowing, again]) {
-      expect(b.stallState).toBe("flowing");
-      expect(b.killIsLoss).toBe(false);
-    }
+    expect(again.stallState).toBe("flowing");
+    expect(again.killIsLoss(50_000 + STALL_AFTERMATH_MS + 1)).toBe(false);
   });
 
   test("once its silence is covered, or after its Hold Timer Expired: a lost far end", () => {
     const b = covered();
-    expect(b.killIsLoss).toBe(true);
+    expect(b.killIsLoss(45_000)).toBe(true);
     b.fromFarEnd(Buffer.from(HOLD_TIMER_EXPIRED, "hex"), 50_000);
     expect(b.stallState).toBe("far-end-ended");
-    expect(b.killIsLoss).toBe(true);
+    expect(b.killIsLoss(50_001)).toBe(true);
+  });
+
+  test("just after a covered far end's bytes passed again (what a healed transport held): a lost far end", () => {
+    // CI's 60 s partition: the daemon's queued KEEPALIVEs reached the router as the link
+    // healed, and 1 ms later the KILL of the gateway's failed write to the closed daemon.
+    const b = covered();
+    b.fromFarEnd(encodeKeepalive(), 50_000);
+    expect(b.stallState).toBe("flowing");
+    expect(b.killIsLoss(50_001)).toBe(true);
+    expect(b.killIsLoss(50_000 + STALL_AFTERMATH_MS)).toBe(true);
+    expect(b.killIsLoss(50_000 + STALL_AFTERMATH_MS + 1)).toBe(false);
+    // A new far end that took over starts afresh: its KILL while flowing is the router's end.
+    b.farEndLost(51_000, "stream reset");
+    b.farEndAttached(52_000);
+    b.fromFarEnd(farOpen(), 52_100);
+    b.fromFarEnd(encodeKeepalive(), 52_200);
+    expect(b.state).toBe("established");
+    expect(b.killIsLoss(52_300)).toBe(false);
   });
 });
 
@@ -221,16 +239,20 @@ describe("what the far end's FIN means (finIsLoss)", () => {
 
   test("through a loss and a re-attach: a KILL or a FIN in each state", () => {
     const b = established();
-    const meaning = () => ({ state: b.state, kill: b.killIsLoss, fin: b.finIsLoss });
-    const seen = [meaning()];
+    const meaning = (now: number) => ({
+      state: b.state,
+      kill: b.killIsLoss(now),
+      fin: b.finIsLoss,
+    });
+    const seen = [meaning(500)];
     b.farEndLost(1_000, "stream reset");
-    seen.push(meaning());
+    seen.push(meaning(1_000));
     b.farEndAttached(2_000);
-    seen.push(meaning());
+    seen.push(meaning(2_000));
     b.fromFarEnd(farOpen(), 2_100);
-    seen.push(meaning());
+    seen.push(meaning(2_100));
     b.fromFarEnd(encodeKeepalive(), 2_200);
-    seen.push(meaning());
+    seen.push(meaning(2_200));
     expect(seen).toEqual([
       { state: "established", kill: false, fin: true },
       // No stream while bridging: a KILL cannot come.

@@ -22,6 +22,12 @@ import { MessageCursor } from "./message-cursor.ts";
 import { SessionWatch } from "./session-watch.ts";
 import { StallCover, type StallState } from "./stall-cover.ts";
 
+/**
+ * How long after a covered far end's bytes pass again a KILL still counts as that far end lost
+ * to its stall (killIsLoss): the time a healed transport takes to deliver what it held.
+ */
+export const STALL_AFTERMATH_MS = 10_000;
+
 const NO_ACTIONS: readonly BridgeAction[] = [];
 
 /** RFC 4271 §4.4: KEEPALIVEs are not sent more often than once per second. */
@@ -96,14 +102,19 @@ export class BgpBridge {
    * Timer Expired dropped (stall-cover.ts). A far end that went quiet for half the hold
    * time and then failed was lost to the stall (seen in a 60 s partition: the daemon's hold
    * timer expired and it closed; the gateway's late write to it failed with EPIPE, and its
-   * KILL reached the agent with no NOTIFICATION before it). A KILL while the far end flows
-   * ends the router's session, as a plain relay would.
+   * KILL reached the agent with no NOTIFICATION before it). So is a KILL within
+   * STALL_AFTERMATH_MS of a covered far end's bytes passing again: what the transport held
+   * through a partition arrives first when it heals, and says nothing of the far end now (seen
+   * in the same test: the daemon's queued KEEPALIVEs reached the router, then, 1 ms later,
+   * the KILL of the gateway's failed write). A KILL while the far end flows ends the router's
+   * session, as a plain relay would.
    */
-  get killIsLoss(): boolean {
+  killIsLoss(now: number): boolean {
     if (this.current === "reattach-open-sent" || this.current === "reattach-open-confirm") {
       return true;
     }
-    return this.current === "established" && this.stall.state !== "flowing";
+    if (this.current !== "established") return false;
+    return this.stall.state !== "flowing" || this.stall.resumedWithin(now, STALL_AFTERMATH_MS);
   }
 
   /**

@@ -125,11 +125,12 @@ export class SessionBridge {
     // A far end the bridge dropped itself (its handshake went wrong) was destroyed under its
     // relay, which says "socket-error": that is a lost far end too, not the router's error.
     // So is a KILL where the bridge says it is a loss (`killIsLoss`: in a new far end's
-    // handshake, or after the far end stalled): the router's session is the bridge's to keep.
+    // handshake, or after the far end stalled, or just after a stalled far end's bytes passed
+    // again): the router's session is the bridge's to keep.
     const lost =
       FAR_END_LOST.has(reason) ||
       (dropped && reason === "socket-error") ||
-      (reason === "killed" && this.bridge.killIsLoss);
+      (reason === "killed" && this.bridge.killIsLoss(this.clock.now()));
     if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
       this.apply(
         this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),

@@ -53,6 +53,8 @@ export class StallCover {
   private partial: Uint8Array[] = [];
   /** When the first KEEPALIVE of the current stall was sent (while not flowing). */
   coveredSince = 0;
+  /** When a covered far end's bytes last passed again (covering -> flowing); 0: never. */
+  private resumedAt = 0;
 
   get state(): StallState {
     return this.current;
@@ -78,6 +80,12 @@ export class StallCover {
     this.current = "flowing";
     this.lastToRouter = now;
     this.partial = [];
+    this.resumedAt = 0;
+  }
+
+  /** Whether a covered far end's bytes passed again at most `ms` before `now`. */
+  resumedWithin(now: number, ms: number): boolean {
+    return this.resumedAt > 0 && now - this.resumedAt <= ms;
   }
 
   /** When the next KEEPALIVE in the far end's place is due (`holdMs`: negotiated, > 0). */
@@ -133,7 +141,10 @@ export class StallCover {
       release.push(...this.partial, upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
       this.partial = [];
       this.lastToRouter = now;
-      if (this.current === "covering") this.current = "flowing";
+      if (this.current === "covering") {
+        this.current = "flowing";
+        this.resumedAt = now;
+      }
     }
     if (ended) {
       this.partial = [];
