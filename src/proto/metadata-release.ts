@@ -26,11 +26,9 @@ import type { Metadata } from "@grpc/grpc-js";
 import * as loadBalancingCall from "@grpc/grpc-js/build/src/load-balancing-call.js";
 import * as subchannel from "@grpc/grpc-js/build/src/subchannel.js";
 
-/** What a call's listener receives, as far as it is passed on here. */
+/** A call's listener, as far as it is used here. */
 interface CallListener {
   onReceiveMetadata(metadata: Metadata): void;
-  onReceiveMessage(message: unknown): void;
-  onReceiveStatus(status: unknown): void;
 }
 
 /** The client's LoadBalancingCall, as far as it is used here. */
@@ -44,7 +42,7 @@ interface Subchannel {
 }
 
 /** Remove every entry (Metadata's public API); the Map behind it shrinks. */
-export function emptyMetadata(metadata: Metadata): void {
+function emptyMetadata(metadata: Metadata): void {
   for (const key of Object.keys(metadata.getMap())) metadata.remove(key);
 }
 
@@ -71,16 +69,17 @@ export function installMetadataRelease(): boolean {
     emptyMetadata(metadata);
     return created;
   };
+  // The listener is the caller's own object for this call (grpc-js 1.14: RetryingCall makes
+  // one per attempt): only its response-headers callback is wrapped, so messages and the
+  // status reach it as before, without a layer of ours on the per-message path.
   const start = call.start;
   call.start = function (this: LoadBalancingCall, metadata: Metadata, listener: CallListener) {
-    start.call(this, metadata, {
-      onReceiveMetadata: (received) => {
-        emptyMetadata(metadata);
-        listener.onReceiveMetadata(received);
-      },
-      onReceiveMessage: (message) => listener.onReceiveMessage(message),
-      onReceiveStatus: (status) => listener.onReceiveStatus(status),
-    });
+    const onReceiveMetadata = listener.onReceiveMetadata;
+    listener.onReceiveMetadata = (received) => {
+      emptyMetadata(metadata);
+      onReceiveMetadata.call(listener, received);
+    };
+    start.call(this, metadata, listener);
   };
   installed = true;
   return true;

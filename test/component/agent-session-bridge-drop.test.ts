@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { connect, createServer, type Socket } from "node:net";
+import { STALL_AFTERMATH_MS } from "../../src/agent/bridge/bgp-bridge.ts";
 import {
   FAR_END_DROP_GRACE_MS,
   ROUTER_CLOSE_GRACE_MS,
@@ -200,16 +201,45 @@ async function killedThenBridged(s: Awaited<ReturnType<typeof establishedSession
   expect(s.seen.ended).toBe(false);
 }
 
+/** Half of the 90 s hold time without a far-end byte: the bridge covers with a KEEPALIVE. */
+async function coveredSession() {
+  const s = await establishedSession();
+  s.clock.advance(45_000);
+  await waitUntil(() => s.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a cover KEEPALIVE" });
+  expect(s.bridge.bridge.stallState).toBe("covering");
+  return s;
+}
+
+/** The first far end's stream is killed and the router's connection is reset. */
+async function killedThenReset(s: Awaited<ReturnType<typeof establishedSession>>) {
+  s.first.call.emit("data", { action: DataAction.KILL, data: [] });
+  expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
+  await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
+}
+
 describe("a far end silent for half the hold time (covered), then its stream is killed", () => {
   // Found by the fault matrix's 60 s partition (session 11): the daemon's hold timer expired
   // and it closed; the gateway's late write to it failed (EPIPE) and it sent KILL, with no
   // NOTIFICATION from the daemon before it.
   test("is lost like a far end whose hold timer expired: bridged, the router not reset", async () => {
-    const s = await establishedSession();
-    s.clock.advance(45_000); // half of the 90 s hold time without a far-end byte
-    await waitUntil(() => s.heard().endsWith(KEEPALIVE), { ...WAIT, what: "a cover KEEPALIVE" });
-    expect(s.bridge.bridge.stallState).toBe("covering");
+    await killedThenBridged(await coveredSession());
+  });
+
+  test("the far end's held bytes pass as the transport heals, then the KILL: still a lost far end, bridged", async () => {
+    // Session 12's CI, the same partition: the daemon's KEEPALIVEs held through it reached the
+    // router first, and 1 ms later the KILL of the gateway's failed write (STALL_AFTERMATH_MS).
+    const s = await coveredSession();
+    s.first.fromFar(encodeKeepalive());
+    expect(s.bridge.bridge.stallState).toBe("flowing");
+    s.clock.advance(1);
     await killedThenBridged(s);
+  });
+
+  test("a KILL well after a covered far end flowed again ends the router's session", async () => {
+    const s = await coveredSession();
+    s.first.fromFar(encodeKeepalive());
+    s.clock.advance(STALL_AFTERMATH_MS + 1);
+    await killedThenReset(s);
   });
 
   test("a KILL while the far end still flows ends the router's session, as before", async () => {
@@ -217,9 +247,7 @@ describe("a far end silent for half the hold time (covered), then its stream is 
     s.clock.advance(30_000);
     s.first.fromFar(encodeKeepalive()); // the far end's own KEEPALIVE: not a stall
     expect(s.bridge.bridge.stallState).toBe("flowing");
-    s.first.call.emit("data", { action: DataAction.KILL, data: [] });
-    expect(s.bridge.farEndLost("killed", "killed")).toBe(false);
-    await waitUntil(() => s.agentSide.destroyed, { ...WAIT, what: "the router's reset" });
+    await killedThenReset(s);
   });
 });
 

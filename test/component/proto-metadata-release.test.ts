@@ -30,8 +30,11 @@ const BINARY = Buffer.from([0, 1, 2, 250, 251, 252]);
 /** The Metadata objects grpc-js handed on, by where. */
 const handedOn = { pick: [] as grpc.Metadata[], call: [] as grpc.Metadata[] };
 
-/** Record what each patched step receives, then run it. */
-function record(): void {
+/**
+ * Record what each patched step receives, then run it; returns the undo (the tier's other
+ * files run in the same process and must not keep feeding these arrays).
+ */
+function record(): () => void {
   const pick = Subchannel.prototype.createCall;
   Subchannel.prototype.createCall = function (this: Subchannel, metadata, ...rest) {
     handedOn.pick.push(metadata);
@@ -42,7 +45,12 @@ function record(): void {
     handedOn.call.push(metadata);
     return start.call(this, metadata, listener);
   };
+  return () => {
+    Subchannel.prototype.createCall = pick;
+    LoadBalancingCall.prototype.start = start;
+  };
 }
+let unrecord: (() => void) | undefined;
 
 /** `promise`, or a rejection naming `what` after WAIT_MS. */
 const within = <T>(promise: Promise<T>, what: string) => settlesWithin(promise, WAIT_MS, what);
@@ -55,7 +63,7 @@ let gotCall: (call: grpc.ServerDuplexStream<DataMessage, DataMessage>) => void;
 
 beforeAll(async () => {
   expect(installMetadataRelease()).toBe(true);
-  record();
+  unrecord = record();
   serverCall = new Promise((resolve) => {
     gotCall = resolve;
   });
@@ -76,6 +84,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  unrecord?.();
   server?.forceShutdown();
 });
 

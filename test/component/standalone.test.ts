@@ -3,17 +3,13 @@
  * the embedded agent and gateway into the collector, visible on /api/devices.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect } from "node:net";
-import { Afi, CeaseSubcode, ErrorCode, MessageType, Safi } from "../../src/bgp/constants.ts";
-import { BgpFramer } from "../../src/bgp/framer.ts";
-import { encodeKeepalive } from "../../src/bgp/keepalive.ts";
+import { CeaseSubcode, ErrorCode, MessageType } from "../../src/bgp/constants.ts";
 import { decodeNotification } from "../../src/bgp/notification.ts";
-import { encodeOpen } from "../../src/bgp/open.ts";
-import { encodeUpdate } from "../../src/bgp/update-encoder.ts";
 import { parseStandaloneConfig } from "../../src/config/standalone-config.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import { type RunningStandalone, startStandalone } from "../../src/standalone.ts";
 import { captureLogs } from "../support/log-capture.ts";
+import { ScriptedRouter } from "../support/scripted-router.ts";
 import { testLogger } from "../support/stack.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
@@ -35,35 +31,6 @@ const loopbackConfig = () =>
     {},
   );
 
-/**
- * A scripted router: connects to the agent on `port`, sends its OPEN (AS 65001, IPv4) and
- * resolves once the collector's OPEN came back; `frames` collects every message it receives.
- */
-async function routerAt(port: number) {
-  const socket = connect({ host: "127.0.0.1", port });
-  const framer = new BgpFramer();
-  const frames: Array<{ type: number; body: Uint8Array }> = [];
-  socket.on("data", (d: Buffer) => {
-    for (const f of framer.push(new Uint8Array(d))) frames.push({ type: f.type, body: f.body });
-  });
-  socket.on("error", () => {});
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  await new Promise((r) => socket.once("connect", r));
-  socket.write(
-    encodeOpen({
-      asn: 65001,
-      holdTime: 30,
-      routerId: "10.1.1.1",
-      capabilities: { multiprotocol: [{ afi: Afi.IPV4, safi: Safi.UNICAST }] },
-    }),
-  );
-  await waitUntil(() => frames.some((f) => f.type === MessageType.OPEN), {
-    timeoutMs: 5_000,
-    what: "the collector's OPEN",
-  });
-  return { socket, frames, closed };
-}
-
 describe("standalone", () => {
   test("accepts any router without --config and counts its prefixes", async () => {
     const config = loopbackConfig();
@@ -72,17 +39,8 @@ describe("standalone", () => {
     const port = running.agent.listening[0]?.port ?? 0;
     expect(port).toBeGreaterThan(0);
 
-    const { socket } = await routerAt(port);
-    socket.write(encodeKeepalive());
-    socket.write(
-      encodeUpdate({
-        origin: 0,
-        asPath: [65001],
-        nextHop: "10.1.1.1",
-        nlri: ["192.0.2.0/24", "198.51.100.0/24"],
-      }),
-    );
-
+    // It answers the collector's OPEN with a KEEPALIVE and its two prefixes.
+    const router = new ScriptedRouter(port, ["192.0.2.0/24", "198.51.100.0/24"]);
     const url = `http://127.0.0.1:${running.gateway.httpPort}/api/devices`;
     const device = await waitUntil(
       async () => {
@@ -93,23 +51,22 @@ describe("standalone", () => {
       { timeoutMs: 5_000, what: "the router to show as established with 2 prefixes" },
     );
     expect(device.target).toBe("collector");
-    socket.destroy();
+    router.destroy();
   }, 20_000);
 
   test("stopping it (Ctrl-C): a router hears the collector's Cease / Administrative Shutdown, then the end of its connection; no drain", async () => {
     const logs = captureLogs();
     const stack = await startStandalone(loopbackConfig(), logs.logger);
     running = stack; // closed by afterEach if the test fails before it stops the stack
-    const { socket, frames, closed } = await routerAt(stack.agent.listening[0]?.port ?? 0);
-    socket.write(encodeKeepalive());
-    await waitUntil(() => frames.some((f) => f.type === MessageType.KEEPALIVE), {
+    const router = new ScriptedRouter(stack.agent.listening[0]?.port ?? 0, ["192.0.2.0/24"]);
+    await waitUntil(() => router.count(MessageType.KEEPALIVE) > 0, {
       timeoutMs: 5_000,
       what: "the collector's KEEPALIVE (Established)",
     });
     running = undefined;
     await stack.close();
-    await within(closed, 5_000, "the router's connection to end");
-    const notifications = frames.filter((f) => f.type === MessageType.NOTIFICATION);
+    await within(router.closed, 5_000, "the router's connection to end");
+    const notifications = router.received.filter((f) => f.type === MessageType.NOTIFICATION);
     expect(
       notifications.map((n) => decodeNotification(n.body)).map((n) => [n.code, n.subcode]),
     ).toEqual([[ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN]]);

@@ -127,14 +127,13 @@ export class SessionBridge {
     // So is a KILL where the bridge says it is a loss (`killIsLoss`: in a new far end's
     // handshake, or after the far end stalled, or just after a stalled far end's bytes passed
     // again): the router's session is the bridge's to keep.
+    const now = this.clock.now();
     const lost =
       FAR_END_LOST.has(reason) ||
       (dropped && reason === "socket-error") ||
-      (reason === "killed" && this.bridge.killIsLoss(this.clock.now()));
+      (reason === "killed" && this.bridge.killIsLoss(now));
     if (lost && this.bridge.state !== "closed" && !this.routerEnded) {
-      this.apply(
-        this.bridge.farEndLost(this.clock.now(), `${reason}: ${why}`, reason === "restart"),
-      );
+      this.apply(this.bridge.farEndLost(now, `${reason}: ${why}`, reason === "restart"));
       if (this.bridging) {
         this.router.resume();
         return true;
