@@ -19,6 +19,8 @@ export interface ProcReading {
   childCpu: number;
   rss: number;
   hwm: number;
+  /** The file-backed part of rss (RssFile): pages of the executable and libraries mapped in. */
+  rssFile: number;
 }
 
 /** A /proc/PID/stat (or task/TID/stat) text's command name and CPU times, seconds. */
@@ -53,7 +55,14 @@ export function readProc(pid: number): ProcReading | undefined {
     const { cpu, sys, childCpu } = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (key: string) => (procField(status, key) || 0) * 1024;
-    return { cpu, sys, childCpu, rss: kb("VmRSS"), hwm: kb("VmHWM") };
+    return {
+      cpu,
+      sys,
+      childCpu,
+      rss: kb("VmRSS"),
+      hwm: kb("VmHWM"),
+      rssFile: kb("RssFile"),
+    };
   } catch {
     return undefined;
   }

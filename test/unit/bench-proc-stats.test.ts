@@ -11,6 +11,7 @@ const reading = (cpu: number, sys: number): ProcReading => ({
   childCpu: 0,
   rss: 0,
   hwm: 0,
+  rssFile: 0,
 });
 
 describe("SuccessiveCpu", () => {
@@ -47,5 +48,14 @@ describe("SuccessiveCpu", () => {
     const own = new SuccessiveCpu(() => process.pid).read();
     expect(Number.isFinite(own.cpu)).toBe(true);
     expect(own.cpu).toBeCloseTo(readProc(process.pid)?.cpu ?? -1, 1);
+  });
+});
+
+describe("readProc", () => {
+  test("splits off the file-backed part of this process's resident memory", () => {
+    const own = readProc(process.pid);
+    // The bun executable's own pages are file-backed and mapped in by now.
+    expect(own?.rssFile).toBeGreaterThan(0);
+    expect(own?.rssFile).toBeLessThan(own?.rss ?? 0);
   });
 });
