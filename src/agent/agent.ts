@@ -14,6 +14,7 @@ import {
 } from "../core/session-log-budget.ts";
 import type { FiveTuple } from "../proto/messages.ts";
 import { type AgentIdentity, identityPairs } from "../proto/metadata.ts";
+import { GRPC_PATCHES, warnMissingGrpcPatches } from "../proto/service.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import { version } from "../version.ts";
@@ -214,6 +215,7 @@ export async function startAgent(
     proxy: config.proxy ? `${config.proxy.host}:${config.proxy.port}` : undefined,
     ...(config.lowerBackgroundThreads ? {} : { thread_lowering: "off" }),
   });
+  warnMissingGrpcPatches(log);
 
   const running: RunningAgent = {
     instance: identity.instance,
@@ -231,6 +233,7 @@ export async function startAgent(
       sessionsTotal,
       readGatesMissed: readGate.missed,
       readAheadMissed: readAhead.missed,
+      grpcPatches: GRPC_PATCHES,
       pool: pool.stats,
       md5: md5 ? md5.status() : md5DisabledStatus(config.md5),
     }),

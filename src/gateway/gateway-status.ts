@@ -27,6 +27,8 @@ export interface GatewayStatusSources {
   readonly readGatesMissed?: () => number;
   /** Target sockets relayed with an unlimited read-ahead (src/relay/read-ahead-watch.ts). */
   readonly readAheadMissed?: () => number;
+  /** Which of the grpc-js patches took (src/proto/service.ts, GRPC_PATCHES). */
+  readonly grpcPatches?: Readonly<Record<string, boolean>>;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;
@@ -66,6 +68,7 @@ export function gatewayStatusRoutes(src: GatewayStatusSources): Record<string, R
         ...(src.streamsByPin === undefined ? {} : { streamsByPin: src.streamsByPin }),
         ...(src.readGatesMissed === undefined ? {} : { readGatesMissed: src.readGatesMissed() }),
         ...(src.readAheadMissed === undefined ? {} : { readAheadMissed: src.readAheadMissed() }),
+        ...(src.grpcPatches === undefined ? {} : { grpcPatches: src.grpcPatches }),
         devices: devices(),
         agentsConnected: src.agents.all().length,
         exportRequests: receiver.requests,

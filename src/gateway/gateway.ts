@@ -17,7 +17,7 @@ import {
 } from "../core/session-log-budget.ts";
 import { readProcessStats } from "../metrics/process-stats.ts";
 import { resumeServiceDefinition } from "../proto/resume-service.ts";
-import { proxyServiceDefinition } from "../proto/service.ts";
+import { GRPC_PATCHES, proxyServiceDefinition, warnMissingGrpcPatches } from "../proto/service.ts";
 import { ReadGateWatch } from "../relay/http2-read-gate.ts";
 import { ReadAheadWatch } from "../relay/read-ahead-watch.ts";
 import { version } from "../version.ts";
@@ -245,6 +245,7 @@ export async function startGateway(
     streamsByPin,
     readGatesMissed: () => readGate.missed,
     readAheadMissed: () => readAhead.missed,
+    grpcPatches: GRPC_PATCHES,
     registry,
     agents,
     agentMetrics,
@@ -324,6 +325,7 @@ export async function startGateway(
     accept_any: config.acceptAny,
     ...(config.lowerBackgroundThreads ? {} : { thread_lowering: "off" }),
   });
+  warnMissingGrpcPatches(log);
 
   return {
     port,

@@ -32,6 +32,8 @@ export interface GatewayMetricsInput {
   readonly streamsByPin?: ReadonlyMap<string, number>;
   /** Data calls left without an HTTP/2 read gate since start. */
   readonly readGatesMissed?: number;
+  /** Which of the grpc-js patches took (src/proto/service.ts, GRPC_PATCHES). */
+  readonly grpcPatches?: Readonly<Record<string, boolean>>;
   /** Target sockets relayed with an unlimited read-ahead since start. */
   readonly readAheadMissed?: number;
   readonly devices: readonly GatewayDeviceFigures[];
@@ -87,6 +89,16 @@ export function gatewayMetricFamilies(input: GatewayMetricsInput): MetricFamily[
       "Data streams relayed without the HTTP/2 read gate (grpc-js or Bun internals changed): unbounded buffering possible",
       gwLabels,
     ).setTotal(gw, input.readGatesMissed);
+  }
+  if (input.grpcPatches !== undefined) {
+    const patches = r.gauge(
+      "bgproxy_gateway_grpc_patch_applied",
+      "Changes bgproxy makes inside grpc-js: 1 applied, 0 not (a grpc-js upgrade moved what they reach; warned at start): relaying is unaffected, a copy per message or memory per call is lost. Should stay 1",
+      [...gwLabels, "patch"],
+    );
+    for (const [patch, applied] of Object.entries(input.grpcPatches)) {
+      patches.set({ ...gw, patch }, applied ? 1 : 0);
+    }
   }
   if (input.readAheadMissed !== undefined) {
     r.counter(

@@ -3,6 +3,7 @@
  * codec (no .proto is loaded at run time), with typed client and server shapes.
  */
 import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../core/logger.ts";
 import { noteRelayAllocation, type RelayRole } from "../core/process-gc-pacer.ts";
 import {
   decodeControlRequest,
@@ -16,10 +17,40 @@ import { installPreFraming } from "./grpc-framing.ts";
 import type { ControlRequest, ControlResponse, DataMessage } from "./messages.ts";
 import { installMetadataRelease } from "./metadata-release.ts";
 
-// Data messages carry room for their frame header: grpc-js sends them without a copy.
-installPreFraming();
-// A client call's header copies are freed once sent and answered, not kept for the call's life.
-installMetadataRelease();
+/** A change bgproxy makes to grpc-js's internals (see each module). */
+export type GrpcPatch = "pre_framing" | "metadata_release";
+
+/**
+ * Which of the grpc-js patches took. One that did not (an upgrade moved what it reaches)
+ * costs memory or a copy per message, never correctness: the agent and the gateway warn of
+ * it at start and show it in /metrics (`bgproxy_{agent,gateway}_grpc_patch_applied`).
+ */
+export const GRPC_PATCHES: Readonly<Record<GrpcPatch, boolean>> = {
+  // Data messages carry room for their frame header: grpc-js sends them without a copy.
+  pre_framing: installPreFraming(),
+  // A client call's header copies are freed once sent and answered, not kept for its life.
+  metadata_release: installMetadataRelease(),
+};
+
+/** The patches of `patches` that did not take (pure). */
+export function missingGrpcPatches(
+  patches: Readonly<Record<GrpcPatch, boolean>> = GRPC_PATCHES,
+): GrpcPatch[] {
+  return (Object.keys(patches) as GrpcPatch[]).filter((name) => !patches[name]);
+}
+
+/** At an agent's or gateway's start: one warning naming the patches that did not take. */
+export function warnMissingGrpcPatches(
+  log: Pick<Logger, "warn">,
+  patches: Readonly<Record<GrpcPatch, boolean>> = GRPC_PATCHES,
+): void {
+  const missing = missingGrpcPatches(patches);
+  if (missing.length === 0) return;
+  log.warn(
+    "grpc-js internals moved (an upgrade?): these patches are not applied; sessions are relayed, at the cost of memory or a copy per message",
+    { patches: missing.join(",") },
+  );
+}
 
 /** Fully qualified service name. */
 export const PROXY_SERVICE_NAME = "kentik.ktbgp.v202203beta2.ProxyService";

@@ -167,6 +167,11 @@ describe("operations endpoints follow the sessions", () => {
     expect(agents[0]).toMatchObject({ instance: agent.instance, active_sessions: 1 });
     expect(await metric(gp, "bgproxy_gateway_sessions_active")).toBe(1);
     expect(await metric(gp, "bgproxy_gateway_agents_connected")).toBe(1);
+    // grpc-js's internals are where bgproxy's patches expect them: both roles show each as 1.
+    for (const patch of ["pre_framing", "metadata_release"]) {
+      expect(await metric(ap, `bgproxy_agent_grpc_patch_applied{patch="${patch}"}`)).toBe(1);
+      expect(await metric(gp, `bgproxy_gateway_grpc_patch_applied{patch="${patch}"}`)).toBe(1);
+    }
 
     // Router 2 joins with more bytes; router 1 leaves.
     const r2 = await router(routerPort, "127.0.0.2");

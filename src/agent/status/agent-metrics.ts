@@ -190,6 +190,14 @@ export function agentMetricFamilies(snap: AgentSnapshot): MetricFamily[] {
     "bgproxy_agent_read_ahead_missed_total",
     "Router sockets relayed with an unlimited read-ahead (Bun internals changed): read pacing no longer holds reads back",
   ).setTotal({}, status.readAheadMissed);
+  const patches = r.gauge(
+    "bgproxy_agent_grpc_patch_applied",
+    "Changes bgproxy makes inside grpc-js: 1 applied, 0 not (a grpc-js upgrade moved what they reach; warned at start): relaying is unaffected, a copy per message or memory per call is lost. Should stay 1",
+    ["patch"],
+  );
+  for (const [patch, applied] of Object.entries(status.grpcPatches)) {
+    patches.set({ patch }, applied ? 1 : 0);
+  }
   r.gauge("bgproxy_agent_grpc_connections", "HTTP/2 connections in the Data pool").set(
     {},
     status.pool.connections,

@@ -1,6 +1,7 @@
 import type { ExportStats } from "../../export/export-stats.ts";
 import type { ProcessStats } from "../../metrics/process-stats.ts";
 import type { HistogramSample } from "../../metrics/registry.ts";
+import type { GrpcPatch } from "../../proto/service.ts";
 import type { ControlStatus } from "../control-channel.ts";
 import type { Md5Status } from "../md5/md5-support.ts";
 import type { SessionSnapshot } from "../session-snapshot.ts";
@@ -22,6 +23,8 @@ export interface AgentStatus {
   readonly readGatesMissed: number;
   /** Router sockets relayed with an unlimited read-ahead (src/relay/read-ahead-watch.ts). */
   readonly readAheadMissed: number;
+  /** Which of the grpc-js patches took (src/proto/service.ts, GRPC_PATCHES). */
+  readonly grpcPatches: Readonly<Record<GrpcPatch, boolean>>;
   readonly pool: { readonly connections: number; readonly streams: readonly number[] };
   /** TCP-MD5 state (disabled, with the kernel's counters, without --enable-md5-support). */
   readonly md5: Md5Status;
