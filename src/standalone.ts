@@ -6,6 +6,15 @@ import { DemoRouter } from "./demo/demo-router.ts";
 import { DEMO_TABLE } from "./demo/demo-table.ts";
 import { type RunningGateway, startGateway } from "./gateway/gateway.ts";
 
+/** How long stopping waits for the routers to end their connections after the Cease. */
+const ROUTERS_LEAVE_MS = 1_000;
+
+/** Resolves once `agent` relays no session, or after `ms`. */
+async function sessionsGone(agent: RunningAgent, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (agent.status().sessions.length > 0 && Date.now() < until) await Bun.sleep(10);
+}
+
 /**
  * `bgproxy standalone`: an agent and a gateway with its built-in collector in one process,
  * talking gRPC over loopback. The quickest way to see a router's session arrive.
@@ -83,6 +92,9 @@ export async function startStandalone(
       // collector sends each router Cease / Administrative Shutdown through the agent, which
       // must still be relaying to carry it.
       await gateway.close({ drain: false });
+      // Each router then ends its connection (the Cease, then the agent's FIN): the agent's
+      // sessions close as they do, unless a router takes longer than this.
+      await sessionsGone(agent, ROUTERS_LEAVE_MS);
       await agent.close();
     },
   };

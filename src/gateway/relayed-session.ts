@@ -123,9 +123,14 @@ export class RelayedSession {
     const { call, agent, device, session, log } = this.stream;
     call.on("cancelled", () => {
       this.cancelled = true;
-      // The agent cancelled the call: the relay may not hear of it otherwise.
-      if (!this.resumable)
-        this.relay?.abort("call-error", new Error("the agent cancelled the Data stream"));
+      // grpc-js says "cancelled" of every closed stream: the relay tells the agent's cut
+      // (it may not hear of it otherwise) from the RPC's normal end after our status.
+      if (!this.resumable) {
+        this.relay?.streamClosed(
+          new Error("the agent cancelled the Data stream"),
+          TARGET_KILL_GRACE_MS,
+        );
+      }
     });
     const events = this.deps.tracker.opened(device);
     this.deps.agents?.sessionOpened(agent.instance);

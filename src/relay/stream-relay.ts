@@ -236,6 +236,31 @@ export class StreamRelay {
     this.finish(reason, error);
   }
 
+  /**
+   * The call's HTTP/2 stream closed. A grpc-js server reports every close of a call as
+   * "cancelled", the RPC's normal end included. After this side ended the call (its status
+   * sent, the socket's FIN passed on) the close is that end: the relay ends as "closed" once
+   * the socket has taken its last writes, or within `graceMs` with the socket reset (a far end
+   * that stopped reading). Before it, the peer cut the stream: abort (`error` says why).
+   */
+  streamClosed(error: Error, graceMs: number): void {
+    if (this.finished) return;
+    if (!this.call.writableEnded || !this.socketEnded) {
+      this.abort("call-error", error);
+      return;
+    }
+    if (!this.callEnded) {
+      this.callEnded = true;
+      this.socket.end();
+    }
+    this.maybeFinished();
+    if (this.finished) return;
+    this.graceTimer = this.clock.schedule(graceMs, () => {
+      resetSocket(this.socket);
+      this.finish("closed");
+    });
+  }
+
   private fromSocket(chunk: Buffer): void {
     if (this.finished || this.restarting) return;
     const length = chunk.length;

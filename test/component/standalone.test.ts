@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { CeaseSubcode, ErrorCode, MessageType } from "../../src/bgp/constants.ts";
-import { decodeNotification } from "../../src/bgp/notification.ts";
+import { decodeNotification, encodeNotification } from "../../src/bgp/notification.ts";
 import { parseStandaloneConfig } from "../../src/config/standalone-config.ts";
 import type { DeviceView } from "../../src/gateway/device-view.ts";
 import { type RunningStandalone, startStandalone } from "../../src/standalone.ts";
@@ -14,6 +14,13 @@ import { testLogger } from "../support/stack.ts";
 import { waitUntil, within } from "../support/wait.ts";
 
 let running: RunningStandalone | undefined;
+
+/** How the gateway's relay of each session ended, as its log says. */
+const gatewayEnds = (logs: ReturnType<typeof captureLogs>) =>
+  logs
+    .records()
+    .filter((r) => r.component === "gateway/data" && /^session (closed|ended)$/.test(r.msg))
+    .map((r) => ({ msg: r.msg, reason: r.reason }));
 afterEach(async () => {
   await running?.close();
   running = undefined;
@@ -75,6 +82,35 @@ describe("standalone", () => {
     expect(logs.find(/^BGP session closed: sent Cease\/Administrative Shutdown/)).toHaveLength(1);
     expect(logs.find(/^draining/)).toEqual([]);
     expect(logs.find(/^re-open refused/)).toEqual([]);
+    // The gateway's relay ended with the RPC, not as a stream the agent cut; the agent's
+    // session ended as the router closed, not cut by the agent's own stop.
+    expect(gatewayEnds(logs)).toEqual([{ msg: "session closed", reason: "closed" }]);
+    expect(logs.find("session ended")).toEqual([]);
+  }, 20_000);
+
+  test("a router leaving (Cease, then FIN): the gateway's relay ends as closed, not as a cut stream", async () => {
+    const logs = captureLogs();
+    running = await startStandalone(loopbackConfig(), logs.logger);
+    const router = new ScriptedRouter(running.agent.listening[0]?.port ?? 0, ["192.0.2.0/24"]);
+    await waitUntil(() => router.count(MessageType.KEEPALIVE) > 0, {
+      timeoutMs: 5_000,
+      what: "the collector's KEEPALIVE (Established)",
+    });
+    router.socket.end(
+      encodeNotification({
+        code: ErrorCode.CEASE,
+        subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
+        data: new Uint8Array(),
+      }),
+    );
+    await within(router.closed, 5_000, "the router's connection to end");
+    await waitUntil(() => gatewayEnds(logs).length > 0, {
+      timeoutMs: 5_000,
+      what: "the gateway's relay to end",
+    });
+    // grpc-js reports the stream's normal close as "cancelled" too: that is no cut.
+    expect(gatewayEnds(logs)).toEqual([{ msg: "session closed", reason: "closed" }]);
+    expect(logs.find(/the agent's stream was cut/)).toEqual([]);
   }, 20_000);
 
   test("--demo: a built-in router's table shows on /api/devices within seconds, and moves", async () => {
