@@ -13,7 +13,7 @@ import { readProc, resetPeak, Sampler } from "./proc-stats.ts";
 import { type RelayPaths, startRelayPaths } from "./relay-paths.ts";
 import { emptyResult, type ScenarioResult } from "./report.ts";
 import { PATH_LABEL, PATHS, type PathName } from "./topology.ts";
-import { startWorker } from "./worker-process.ts";
+import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
 /** Target: the growth of each relay process, agent and gateway (issue 9). */
 const TARGET_GROWTH = 16 * MB;
@@ -49,8 +49,6 @@ function startSink(ctx: BenchContext, rate?: number) {
   });
 }
 
-type Worker = Awaited<ReturnType<typeof startWorker>>;
-
 /**
  * One path's run: the pump sends the table through `path` to the sink, agent and gateway
  * sampled meanwhile. undefined (with a note) when the table did not arrive whole.
@@ -59,7 +57,13 @@ async function measure(
   ctx: BenchContext,
   result: ScenarioResult,
   path: PathName,
-  io: { relays: RelayPaths; sink: Worker; pump: Worker; tableBytes: number; rate?: number },
+  io: {
+    relays: RelayPaths;
+    sink: WorkerProcess;
+    pump: WorkerProcess;
+    tableBytes: number;
+    rate?: number;
+  },
 ): Promise<Run | undefined> {
   const { topo } = ctx;
   const { relays, sink, pump, tableBytes, rate } = io;

@@ -3,6 +3,7 @@ import { gatewayMetricFamilies } from "../metrics/gateway-metrics.ts";
 import type { ProcessStats } from "../metrics/process-stats.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from "../metrics/prometheus-text.ts";
 import { mergeFamilies } from "../metrics/registry.ts";
+import type { GrpcPatch } from "../proto/service.ts";
 import type { AgentDirectory } from "./agent-directory.ts";
 import type { AgentMetricsStore } from "./agent-metrics-store.ts";
 import { type AgentView, renderAgents } from "./agent-view.ts";
@@ -28,7 +29,7 @@ export interface GatewayStatusSources {
   /** Target sockets relayed with an unlimited read-ahead (src/relay/read-ahead-watch.ts). */
   readonly readAheadMissed?: () => number;
   /** Which of the grpc-js patches took (src/proto/service.ts, GRPC_PATCHES). */
-  readonly grpcPatches?: Readonly<Record<string, boolean>>;
+  readonly grpcPatches?: Readonly<Record<GrpcPatch, boolean>>;
   readonly registry: DeviceRegistry;
   readonly agents: AgentDirectory;
   readonly agentMetrics: AgentMetricsStore;

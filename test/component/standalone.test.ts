@@ -15,16 +15,17 @@ import { waitUntil, within } from "../support/wait.ts";
 
 let running: RunningStandalone | undefined;
 
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
 /** How the gateway's relay of each session ended, as its log says. */
 const gatewayEnds = (logs: ReturnType<typeof captureLogs>) =>
   logs
     .records()
     .filter((r) => r.component === "gateway/data" && /^session (closed|ended)$/.test(r.msg))
     .map((r) => ({ msg: r.msg, reason: r.reason }));
-afterEach(async () => {
-  await running?.close();
-  running = undefined;
-});
 
 /** The embedded stack on ephemeral loopback ports (no demo). */
 const loopbackConfig = () =>

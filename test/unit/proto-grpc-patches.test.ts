@@ -12,14 +12,9 @@ import {
   warnMissingGrpcPatches,
 } from "../../src/proto/service.ts";
 import { gatewayMetricsText, snapshot, status } from "../fixtures/status/snapshot.ts";
+import { captureLogs } from "../support/log-capture.ts";
 
 const ONE_MISSING = { pre_framing: false, metadata_release: true } as const;
-
-/** A logger that keeps its warnings. */
-function warnings(): { warn(msg: string, fields?: object): void; lines: [string, object?][] } {
-  const lines: [string, object?][] = [];
-  return { lines, warn: (msg, fields) => lines.push([msg, fields]) };
-}
 
 describe("GRPC_PATCHES", () => {
   test("every patch takes with the installed grpc-js (an upgrade that moves its internals fails here)", () => {
@@ -36,14 +31,17 @@ describe("GRPC_PATCHES", () => {
   });
 
   test("one warning at start names what is missing; none when all took", () => {
-    const log = warnings();
-    warnMissingGrpcPatches(log, { pre_framing: false, metadata_release: false });
-    expect(log.lines).toHaveLength(1);
-    expect(log.lines[0]?.[0]).toMatch(/^grpc-js internals moved/);
-    expect(log.lines[0]?.[1]).toEqual({ patches: "pre_framing,metadata_release" });
+    const logs = captureLogs();
+    warnMissingGrpcPatches(logs.logger, { pre_framing: false, metadata_release: false });
+    expect(logs.records()).toHaveLength(1);
+    expect(logs.records()[0]).toMatchObject({
+      level: "warn",
+      msg: expect.stringMatching(/^grpc-js internals moved/),
+      patches: "pre_framing,metadata_release",
+    });
 
-    const quiet = warnings();
-    warnMissingGrpcPatches(quiet, GRPC_PATCHES);
+    const quiet = captureLogs();
+    warnMissingGrpcPatches(quiet.logger, GRPC_PATCHES);
     expect(quiet.lines).toHaveLength(0);
   });
 });
